@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/* Entry point: dispatch to a subcommand from the table, which also makes
+ * the usage text. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+const char *cli_prog = "mt6d";
+
+static const struct cli_command commands[] = {
+	{"genkey", cmd_genkey, "print a new private key"},
+	{"pubkey", cmd_pubkey, "read a private key on stdin, print its public key"},
+	{"derive", cmd_derive, "compute a protocol v1 value (descriptor, seed-iid, address, bep44)"},
+	{"seal", cmd_seal, "seal a configuration for a client, print it as hex"},
+	{"open", cmd_open, "open a sealed configuration read as hex on stdin"},
+	{"stuff", cmd_stuff, "hex message on stdin to announce ports, one per line"},
+	{"unstuff", cmd_unstuff, "ports on stdin (optionally with their IP) to hex messages"},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: %s <cmd> [<args>]\n\nAvailable subcommands:\n", cli_prog);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nRun '%s <cmd> --help' for a subcommand's options. See mt6d(8).\n",
+	        cli_prog);
+}
+
+int main(int argc, char **argv)
+{
+	if (mt6d_init() < 0) {
+		fprintf(stderr, "%s: libsodium failed to start\n", cli_prog);
+		return 1;
+	}
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("mt6d %s\n", MT6D_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "%s: invalid subcommand `%s'\n", cli_prog, argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
+}
