@@ -1,0 +1,316 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Every ```vector block of docs/protocol.md, recomputed with libmt6d. The
+ * blocks come from an independent Python implementation; this test fails on
+ * any block whose kind it does not know, so no vector goes unchecked.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "internal.h"
+
+#define MAX_FIELDS 16
+
+struct vec {
+	char name[64];
+	int n;
+	char key[MAX_FIELDS][32];
+	char val[MAX_FIELDS][1024];
+};
+
+static const char *get(const struct vec *v, const char *key)
+{
+	for (int i = 0; i < v->n; i++)
+		if (!strcmp(v->key[i], key))
+			return v->val[i];
+	fail_msg("vector `%s' has no field `%s'", v->name, key);
+	return NULL;
+}
+
+static void hex(uint8_t *out, size_t len, const struct vec *v, const char *key)
+{
+	const char *s = get(v, key);
+	if (mt6d_hex_decode(out, len, s) != 0)
+		fail_msg("vector `%s' field `%s' is not %zu bytes of hex", v->name, key, len);
+}
+
+static uint64_t num(const struct vec *v, const char *key)
+{
+	return strtoull(get(v, key), NULL, 10);
+}
+
+/* Parse "a,b,c" into up to max integers; returns the count. */
+static size_t list(unsigned *out, size_t max, const char *s)
+{
+	size_t n = 0;
+	while (*s && n < max) {
+		char *end;
+		out[n++] = (unsigned)strtoul(s, &end, 10);
+		s = *end == ',' ? end + 1 : end;
+	}
+	return n;
+}
+
+static void check_key(const struct vec *v)
+{
+	uint8_t priv[32], k[32], pub[32];
+	char text[MT6D_KEY_B64_LEN + 1];
+
+	hex(priv, 32, v, "private");
+	assert_int_equal(mt6d_key_from_base64(k, get(v, "private_base64")), 0);
+	assert_memory_equal(k, priv, 32);
+	mt6d_key_to_base64(text, priv);
+	assert_string_equal(text, get(v, "private_base64"));
+	assert_int_equal(mt6d_key_public(pub, priv), 0);
+	mt6d_key_to_base64(text, pub);
+	assert_string_equal(text, get(v, "public_base64"));
+}
+
+static void check_shared_secret(const struct vec *v)
+{
+	uint8_t priv[32], pub[32], s[32], want[32];
+
+	hex(priv, 32, v, "private");
+	hex(pub, 32, v, "peer_public");
+	if (!strcmp(get(v, "secret"), "error")) {
+		assert_int_equal(mt6d_shared_secret(s, priv, pub), -EINVAL);
+		return;
+	}
+	hex(want, 32, v, "secret");
+	assert_int_equal(mt6d_shared_secret(s, priv, pub), 0);
+	assert_memory_equal(s, want, 32);
+}
+
+static void check_window(const struct vec *v)
+{
+	assert_int_equal(mt6d_window(num(v, "time"), (uint32_t)num(v, "period")),
+	                 num(v, "window"));
+}
+
+static void check_descriptor(const struct vec *v)
+{
+	uint8_t s[32], d[20], want[20];
+
+	hex(s, 32, v, "secret");
+	hex(want, 20, v, "descriptor");
+	mt6d_descriptor(d, s, num(v, "window"));
+	assert_memory_equal(d, want, 20);
+}
+
+static void check_bep44(const struct vec *v)
+{
+	uint8_t s[32], seed[32], pk[32], sk[64], target[20], want[32];
+
+	hex(s, 32, v, "secret");
+	mt6d_bep44_seed(seed, s, num(v, "window"));
+	hex(want, 32, v, "seed");
+	assert_memory_equal(seed, want, 32);
+	mt6d_bep44_keypair(pk, sk, s, num(v, "window"));
+	hex(want, 32, v, "public_key");
+	assert_memory_equal(pk, want, 32);
+	mt6d_bep44_target(target, pk);
+	hex(want, 20, v, "target");
+	assert_memory_equal(target, want, 20);
+}
+
+static void check_seed_iid(const struct vec *v)
+{
+	uint8_t s[32], k[16], iid[8], want[8];
+
+	hex(s, 32, v, "secret");
+	hex(k, 16, v, "intro_key");
+	hex(want, 8, v, "iid");
+	mt6d_client_seed_iid(iid, s, k);
+	assert_memory_equal(iid, want, 8);
+}
+
+static void check_slot(const struct vec *v)
+{
+	assert_int_equal(mt6d_slot(num(v, "time_ms"), (uint32_t)num(v, "rot_ms")), num(v, "slot"));
+}
+
+static void check_address(const struct vec *v)
+{
+	uint8_t prefix[8], iid[8], ks[16], addr[16], want[16];
+	uint16_t port = 0;
+
+	hex(prefix, 8, v, "prefix");
+	hex(iid, 8, v, "iid");
+	hex(ks, 16, v, "session_key");
+	hex(want, 16, v, "address");
+	mt6d_slot_address(addr, &port, prefix, iid, ks, num(v, "slot"));
+	assert_memory_equal(addr, want, 16);
+	assert_int_equal(port, num(v, "port"));
+}
+
+static void check_config(const struct vec *v)
+{
+	struct mt6d_config c = {.version = 1}, d;
+	uint8_t pt[MT6D_CONFIG_LEN], want[MT6D_CONFIG_LEN];
+
+	c.window = num(v, "window");
+	c.rot_ms = (uint32_t)num(v, "rot_ms");
+	hex(c.seed_addr, 16, v, "seed_address");
+	hex(c.intro_key, 16, v, "intro_key");
+	hex(want, sizeof(want), v, "plaintext");
+	mt6d_config_encode(pt, &c);
+	assert_memory_equal(pt, want, sizeof(pt));
+	assert_int_equal(mt6d_config_decode(&d, want, sizeof(want)), 0);
+	assert_int_equal(d.window, c.window);
+	assert_int_equal(d.rot_ms, c.rot_ms);
+	assert_memory_equal(d.seed_addr, c.seed_addr, 16);
+	assert_memory_equal(d.intro_key, c.intro_key, 16);
+}
+
+static void check_seal(const struct vec *v)
+{
+	uint8_t spriv[32], cpub[32], cpriv[32], spub[32], nonce[24], boxkey[32];
+	uint8_t pt[MT6D_CONFIG_LEN], m[MT6D_SEALED_LEN], want[MT6D_SEALED_LEN], enc[MT6D_CONFIG_LEN];
+	struct mt6d_config c;
+
+	hex(spriv, 32, v, "server_private");
+	hex(cpub, 32, v, "client_public");
+	hex(cpriv, 32, v, "client_private");
+	hex(spub, 32, v, "server_public");
+	hex(nonce, 24, v, "nonce");
+	hex(pt, sizeof(pt), v, "plaintext");
+	hex(want, sizeof(want), v, "message");
+	assert_int_equal(mt6d_config_decode(&c, pt, sizeof(pt)), 0);
+	assert_int_equal(mt6d_box_key(boxkey, spriv, cpub), 0);
+	mt6d_config_seal_nonce(m, &c, boxkey, nonce);
+	assert_memory_equal(m, want, sizeof(m));
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(mt6d_config_open(&c, want, sizeof(want), spub, cpriv), 0);
+	mt6d_config_encode(enc, &c);
+	assert_memory_equal(enc, pt, sizeof(pt));
+}
+
+struct collect {
+	uint8_t msg[MT6D_STUFF_MAX];
+	size_t len;
+	int calls;
+};
+
+static int collect_cb(const struct mt6d_peer *ip, const uint8_t *msg, size_t len, void *arg)
+{
+	struct collect *c = arg;
+	memcpy(c->msg, msg, len);
+	c->len = len;
+	c->calls++;
+	return 0;
+}
+
+static void check_stuff(const struct vec *v)
+{
+	uint8_t m[MT6D_STUFF_MAX], highs[MT6D_STUFF_MAX];
+	unsigned h[MT6D_STUFF_MAX], want[MT6D_STUFF_MAX];
+	uint16_t ports[MT6D_STUFF_MAX];
+	struct mt6d_peer peers[MT6D_STUFF_MAX] = {0};
+	struct collect c = {0};
+	size_t len = strlen(get(v, "message")) / 2, nh, np;
+
+	hex(m, len, v, "message");
+	nh = list(h, MT6D_STUFF_MAX, get(v, "highs"));
+	np = list(want, MT6D_STUFF_MAX, get(v, "ports"));
+	assert_int_equal(nh, len);
+	assert_int_equal(np, len);
+	for (size_t i = 0; i < len; i++)
+		highs[i] = (uint8_t)h[i];
+	assert_int_equal(mt6d_stuff_encode_with(ports, m, len, highs), 0);
+	for (size_t i = 0; i < len; i++) {
+		assert_int_equal(ports[i], want[i]);
+		/* Decode from the announced ports, in reverse to show order does not matter. */
+		peers[len - 1 - i].ip_len = 4;
+		peers[len - 1 - i].port = ports[i];
+	}
+	assert_int_equal(mt6d_stuff_decode(peers, len, collect_cb, &c), 1);
+	assert_int_equal(c.len, len);
+	assert_memory_equal(c.msg, m, len);
+}
+
+static const struct {
+	const char *kind;
+	void (*check)(const struct vec *);
+} kinds[] = {
+	{"key", check_key},         {"shared-secret", check_shared_secret},
+	{"window", check_window},   {"descriptor", check_descriptor},
+	{"bep44", check_bep44},     {"seed-iid", check_seed_iid},
+	{"slot", check_slot},       {"address", check_address},
+	{"config", check_config},   {"seal", check_seal},
+	{"stuff", check_stuff},
+};
+
+static void test_protocol_md(void **state)
+{
+	FILE *f = fopen(MT6D_SOURCE_DIR "/docs/protocol.md", "r");
+	char line[1200];
+	struct vec v;
+	int in = 0, blocks = 0, counts[sizeof(kinds) / sizeof(kinds[0])] = {0};
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (!in) {
+			if (!strcmp(line, "```vector")) {
+				in = 1;
+				memset(&v, 0, sizeof(v));
+			}
+			continue;
+		}
+		if (!strcmp(line, "```")) {
+			size_t k, klen;
+			in = 0;
+			blocks++;
+			for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+				klen = strlen(kinds[k].kind);
+				if (!strncmp(v.name, kinds[k].kind, klen) && v.name[klen] == ' ')
+					break;
+			}
+			if (k == sizeof(kinds) / sizeof(kinds[0]))
+				fail_msg("vector `%s' has a kind this test does not check", v.name);
+			kinds[k].check(&v);
+			counts[k]++;
+			continue;
+		}
+		char *colon = strstr(line, ": ");
+		assert_non_null(colon);
+		*colon = '\0';
+		if (!strcmp(line, "name")) {
+			assert_true(strlen(colon + 2) < sizeof(v.name));
+			memcpy(v.name, colon + 2, strlen(colon + 2) + 1);
+		} else {
+			assert_true(v.n < MAX_FIELDS);
+			assert_true(strlen(line) < sizeof(v.key[0]));
+			assert_true(strlen(colon + 2) < sizeof(v.val[0]));
+			memcpy(v.key[v.n], line, strlen(line) + 1);
+			memcpy(v.val[v.n], colon + 2, strlen(colon + 2) + 1);
+			v.n++;
+		}
+	}
+	fclose(f);
+	assert_false(in);
+	/* Every formula has at least two vectors. */
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+		if (counts[k] < 2)
+			fail_msg("docs/protocol.md has %d vectors of kind `%s'", counts[k],
+			         kinds[k].kind);
+	print_message("checked %d vectors\n", blocks);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_protocol_md),
+	};
+	if (mt6d_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
