@@ -34,6 +34,15 @@ int mt6d_key_from_base64(uint8_t key[static MT6D_KEY_LEN], const char *text)
 		end--;
 	if (end - start != MT6D_KEY_B64_LEN)
 		return -EINVAL;
+	/* libsodium 1.0.18 decodes some bytes >= 0x80 as if they were base64
+	 * characters (found by fuzz_keytext): check the alphabet first, so one
+	 * key has exactly one text. */
+	for (size_t i = start; i < end; i++) {
+		char c = text[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '+' || c == '/' || (c == '=' && i == end - 1)))
+			return -EINVAL;
+	}
 	if (sodium_base642bin(key, MT6D_KEY_LEN, text + start, MT6D_KEY_B64_LEN, NULL, &got, &last,
 	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    got != MT6D_KEY_LEN || last != text + end) {

@@ -59,6 +59,7 @@ static void test_base64_refused(void **state)
 		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA-_",   /* URL-safe alphabet */
 		"AAAAAAAAAAAAAAAAAAAA AAAAAAAAAAAAAAAAAAAAAA=",   /* space inside */
 		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=",   /* non-canonical last char */
+		"iFYzRczO\xa6MmyDhL5Cs+raIAvp13hffvDoEOAjPRko10=", /* non-ASCII (fuzz_keytext) */
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
