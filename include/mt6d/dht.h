@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libmt6d DHT: a BitTorrent Mainline DHT node (BEP 5, 32, 42, 43, 44).
+ *
+ * The node does no I/O of its own and keeps no global state: the caller
+ * owns the sockets and the clock, feeds every datagram received to
+ * mt6d_dht_input() and calls mt6d_dht_tick() no later than the time it
+ * returned; the node sends through the callback in its configuration.
+ * Times are milliseconds on any monotonic clock. Many nodes may live in
+ * one process. Client operations (lookups, announces, puts, gets) are
+ * started with mt6d_dht_*() calls below and end with exactly one call of
+ * their completion callback, from inside mt6d_dht_input() or
+ * mt6d_dht_tick() (or mt6d_dht_free(), with status -ECANCELED).
+ */
+#ifndef MT6D_DHT_H
+#define MT6D_DHT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MT6D_DHT_ID_LEN 20
+#define MT6D_DHT_K 8
+#define MT6D_DHT_ALPHA 3
+#define MT6D_DHT_MAX_V 1000   /* BEP 44: bencoded value */
+#define MT6D_DHT_MAX_SALT 64
+
+struct mt6d_dht;
+
+/* Send one datagram; return 0 or a negative errno (the node only counts failures). */
+typedef int (*mt6d_dht_send_fn)(void *ctx, const uint8_t *buf, size_t len,
+                                const struct sockaddr *to, socklen_t tolen);
+
+struct mt6d_dht_config {
+	mt6d_dht_send_fn send;   /* required */
+	void *send_ctx;
+	bool have_id;            /* use id below; otherwise a random (BEP 42 when it can) one */
+	uint8_t id[MT6D_DHT_ID_LEN];
+	bool ipv4, ipv6;         /* families the caller can send; neither means IPv4 */
+	bool read_only;          /* BEP 43: ask not to be added to routing tables, serve nothing */
+	bool enforce_bep42;      /* refuse routing-table entries whose id mismatches their IP */
+	uint32_t rate_limit;     /* queries per second per source IP; 0: no limit */
+	uint32_t max_peers_per_hash; /* 0: 500 */
+	uint32_t max_hashes;     /* 0: 4096 */
+	uint32_t max_items;      /* 0: 4096 */
+};
+
+struct mt6d_dht_stats {
+	uint64_t rx, tx, tx_errors;
+	uint64_t dropped_malformed, dropped_ratelimit, dropped_unexpected;
+	uint64_t queries_served[7];   /* by method; [0] unknown */
+	uint64_t errors_sent;
+	uint32_t nodes4, nodes6, good4, good6, buckets4, buckets6;
+	uint32_t hashes, peers, items;
+	uint32_t ops_active, requests_pending;
+};
+
+/* NULL with errno set on failure. */
+struct mt6d_dht *mt6d_dht_new(const struct mt6d_dht_config *cfg);
+void mt6d_dht_free(struct mt6d_dht *dht);
+
+/* One received datagram. 0, or -EBADMSG etc. when it was dropped (counted). */
+int mt6d_dht_input(struct mt6d_dht *dht, const uint8_t *buf, size_t len,
+                   const struct sockaddr *from, socklen_t fromlen, uint64_t now_ms);
+/* Timers: retransmissions, refresh, expiry. Returns when to be called next. */
+uint64_t mt6d_dht_tick(struct mt6d_dht *dht, uint64_t now_ms);
+
+/* Ping an address to learn its id (bootstrap); also remembered as a lookup seed. */
+int mt6d_dht_add_node(struct mt6d_dht *dht, const struct sockaddr *sa, socklen_t salen,
+                      uint64_t now_ms);
+void mt6d_dht_get_id(const struct mt6d_dht *dht, uint8_t id[static MT6D_DHT_ID_LEN]);
+void mt6d_dht_get_stats(const struct mt6d_dht *dht, struct mt6d_dht_stats *st);
+
+/*
+ * Routing table state file: a text file (docs/dht.md) with the node id and
+ * the good nodes. Saving writes a temporary file and renames it. Loading
+ * restores the id only when the node was created without have_id, and
+ * pings every node listed.
+ */
+int mt6d_dht_save(const struct mt6d_dht *dht, const char *path);
+int mt6d_dht_load(struct mt6d_dht *dht, const char *path, uint64_t now_ms);
+
+/* ---- client operations ---- */
+
+struct mt6d_dht_peer {
+	uint8_t family;          /* AF_INET or AF_INET6 */
+	uint8_t ip[16];
+	uint16_t port;
+};
+
+struct mt6d_dht_result {
+	int status;              /* 0; -ENOENT nothing found; -ETIMEDOUT nobody answered */
+	uint8_t target[MT6D_DHT_ID_LEN];
+	unsigned nodes_answered; /* nodes that answered the lookup */
+	unsigned nodes_contacted;/* nodes queried */
+	unsigned stored_on;      /* announce, put: nodes that acknowledged */
+	unsigned hops;           /* depth of the closest answering node (seeds are 1) */
+	uint64_t elapsed_ms;
+	const struct mt6d_dht_peer *peers; /* get_peers */
+	size_t npeers;
+	const uint8_t *value;    /* get: bencoded v */
+	size_t value_len;
+	int64_t seq;             /* get/put of mutable items, else -1 */
+	const uint8_t *k;        /* get of a mutable item: public key */
+	const uint8_t *sig;
+};
+
+typedef void (*mt6d_dht_done_fn)(void *arg, const struct mt6d_dht_result *res);
+
+/* Peers announced under infohash on the K closest nodes; grouped by IP. */
+int mt6d_dht_get_peers(struct mt6d_dht *dht, const uint8_t infohash[static MT6D_DHT_ID_LEN],
+                       mt6d_dht_done_fn done, void *arg, uint64_t now_ms);
+/* Announce each port (1..65535) to the K closest nodes, one token per node. */
+int mt6d_dht_announce(struct mt6d_dht *dht, const uint8_t infohash[static MT6D_DHT_ID_LEN],
+                      const uint16_t *ports, size_t nports, mt6d_dht_done_fn done, void *arg,
+                      uint64_t now_ms);
+/* BEP 44 immutable put of the bencoded value v; target SHA-1(v). */
+int mt6d_dht_put_immutable(struct mt6d_dht *dht, const uint8_t *v, size_t vlen,
+                           mt6d_dht_done_fn done, void *arg, uint64_t now_ms);
+/* BEP 44 mutable put, signed with the 64-byte libsodium secret key sk. */
+int mt6d_dht_put_mutable(struct mt6d_dht *dht, const uint8_t sk[static 64], const uint8_t *salt,
+                         size_t saltlen, const uint8_t *v, size_t vlen, int64_t seq,
+                         mt6d_dht_done_fn done, void *arg, uint64_t now_ms);
+/*
+ * BEP 44 get. pk NULL: immutable item at target (checked against SHA-1(v));
+ * else the mutable item of pk and salt (target computed; signature checked,
+ * highest seq wins).
+ */
+int mt6d_dht_get(struct mt6d_dht *dht, const uint8_t target[static MT6D_DHT_ID_LEN],
+                 const uint8_t *pk, const uint8_t *salt, size_t saltlen, mt6d_dht_done_fn done,
+                 void *arg, uint64_t now_ms);
+
+/* ---- BEP 42, BEP 44 helpers (pure) ---- */
+
+/* A BEP 42 node id for ip (4 or 16 bytes) with the random byte r and rest random. */
+void mt6d_dht_bep42_id(uint8_t id[static MT6D_DHT_ID_LEN], const uint8_t *ip, size_t iplen,
+                       uint8_t r);
+/* true when id is valid for ip under BEP 42, or ip is exempt (local ranges). */
+bool mt6d_dht_bep42_ok(const uint8_t id[static MT6D_DHT_ID_LEN], const uint8_t *ip, size_t iplen);
+/* Target of a mutable item: SHA-1(pk || salt). */
+void mt6d_dht_mutable_target(uint8_t target[static MT6D_DHT_ID_LEN], const uint8_t pk[static 32],
+                             const uint8_t *salt, size_t saltlen);
+/* The buffer BEP 44 signs: [4:salt<salt>]3:seqi<seq>e1:v<v>. Length or -EMSGSIZE. */
+int mt6d_dht_sign_buffer(uint8_t *out, size_t cap, const uint8_t *salt, size_t saltlen,
+                         int64_t seq, const uint8_t *v, size_t vlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,675 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The DHT node: creation, the input path and the queries it serves, the
+ * pending-request slots and the timers. Rules this file keeps:
+ *  - every datagram goes through krpc_parse() first; anything it refuses,
+ *    and any response that matches no pending request (transaction id,
+ *    address), is dropped and counted, never answered;
+ *  - a query is answered only after the per-IP rate limit allowed it, and
+ *    never in read-only mode (BEP 43); queries flagged "ro" are answered
+ *    but their sender is not added to the routing table;
+ *  - a transaction id is 4 bytes: the pending slot (2) and a random nonce
+ *    (2), so a reply is matched in O(1) and a guessed one rarely matches;
+ *  - replies carry the requester's address in "ip" (BEP 42), and the node
+ *    moves to a BEP 42 id when enough replies agree on a public address.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "dht_internal.h"
+#include "internal.h"
+
+#define DHT_VERSION "M6\x00\x01"
+#define EXT_VOTES_NEEDED 5
+
+bool dht_addr_eq(const struct dht_addr *a, const struct dht_addr *b)
+{
+	return a->fam == b->fam && a->port == b->port &&
+	       !memcmp(a->ip, b->ip, a->fam == 4 ? 4 : 16);
+}
+
+void dht_addr_from_compact(struct dht_addr *a, const uint8_t *p, size_t len)
+{
+	memset(a, 0, sizeof(*a));
+	a->fam = len == 6 ? 4 : 6;
+	memcpy(a->ip, p, len - 2);
+	a->port = (uint16_t)(p[len - 2] << 8 | p[len - 1]);
+}
+
+size_t dht_addr_to_compact(uint8_t *p, const struct dht_addr *a)
+{
+	size_t n = a->fam == 4 ? 4 : 16;
+
+	memcpy(p, a->ip, n);
+	p[n] = (uint8_t)(a->port >> 8);
+	p[n + 1] = (uint8_t)a->port;
+	return n + 2;
+}
+
+int dht_addr_to_sockaddr(struct sockaddr_storage *ss, const struct dht_addr *a)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (a->fam == 4) {
+		struct sockaddr_in *s = (struct sockaddr_in *)ss;
+		s->sin_family = AF_INET;
+		memcpy(&s->sin_addr, a->ip, 4);
+		s->sin_port = htons(a->port);
+		return (int)sizeof(*s);
+	}
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+	s6->sin6_family = AF_INET6;
+	memcpy(&s6->sin6_addr, a->ip, 16);
+	s6->sin6_port = htons(a->port);
+	return (int)sizeof(*s6);
+}
+
+int dht_addr_from_sockaddr(struct dht_addr *a, const struct sockaddr *sa, socklen_t len)
+{
+	memset(a, 0, sizeof(*a));
+	if (!sa)
+		return -EINVAL;
+	if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *s = (const struct sockaddr_in *)sa;
+		a->fam = 4;
+		memcpy(a->ip, &s->sin_addr, 4);
+		a->port = ntohs(s->sin_port);
+		return 0;
+	}
+	if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+			a->fam = 4;
+			memcpy(a->ip, s6->sin6_addr.s6_addr + 12, 4);
+		} else {
+			a->fam = 6;
+			memcpy(a->ip, &s6->sin6_addr, 16);
+		}
+		a->port = ntohs(s6->sin6_port);
+		return 0;
+	}
+	return -EAFNOSUPPORT;
+}
+
+int dht_send_msg(struct mt6d_dht *dht, const struct dht_addr *a, struct krpc_msg *m)
+{
+	uint8_t buf[KRPC_MAX_MSG];
+	struct sockaddr_storage ss;
+	int len, sl, ret;
+
+	if (m->y == KRPC_QUERY && dht->cfg.read_only)
+		m->ro = true;
+	m->ver = (const uint8_t *)DHT_VERSION;
+	m->verlen = 4;
+	len = krpc_encode(buf, sizeof(buf), m);
+	if (len < 0) {
+		dht->st.tx_errors++;
+		return len;
+	}
+	sl = dht_addr_to_sockaddr(&ss, a);
+	ret = dht->cfg.send(dht->cfg.send_ctx, buf, (size_t)len, (struct sockaddr *)&ss,
+	                    (socklen_t)sl);
+	if (ret < 0)
+		dht->st.tx_errors++;
+	else
+		dht->st.tx++;
+	return ret;
+}
+
+static struct dht_req *req_alloc(struct mt6d_dht *dht, uint32_t *idx)
+{
+	if (dht->req_free == UINT32_MAX) {
+		uint32_t n = dht->nreq ? dht->nreq * 2 : 64;
+		struct dht_req *nr;
+		if (n > DHT_MAX_PENDING)
+			n = DHT_MAX_PENDING;
+		if (n <= dht->nreq)
+			return NULL;
+		nr = realloc(dht->req, n * sizeof(*nr));
+		if (!nr)
+			return NULL;
+		memset(nr + dht->nreq, 0, (n - dht->nreq) * sizeof(*nr));
+		for (uint32_t i = dht->nreq; i < n; i++)
+			nr[i].next_free = i + 1 < n ? i + 1 : UINT32_MAX;
+		dht->req_free = dht->nreq;
+		dht->req = nr;
+		dht->nreq = n;
+	}
+	*idx = dht->req_free;
+	dht->req_free = dht->req[*idx].next_free;
+	dht->npending++;
+	return &dht->req[*idx];
+}
+
+static void req_release(struct mt6d_dht *dht, struct dht_req *r)
+{
+	uint32_t idx = (uint32_t)(r - dht->req);
+
+	r->used = false;
+	r->op = NULL;
+	r->next_free = dht->req_free;
+	dht->req_free = idx;
+	dht->npending--;
+}
+
+void dht_req_forget_op(struct mt6d_dht *dht, const struct dht_op *op)
+{
+	for (uint32_t i = 0; i < dht->nreq; i++)
+		if (dht->req[i].used && dht->req[i].op == op)
+			dht->req[i].op = NULL;
+}
+
+int dht_send_query(struct mt6d_dht *dht, const struct dht_addr *a, struct krpc_msg *m,
+                   uint8_t kind, struct dht_op *op)
+{
+	uint8_t tid[4];
+	uint32_t idx;
+	struct dht_req *r = req_alloc(dht, &idx);
+	int ret;
+
+	if (!r)
+		return -ENOBUFS;
+	r->used = true;
+	r->kind = kind;
+	r->method = m->method;
+	r->nonce = (uint16_t)randombytes_uniform(65536);
+	r->a = *a;
+	r->sent = dht->now;
+	r->op = op;
+	tid[0] = (uint8_t)(idx >> 8);
+	tid[1] = (uint8_t)idx;
+	tid[2] = (uint8_t)(r->nonce >> 8);
+	tid[3] = (uint8_t)r->nonce;
+	m->y = KRPC_QUERY;
+	m->t = tid;
+	m->tlen = 4;
+	m->id = dht->id;
+	if (dht->cfg.ipv4 && dht->cfg.ipv6 &&
+	    (m->method == KRPC_FIND_NODE || m->method == KRPC_GET_PEERS || m->method == KRPC_GET))
+		m->want = KRPC_WANT4 | KRPC_WANT6;
+	ret = dht_send_msg(dht, a, m);
+	if (ret < 0) {
+		req_release(dht, r);
+		return ret;
+	}
+	return 0;
+}
+
+struct mt6d_dht *mt6d_dht_new(const struct mt6d_dht_config *cfg)
+{
+	struct mt6d_dht *dht;
+
+	if (!cfg || !cfg->send) {
+		errno = EINVAL;
+		return NULL;
+	}
+	dht = calloc(1, sizeof(*dht));
+	if (!dht)
+		return NULL;
+	dht->cfg = *cfg;
+	if (!dht->cfg.ipv4 && !dht->cfg.ipv6)
+		dht->cfg.ipv4 = true;
+	if (cfg->have_id)
+		memcpy(dht->id, cfg->id, MT6D_DHT_ID_LEN);
+	else
+		randombytes_buf(dht->id, MT6D_DHT_ID_LEN);
+	randombytes_buf(dht->secret, sizeof(dht->secret));
+	randombytes_buf(dht->rl_key, sizeof(dht->rl_key));
+	dht->req_free = UINT32_MAX;
+	return dht;
+}
+
+void mt6d_dht_free(struct mt6d_dht *dht)
+{
+	if (!dht)
+		return;
+	dht_ops_cancel_all(dht);
+	dht_table_free(&dht->t4);
+	dht_table_free(&dht->t6);
+	dht_store_free(dht);
+	free(dht->req);
+	sodium_memzero(dht->secret, sizeof(dht->secret));
+	free(dht);
+}
+
+void mt6d_dht_get_id(const struct mt6d_dht *dht, uint8_t id[static MT6D_DHT_ID_LEN])
+{
+	memcpy(id, dht->id, MT6D_DHT_ID_LEN);
+}
+
+void mt6d_dht_get_stats(const struct mt6d_dht *dht, struct mt6d_dht_stats *st)
+{
+	const struct dht_op *op;
+
+	*st = dht->st;
+	dht_table_counts(&dht->t4, dht->now, &st->nodes4, &st->good4);
+	dht_table_counts(&dht->t6, dht->now, &st->nodes6, &st->good6);
+	st->buckets4 = (uint32_t)dht->t4.nb;
+	st->buckets6 = (uint32_t)dht->t6.nb;
+	st->hashes = dht->nhashes;
+	st->peers = 0;
+	for (uint32_t i = 0; i < dht->nhashes; i++)
+		st->peers += dht->hashes[i].n;
+	st->items = dht->nitems;
+	st->ops_active = 0;
+	for (op = dht->ops; op; op = op->next)
+		st->ops_active++;
+	st->requests_pending = dht->npending;
+}
+
+int mt6d_dht_add_node(struct mt6d_dht *dht, const struct sockaddr *sa, socklen_t salen,
+                      uint64_t now_ms)
+{
+	struct krpc_msg m = {.y = KRPC_QUERY, .method = KRPC_FIND_NODE};
+	struct dht_addr a;
+	int ret;
+
+	if (!dht)
+		return -EINVAL;
+	ret = dht_addr_from_sockaddr(&a, sa, salen);
+	if (ret < 0)
+		return ret;
+	if (a.port == 0)
+		return -EINVAL;
+	dht->now = now_ms;
+	for (int i = 0; i < dht->nseeds; i++)
+		if (dht_addr_eq(&dht->seeds[i], &a))
+			goto send;
+	if (dht->nseeds < DHT_MAX_SEEDS)
+		dht->seeds[dht->nseeds++] = a;
+send:
+	/* find_node of our own id: the answer also brings our neighbours */
+	m.target = dht->id;
+	return dht_send_query(dht, &a, &m, REQ_PING, NULL);
+}
+
+static void send_error(struct mt6d_dht *dht, const struct dht_addr *a, const struct krpc_msg *q,
+                       int code, const char *msg)
+{
+	struct krpc_msg e = {.y = KRPC_ERROR, .t = q->t, .tlen = q->tlen, .ecode = code};
+
+	e.emsg = (const uint8_t *)msg;
+	e.emsglen = strlen(msg);
+	dht->st.errors_sent++;
+	dht_send_msg(dht, a, &e);
+}
+
+/* nodes and/or nodes6 for target, by "want" or else the requester's family. */
+static void add_nodes(struct mt6d_dht *dht, struct krpc_msg *r, const struct krpc_msg *q,
+                      const struct dht_addr *from, const uint8_t *target, uint8_t *n4,
+                      uint8_t *n6)
+{
+	uint8_t want = q->want;
+
+	if (!want)
+		want = from->fam == 4 ? KRPC_WANT4 : KRPC_WANT6;
+	if ((want & KRPC_WANT4) && dht->cfg.ipv4) {
+		r->nodes_len = dht_closest_compact(dht, 4, target, n4);
+		r->nodes = n4;
+	}
+	if ((want & KRPC_WANT6) && dht->cfg.ipv6) {
+		r->nodes6_len = dht_closest_compact(dht, 6, target, n6);
+		r->nodes6 = n6;
+	}
+}
+
+static int serve_put(struct mt6d_dht *dht, const struct krpc_msg *q, const struct dht_addr *from,
+                     const char **err)
+{
+	uint8_t target[MT6D_DHT_ID_LEN];
+	struct dht_item *it;
+
+	if (q->vlen > MT6D_DHT_MAX_V) {
+		*err = "message (v field) too big";
+		return 205;
+	}
+	if (!q->k) {
+		mt6d_sha1(target, q->v, q->vlen);
+		it = dht_item_slot(dht, target);
+		if (!it) {
+			*err = "store full";
+			return 202;
+		}
+		it->is_mutable = false;
+		memcpy(it->v, q->v, q->vlen);
+		it->vlen = q->vlen;
+		it->expire = dht->now + DHT_ITEM_TTL_MS;
+		return 0;
+	}
+	if (q->saltlen > MT6D_DHT_MAX_SALT) {
+		*err = "salt (salt field) too big";
+		return 207;
+	}
+	if (!dht_item_verify(q->k, q->sig, q->salt, q->saltlen, q->seq, q->v, q->vlen)) {
+		*err = "invalid signature";
+		return 206;
+	}
+	mt6d_dht_mutable_target(target, q->k, q->salt, q->saltlen);
+	it = dht_item_find(dht, target);
+	if (it && it->is_mutable) {
+		if (q->has_cas && q->cas != it->seq) {
+			*err = "CAS mismatch, re-read value and try again";
+			return 301;
+		}
+		if (q->seq < it->seq) {
+			*err = "sequence number less than current";
+			return 302;
+		}
+		if (q->seq == it->seq) {
+			/* as libtorrent: acknowledged, the stored value stays */
+			it->expire = dht->now + DHT_ITEM_TTL_MS;
+			return 0;
+		}
+	}
+	if (!it)
+		it = dht_item_slot(dht, target);
+	if (!it) {
+		*err = "store full";
+		return 202;
+	}
+	it->is_mutable = true;
+	memcpy(it->v, q->v, q->vlen);
+	it->vlen = q->vlen;
+	memcpy(it->k, q->k, 32);
+	memcpy(it->sig, q->sig, 64);
+	if (q->saltlen)
+		memcpy(it->salt, q->salt, q->saltlen);
+	it->saltlen = q->saltlen;
+	it->seq = q->seq;
+	it->expire = dht->now + DHT_ITEM_TTL_MS;
+	(void)from;
+	return 0;
+}
+
+static void serve_query(struct mt6d_dht *dht, const struct krpc_msg *q, const struct dht_addr *from)
+{
+	uint8_t n4[DHT_K * KRPC_NODE4_LEN], n6[DHT_K * KRPC_NODE6_LEN], ip[18], token[DHT_TOKEN_LEN];
+	uint8_t vstore[DHT_MAX_REPLY_VALUES * 18];
+	struct krpc_msg *r;
+	const char *err = NULL;
+	int code = 0;
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return;
+	r->y = KRPC_RESPONSE;
+	r->t = q->t;
+	r->tlen = q->tlen;
+	r->id = dht->id;
+	r->ip = ip;
+	r->iplen = dht_addr_to_compact(ip, from);
+	dht->st.queries_served[q->method < 7 ? q->method : 0]++;
+	switch (q->method) {
+	case KRPC_PING:
+		break;
+	case KRPC_FIND_NODE:
+		add_nodes(dht, r, q, from, q->target, n4, n6);
+		break;
+	case KRPC_GET_PEERS:
+		dht_token_make(dht, 0, from, token);
+		r->token = token;
+		r->tokenlen = DHT_TOKEN_LEN;
+		r->nvalues = dht_peer_values(dht, q->info_hash, r->values, r->values_len, vstore,
+		                             DHT_MAX_REPLY_VALUES);
+		add_nodes(dht, r, q, from, q->info_hash, n4, n6);
+		break;
+	case KRPC_ANNOUNCE_PEER: {
+		struct mt6d_dht_peer p = {.family = from->fam == 4 ? AF_INET : AF_INET6};
+		if (!dht_token_ok(dht, from, q->token, q->tokenlen)) {
+			code = 203, err = "invalid token";
+			break;
+		}
+		if (!q->implied_port && (q->port < 1 || q->port > 65535)) {
+			code = 203, err = "invalid port";
+			break;
+		}
+		memcpy(p.ip, from->ip, 16);
+		p.port = q->implied_port ? from->port : (uint16_t)q->port;
+		if (dht_peer_store(dht, q->info_hash, &p) < 0)
+			code = 202, err = "peer store full";
+		break;
+	}
+	case KRPC_GET: {
+		struct dht_item *it = dht_item_find(dht, q->target);
+		dht_token_make(dht, 0, from, token);
+		r->token = token;
+		r->tokenlen = DHT_TOKEN_LEN;
+		add_nodes(dht, r, q, from, q->target, n4, n6);
+		if (!it)
+			break;
+		if (it->is_mutable) {
+			r->k = it->k;
+			r->seq = it->seq;
+			r->has_seq = true;
+			if (q->has_seq && q->seq >= it->seq)
+				break; /* the requester has it already */
+			r->sig = it->sig;
+		}
+		r->v = it->v;
+		r->vlen = it->vlen;
+		break;
+	}
+	case KRPC_PUT:
+		if (!dht_token_ok(dht, from, q->token, q->tokenlen)) {
+			code = 203, err = "invalid token";
+			break;
+		}
+		code = serve_put(dht, q, from, &err);
+		break;
+	default:
+		/* BEP 5: an unknown method with a target or info_hash is find_node */
+		if (q->target || q->info_hash) {
+			add_nodes(dht, r, q, from, q->target ? q->target : q->info_hash, n4, n6);
+			break;
+		}
+		code = 204, err = "method unknown";
+		break;
+	}
+	if (code) {
+		send_error(dht, from, q, code, err);
+	} else {
+		/* a reply too large for one datagram loses its values first */
+		if (dht_send_msg(dht, from, r) == -EMSGSIZE) {
+			r->nvalues /= 2;
+			dht_send_msg(dht, from, r);
+		}
+	}
+	free(r);
+}
+
+/* BEP 42: count the addresses others see us at; adopt a matching id. */
+static void vote_external(struct mt6d_dht *dht, const struct krpc_msg *m)
+{
+	struct dht_addr a;
+
+	if (!m->ip || dht->cfg.have_id)
+		return;
+	dht_addr_from_compact(&a, m->ip, m->iplen);
+	a.port = 0;
+	if (dht_ip_is_local(a.ip, a.fam == 4 ? 4 : 16))
+		return;
+	if (dht_addr_eq(&a, &dht->ext)) {
+		if (dht->ext_votes < 1000)
+			dht->ext_votes++;
+	} else if (dht->ext_votes > 0) {
+		dht->ext_votes--;
+	} else {
+		dht->ext = a;
+		dht->ext_votes = 1;
+	}
+	if (dht->ext_votes == EXT_VOTES_NEEDED &&
+	    !mt6d_dht_bep42_ok(dht->id, a.ip, a.fam == 4 ? 4 : 16)) {
+		/* a new id: the old tables are arranged around the old one */
+		mt6d_dht_bep42_id(dht->id, a.ip, a.fam == 4 ? 4 : 16,
+		                  (uint8_t)randombytes_uniform(256));
+		dht_table_free(&dht->t4);
+		dht_table_free(&dht->t6);
+		dht->last_bootstrap = 0;
+	}
+}
+
+static void handle_reply(struct mt6d_dht *dht, const struct krpc_msg *m,
+                         const struct dht_addr *from)
+{
+	struct dht_req *r, rc;
+	uint32_t idx;
+	uint16_t nonce;
+
+	if (m->tlen != 4)
+		goto unexpected;
+	idx = (uint32_t)m->t[0] << 8 | m->t[1];
+	nonce = (uint16_t)(m->t[2] << 8 | m->t[3]);
+	if (idx >= dht->nreq)
+		goto unexpected;
+	r = &dht->req[idx];
+	if (!r->used || r->nonce != nonce || !dht_addr_eq(&r->a, from))
+		goto unexpected;
+	/* release first: what follows may send, and sending may move dht->req */
+	rc = *r;
+	req_release(dht, r);
+	if (m->y == KRPC_ERROR) {
+		if (rc.op)
+			dht_op_error(dht, &rc, m);
+		return;
+	}
+	dht_node_heard(dht, m->id, from, true);
+	vote_external(dht, m);
+	if (rc.kind == REQ_PING && rc.method == KRPC_FIND_NODE) {
+		/* bootstrap and refresh answers: learn whoever is listed */
+		for (size_t i = 0; i + KRPC_NODE4_LEN <= m->nodes_len; i += KRPC_NODE4_LEN) {
+			struct dht_addr a;
+			dht_addr_from_compact(&a, m->nodes + i + 20, 6);
+			dht_node_heard(dht, m->nodes + i, &a, false);
+		}
+		for (size_t i = 0; i + KRPC_NODE6_LEN <= m->nodes6_len; i += KRPC_NODE6_LEN) {
+			struct dht_addr a;
+			dht_addr_from_compact(&a, m->nodes6 + i + 20, 18);
+			dht_node_heard(dht, m->nodes6 + i, &a, false);
+		}
+	}
+	if (rc.op)
+		dht_op_response(dht, &rc, m);
+	return;
+unexpected:
+	dht->st.dropped_unexpected++;
+}
+
+/* Every entry point sets the clock here; tokens rotate on time, not on
+ * how often tick() happens to run. */
+static void set_clock(struct mt6d_dht *dht, uint64_t now)
+{
+	dht->now = now;
+	if (!dht->secret_rotated)
+		dht->secret_rotated = now;
+	if (now - dht->secret_rotated >= 2 * (uint64_t)DHT_TOKEN_ROTATE_MS)
+		dht_token_rotate(dht);
+	if (now - dht->secret_rotated >= DHT_TOKEN_ROTATE_MS)
+		dht_token_rotate(dht);
+}
+
+int mt6d_dht_input(struct mt6d_dht *dht, const uint8_t *buf, size_t len,
+                   const struct sockaddr *from, socklen_t fromlen, uint64_t now_ms)
+{
+	struct krpc_msg *m = NULL;
+	struct dht_addr a;
+	int ret;
+
+	if (!dht || !buf)
+		return -EINVAL;
+	set_clock(dht, now_ms);
+	dht->st.rx++;
+	ret = dht_addr_from_sockaddr(&a, from, fromlen);
+	if (ret < 0 || a.port == 0) {
+		dht->st.dropped_malformed++;
+		return -EINVAL;
+	}
+	m = malloc(sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	ret = krpc_parse(m, buf, len);
+	if (ret < 0) {
+		dht->st.dropped_malformed++;
+		goto out;
+	}
+	if (m->y == KRPC_QUERY) {
+		if (dht->cfg.read_only) {
+			dht->st.dropped_unexpected++;
+			ret = -EPERM;
+			goto out;
+		}
+		if (!dht_ratelimit_ok(dht, &a)) {
+			dht->st.dropped_ratelimit++;
+			ret = -EBUSY;
+			goto out;
+		}
+		if (!m->ro)
+			dht_node_heard(dht, m->id, &a, false);
+		serve_query(dht, m, &a);
+	} else {
+		handle_reply(dht, m, &a);
+	}
+	ret = 0;
+out:
+	free(m);
+	return ret;
+}
+
+/* Time out requests; an operation's share goes through its own handler. */
+static uint64_t expire_requests(struct mt6d_dht *dht)
+{
+	uint64_t next = dht->now + 1000;
+
+	for (uint32_t i = 0; i < dht->nreq; i++) {
+		struct dht_req *r = &dht->req[i];
+		if (!r->used)
+			continue;
+		if (dht->now - r->sent >= DHT_TIMEOUT_MS) {
+			struct dht_req rc = *r;
+			req_release(dht, r);
+			dht_node_failed(dht, &rc.a);
+			if (rc.op)
+				dht_op_timeout(dht, &rc);
+			continue;
+		}
+		if (r->sent + DHT_TIMEOUT_MS < next)
+			next = r->sent + DHT_TIMEOUT_MS;
+	}
+	return next;
+}
+
+uint64_t mt6d_dht_tick(struct mt6d_dht *dht, uint64_t now_ms)
+{
+	uint64_t next;
+	uint32_t nodes, good;
+
+	if (!dht)
+		return now_ms + 1000;
+	set_clock(dht, now_ms);
+	next = expire_requests(dht);
+	dht_ops_tick(dht);
+	if (now_ms >= dht->next_maint) {
+		dht->next_maint = now_ms + 5000;
+		if (!dht->cfg.read_only)
+			dht_routing_maintain(dht);
+		dht_table_counts(dht_table_for(dht, dht->cfg.ipv4 ? 4 : 6), now_ms, &nodes, &good);
+		/* too few nodes: look ourselves up again, more often while empty */
+		if (!dht->bootstrap_running && (dht->nseeds || nodes) &&
+		    (!dht->last_bootstrap ||
+		     now_ms - dht->last_bootstrap > (good < DHT_K ? 10000u : 15u * 60 * 1000)))
+			dht_bootstrap_lookup(dht);
+	}
+	if (now_ms >= dht->next_expire) {
+		dht->next_expire = now_ms + 60000;
+		dht_store_expire(dht);
+	}
+	if (dht->next_maint < next)
+		next = dht->next_maint;
+	for (struct dht_op *op = dht->ops; op; op = op->next)
+		if (op->inflight && next > now_ms + 100)
+			next = now_ms + 100;
+	return next;
+}

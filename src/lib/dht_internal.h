@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The DHT node's private structures, shared by dht*.c and the unit tests.
+ * One struct mt6d_dht owns everything: two routing tables (IPv4, IPv6;
+ * BEP 32 keeps them apart), the pending-request slots, the client
+ * operations in flight, the peer and item stores, the token secrets and
+ * the rate-limit table. Nothing here is global.
+ */
+#ifndef MT6D_DHT_INTERNAL_H
+#define MT6D_DHT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mt6d/dht.h"
+#include "krpc.h"
+
+#define DHT_K MT6D_DHT_K
+#define DHT_REPL 8                      /* replacement cache per bucket */
+#define DHT_GOOD_MS (15 * 60 * 1000)    /* BEP 5: good if heard within 15 min */
+#define DHT_BAD_FAILS 3                 /* consecutive timeouts that make a node bad */
+#define DHT_REFRESH_MS (15 * 60 * 1000) /* refresh a bucket untouched this long */
+#define DHT_TOKEN_ROTATE_MS (5 * 60 * 1000) /* tokens valid 5 to 10 min */
+#define DHT_TOKEN_LEN 8
+#define DHT_PEER_TTL_MS (30 * 60 * 1000)
+#define DHT_ITEM_TTL_MS (2 * 60 * 60 * 1000)
+#define DHT_SLOW_MS 1000                /* a query this old stops counting towards alpha */
+#define DHT_TIMEOUT_MS 3000             /* ... and this old has failed */
+#define DHT_OP_MAX_MS 30000
+#define DHT_OP_CANDS 64
+#define DHT_OP_MAX_QUERIES 200
+#define DHT_MAX_PENDING 16384
+#define DHT_RL_SLOTS 1024
+#define DHT_MAX_SEEDS 16
+#define DHT_MAX_REPLY_VALUES 100
+
+struct dht_addr {
+	uint8_t fam; /* 4 or 6 */
+	uint16_t port;
+	uint8_t ip[16];
+};
+
+struct dht_node {
+	uint8_t id[MT6D_DHT_ID_LEN];
+	struct dht_addr a;
+	uint64_t last_reply; /* 0: never answered us */
+	uint64_t last_query; /* last query it sent us */
+	uint64_t last_ping;  /* last query we sent it */
+	uint8_t fails;
+};
+
+struct dht_bucket {
+	struct dht_node n[DHT_K];
+	struct dht_node repl[DHT_REPL];
+	uint8_t count, nrepl;
+	uint64_t last_changed;
+};
+
+/* Bucket i < nb-1 holds nodes sharing exactly i leading bits with our id;
+ * the last bucket holds the rest and is the only one that splits. */
+struct dht_table {
+	struct dht_bucket *b;
+	int nb;
+};
+
+enum dht_req_kind { REQ_PING, REQ_LOOKUP, REQ_STORE };
+
+struct dht_req {
+	bool used;
+	uint8_t kind;
+	uint8_t method;
+	uint16_t nonce;
+	struct dht_addr a;
+	uint64_t sent;
+	struct dht_op *op;
+	uint32_t next_free;
+};
+
+enum dht_op_type { OP_FIND_NODE, OP_GET_PEERS, OP_ANNOUNCE, OP_PUT_IMM, OP_PUT_MUT, OP_GET };
+enum dht_cand_state { C_NEW, C_SENT, C_ANSWERED, C_FAILED };
+
+struct dht_cand {
+	uint8_t id[MT6D_DHT_ID_LEN];
+	bool id_known;
+	uint8_t state;
+	uint8_t depth;
+	uint8_t tries;
+	bool slow;
+	struct dht_addr a;
+	uint8_t token[KRPC_MAX_TOKEN];
+	uint8_t tokenlen;
+	uint16_t acks; /* store phase */
+	uint64_t sent;
+};
+
+struct dht_op {
+	struct dht_op *next, *prev;
+	uint8_t type;
+	bool storing;
+	uint8_t target[MT6D_DHT_ID_LEN];
+	struct dht_cand c[DHT_OP_CANDS];
+	int nc;
+	unsigned inflight, answered, contacted, queries, store_pending, stored_on;
+	uint64_t start;
+	mt6d_dht_done_fn done;
+	void *arg;
+	/* what to store */
+	uint16_t *ports;
+	size_t nports;
+	uint8_t v[MT6D_DHT_MAX_V];
+	size_t vlen;
+	uint8_t k[32], sig[64], salt[MT6D_DHT_MAX_SALT];
+	size_t saltlen;
+	int64_t seq;
+	bool is_mutable;
+	/* what was found */
+	struct mt6d_dht_peer *peers;
+	size_t npeers, peers_cap;
+	bool have_value;
+};
+
+struct dht_peer_entry {
+	struct mt6d_dht_peer p;
+	uint64_t expire;
+};
+
+struct dht_hash_entry {
+	uint8_t ih[MT6D_DHT_ID_LEN];
+	struct dht_peer_entry *peers;
+	uint32_t n, cap;
+};
+
+struct dht_item {
+	uint8_t target[MT6D_DHT_ID_LEN];
+	bool is_mutable;
+	uint8_t v[MT6D_DHT_MAX_V];
+	size_t vlen;
+	uint8_t k[32], sig[64], salt[MT6D_DHT_MAX_SALT];
+	size_t saltlen;
+	int64_t seq;
+	uint64_t expire;
+};
+
+struct dht_rl {
+	struct dht_addr a; /* port unused */
+	uint64_t last;
+	uint32_t tokens;   /* thousandths of a query */
+};
+
+struct mt6d_dht {
+	struct mt6d_dht_config cfg;
+	uint8_t id[MT6D_DHT_ID_LEN];
+	struct dht_table t4, t6;
+	struct dht_req *req;
+	uint32_t nreq, req_free, npending;
+	struct dht_op *ops;
+	struct dht_hash_entry *hashes;
+	uint32_t nhashes;
+	struct dht_item *items;
+	uint32_t nitems;
+	uint8_t secret[2][32];
+	uint64_t secret_rotated;
+	struct dht_rl *rl;
+	uint8_t rl_key[16];
+	struct dht_addr seeds[DHT_MAX_SEEDS];
+	int nseeds;
+	uint64_t now, next_maint, next_expire, last_bootstrap;
+	bool bootstrap_running;
+	/* BEP 42: votes for our external address from the "ip" of replies */
+	struct dht_addr ext;
+	unsigned ext_votes;
+	struct mt6d_dht_stats st;
+};
+
+/* dht.c */
+int dht_send_msg(struct mt6d_dht *dht, const struct dht_addr *a, struct krpc_msg *m);
+int dht_send_query(struct mt6d_dht *dht, const struct dht_addr *a, struct krpc_msg *m,
+                   uint8_t kind, struct dht_op *op);
+void dht_addr_from_compact(struct dht_addr *a, const uint8_t *p, size_t len);
+size_t dht_addr_to_compact(uint8_t *p, const struct dht_addr *a);
+void dht_req_forget_op(struct mt6d_dht *dht, const struct dht_op *op);
+bool dht_addr_eq(const struct dht_addr *a, const struct dht_addr *b);
+int dht_addr_to_sockaddr(struct sockaddr_storage *ss, const struct dht_addr *a);
+int dht_addr_from_sockaddr(struct dht_addr *a, const struct sockaddr *sa, socklen_t len);
+
+/* dht_routing.c */
+int dht_xor_cmp(const uint8_t *target, const uint8_t *a, const uint8_t *b);
+void dht_table_free(struct dht_table *t);
+struct dht_table *dht_table_for(struct mt6d_dht *dht, uint8_t fam);
+/* Note that a node was heard from: replied (true) or queried us (false). */
+void dht_node_heard(struct mt6d_dht *dht, const uint8_t *id, const struct dht_addr *a,
+                    bool replied);
+void dht_node_failed(struct mt6d_dht *dht, const struct dht_addr *a);
+/* Up to max nodes closest to target that have answered us, from one table. */
+int dht_closest(struct mt6d_dht *dht, uint8_t fam, const uint8_t *target, struct dht_node *out,
+                int max, bool verified_only);
+size_t dht_closest_compact(struct mt6d_dht *dht, uint8_t fam, const uint8_t *target,
+                           uint8_t *out);
+void dht_routing_maintain(struct mt6d_dht *dht);
+void dht_table_counts(const struct dht_table *t, uint64_t now, uint32_t *nodes, uint32_t *good);
+
+/* dht_store.c */
+void dht_token_make(const struct mt6d_dht *dht, int which, const struct dht_addr *a,
+                    uint8_t out[DHT_TOKEN_LEN]);
+bool dht_token_ok(const struct mt6d_dht *dht, const struct dht_addr *a, const uint8_t *tok,
+                  size_t len);
+void dht_token_rotate(struct mt6d_dht *dht);
+bool dht_ratelimit_ok(struct mt6d_dht *dht, const struct dht_addr *a);
+int dht_peer_store(struct mt6d_dht *dht, const uint8_t *ih, const struct mt6d_dht_peer *p);
+size_t dht_peer_values(struct mt6d_dht *dht, const uint8_t *ih, const uint8_t **values,
+                       uint8_t *lens, uint8_t *storage, size_t max);
+struct dht_item *dht_item_find(struct mt6d_dht *dht, const uint8_t *target);
+struct dht_item *dht_item_slot(struct mt6d_dht *dht, const uint8_t *target);
+void dht_store_expire(struct mt6d_dht *dht);
+void dht_store_free(struct mt6d_dht *dht);
+
+/* dht_lookup.c */
+/* req is a copy: its slot has been released before these run */
+void dht_op_response(struct mt6d_dht *dht, const struct dht_req *req, const struct krpc_msg *m);
+void dht_op_timeout(struct mt6d_dht *dht, const struct dht_req *req);
+void dht_op_error(struct mt6d_dht *dht, const struct dht_req *req, const struct krpc_msg *m);
+void dht_ops_tick(struct mt6d_dht *dht);
+void dht_ops_cancel_all(struct mt6d_dht *dht);
+int dht_bootstrap_lookup(struct mt6d_dht *dht);
+
+/* dht_bep.c */
+uint32_t dht_crc32c(const uint8_t *p, size_t len);
+bool dht_ip_is_local(const uint8_t *ip, size_t len);
+bool dht_item_verify(const uint8_t *k, const uint8_t *sig, const uint8_t *salt, size_t saltlen,
+                     int64_t seq, const uint8_t *v, size_t vlen);
+
+#endif

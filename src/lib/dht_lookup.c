@@ -1,0 +1,632 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Client operations: an iterative lookup towards a target, then, for
+ * announces and puts, a store phase on the K closest nodes that answered.
+ *
+ * The lookup keeps up to DHT_OP_CANDS candidates sorted by XOR distance
+ * (seeds of unknown id last). It keeps ALPHA queries in flight among the
+ * K closest candidates not known to have failed; a query unanswered after
+ * DHT_SLOW_MS stops counting towards ALPHA (it may still answer), one
+ * unanswered after DHT_TIMEOUT_MS is retried once if its node is still
+ * among the K closest, else the node has failed. The lookup ends when the
+ * K closest live candidates have all answered, or at DHT_OP_MAX_MS, or
+ * after DHT_OP_MAX_QUERIES queries. Each node's write token is kept from
+ * its answer and reused for every announce or put sent to it.
+ * An operation ends with exactly one call of its callback; after that the
+ * requests still pending forget it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "dht_internal.h"
+#include "internal.h"
+
+static int cand_cmp(const struct dht_op *op, const struct dht_cand *a, const struct dht_cand *b)
+{
+	if (!a->id_known || !b->id_known)
+		return a->id_known ? -1 : b->id_known ? 1 : 0;
+	return dht_xor_cmp(op->target, a->id, b->id);
+}
+
+static struct dht_cand *cand_find(struct dht_op *op, const struct dht_addr *a)
+{
+	for (int i = 0; i < op->nc; i++)
+		if (dht_addr_eq(&op->c[i].a, a))
+			return &op->c[i];
+	return NULL;
+}
+
+/* Insert keeping the order; the farthest falls off a full list. */
+static struct dht_cand *cand_insert(struct dht_op *op, const struct dht_cand *c)
+{
+	int pos = op->nc;
+
+	while (pos > 0 && cand_cmp(op, c, &op->c[pos - 1]) < 0)
+		pos--;
+	if (pos == DHT_OP_CANDS)
+		return NULL;
+	if (op->nc == DHT_OP_CANDS) {
+		if (op->c[op->nc - 1].state == C_SENT && !op->c[op->nc - 1].slow)
+			op->inflight--;
+		op->nc--;
+	}
+	memmove(&op->c[pos + 1], &op->c[pos], (size_t)(op->nc - pos) * sizeof(op->c[0]));
+	op->c[pos] = *c;
+	op->nc++;
+	return &op->c[pos];
+}
+
+static void cand_add(struct mt6d_dht *dht, struct dht_op *op, const uint8_t *id,
+                     const struct dht_addr *a, uint8_t depth)
+{
+	struct dht_cand c, *old;
+
+	if (a->port == 0 || (a->fam == 4 ? !dht->cfg.ipv4 : !dht->cfg.ipv6))
+		return;
+	if (id && !memcmp(id, dht->id, MT6D_DHT_ID_LEN))
+		return;
+	old = cand_find(op, a);
+	if (old) {
+		if (depth < old->depth)
+			old->depth = depth;
+		return;
+	}
+	memset(&c, 0, sizeof(c));
+	if (id) {
+		memcpy(c.id, id, MT6D_DHT_ID_LEN);
+		c.id_known = true;
+	}
+	c.a = *a;
+	c.depth = depth;
+	cand_insert(op, &c);
+}
+
+static void op_finish(struct mt6d_dht *dht, struct dht_op *op, int status)
+{
+	struct mt6d_dht_result res;
+	int best = -1;
+
+	memset(&res, 0, sizeof(res));
+	memcpy(res.target, op->target, MT6D_DHT_ID_LEN);
+	for (int i = 0; i < op->nc; i++)
+		if (op->c[i].state == C_ANSWERED && op->c[i].id_known) {
+			best = i;
+			break;
+		}
+	res.hops = best >= 0 ? op->c[best].depth : 0;
+	res.nodes_answered = op->answered;
+	res.nodes_contacted = op->contacted;
+	res.stored_on = op->stored_on;
+	res.elapsed_ms = dht->now - op->start;
+	res.seq = -1;
+	if (op->type == OP_GET_PEERS) {
+		res.peers = op->peers;
+		res.npeers = op->npeers;
+	}
+	if (op->type == OP_GET && op->have_value) {
+		res.value = op->v;
+		res.value_len = op->vlen;
+		if (op->is_mutable) {
+			res.seq = op->seq;
+			res.k = op->k;
+			res.sig = op->sig;
+		}
+	}
+	if (op->type == OP_PUT_MUT)
+		res.seq = op->seq;
+	if (!status && !op->answered)
+		status = -ETIMEDOUT;
+	if (!status && op->type == OP_GET && !op->have_value)
+		status = -ENOENT;
+	res.status = status;
+
+	if (op->prev)
+		op->prev->next = op->next;
+	else
+		dht->ops = op->next;
+	if (op->next)
+		op->next->prev = op->prev;
+	dht_req_forget_op(dht, op);
+	if (op->type == OP_FIND_NODE && !op->done)
+		dht->bootstrap_running = false;
+	if (op->done)
+		op->done(op->arg, &res);
+	free(op->peers);
+	free(op->ports);
+	free(op);
+}
+
+static int send_lookup_query(struct mt6d_dht *dht, struct dht_op *op, struct dht_cand *c)
+{
+	struct krpc_msg m = {.y = KRPC_QUERY};
+
+	switch (op->type) {
+	case OP_FIND_NODE:
+		m.method = KRPC_FIND_NODE;
+		m.target = op->target;
+		break;
+	case OP_GET_PEERS:
+	case OP_ANNOUNCE:
+		m.method = KRPC_GET_PEERS;
+		m.info_hash = op->target;
+		break;
+	default:
+		m.method = KRPC_GET;
+		m.target = op->target;
+		break;
+	}
+	if (c->tries == 0)
+		op->contacted++;
+	c->tries++;
+	c->sent = dht->now;
+	c->slow = false;
+	op->queries++;
+	if (dht_send_query(dht, &c->a, &m, REQ_LOOKUP, op) < 0) {
+		c->state = C_FAILED;
+		return -1;
+	}
+	c->state = C_SENT;
+	op->inflight++;
+	return 0;
+}
+
+static void store_phase(struct mt6d_dht *dht, struct dht_op *op)
+{
+	int sent_to = 0;
+
+	op->storing = true;
+	for (int i = 0; i < op->nc && sent_to < DHT_K; i++) {
+		struct dht_cand *c = &op->c[i];
+		struct krpc_msg m = {.y = KRPC_QUERY};
+		if (c->state != C_ANSWERED || !c->tokenlen)
+			continue;
+		sent_to++;
+		m.token = c->token;
+		m.tokenlen = c->tokenlen;
+		if (op->type == OP_ANNOUNCE) {
+			m.method = KRPC_ANNOUNCE_PEER;
+			m.info_hash = op->target;
+			m.has_port = true;
+			for (size_t p = 0; p < op->nports; p++) {
+				m.port = op->ports[p];
+				if (dht_send_query(dht, &c->a, &m, REQ_STORE, op) == 0)
+					op->store_pending++;
+			}
+			continue;
+		}
+		m.method = KRPC_PUT;
+		m.v = op->v;
+		m.vlen = op->vlen;
+		if (op->is_mutable) {
+			m.k = op->k;
+			m.sig = op->sig;
+			m.salt = op->salt;
+			m.saltlen = op->saltlen;
+			m.seq = op->seq;
+			m.has_seq = true;
+		}
+		if (dht_send_query(dht, &c->a, &m, REQ_STORE, op) == 0)
+			op->store_pending++;
+	}
+	if (!op->store_pending)
+		op_finish(dht, op, 0);
+}
+
+/* Send what alpha allows; finish the lookup when nothing is left to ask. */
+static void op_step(struct mt6d_dht *dht, struct dht_op *op)
+{
+	int live = 0;
+	bool waiting = false;
+
+	if (op->storing)
+		return;
+	for (int i = 0; i < op->nc && live < DHT_K; i++) {
+		struct dht_cand *c = &op->c[i];
+		if (c->state == C_FAILED)
+			continue;
+		live++;
+		if (c->state == C_SENT)
+			waiting = true;
+		if (c->state != C_NEW)
+			continue;
+		waiting = true;
+		if (op->inflight >= MT6D_DHT_ALPHA || op->queries >= DHT_OP_MAX_QUERIES)
+			continue;
+		send_lookup_query(dht, op, c);
+	}
+	if (op->queries >= DHT_OP_MAX_QUERIES) {
+		waiting = false;
+		for (int i = 0; i < op->nc; i++)
+			if (op->c[i].state == C_SENT)
+				waiting = true;
+	}
+	if (waiting)
+		return;
+	if (op->type == OP_ANNOUNCE || op->type == OP_PUT_IMM || op->type == OP_PUT_MUT)
+		store_phase(dht, op);
+	else
+		op_finish(dht, op, 0);
+}
+
+static int peer_cmp(const void *a, const void *b)
+{
+	const struct mt6d_dht_peer *x = a, *y = b;
+	int c;
+
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	c = memcmp(x->ip, y->ip, 16);
+	if (c)
+		return c;
+	return x->port < y->port ? -1 : x->port > y->port;
+}
+
+static void collect_peers(struct dht_op *op, const struct krpc_msg *m)
+{
+	for (size_t i = 0; i < m->nvalues; i++) {
+		struct mt6d_dht_peer p = {0};
+		size_t l = m->values_len[i];
+		bool dup = false;
+
+		p.family = l == 6 ? AF_INET : AF_INET6;
+		memcpy(p.ip, m->values[i], l - 2);
+		p.port = (uint16_t)(m->values[i][l - 2] << 8 | m->values[i][l - 1]);
+		if (p.port == 0)
+			continue;
+		for (size_t j = 0; j < op->npeers && !dup; j++)
+			dup = !peer_cmp(&op->peers[j], &p);
+		if (dup)
+			continue;
+		if (op->npeers == op->peers_cap) {
+			size_t n = op->peers_cap ? 2 * op->peers_cap : 32;
+			struct mt6d_dht_peer *np;
+			if (n > 4096)
+				return;
+			np = realloc(op->peers, n * sizeof(*np));
+			if (!np)
+				return;
+			op->peers = np;
+			op->peers_cap = n;
+		}
+		op->peers[op->npeers++] = p;
+	}
+	/* grouped by IP, ports ascending: what a port-stuffing reader wants */
+	if (op->npeers > 1)
+		qsort(op->peers, op->npeers, sizeof(*op->peers), peer_cmp);
+}
+
+static void collect_item(struct dht_op *op, const struct krpc_msg *m)
+{
+	uint8_t h[MT6D_DHT_ID_LEN];
+
+	if (!m->v)
+		return;
+	if (!op->is_mutable) {
+		if (op->have_value)
+			return;
+		mt6d_sha1(h, m->v, m->vlen);
+		if (memcmp(h, op->target, MT6D_DHT_ID_LEN))
+			return;
+	} else {
+		if (!m->k || !m->sig || !m->has_seq || memcmp(m->k, op->k, 32))
+			return;
+		if (op->have_value && m->seq <= op->seq)
+			return;
+		if (!dht_item_verify(m->k, m->sig, op->salt, op->saltlen, m->seq, m->v, m->vlen))
+			return;
+		op->seq = m->seq;
+		memcpy(op->sig, m->sig, 64);
+	}
+	memcpy(op->v, m->v, m->vlen);
+	op->vlen = m->vlen;
+	op->have_value = true;
+}
+
+static struct dht_op *find_op(struct mt6d_dht *dht, const struct dht_op *op)
+{
+	for (struct dht_op *o = dht->ops; o; o = o->next)
+		if (o == op)
+			return o;
+	return NULL;
+}
+
+void dht_op_response(struct mt6d_dht *dht, const struct dht_req *req, const struct krpc_msg *m)
+{
+	struct dht_op *op = find_op(dht, req->op);
+	struct dht_cand *c;
+
+	if (!op)
+		return;
+	c = cand_find(op, &req->a);
+	if (req->kind == REQ_STORE) {
+		if (c && ++c->acks == (op->type == OP_ANNOUNCE ? op->nports : 1))
+			op->stored_on++;
+		if (--op->store_pending == 0)
+			op_finish(dht, op, 0);
+		return;
+	}
+	if (!c || c->state != C_SENT)
+		return;
+	c->state = C_ANSWERED;
+	if (!c->slow)
+		op->inflight--;
+	op->answered++;
+	if (m->token && m->tokenlen <= KRPC_MAX_TOKEN) {
+		memcpy(c->token, m->token, m->tokenlen);
+		c->tokenlen = (uint8_t)m->tokenlen;
+	}
+	if (!c->id_known || memcmp(c->id, m->id, MT6D_DHT_ID_LEN)) {
+		/* a seed told us its id: move it to its place */
+		struct dht_cand tmp = *c;
+		memcpy(tmp.id, m->id, MT6D_DHT_ID_LEN);
+		tmp.id_known = true;
+		memmove(c, c + 1, (size_t)(op->nc - (c - op->c) - 1) * sizeof(*c));
+		op->nc--;
+		c = cand_insert(op, &tmp);
+		if (!c)
+			goto next;
+	}
+	{
+		uint8_t depth = c->depth < 250 ? (uint8_t)(c->depth + 1) : c->depth;
+		for (size_t i = 0; i + KRPC_NODE4_LEN <= m->nodes_len; i += KRPC_NODE4_LEN) {
+			struct dht_addr a;
+			dht_addr_from_compact(&a, m->nodes + i + 20, 6);
+			cand_add(dht, op, m->nodes + i, &a, depth);
+		}
+		for (size_t i = 0; i + KRPC_NODE6_LEN <= m->nodes6_len; i += KRPC_NODE6_LEN) {
+			struct dht_addr a;
+			dht_addr_from_compact(&a, m->nodes6 + i + 20, 18);
+			cand_add(dht, op, m->nodes6 + i, &a, depth);
+		}
+	}
+	if (op->type == OP_GET_PEERS)
+		collect_peers(op, m);
+	if (op->type == OP_GET)
+		collect_item(op, m);
+next:
+	op_step(dht, op);
+}
+
+static void cand_failed(struct mt6d_dht *dht, struct dht_op *op, const struct dht_req *req,
+                        bool retry)
+{
+	struct dht_cand *c = cand_find(op, &req->a);
+
+	if (req->kind == REQ_STORE) {
+		if (--op->store_pending == 0)
+			op_finish(dht, op, 0);
+		return;
+	}
+	if (!c || c->state != C_SENT)
+		return;
+	if (!c->slow)
+		op->inflight--;
+	if (retry && c->tries < 2) {
+		/* once more while it is still one of the K closest live ones */
+		int live = 0;
+		for (int i = 0; i < op->nc && live < DHT_K; i++) {
+			if (&op->c[i] == c) {
+				c->state = C_NEW;
+				break;
+			}
+			if (op->c[i].state != C_FAILED)
+				live++;
+		}
+	}
+	if (c->state == C_SENT)
+		c->state = C_FAILED;
+	op_step(dht, op);
+}
+
+void dht_op_timeout(struct mt6d_dht *dht, const struct dht_req *req)
+{
+	struct dht_op *op = find_op(dht, req->op);
+
+	if (op)
+		cand_failed(dht, op, req, true);
+}
+
+void dht_op_error(struct mt6d_dht *dht, const struct dht_req *req, const struct krpc_msg *m)
+{
+	struct dht_op *op = find_op(dht, req->op);
+
+	(void)m;
+	if (op)
+		cand_failed(dht, op, req, false);
+}
+
+void dht_ops_tick(struct mt6d_dht *dht)
+{
+	struct dht_op *op = dht->ops, *next;
+
+	for (; op; op = next) {
+		next = op->next;
+		if (dht->now - op->start >= DHT_OP_MAX_MS) {
+			op_finish(dht, op, 0);
+			continue;
+		}
+		if (op->storing)
+			continue;
+		for (int i = 0; i < op->nc; i++) {
+			struct dht_cand *c = &op->c[i];
+			if (c->state == C_SENT && !c->slow && dht->now - c->sent >= DHT_SLOW_MS) {
+				c->slow = true;
+				op->inflight--;
+			}
+		}
+		op_step(dht, op);
+	}
+}
+
+void dht_ops_cancel_all(struct mt6d_dht *dht)
+{
+	while (dht->ops)
+		op_finish(dht, dht->ops, -ECANCELED);
+}
+
+static struct dht_op *op_new(struct mt6d_dht *dht, uint8_t type, const uint8_t *target,
+                             mt6d_dht_done_fn done, void *arg, uint64_t now)
+{
+	struct dht_op *op = calloc(1, sizeof(*op));
+	struct dht_node best[2 * DHT_K];
+
+	if (!op)
+		return NULL;
+	dht->now = now;
+	op->type = type;
+	memcpy(op->target, target, MT6D_DHT_ID_LEN);
+	op->done = done;
+	op->arg = arg;
+	op->start = now;
+	op->seq = -1;
+	for (uint8_t fam = 4; fam <= 6; fam += 2) {
+		int n = dht_closest(dht, fam, target, best, 2 * DHT_K, true);
+		for (int i = 0; i < n; i++)
+			cand_add(dht, op, best[i].id, &best[i].a, 1);
+	}
+	if (op->nc < DHT_K)
+		for (int i = 0; i < dht->nseeds; i++)
+			cand_add(dht, op, NULL, &dht->seeds[i], 1);
+	return op;
+}
+
+static int op_start(struct mt6d_dht *dht, struct dht_op *op)
+{
+	op->next = dht->ops;
+	if (dht->ops)
+		dht->ops->prev = op;
+	dht->ops = op;
+	if (!op->nc) {
+		op_finish(dht, op, -EHOSTUNREACH);
+		return 0;
+	}
+	op_step(dht, op);
+	return 0;
+}
+
+int dht_bootstrap_lookup(struct mt6d_dht *dht)
+{
+	struct dht_op *op = op_new(dht, OP_FIND_NODE, dht->id, NULL, NULL, dht->now);
+
+	if (!op)
+		return -ENOMEM;
+	dht->bootstrap_running = true;
+	dht->last_bootstrap = dht->now;
+	return op_start(dht, op);
+}
+
+int mt6d_dht_get_peers(struct mt6d_dht *dht, const uint8_t infohash[static MT6D_DHT_ID_LEN],
+                       mt6d_dht_done_fn done, void *arg, uint64_t now_ms)
+{
+	struct dht_op *op;
+
+	if (!dht || !done)
+		return -EINVAL;
+	op = op_new(dht, OP_GET_PEERS, infohash, done, arg, now_ms);
+	if (!op)
+		return -ENOMEM;
+	return op_start(dht, op);
+}
+
+int mt6d_dht_announce(struct mt6d_dht *dht, const uint8_t infohash[static MT6D_DHT_ID_LEN],
+                      const uint16_t *ports, size_t nports, mt6d_dht_done_fn done, void *arg,
+                      uint64_t now_ms)
+{
+	struct dht_op *op;
+
+	if (!dht || !done || !ports || nports == 0 || nports > 255)
+		return -EINVAL;
+	for (size_t i = 0; i < nports; i++)
+		if (ports[i] == 0)
+			return -EINVAL;
+	op = op_new(dht, OP_ANNOUNCE, infohash, done, arg, now_ms);
+	if (!op)
+		return -ENOMEM;
+	op->ports = malloc(nports * sizeof(*ports));
+	if (!op->ports) {
+		free(op);
+		return -ENOMEM;
+	}
+	memcpy(op->ports, ports, nports * sizeof(*ports));
+	op->nports = nports;
+	return op_start(dht, op);
+}
+
+int mt6d_dht_put_immutable(struct mt6d_dht *dht, const uint8_t *v, size_t vlen,
+                           mt6d_dht_done_fn done, void *arg, uint64_t now_ms)
+{
+	uint8_t target[MT6D_DHT_ID_LEN];
+	struct dht_op *op;
+
+	if (!dht || !done || !v || vlen == 0 || vlen > MT6D_DHT_MAX_V)
+		return -EINVAL;
+	mt6d_sha1(target, v, vlen);
+	op = op_new(dht, OP_PUT_IMM, target, done, arg, now_ms);
+	if (!op)
+		return -ENOMEM;
+	memcpy(op->v, v, vlen);
+	op->vlen = vlen;
+	return op_start(dht, op);
+}
+
+int mt6d_dht_put_mutable(struct mt6d_dht *dht, const uint8_t sk[static 64], const uint8_t *salt,
+                         size_t saltlen, const uint8_t *v, size_t vlen, int64_t seq,
+                         mt6d_dht_done_fn done, void *arg, uint64_t now_ms)
+{
+	uint8_t target[MT6D_DHT_ID_LEN], buf[MT6D_DHT_MAX_V + MT6D_DHT_MAX_SALT + 64];
+	struct dht_op *op;
+	int n;
+
+	if (!dht || !done || !v || vlen == 0 || vlen > MT6D_DHT_MAX_V || seq < 0 ||
+	    saltlen > MT6D_DHT_MAX_SALT || (saltlen && !salt))
+		return -EINVAL;
+	/* libsodium's secret key is seed || public key */
+	mt6d_dht_mutable_target(target, sk + 32, salt, saltlen);
+	op = op_new(dht, OP_PUT_MUT, target, done, arg, now_ms);
+	if (!op)
+		return -ENOMEM;
+	n = mt6d_dht_sign_buffer(buf, sizeof(buf), salt, saltlen, seq, v, vlen);
+	if (n < 0) {
+		free(op);
+		return n;
+	}
+	crypto_sign_detached(op->sig, NULL, buf, (unsigned long long)n, sk);
+	memcpy(op->k, sk + 32, 32);
+	if (saltlen)
+		memcpy(op->salt, salt, saltlen);
+	op->saltlen = saltlen;
+	memcpy(op->v, v, vlen);
+	op->vlen = vlen;
+	op->seq = seq;
+	op->is_mutable = true;
+	return op_start(dht, op);
+}
+
+int mt6d_dht_get(struct mt6d_dht *dht, const uint8_t target[static MT6D_DHT_ID_LEN],
+                 const uint8_t *pk, const uint8_t *salt, size_t saltlen, mt6d_dht_done_fn done,
+                 void *arg, uint64_t now_ms)
+{
+	uint8_t t[MT6D_DHT_ID_LEN];
+	struct dht_op *op;
+
+	if (!dht || !done || saltlen > MT6D_DHT_MAX_SALT || (saltlen && !salt))
+		return -EINVAL;
+	if (pk)
+		mt6d_dht_mutable_target(t, pk, salt, saltlen);
+	else
+		memcpy(t, target, MT6D_DHT_ID_LEN);
+	op = op_new(dht, OP_GET, t, done, arg, now_ms);
+	if (!op)
+		return -ENOMEM;
+	if (pk) {
+		op->is_mutable = true;
+		memcpy(op->k, pk, 32);
+		if (saltlen)
+			memcpy(op->salt, salt, saltlen);
+		op->saltlen = saltlen;
+	}
+	return op_start(dht, op);
+}

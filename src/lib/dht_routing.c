@@ -1,0 +1,362 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Routing tables (BEP 5 k-buckets, one table per address family as
+ * BEP 32 asks). Invariants: a node appears at most once per table (by id
+ * and by address); bucket i < nb-1 holds only nodes whose id shares
+ * exactly i leading bits with ours and the last bucket the rest, so only
+ * the bucket where our own id falls ever splits; a full bucket takes a
+ * new node only in place of a bad one, otherwise the newcomer waits in
+ * the replacement cache while the most questionable member is pinged.
+ * Nodes that never answered us are kept but never handed to others.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "dht_internal.h"
+
+int dht_xor_cmp(const uint8_t *target, const uint8_t *a, const uint8_t *b)
+{
+	for (int i = 0; i < MT6D_DHT_ID_LEN; i++) {
+		uint8_t da = a[i] ^ target[i], db = b[i] ^ target[i];
+		if (da != db)
+			return da < db ? -1 : 1;
+	}
+	return 0;
+}
+
+static int common_bits(const uint8_t *a, const uint8_t *b)
+{
+	for (int i = 0; i < MT6D_DHT_ID_LEN; i++) {
+		uint8_t x = a[i] ^ b[i];
+		if (x) {
+			int n = i * 8;
+			while (!(x & 0x80)) {
+				x <<= 1;
+				n++;
+			}
+			return n;
+		}
+	}
+	return 160;
+}
+
+struct dht_table *dht_table_for(struct mt6d_dht *dht, uint8_t fam)
+{
+	return fam == 6 ? &dht->t6 : &dht->t4;
+}
+
+void dht_table_free(struct dht_table *t)
+{
+	free(t->b);
+	t->b = NULL;
+	t->nb = 0;
+}
+
+static int table_init(struct dht_table *t)
+{
+	if (t->b)
+		return 0;
+	t->b = calloc(1, sizeof(*t->b));
+	if (!t->b)
+		return -ENOMEM;
+	t->nb = 1;
+	return 0;
+}
+
+static int bucket_index(const struct mt6d_dht *dht, const struct dht_table *t, const uint8_t *id)
+{
+	int cb = common_bits(dht->id, id);
+	return cb < t->nb - 1 ? cb : t->nb - 1;
+}
+
+static bool node_good(const struct dht_node *n, uint64_t now)
+{
+	if (n->fails || !n->last_reply)
+		return false;
+	return now - n->last_reply < DHT_GOOD_MS || now - n->last_query < DHT_GOOD_MS;
+}
+
+static bool node_bad(const struct dht_node *n)
+{
+	return n->fails >= DHT_BAD_FAILS;
+}
+
+/* Split the last bucket: nodes sharing more bits with us move down one. */
+static int split_last(struct mt6d_dht *dht, struct dht_table *t)
+{
+	struct dht_bucket *nb, *old, *nw;
+	int last = t->nb - 1;
+	struct dht_bucket tmp;
+
+	if (t->nb >= 160)
+		return -ENOSPC;
+	nb = realloc(t->b, (size_t)(t->nb + 1) * sizeof(*nb));
+	if (!nb)
+		return -ENOMEM;
+	t->b = nb;
+	t->nb++;
+	old = &t->b[last];
+	nw = &t->b[last + 1];
+	tmp = *old;
+	memset(old, 0, sizeof(*old));
+	memset(nw, 0, sizeof(*nw));
+	old->last_changed = nw->last_changed = tmp.last_changed;
+	for (int i = 0; i < tmp.count; i++) {
+		struct dht_bucket *to = common_bits(dht->id, tmp.n[i].id) > last ? nw : old;
+		to->n[to->count++] = tmp.n[i];
+	}
+	for (int i = 0; i < tmp.nrepl; i++) {
+		struct dht_bucket *to = common_bits(dht->id, tmp.repl[i].id) > last ? nw : old;
+		if (to->count < DHT_K)
+			to->n[to->count++] = tmp.repl[i];
+		else
+			to->repl[to->nrepl++] = tmp.repl[i];
+	}
+	return 0;
+}
+
+static struct dht_node *find_in_table(struct dht_table *t, const struct dht_addr *a, int *bi)
+{
+	for (int b = 0; b < t->nb; b++)
+		for (int i = 0; i < t->b[b].count; i++)
+			if (dht_addr_eq(&t->b[b].n[i].a, a)) {
+				*bi = b;
+				return &t->b[b].n[i];
+			}
+	return NULL;
+}
+
+static void bucket_remove(struct dht_bucket *b, int i)
+{
+	b->n[i] = b->n[--b->count];
+}
+
+static void ping_node(struct mt6d_dht *dht, struct dht_node *n)
+{
+	struct krpc_msg m = {.y = KRPC_QUERY, .method = KRPC_PING};
+
+	n->last_ping = dht->now;
+	dht_send_query(dht, &n->a, &m, REQ_PING, NULL);
+}
+
+void dht_node_heard(struct mt6d_dht *dht, const uint8_t *id, const struct dht_addr *a,
+                    bool replied)
+{
+	struct dht_table *t = dht_table_for(dht, a->fam);
+	struct dht_node *n;
+	struct dht_bucket *b;
+	int bi;
+
+	if (a->fam == 4 ? !dht->cfg.ipv4 : !dht->cfg.ipv6)
+		return;
+	if (!memcmp(id, dht->id, MT6D_DHT_ID_LEN) || a->port == 0)
+		return;
+	if (dht->cfg.enforce_bep42 && !mt6d_dht_bep42_ok(id, a->ip, a->fam == 4 ? 4 : 16))
+		return;
+	if (table_init(t) < 0)
+		return;
+	n = find_in_table(t, a, &bi);
+	if (n && memcmp(n->id, id, MT6D_DHT_ID_LEN)) {
+		/* same address, new id: the old entry is stale */
+		bucket_remove(&t->b[bi], (int)(n - t->b[bi].n));
+		n = NULL;
+	}
+	if (n) {
+		if (replied) {
+			n->last_reply = dht->now;
+			n->fails = 0;
+			t->b[bi].last_changed = dht->now;
+		} else {
+			n->last_query = dht->now;
+		}
+		return;
+	}
+	for (;;) {
+		bi = bucket_index(dht, t, id);
+		b = &t->b[bi];
+		if (b->count < DHT_K)
+			break;
+		if (bi == t->nb - 1 && split_last(dht, t) == 0)
+			continue;
+		break;
+	}
+	if (b->count < DHT_K) {
+		n = &b->n[b->count++];
+		goto fill;
+	}
+	for (int i = 0; i < b->count; i++)
+		if (node_bad(&b->n[i])) {
+			n = &b->n[i];
+			goto fill;
+		}
+	/* full of good or questionable nodes: keep the newcomer in reserve and
+	 * ping the least recently heard questionable one */
+	{
+		struct dht_node *q = NULL;
+		for (int i = 0; i < b->count; i++)
+			if (!node_good(&b->n[i], dht->now) &&
+			    (!q || b->n[i].last_reply < q->last_reply))
+				q = &b->n[i];
+		if (q && dht->now - q->last_ping > 5000)
+			ping_node(dht, q);
+	}
+	for (int i = 0; i < b->nrepl; i++)
+		if (dht_addr_eq(&b->repl[i].a, a)) {
+			if (replied)
+				b->repl[i].last_reply = dht->now;
+			return;
+		}
+	if (b->nrepl < DHT_REPL) {
+		n = &b->repl[b->nrepl++];
+	} else {
+		/* drop the oldest reserve, preferring one that never answered */
+		int w = 0;
+		for (int i = 1; i < b->nrepl; i++)
+			if (b->repl[i].last_reply < b->repl[w].last_reply)
+				w = i;
+		n = &b->repl[w];
+	}
+	memset(n, 0, sizeof(*n));
+	memcpy(n->id, id, MT6D_DHT_ID_LEN);
+	n->a = *a;
+	if (replied)
+		n->last_reply = dht->now;
+	else
+		n->last_query = dht->now;
+	return;
+fill:
+	memset(n, 0, sizeof(*n));
+	memcpy(n->id, id, MT6D_DHT_ID_LEN);
+	n->a = *a;
+	if (replied)
+		n->last_reply = dht->now;
+	else
+		n->last_query = dht->now;
+	b->last_changed = dht->now;
+}
+
+void dht_node_failed(struct mt6d_dht *dht, const struct dht_addr *a)
+{
+	struct dht_table *t = dht_table_for(dht, a->fam);
+	struct dht_node *n;
+	struct dht_bucket *b;
+	int bi, best = -1;
+
+	n = find_in_table(t, a, &bi);
+	if (!n)
+		return;
+	if (n->fails < 255)
+		n->fails++;
+	if (!node_bad(n) && n->last_reply)
+		return;
+	b = &t->b[bi];
+	for (int i = 0; i < b->nrepl; i++)
+		if (best < 0 || b->repl[i].last_reply > b->repl[best].last_reply)
+			best = i;
+	if (best < 0) {
+		if (!n->last_reply)
+			bucket_remove(b, (int)(n - b->n)); /* never answered: forget */
+		return;
+	}
+	*n = b->repl[best];
+	b->repl[best] = b->repl[--b->nrepl];
+	b->last_changed = dht->now;
+	if (!n->last_reply)
+		ping_node(dht, n);
+}
+
+int dht_closest(struct mt6d_dht *dht, uint8_t fam, const uint8_t *target, struct dht_node *out,
+                int max, bool verified_only)
+{
+	struct dht_table *t = dht_table_for(dht, fam);
+	int n = 0;
+
+	for (int b = 0; b < t->nb; b++)
+		for (int i = 0; i < t->b[b].count; i++) {
+			const struct dht_node *c = &t->b[b].n[i];
+			int j;
+			if (verified_only && (!c->last_reply || node_bad(c)))
+				continue;
+			if (n == max && dht_xor_cmp(target, c->id, out[n - 1].id) >= 0)
+				continue;
+			j = n < max ? n++ : n - 1;
+			while (j > 0 && dht_xor_cmp(target, c->id, out[j - 1].id) < 0) {
+				out[j] = out[j - 1];
+				j--;
+			}
+			out[j] = *c;
+		}
+	return n;
+}
+
+size_t dht_closest_compact(struct mt6d_dht *dht, uint8_t fam, const uint8_t *target,
+                           uint8_t *out)
+{
+	struct dht_node best[DHT_K];
+	int n = dht_closest(dht, fam, target, best, DHT_K, true);
+	size_t len = 0;
+
+	for (int i = 0; i < n; i++) {
+		memcpy(out + len, best[i].id, MT6D_DHT_ID_LEN);
+		len += MT6D_DHT_ID_LEN;
+		len += dht_addr_to_compact(out + len, &best[i].a);
+	}
+	return len;
+}
+
+void dht_table_counts(const struct dht_table *t, uint64_t now, uint32_t *nodes, uint32_t *good)
+{
+	*nodes = *good = 0;
+	for (int b = 0; b < t->nb; b++)
+		for (int i = 0; i < t->b[b].count; i++) {
+			(*nodes)++;
+			if (node_good(&t->b[b].n[i], now))
+				(*good)++;
+		}
+}
+
+/* Ping questionable nodes and refresh buckets nobody has touched lately. */
+static void maintain_table(struct mt6d_dht *dht, struct dht_table *t)
+{
+	int pings = 0;
+
+	for (int bi = 0; bi < t->nb; bi++) {
+		struct dht_bucket *b = &t->b[bi];
+		for (int i = 0; i < b->count && pings < 4; i++) {
+			struct dht_node *n = &b->n[i];
+			if (!node_good(n, dht->now) && dht->now - n->last_ping > 15000) {
+				ping_node(dht, n);
+				pings++;
+			}
+		}
+		if (b->count && dht->now - b->last_changed > DHT_REFRESH_MS) {
+			/* find_node for a random id in this bucket's range */
+			struct krpc_msg m = {.y = KRPC_QUERY, .method = KRPC_FIND_NODE};
+			uint8_t target[MT6D_DHT_ID_LEN];
+			struct dht_node *n = &b->n[randombytes_uniform(b->count)];
+			randombytes_buf(target, sizeof(target));
+			for (int k = 0; k < bi && k < 160; k++) {
+				uint8_t bit = (uint8_t)(0x80 >> (k % 8));
+				target[k / 8] = (uint8_t)((target[k / 8] & ~bit) | (dht->id[k / 8] & bit));
+			}
+			if (bi < t->nb - 1) {
+				uint8_t bit = (uint8_t)(0x80 >> (bi % 8));
+				target[bi / 8] = (uint8_t)((target[bi / 8] & ~bit) |
+				                           (~dht->id[bi / 8] & bit));
+			}
+			m.target = target;
+			b->last_changed = dht->now;
+			n->last_ping = dht->now;
+			dht_send_query(dht, &n->a, &m, REQ_PING, NULL);
+		}
+	}
+}
+
+void dht_routing_maintain(struct mt6d_dht *dht)
+{
+	maintain_table(dht, &dht->t4);
+	maintain_table(dht, &dht->t6);
+}
