@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Server and client configuration files. libinih does the INI syntax; this
+ * file checks every value. The first bad value stops the parse and is
+ * reported with its line; nothing is applied from a file with an error.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "conf.h"
+#include "mt6d/rendezvous.h"
+
+struct parse {
+	struct conf *c;
+	const char *name;
+	int lineno; /* libinih reports only the first failing line */
+};
+
+int conf_parse_addr(struct conf_addr *a, const char *s)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *colon, *h = s;
+	size_t hlen;
+	char *end;
+	unsigned long port;
+
+	memset(a, 0, sizeof(*a));
+	if (!s)
+		return -EINVAL;
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+		if (!close || close[1] != ':')
+			return -EINVAL;
+		h = s + 1;
+		hlen = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return -EINVAL;
+		hlen = (size_t)(colon - s);
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (errno || *end || end == colon + 1 || port < 1 || port > 65535 || colon[1] == '-' ||
+	    colon[1] == '+')
+		return -EINVAL;
+	if (s[0] != '[') {
+		struct sockaddr_in *in = (struct sockaddr_in *)&a->ss;
+		if (inet_pton(AF_INET, host, &in->sin_addr) != 1)
+			return -EINVAL;
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)port);
+		a->len = sizeof(*in);
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&a->ss;
+		if (inet_pton(AF_INET6, host, &in6->sin6_addr) != 1)
+			return -EINVAL;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		a->len = sizeof(*in6);
+	}
+	return 0;
+}
+
+void conf_format_addr(char *out, size_t cap, const struct sockaddr *sa)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		snprintf(out, cap, "%s:%u", host, ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		snprintf(out, cap, "[%s]:%u", host, ntohs(in6->sin6_port));
+	} else {
+		snprintf(out, cap, "?");
+	}
+}
+
+/* Record the first error only: libinih goes on after a bad line but reports
+ * the first one's number, which conf_load prefixes. Returns 0 for libinih. */
+__attribute__((format(printf, 2, 3))) static int bad(struct parse *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->c->error[0])
+		return 0;
+	va_start(ap, fmt);
+	vsnprintf(p->c->error, sizeof(p->c->error), fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+static int u32(uint32_t *out, const char *v, uint32_t min, uint32_t max)
+{
+	char *end;
+	unsigned long long x;
+
+	if (!*v || *v == '-' || *v == '+')
+		return -1;
+	errno = 0;
+	x = strtoull(v, &end, 10);
+	if (errno || *end || x < min || x > max)
+		return -1;
+	*out = (uint32_t)x;
+	return 0;
+}
+
+static int path(char out[CONF_PATH_MAX], const char *v)
+{
+	size_t n = strlen(v);
+	if (n == 0 || n >= CONF_PATH_MAX)
+		return -1;
+	memcpy(out, v, n + 1);
+	return 0;
+}
+
+static int handler(void *user, const char *section, const char *key, const char *value)
+{
+	struct parse *p = user;
+	struct conf *c = p->c;
+	const char *role = c->is_server ? "server" : "client";
+
+	if (!strcmp(section, role)) {
+		if (!strcmp(key, "private_key")) {
+			if (path(c->private_key, value) < 0)
+				return bad(p, "%s is not a file path: `%s'", key, value);
+		} else if (c->is_server && !strcmp(key, "clients")) {
+			if (path(c->clients, value) < 0)
+				return bad(p, "%s is not a file path: `%s'", key, value);
+		} else if (!c->is_server && !strcmp(key, "server_public_key")) {
+			if (mt6d_key_from_base64(c->server_pub, value) < 0)
+				return bad(p, "%s is not a base64 public key: `%s'", key, value);
+			c->have_server_pub = 1;
+		} else if (c->is_server && !strcmp(key, "prefix")) {
+			char buf[INET6_ADDRSTRLEN + 4];
+			uint8_t a[16];
+			char *slash;
+			if (strlen(value) >= sizeof(buf))
+				return bad(p, "%s is not an IPv6 prefix ADDRESS/64: `%s'", key, value);
+			strcpy(buf, value);
+			slash = strchr(buf, '/');
+			if (!slash || strcmp(slash, "/64"))
+				return bad(p, "%s is not an IPv6 prefix ADDRESS/64: `%s'", key, value);
+			*slash = '\0';
+			if (inet_pton(AF_INET6, buf, a) != 1)
+				return bad(p, "%s is not an IPv6 prefix ADDRESS/64: `%s'", key, value);
+			memcpy(c->prefix, a, MT6D_PREFIX_LEN);
+			c->have_prefix = 1;
+		} else if (!strcmp(key, "period")) {
+			if (u32(&c->period, value, 10, 7 * 86400) < 0)
+				return bad(p, "%s is not a number of seconds from 10 to 604800: `%s'",
+				           key, value);
+		} else if (!strcmp(key, "rotation_ms")) {
+			if (u32(&c->rot_ms, value, 100, 3600000) < 0)
+				return bad(p, "%s is not a number of milliseconds from 100 to "
+				              "3600000: `%s'",
+				           key, value);
+		} else if (!strcmp(key, "transport")) {
+			int t = mt6d_rdv_transport_parse(value);
+			if (t < 0)
+				return bad(p, "%s is neither bep44, stuffing nor both: `%s'", key,
+				           value);
+			c->transports = t;
+		} else if (c->is_server && !strcmp(key, "publish_lead")) {
+			if (u32(&c->lead_s, value, 0, 86400) < 0)
+				return bad(p, "%s is not a number of seconds from 0 to 86400: `%s'",
+				           key, value);
+		} else if (c->is_server && !strcmp(key, "publish_inflight")) {
+			uint32_t v;
+			if (u32(&v, value, 1, 4096) < 0)
+				return bad(p, "%s is not a number from 1 to 4096: `%s'", key, value);
+			c->max_inflight = v;
+		} else {
+			return bad(p, "unknown key `%s' (value `%s')", key, value);
+		}
+	} else if (!strcmp(section, "dht")) {
+		if (!strcmp(key, "listen")) {
+			if (c->nlisten == CONF_MAX_LISTEN)
+				return bad(p, "%s is given more than twice (one IPv4, one IPv6): `%s'",
+				           key, value);
+			if (conf_parse_addr(&c->listen[c->nlisten], value) < 0)
+				return bad(p, "%s is not ADDRESS:PORT or [ADDRESS]:PORT: `%s'", key,
+				           value);
+			c->nlisten++;
+		} else if (!strcmp(key, "bootstrap")) {
+			if (c->nbootstrap == CONF_MAX_BOOTSTRAP)
+				return bad(p, "more than 16 %s nodes: `%s'", key, value);
+			if (conf_parse_addr(&c->bootstrap[c->nbootstrap], value) < 0)
+				return bad(p, "%s is not ADDRESS:PORT or [ADDRESS]:PORT: `%s'", key,
+				           value);
+			c->nbootstrap++;
+		} else if (!strcmp(key, "state")) {
+			if (path(c->dht_state, value) < 0)
+				return bad(p, "%s is not a file path: `%s'", key, value);
+		} else {
+			return bad(p, "unknown key `%s' (value `%s')", key, value);
+		}
+	} else if (!strcmp(section, "control")) {
+		if (!strcmp(key, "socket")) {
+			if (path(c->control_socket, value) < 0 || strlen(value) >= 108)
+				return bad(p, "%s is not a socket path shorter than 108: `%s'", key,
+				           value);
+		} else {
+			return bad(p, "unknown key `%s' (value `%s')", key, value);
+		}
+	} else {
+		return bad(p, "unknown section [%.60s] (expected [%s], [dht] or [control])", section,
+		           role);
+	}
+	return 1;
+}
+
+static void defaults(struct conf *c, int is_server)
+{
+	memset(c, 0, sizeof(*c));
+	c->is_server = is_server;
+	c->period = MT6D_DEFAULT_PERIOD;
+	c->rot_ms = MT6D_DEFAULT_ROT_MS;
+	c->transports = is_server ? MT6D_RDV_BEP44 : MT6D_RDV_BOTH;
+	c->max_inflight = 64;
+}
+
+static int finish(struct conf *c, const char *name, int line)
+{
+	char msg[sizeof(c->error)];
+
+	if (line < 0) {
+		snprintf(c->error, sizeof(c->error), "%s: out of memory", name);
+		return -ENOMEM;
+	}
+	if (line > 0) {
+		if (!c->error[0])
+			snprintf(c->error, sizeof(c->error), "syntax error");
+		snprintf(msg, sizeof(msg), "%s", c->error);
+		snprintf(c->error, sizeof(c->error), "%.40s:%d: %.440s", name, line, msg);
+		return -EINVAL;
+	}
+	if (!c->private_key[0]) {
+		snprintf(c->error, sizeof(c->error), "%s: [%s] private_key is required", name,
+		         c->is_server ? "server" : "client");
+		return -EINVAL;
+	}
+	if (c->is_server && !c->clients[0]) {
+		snprintf(c->error, sizeof(c->error), "%s: [server] clients is required", name);
+		return -EINVAL;
+	}
+	if (c->is_server && !c->have_prefix) {
+		snprintf(c->error, sizeof(c->error), "%s: [server] prefix is required", name);
+		return -EINVAL;
+	}
+	if (!c->is_server && !c->have_server_pub) {
+		snprintf(c->error, sizeof(c->error), "%s: [client] server_public_key is required",
+		         name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int conf_load(struct conf *c, const char *path_, int is_server)
+{
+	struct parse p = {.c = c, .name = path_};
+	FILE *f;
+	int line;
+
+	defaults(c, is_server);
+	f = fopen(path_, "re");
+	if (!f) {
+		int err = errno;
+		snprintf(c->error, sizeof(c->error), "%s: %s", path_, strerror(err));
+		return -err;
+	}
+	line = ini_parse_file(f, handler, &p);
+	fclose(f);
+	return finish(c, path_, line);
+}
+
+int conf_load_string(struct conf *c, const char *text, const char *name, int is_server)
+{
+	struct parse p = {.c = c, .name = name};
+
+	defaults(c, is_server);
+	return finish(c, name, ini_parse_string(text, handler, &p));
+}

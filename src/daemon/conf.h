@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Configuration files (INI, libinih) of the server and the client. One
+ * parser for every caller; an error names the file, the line and the value.
+ * docs/config.md documents every key; examples are in contrib/.
+ */
+#ifndef MT6D_CONF_H
+#define MT6D_CONF_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "mt6d/mt6d.h"
+
+#define CONF_MAX_BOOTSTRAP 16
+#define CONF_MAX_LISTEN 2
+#define CONF_PATH_MAX 256
+
+struct conf_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+struct conf {
+	int is_server;
+	/* [server] or [client] */
+	char private_key[CONF_PATH_MAX];   /* path of the private key file */
+	char clients[CONF_PATH_MAX];       /* server: registry file */
+	uint8_t server_pub[MT6D_KEY_LEN];  /* client: the server's public key */
+	int have_server_pub;
+	uint8_t prefix[MT6D_PREFIX_LEN];   /* server: its /64 */
+	int have_prefix;
+	uint32_t period;                   /* seconds */
+	uint32_t rot_ms;
+	int transports;                    /* MT6D_RDV_* */
+	uint32_t lead_s;                   /* server: pre-publication lead; 0 auto */
+	unsigned max_inflight;             /* server: DHT operations at once */
+	/* [dht] */
+	struct conf_addr listen[CONF_MAX_LISTEN];
+	int nlisten;
+	struct conf_addr bootstrap[CONF_MAX_BOOTSTRAP];
+	int nbootstrap;
+	char dht_state[CONF_PATH_MAX];
+	/* [control] */
+	char control_socket[CONF_PATH_MAX];
+	/* error of the last parse */
+	char error[512];
+};
+
+/* Parse "A.B.C.D:PORT" or "[V6]:PORT" (port 1-65535). 0 or -EINVAL. */
+int conf_parse_addr(struct conf_addr *a, const char *s);
+/* Format as "A.B.C.D:PORT" or "[V6]:PORT". */
+void conf_format_addr(char *out, size_t cap, const struct sockaddr *sa);
+
+/* Defaults, then the file. 0, or -EINVAL with c->error set
+ * ("FILE:LINE: message"), or -errno when the file cannot be read. */
+int conf_load(struct conf *c, const char *path, int is_server);
+/* The same from a string (fuzzing, tests); name is used in messages. */
+int conf_load_string(struct conf *c, const char *text, const char *name, int is_server);
+
+#endif

@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Client lookup (the patent's FIG. 5): compute the locations the server
+ * used for window T, fetch, open, check the window inside the plaintext.
+ * Windows are tried in the order T, the adjacent window nearest in time,
+ * the other one: a client just past an edge whose server has not yet
+ * switched, or whose clock is up to one window off, still finds a valid
+ * configuration. Transports are tried BEP 44 first, then port stuffing.
+ * The result names the furthest step reached, so a failure says whether
+ * no node answered, nothing was stored, something was stored that does
+ * not open, or a configuration opened for another window.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "mt6d/rendezvous.h"
+
+struct lk_ctx {
+	struct mt6d_lookup *lk; /* NULL once the lookup was freed */
+};
+
+struct mt6d_lookup {
+	struct mt6d_lookup_config cfg;
+	uint8_t s[MT6D_KEY_LEN], boxkey[32];
+	uint64_t windows[3];
+	unsigned wi;
+	int transport; /* being tried */
+	mt6d_lookup_done_fn done;
+	void *arg;
+	struct mt6d_lookup_result res;
+	uint64_t start_ms;
+	struct lk_ctx *pending;
+	int finished;
+};
+
+const char *mt6d_lookup_step_name(enum mt6d_lookup_step step)
+{
+	switch (step) {
+	case MT6D_LOOKUP_OK: return "ok";
+	case MT6D_LOOKUP_NO_NODES: return "no DHT node answered";
+	case MT6D_LOOKUP_NOT_FOUND: return "nothing stored at the location";
+	case MT6D_LOOKUP_DOES_NOT_OPEN: return "stored, but does not open with these keys";
+	case MT6D_LOOKUP_EXPIRED: return "opens, but for another window (expired)";
+	}
+	return "unknown";
+}
+
+void mt6d_bep44_value(uint8_t v[static MT6D_BEP44_VALUE_LEN], const uint8_t m[static MT6D_SEALED_LEN])
+{
+	v[0] = '0' + MT6D_SEALED_LEN / 10;
+	v[1] = '0' + MT6D_SEALED_LEN % 10;
+	v[2] = ':';
+	memcpy(v + 3, m, MT6D_SEALED_LEN);
+}
+
+static void note(struct mt6d_lookup *lk, enum mt6d_lookup_step step)
+{
+	/* Furthest step: NO_NODES < NOT_FOUND < DOES_NOT_OPEN < EXPIRED < OK. */
+	if (lk->res.windows_tried == 0 || step > lk->res.step || step == MT6D_LOOKUP_OK)
+		lk->res.step = step;
+}
+
+/* 0 when m opens for the window tried; records the step either way. */
+static int try_open(struct mt6d_lookup *lk, const uint8_t *m, size_t len)
+{
+	struct mt6d_config cfg;
+
+	lk->res.candidates++;
+	if (mt6d_config_open_afternm(&cfg, m, len, lk->boxkey) != 0) {
+		note(lk, MT6D_LOOKUP_DOES_NOT_OPEN);
+		return -1;
+	}
+	if (cfg.window != lk->windows[lk->wi]) {
+		note(lk, MT6D_LOOKUP_EXPIRED);
+		sodium_memzero(&cfg, sizeof(cfg));
+		return -1;
+	}
+	lk->res.config = cfg;
+	lk->res.window = cfg.window;
+	lk->res.transport = lk->transport;
+	note(lk, MT6D_LOOKUP_OK);
+	sodium_memzero(&cfg, sizeof(cfg));
+	return 0;
+}
+
+static int stuff_cb(const struct mt6d_peer *ip, const uint8_t *msg, size_t len, void *arg)
+{
+	return try_open(arg, msg, len) == 0 ? 1 : 0;
+}
+
+static int start_next(struct mt6d_lookup *lk, uint64_t now_ms);
+
+static void finish(struct mt6d_lookup *lk, uint64_t now_ms)
+{
+	lk->finished = 1;
+	lk->res.elapsed_ms = now_ms - lk->start_ms;
+	lk->done(lk->arg, &lk->res);
+	sodium_memzero(&lk->res.config, sizeof(lk->res.config));
+}
+
+static void on_result(void *arg, const struct mt6d_dht_result *r)
+{
+	struct lk_ctx *ctx = arg;
+	struct mt6d_lookup *lk = ctx->lk;
+	int ok = -1;
+
+	free(ctx);
+	if (!lk)
+		return;
+	lk->pending = NULL;
+	lk->res.nodes_answered += r->nodes_answered;
+	if (r->status == -ETIMEDOUT || (r->status < 0 && r->nodes_answered == 0)) {
+		note(lk, MT6D_LOOKUP_NO_NODES);
+	} else if (lk->transport == MT6D_RDV_BEP44) {
+		/* v must be the bencoded string "85:" || m. */
+		if (r->status == 0 && r->value && r->value_len == MT6D_BEP44_VALUE_LEN &&
+		    !memcmp(r->value, "85:", 3))
+			ok = try_open(lk, r->value + 3, MT6D_SEALED_LEN);
+		else if (r->status == 0 && r->value)
+			note(lk, MT6D_LOOKUP_DOES_NOT_OPEN);
+		else
+			note(lk, MT6D_LOOKUP_NOT_FOUND);
+	} else {
+		struct mt6d_peer *peers = NULL;
+		size_t n = 0;
+
+		if (r->status == 0 && r->npeers)
+			peers = calloc(r->npeers, sizeof(*peers));
+		for (size_t i = 0; peers && i < r->npeers; i++) {
+			peers[n].ip_len = r->peers[i].family == AF_INET6 ? 16 : 4;
+			memcpy(peers[n].ip, r->peers[i].ip, peers[n].ip_len);
+			peers[n].port = r->peers[i].port;
+			n++;
+		}
+		if (n == 0)
+			note(lk, MT6D_LOOKUP_NOT_FOUND);
+		else if (mt6d_stuff_decode(peers, n, stuff_cb, lk) == 1 &&
+		         lk->res.step == MT6D_LOOKUP_OK)
+			ok = 0;
+		else if (lk->res.step < MT6D_LOOKUP_DOES_NOT_OPEN)
+			note(lk, MT6D_LOOKUP_DOES_NOT_OPEN);
+		free(peers);
+	}
+	if (ok == 0 || start_next(lk, lk->start_ms + r->elapsed_ms) < 0)
+		finish(lk, lk->start_ms + r->elapsed_ms);
+}
+
+/* Advance to the next (window, transport) pair and start its operation.
+ * -ENOENT when there is none left. */
+static int start_next(struct mt6d_lookup *lk, uint64_t now_ms)
+{
+	for (;;) {
+		uint64_t w;
+		struct lk_ctx *ctx;
+		int ret;
+
+		if (lk->transport == 0) {
+			lk->transport = (lk->cfg.transports & MT6D_RDV_BEP44) ? MT6D_RDV_BEP44
+			                                                       : MT6D_RDV_STUFFING;
+		} else if (lk->transport == MT6D_RDV_BEP44 &&
+		           (lk->cfg.transports & MT6D_RDV_STUFFING)) {
+			lk->transport = MT6D_RDV_STUFFING;
+		} else {
+			lk->transport = (lk->cfg.transports & MT6D_RDV_BEP44) ? MT6D_RDV_BEP44
+			                                                       : MT6D_RDV_STUFFING;
+			if (++lk->wi == 3)
+				return -ENOENT;
+		}
+		if (lk->transport == ((lk->cfg.transports & MT6D_RDV_BEP44) ? MT6D_RDV_BEP44
+		                                                            : MT6D_RDV_STUFFING))
+			lk->res.windows_tried++;
+		w = lk->windows[lk->wi];
+		ctx = calloc(1, sizeof(*ctx));
+		if (!ctx)
+			return -ENOMEM;
+		ctx->lk = lk;
+		/* The DHT may complete the operation before returning (no node
+		 * to ask): on_result then clears pending and moves on itself. */
+		lk->pending = ctx;
+		if (lk->transport == MT6D_RDV_BEP44) {
+			uint8_t pk[32], sk[64], target[MT6D_DHT_ID_LEN];
+			mt6d_bep44_keypair(pk, sk, lk->s, w);
+			sodium_memzero(sk, sizeof(sk));
+			mt6d_dht_mutable_target(target, pk, NULL, 0);
+			ret = mt6d_dht_get(lk->cfg.dht, target, pk, NULL, 0, on_result, ctx, now_ms);
+		} else {
+			uint8_t d[MT6D_DESC_LEN];
+			mt6d_descriptor(d, lk->s, w);
+			ret = mt6d_dht_get_peers(lk->cfg.dht, d, on_result, ctx, now_ms);
+		}
+		if (ret == 0)
+			return 0;
+		lk->pending = NULL;
+		free(ctx);
+		note(lk, MT6D_LOOKUP_NO_NODES);
+	}
+}
+
+struct mt6d_lookup *mt6d_lookup_start(const struct mt6d_lookup_config *cfg, uint64_t mono_ms,
+                                      uint64_t unix_ms, mt6d_lookup_done_fn done, void *arg)
+{
+	struct mt6d_lookup *lk;
+	uint64_t now_s = unix_ms / 1000, T;
+	uint32_t n;
+
+	if (!cfg || !cfg->dht || !done) {
+		errno = EINVAL;
+		return NULL;
+	}
+	lk = calloc(1, sizeof(*lk));
+	if (!lk)
+		return NULL;
+	lk->cfg = *cfg;
+	n = lk->cfg.period ? lk->cfg.period : MT6D_DEFAULT_PERIOD;
+	lk->cfg.period = n;
+	if (!(lk->cfg.transports & MT6D_RDV_BOTH))
+		lk->cfg.transports = MT6D_RDV_BOTH;
+	if (mt6d_shared_secret(lk->s, cfg->client_priv, cfg->server_pub) < 0 ||
+	    mt6d_box_key(lk->boxkey, cfg->client_priv, cfg->server_pub) < 0) {
+		mt6d_lookup_free(lk);
+		errno = EINVAL;
+		return NULL;
+	}
+	sodium_memzero(lk->cfg.client_priv, sizeof(lk->cfg.client_priv));
+	T = mt6d_window(now_s, n);
+	lk->windows[0] = T;
+	if (now_s - T >= n / 2) {
+		lk->windows[1] = T + n;
+		lk->windows[2] = T >= n ? T - n : T + 2 * (uint64_t)n;
+	} else {
+		lk->windows[1] = T >= n ? T - n : T + 2 * (uint64_t)n;
+		lk->windows[2] = T + n;
+	}
+	lk->done = done;
+	lk->arg = arg;
+	lk->start_ms = mono_ms;
+	lk->res.step = MT6D_LOOKUP_NO_NODES;
+	if (start_next(lk, mono_ms) < 0) {
+		mt6d_lookup_free(lk);
+		errno = EHOSTUNREACH;
+		return NULL;
+	}
+	return lk;
+}
+
+void mt6d_lookup_free(struct mt6d_lookup *lk)
+{
+	if (!lk)
+		return;
+	if (lk->pending)
+		lk->pending->lk = NULL;
+	sodium_memzero(lk, sizeof(*lk));
+	free(lk);
+}
+
+int mt6d_rdv_transport_parse(const char *s)
+{
+	if (!s)
+		return -EINVAL;
+	if (!strcmp(s, "bep44"))
+		return MT6D_RDV_BEP44;
+	if (!strcmp(s, "stuffing"))
+		return MT6D_RDV_STUFFING;
+	if (!strcmp(s, "both"))
+		return MT6D_RDV_BOTH;
+	return -EINVAL;
+}
+
+const char *mt6d_rdv_transport_name(int mask)
+{
+	switch (mask & MT6D_RDV_BOTH) {
+	case MT6D_RDV_BEP44: return "bep44";
+	case MT6D_RDV_STUFFING: return "stuffing";
+	case MT6D_RDV_BOTH: return "both";
+	}
+	return "none";
+}

@@ -1,0 +1,527 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Publisher: Algorithm 2 of the patent, done in slices.
+ *
+ * Rules this file keeps:
+ * - Every window T gets its own introduction configuration (random K and a
+ *   random IID under the server's /64). A server restarted inside a window
+ *   makes a new one for the same T; BEP 44 seq is the publication time in
+ *   microseconds and strictly increases, so nodes replace the stale item.
+ * - The next window's configuration is made and published lead_s before
+ *   the window starts, so a client that looks up just after the edge, or
+ *   whose clock runs up to one window ahead, finds a valid one (as Tor v3
+ *   onion services keep two descriptors live). The previous window's
+ *   configuration stays live for one more window for clocks behind.
+ * - A round publishes one window's configuration for every client; at most
+ *   max_inflight DHT operations run at once and mt6d_pub_tick() returns as
+ *   soon as that budget is used, so the event loop is never stalled.
+ * - X25519 and crypto_box_beforenm run once per client (at registration),
+ *   never per window.
+ * - Items are republished before they expire: announces every 15 min (nodes
+ *   drop peers after about 30), BEP 44 items every hour (kept at least 2 h).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "mt6d/rendezvous.h"
+
+#define MAX_INTROS 3 /* previous, current, next */
+#define MAX_QUEUE 8
+#define STUFF_REPUBLISH_MS (15u * 60 * 1000)
+#define BEP44_REPUBLISH_MS (60u * 60 * 1000)
+
+struct pclient {
+	uint8_t pub[MT6D_KEY_LEN];
+	uint8_t s[MT6D_KEY_LEN];      /* shared secret: d_T, BEP 44 key */
+	uint8_t boxkey[32];           /* crypto_box_beforenm */
+	uint32_t round_started;       /* id of the last round that started it */
+	int unusable;                 /* all-zero shared secret: never published */
+};
+
+struct op_ctx {
+	struct mt6d_pub *pub; /* NULL once the publisher is gone */
+	struct op_ctx *prev, *next;
+	uint32_t round_id;
+	int transport;
+};
+
+struct intro_slot {
+	int live;
+	struct mt6d_intro intro;
+	uint64_t republish_unix_ms;
+};
+
+struct round {
+	int active;
+	uint32_t id;
+	uint64_t window;
+	size_t next, total, done, failed, inflight;
+	unsigned stored_min;
+	uint64_t started_ms, elapsed_ms, tx_at_start;
+};
+
+struct mt6d_pub {
+	struct mt6d_pub_config cfg;
+	struct pclient *clients;
+	size_t nclients;
+	struct intro_slot intros[MAX_INTROS];
+	uint64_t queue[MAX_QUEUE]; /* windows waiting for a round */
+	size_t nqueue;
+	struct round round;
+	uint32_t round_ids;
+	int64_t last_seq;
+	uint64_t ops_started, ops_failed, dht_messages;
+	struct op_ctx *ops; /* in flight */
+	int started;
+};
+
+static uint32_t lead_ms(const struct mt6d_pub *pub)
+{
+	uint32_t lead = pub->cfg.lead_s ? pub->cfg.lead_s : pub->cfg.period / 5;
+	if (!pub->cfg.lead_s && lead > 300)
+		lead = 300;
+	if (lead >= pub->cfg.period)
+		lead = pub->cfg.period / 2;
+	return lead * 1000u;
+}
+
+static uint64_t republish_every(const struct mt6d_pub *pub)
+{
+	uint64_t r = (uint64_t)pub->cfg.period * 1000;
+	if ((pub->cfg.transports & MT6D_RDV_STUFFING) && r > STUFF_REPUBLISH_MS)
+		r = STUFF_REPUBLISH_MS;
+	if (r > BEP44_REPUBLISH_MS)
+		r = BEP44_REPUBLISH_MS;
+	return r;
+}
+
+static int client_init(struct pclient *c, const uint8_t pub[static 32], const uint8_t priv[32])
+{
+	memset(c, 0, sizeof(*c));
+	memcpy(c->pub, pub, MT6D_KEY_LEN);
+	if (mt6d_shared_secret(c->s, priv, pub) < 0 || mt6d_box_key(c->boxkey, priv, pub) < 0) {
+		c->unusable = 1;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void clients_wipe(struct pclient *v, size_t n)
+{
+	if (v)
+		sodium_memzero(v, n * sizeof(*v));
+	free(v);
+}
+
+struct mt6d_pub *mt6d_pub_new(const struct mt6d_pub_config *cfg)
+{
+	struct mt6d_pub *pub;
+
+	if (!cfg || !cfg->dht) {
+		errno = EINVAL;
+		return NULL;
+	}
+	pub = calloc(1, sizeof(*pub));
+	if (!pub)
+		return NULL;
+	pub->cfg = *cfg;
+	if (!pub->cfg.period)
+		pub->cfg.period = MT6D_DEFAULT_PERIOD;
+	if (!pub->cfg.rot_ms)
+		pub->cfg.rot_ms = MT6D_DEFAULT_ROT_MS;
+	if (!pub->cfg.transports)
+		pub->cfg.transports = MT6D_RDV_BEP44;
+	if (!pub->cfg.max_inflight)
+		pub->cfg.max_inflight = 64;
+	return pub;
+}
+
+void mt6d_pub_free(struct mt6d_pub *pub)
+{
+	if (!pub)
+		return;
+	/* Operations still in the DHT complete into a detached context. */
+	for (struct op_ctx *o = pub->ops; o; o = o->next)
+		o->pub = NULL;
+	clients_wipe(pub->clients, pub->nclients);
+	sodium_memzero(pub, sizeof(*pub));
+	free(pub);
+}
+
+static struct pclient *find_client(struct pclient *v, size_t n, const uint8_t pub[32])
+{
+	/* v is sorted by public key. */
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(v[mid].pub, pub, MT6D_KEY_LEN);
+		if (!c)
+			return &v[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static int pclient_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct pclient *)a)->pub, ((const struct pclient *)b)->pub,
+	              MT6D_KEY_LEN);
+}
+
+int mt6d_pub_set_clients(struct mt6d_pub *pub, const struct mt6d_registry *reg)
+{
+	struct pclient *v;
+
+	if (!pub || !reg)
+		return -EINVAL;
+	v = calloc(reg->n ? reg->n : 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < reg->n; i++) {
+		const struct pclient *old =
+			find_client(pub->clients, pub->nclients, reg->clients[i].pub);
+		if (old)
+			v[i] = *old; /* keep secrets and the place in the round */
+		else
+			(void)client_init(&v[i], reg->clients[i].pub, pub->cfg.server_priv);
+	}
+	qsort(v, reg->n, sizeof(*v), pclient_cmp);
+	clients_wipe(pub->clients, pub->nclients);
+	pub->clients = v;
+	pub->nclients = reg->n;
+	/* Indices changed: rescan; clients already started are skipped. */
+	pub->round.next = 0;
+	return 0;
+}
+
+int mt6d_pub_set_period(struct mt6d_pub *pub, uint32_t period, uint32_t rot_ms)
+{
+	if (!pub || period == 0 || rot_ms == 0)
+		return -EINVAL;
+	pub->cfg.period = period;
+	pub->cfg.rot_ms = rot_ms;
+	/* The current window of the new period gets a configuration at the
+	 * next tick; the old ones stay live until they expire. */
+	return 0;
+}
+
+static struct intro_slot *intro_find(struct mt6d_pub *pub, uint64_t window)
+{
+	for (int i = 0; i < MAX_INTROS; i++)
+		if (pub->intros[i].live && pub->intros[i].intro.window == window)
+			return &pub->intros[i];
+	return NULL;
+}
+
+const struct mt6d_intro *mt6d_pub_intro(const struct mt6d_pub *pub, uint64_t window)
+{
+	struct intro_slot *s = intro_find((struct mt6d_pub *)pub, window);
+	return s ? &s->intro : NULL;
+}
+
+static void queue_round(struct mt6d_pub *pub, uint64_t window)
+{
+	for (size_t i = 0; i < pub->nqueue; i++)
+		if (pub->queue[i] == window)
+			return;
+	if (pub->nqueue == MAX_QUEUE) /* cannot happen with 3 live windows */
+		return;
+	pub->queue[pub->nqueue++] = window;
+}
+
+/* Make (or remake, after a restart or on demand) window T's configuration. */
+static void intro_make(struct mt6d_pub *pub, uint64_t window, uint64_t unix_ms)
+{
+	struct intro_slot *s = intro_find(pub, window);
+	int oldest = 0;
+
+	if (!s) {
+		for (int i = 0; i < MAX_INTROS; i++) {
+			if (!pub->intros[i].live) {
+				oldest = i;
+				break;
+			}
+			if (pub->intros[i].intro.window < pub->intros[oldest].intro.window)
+				oldest = i;
+		}
+		s = &pub->intros[oldest];
+		if (s->live && pub->cfg.on_intro)
+			pub->cfg.on_intro(pub->cfg.arg, NULL, s->intro.window);
+	}
+	sodium_memzero(s, sizeof(*s));
+	s->live = 1;
+	s->intro.window = window;
+	s->intro.period = pub->cfg.period;
+	s->intro.rot_ms = pub->cfg.rot_ms;
+	memcpy(s->intro.seed_addr, pub->cfg.prefix, MT6D_PREFIX_LEN);
+	randombytes_buf(s->intro.seed_addr + MT6D_PREFIX_LEN, 8);
+	randombytes_buf(s->intro.key, sizeof(s->intro.key));
+	s->republish_unix_ms = unix_ms + republish_every(pub);
+	if (pub->cfg.on_intro)
+		pub->cfg.on_intro(pub->cfg.arg, &s->intro, window);
+	queue_round(pub, window);
+}
+
+int mt6d_pub_force(struct mt6d_pub *pub, uint64_t mono_ms, uint64_t unix_ms)
+{
+	if (!pub)
+		return -EINVAL;
+	pub->started = 1;
+	intro_make(pub, mt6d_window(unix_ms / 1000, pub->cfg.period), unix_ms);
+	return 0;
+}
+
+static void op_done(void *arg, const struct mt6d_dht_result *res)
+{
+	struct op_ctx *o = arg;
+	struct mt6d_pub *pub = o->pub;
+
+	if (pub) {
+		if (o->prev)
+			o->prev->next = o->next;
+		else
+			pub->ops = o->next;
+		if (o->next)
+			o->next->prev = o->prev;
+		if (o->round_id == pub->round.id && pub->round.active) {
+			pub->round.inflight--;
+			if (res->status < 0 || res->stored_on == 0) {
+				pub->round.failed++;
+				pub->ops_failed++;
+			} else {
+				pub->round.done++;
+				if (res->stored_on < pub->round.stored_min)
+					pub->round.stored_min = res->stored_on;
+			}
+		}
+	}
+	free(o);
+}
+
+static int op_track(struct mt6d_pub *pub, struct op_ctx **out, int transport)
+{
+	struct op_ctx *o = calloc(1, sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	o->pub = pub;
+	o->round_id = pub->round.id;
+	o->transport = transport;
+	o->next = pub->ops;
+	if (pub->ops)
+		pub->ops->prev = o;
+	pub->ops = o;
+	*out = o;
+	return 0;
+}
+
+static void op_untrack(struct mt6d_pub *pub, struct op_ctx *o)
+{
+	if (o->prev)
+		o->prev->next = o->next;
+	else
+		pub->ops = o->next;
+	if (o->next)
+		o->next->prev = o->prev;
+	free(o);
+}
+
+/* Start one DHT operation of the round; a refusal counts as a failure. The
+ * DHT may complete the operation before returning (op_done runs inside),
+ * so the counters are set before the call. */
+static void start_op(struct mt6d_pub *pub, int transport, const uint8_t *sk, const uint8_t *v,
+                     size_t vlen, int64_t seq, const uint8_t *d, const uint16_t *ports,
+                     size_t nports, uint64_t mono_ms)
+{
+	struct op_ctx *o;
+	int ret;
+
+	pub->round.total++;
+	ret = op_track(pub, &o, transport);
+	if (ret == 0) {
+		pub->round.inflight++;
+		pub->ops_started++;
+		if (transport == MT6D_RDV_BEP44)
+			ret = mt6d_dht_put_mutable(pub->cfg.dht, sk, NULL, 0, v, vlen, seq, op_done, o,
+			                           mono_ms);
+		else
+			ret = mt6d_dht_announce(pub->cfg.dht, d, ports, nports, op_done, o, mono_ms);
+		if (ret < 0) {
+			op_untrack(pub, o);
+			pub->round.inflight--;
+			pub->ops_started--;
+		}
+	}
+	if (ret < 0) {
+		pub->round.failed++;
+		pub->ops_failed++;
+	}
+}
+
+/* Seal window T's configuration for one client and start its DHT operations. */
+static void publish_client(struct mt6d_pub *pub, struct pclient *c, const struct mt6d_intro *in,
+                           uint64_t mono_ms, uint64_t unix_ms)
+{
+	struct mt6d_config cfg = {.version = MT6D_CONFIG_VERSION, .window = in->window,
+	                          .rot_ms = in->rot_ms};
+	uint8_t m[MT6D_SEALED_LEN];
+
+	memcpy(cfg.seed_addr, in->seed_addr, 16);
+	memcpy(cfg.intro_key, in->key, sizeof(cfg.intro_key));
+	mt6d_config_seal_afternm(m, &cfg, c->boxkey);
+	sodium_memzero(&cfg, sizeof(cfg));
+
+	if (pub->cfg.transports & MT6D_RDV_BEP44) {
+		uint8_t pk[32], sk[64], v[MT6D_BEP44_VALUE_LEN];
+		int64_t seq = (int64_t)(unix_ms * 1000);
+
+		/* seq strictly increases over every item this server writes. */
+		if (seq <= pub->last_seq)
+			seq = pub->last_seq + 1;
+		pub->last_seq = seq;
+		mt6d_bep44_keypair(pk, sk, c->s, in->window);
+		mt6d_bep44_value(v, m);
+		start_op(pub, MT6D_RDV_BEP44, sk, v, sizeof(v), seq, NULL, NULL, 0, mono_ms);
+		sodium_memzero(sk, sizeof(sk));
+	}
+	if (pub->cfg.transports & MT6D_RDV_STUFFING) {
+		uint8_t d[MT6D_DESC_LEN];
+		uint16_t ports[MT6D_SEALED_LEN];
+
+		mt6d_descriptor(d, c->s, in->window);
+		(void)mt6d_stuff_encode(ports, m, sizeof(m)); /* cannot fail for 85 bytes */
+		start_op(pub, MT6D_RDV_STUFFING, NULL, NULL, 0, 0, d, ports, MT6D_SEALED_LEN,
+		         mono_ms);
+	}
+}
+
+static void round_start(struct mt6d_pub *pub, uint64_t window, uint64_t mono_ms)
+{
+	struct mt6d_dht_stats st;
+
+	mt6d_dht_get_stats(pub->cfg.dht, &st);
+	memset(&pub->round, 0, sizeof(pub->round));
+	pub->round.active = 1;
+	pub->round.id = ++pub->round_ids;
+	pub->round.window = window;
+	pub->round.stored_min = ~0u;
+	pub->round.started_ms = mono_ms;
+	pub->round.tx_at_start = st.tx;
+}
+
+static void round_finish(struct mt6d_pub *pub, uint64_t mono_ms)
+{
+	struct mt6d_dht_stats st;
+
+	mt6d_dht_get_stats(pub->cfg.dht, &st);
+	pub->round.active = 0;
+	pub->round.elapsed_ms = mono_ms - pub->round.started_ms;
+	if (!pub->round.elapsed_ms)
+		pub->round.elapsed_ms = 1;
+	pub->dht_messages += st.tx - pub->round.tx_at_start;
+	if (pub->round.stored_min == ~0u)
+		pub->round.stored_min = 0;
+}
+
+uint64_t mt6d_pub_tick(struct mt6d_pub *pub, uint64_t mono_ms, uint64_t unix_ms)
+{
+	uint64_t now_s = unix_ms / 1000, T, next_edge_ms, wake;
+	uint32_t n;
+	struct intro_slot *cur;
+
+	if (!pub)
+		return mono_ms + 1000;
+	n = pub->cfg.period;
+	T = mt6d_window(now_s, n);
+	if (!pub->started || !intro_find(pub, T))
+		mt6d_pub_force(pub, mono_ms, unix_ms);
+	/* Pre-publish the next window. */
+	next_edge_ms = (T + n) * 1000;
+	if (unix_ms + lead_ms(pub) >= next_edge_ms && !intro_find(pub, T + n))
+		intro_make(pub, T + n, unix_ms);
+	/* Drop configurations older than the previous window. */
+	for (int i = 0; i < MAX_INTROS; i++) {
+		struct intro_slot *s = &pub->intros[i];
+		if (s->live && s->intro.window + s->intro.period < T) {
+			s->live = 0;
+			if (pub->cfg.on_intro)
+				pub->cfg.on_intro(pub->cfg.arg, NULL, s->intro.window);
+			sodium_memzero(&s->intro, sizeof(s->intro));
+		}
+	}
+	/* Republish live windows whose items would otherwise expire. */
+	for (int i = 0; i < MAX_INTROS; i++) {
+		struct intro_slot *s = &pub->intros[i];
+		if (s->live && s->intro.window >= T && unix_ms >= s->republish_unix_ms) {
+			s->republish_unix_ms = unix_ms + republish_every(pub);
+			queue_round(pub, s->intro.window);
+		}
+	}
+
+	if (!pub->round.active && pub->nqueue) {
+		uint64_t w = pub->queue[0];
+		memmove(pub->queue, pub->queue + 1, --pub->nqueue * sizeof(pub->queue[0]));
+		if (intro_find(pub, w))
+			round_start(pub, w, mono_ms);
+	}
+	if (pub->round.active) {
+		struct intro_slot *s = intro_find(pub, pub->round.window);
+		while (s && pub->round.inflight < pub->cfg.max_inflight &&
+		       pub->round.next < pub->nclients) {
+			struct pclient *c = &pub->clients[pub->round.next++];
+			if (c->round_started == pub->round.id || c->unusable)
+				continue;
+			c->round_started = pub->round.id;
+			publish_client(pub, c, &s->intro, mono_ms, unix_ms);
+		}
+		if (!s || (pub->round.next >= pub->nclients && pub->round.inflight == 0))
+			round_finish(pub, mono_ms);
+	}
+
+	/* Next wake-up: soon while a round runs (completions arrive through
+	 * the DHT; this only refills the budget), else the next deadline. */
+	if (pub->round.active || pub->nqueue)
+		return mono_ms + 10;
+	wake = next_edge_ms - lead_ms(pub);
+	if (wake <= unix_ms)
+		wake = next_edge_ms;
+	cur = intro_find(pub, T + n) ? intro_find(pub, T + n) : intro_find(pub, T);
+	if (cur && cur->republish_unix_ms < wake)
+		wake = cur->republish_unix_ms;
+	return mono_ms + (wake > unix_ms ? wake - unix_ms : 0) + 1;
+}
+
+void mt6d_pub_get_status(const struct mt6d_pub *pub, struct mt6d_pub_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->period = pub->cfg.period;
+	st->rot_ms = pub->cfg.rot_ms;
+	st->clients = pub->nclients;
+	st->round_window = pub->round.window;
+	st->round_total = pub->round.total;
+	st->round_done = pub->round.done;
+	st->round_failed = pub->round.failed;
+	st->round_inflight = pub->round.inflight;
+	st->round_started_ms = pub->round.started_ms;
+	st->round_elapsed_ms = pub->round.active ? 0 : pub->round.elapsed_ms;
+	st->round_stored_min = pub->round.stored_min == ~0u ? 0 : pub->round.stored_min;
+	st->ops_started = pub->ops_started;
+	st->ops_failed = pub->ops_failed;
+	st->dht_messages = pub->dht_messages;
+	for (int i = 0; i < MAX_INTROS; i++)
+		if (pub->intros[i].live) {
+			st->windows_live++;
+			if (pub->intros[i].intro.window > st->window)
+				st->window = pub->intros[i].intro.window;
+		}
+}
+
+int mt6d_pub_idle(const struct mt6d_pub *pub)
+{
+	return !pub->round.active && pub->nqueue == 0 && pub->ops == NULL;
+}

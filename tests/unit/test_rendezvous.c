@@ -1,0 +1,367 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Rendezvous in an in-process DHT swarm with a fake clock (dht_sim.h):
+ * registry parsing, publication for many clients, lookups that find only
+ * their own configuration, a server restarted inside a window, the window
+ * edge, both transports, and the failure steps a lookup reports.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "dht_sim.h"
+#include "mt6d/rendezvous.h"
+
+#define NODES 40
+#define CLIENTS 24
+#define PERIOD 900
+
+struct world {
+	struct sim *sim;
+	uint64_t unix0, mono0;
+	uint8_t spriv[32], spub[32];
+	uint8_t cpriv[CLIENTS][32], cpub[CLIENTS][32];
+	struct mt6d_registry reg;
+	struct mt6d_pub *pub;
+	int intro_events;
+};
+
+static uint64_t unix_now(const struct world *w)
+{
+	return w->unix0 + (w->sim->now - w->mono0);
+}
+
+static void on_intro(void *arg, const struct mt6d_intro *in, uint64_t window)
+{
+	((struct world *)arg)->intro_events++;
+}
+
+static struct mt6d_pub *pub_new(struct world *w, int transports, int node)
+{
+	struct mt6d_pub_config pc = {.dht = w->sim->node[node], .period = PERIOD,
+	                             .transports = transports, .max_inflight = 8,
+	                             .on_intro = on_intro, .arg = w};
+	struct mt6d_pub *pub;
+
+	memcpy(pc.server_priv, w->spriv, 32);
+	memcpy(pc.prefix, "\x20\x01\x0d\xb8\x00\x05\x00\x00", 8);
+	pub = mt6d_pub_new(&pc);
+	assert_non_null(pub);
+	assert_int_equal(mt6d_pub_set_clients(pub, &w->reg), 0);
+	return pub;
+}
+
+/* Tick the publisher and the swarm until the round is done (bounded). */
+static void publish_all(struct world *w, struct mt6d_pub *pub)
+{
+	for (int i = 0; i < 20000; i++) {
+		(void)mt6d_pub_tick(pub, w->sim->now, unix_now(w));
+		sim_run(w->sim, 10);
+		if (mt6d_pub_idle(pub))
+			return;
+	}
+	fail_msg("publication did not finish");
+}
+
+struct lk_out {
+	int done;
+	struct mt6d_lookup_result res;
+};
+
+static void lk_done(void *arg, const struct mt6d_lookup_result *res)
+{
+	struct lk_out *o = arg;
+	o->done++;
+	o->res = *res;
+}
+
+static struct mt6d_lookup_result lookup(struct world *w, const uint8_t *cpriv,
+                                        const uint8_t *spub, int transports, int node)
+{
+	struct mt6d_lookup_config lc = {.dht = w->sim->node[node], .period = PERIOD,
+	                                .transports = transports};
+	struct lk_out out = {0};
+	struct mt6d_lookup *lk;
+
+	memcpy(lc.client_priv, cpriv, 32);
+	memcpy(lc.server_pub, spub, 32);
+	lk = mt6d_lookup_start(&lc, w->sim->now, unix_now(w), lk_done, &out);
+	assert_non_null(lk);
+	for (int i = 0; i < 6000 && !out.done; i++)
+		sim_run(w->sim, 10);
+	assert_int_equal(out.done, 1);
+	mt6d_lookup_free(lk);
+	return out.res;
+}
+
+static int setup(void **state)
+{
+	struct world *w = calloc(1, sizeof(*w));
+	char text[CLIENTS * 80], *p = text, err[128];
+
+	w->sim = sim_swarm(NODES, 60000);
+	w->mono0 = w->sim->now;
+	w->unix0 = 1700000100ull * 1000 + 5000; /* 5 s into a window */
+	mt6d_key_generate(w->spriv);
+	mt6d_key_public(w->spub, w->spriv);
+	for (int i = 0; i < CLIENTS; i++) {
+		char b64[MT6D_KEY_B64_LEN + 1];
+		mt6d_key_generate(w->cpriv[i]);
+		mt6d_key_public(w->cpub[i], w->cpriv[i]);
+		mt6d_key_to_base64(b64, w->cpub[i]);
+		p += sprintf(p, "%s client-%d\n", b64, i);
+	}
+	if (mt6d_registry_parse(&w->reg, text, strlen(text), err, sizeof(err)) != 0)
+		return -1;
+	*state = w;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct world *w = *state;
+	sim_free(w->sim); /* completes what is in flight first */
+	mt6d_pub_free(w->pub);
+	mt6d_registry_free(&w->reg);
+	free(w);
+	return 0;
+}
+
+static void test_registry_errors(void **state)
+{
+	struct mt6d_registry reg;
+	char err[200];
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+		{"# c\n\nnotakey alice\n", "line 3:"},
+		{"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= al ice\n", "line 1: unexpected"},
+		{"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= al/ice\n", "line 1: name"},
+		{"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", "line 1: name"},
+		{"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= a\n"
+		 "BAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= a\n", "line 2: name `a' is already"},
+		{"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= a\n"
+		 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= b\n", "same public key"},
+		{"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA!= a\n", "line 1:"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(mt6d_registry_parse(&reg, cases[i].text, strlen(cases[i].text), err,
+		                                     sizeof(err)),
+		                 -EINVAL);
+		if (!strstr(err, cases[i].want))
+			fail_msg("case %zu: `%s' does not say `%s'", i, err, cases[i].want);
+	}
+	assert_int_equal(mt6d_registry_parse(&reg, "# only a comment\n\n", 18, err, sizeof(err)), 0);
+	assert_int_equal(reg.n, 0);
+	mt6d_registry_free(&reg);
+}
+
+static void test_every_client_finds_its_own(void **state)
+{
+	struct world *w = *state;
+	struct mt6d_pub_status st;
+	const struct mt6d_intro *in;
+	uint64_t T = mt6d_window(unix_now(w) / 1000, PERIOD);
+
+	w->pub = pub_new(w, MT6D_RDV_BEP44, 0);
+	publish_all(w, w->pub);
+	mt6d_pub_get_status(w->pub, &st);
+	assert_int_equal(st.round_total, CLIENTS);
+	assert_int_equal(st.round_done, CLIENTS);
+	assert_int_equal(st.round_failed, 0);
+	assert_true(st.round_stored_min >= 3);
+	in = mt6d_pub_intro(w->pub, T);
+	assert_non_null(in);
+	assert_memory_equal(in->seed_addr, "\x20\x01\x0d\xb8\x00\x05\x00\x00", 8);
+
+	for (int i = 0; i < CLIENTS; i++) {
+		struct mt6d_lookup_result r = lookup(w, w->cpriv[i], w->spub, MT6D_RDV_BEP44,
+		                                     1 + i % (NODES - 1));
+		if (r.step != MT6D_LOOKUP_OK)
+			fail_msg("client %d: %s", i, mt6d_lookup_step_name(r.step));
+		assert_int_equal(r.window, T);
+		assert_int_equal(r.config.rot_ms, MT6D_DEFAULT_ROT_MS);
+		assert_memory_equal(r.config.intro_key, in->key, 16);
+		assert_memory_equal(r.config.seed_addr, in->seed_addr, 16);
+	}
+}
+
+struct got_value {
+	int done;
+	uint8_t v[200];
+	size_t len;
+};
+
+static void got_cb(void *arg, const struct mt6d_dht_result *r)
+{
+	struct got_value *got = arg;
+	got->done++;
+	if (r->status == 0 && r->value && r->value_len <= sizeof(got->v)) {
+		memcpy(got->v, r->value, r->value_len);
+		got->len = r->value_len;
+	}
+}
+
+/* Client 1 fetches client 0's item (it can compute nothing of it, but give
+ * it the location): it does not open with client 1's keys. */
+static void test_cannot_open_anothers(void **state)
+{
+	struct world *w = *state;
+	uint8_t s0[32], bk1[32], pk[32], sk[64], target[20];
+	uint64_t T = mt6d_window(unix_now(w) / 1000, PERIOD);
+	struct got_value got = {0};
+	struct mt6d_config cfg;
+
+	assert_int_equal(mt6d_shared_secret(s0, w->cpriv[0], w->spub), 0);
+	mt6d_bep44_keypair(pk, sk, s0, T);
+	mt6d_dht_mutable_target(target, pk, NULL, 0);
+	assert_int_equal(mt6d_box_key(bk1, w->cpriv[1], w->spub), 0);
+
+	assert_int_equal(mt6d_dht_get(w->sim->node[5], target, pk, NULL, 0, got_cb, &got, w->sim->now),
+	                 0);
+	for (int i = 0; i < 3000 && !got.done; i++)
+		sim_run(w->sim, 10);
+	assert_int_equal(got.done, 1);
+	assert_int_equal(got.len, MT6D_BEP44_VALUE_LEN);
+	assert_int_equal(mt6d_config_open_afternm(&cfg, got.v + 3, MT6D_SEALED_LEN, bk1), -EBADMSG);
+	/* And a lookup for a server that never published: nothing there. */
+	uint8_t other[32], otherpub[32];
+	mt6d_key_generate(other);
+	mt6d_key_public(otherpub, other);
+	struct mt6d_lookup_result r = lookup(w, w->cpriv[0], otherpub, MT6D_RDV_BEP44, 3);
+	assert_int_equal(r.step, MT6D_LOOKUP_NOT_FOUND);
+	assert_int_equal(r.windows_tried, 3);
+}
+
+static void test_restart_inside_window(void **state)
+{
+	struct world *w = *state;
+	uint64_t T = mt6d_window(unix_now(w) / 1000, PERIOD);
+	uint8_t oldk[16];
+	struct mt6d_pub *again;
+
+	memcpy(oldk, mt6d_pub_intro(w->pub, T)->key, 16);
+	sim_run(w->sim, 2000);
+	/* A new process: new K for the same window, published over the old item. */
+	again = pub_new(w, MT6D_RDV_BEP44, 7);
+	publish_all(w, again);
+	const struct mt6d_intro *in = mt6d_pub_intro(again, T);
+	assert_non_null(in);
+	assert_memory_not_equal(in->key, oldk, 16);
+	for (int i = 0; i < 4; i++) {
+		struct mt6d_lookup_result r = lookup(w, w->cpriv[i], w->spub, MT6D_RDV_BEP44, 11 + i);
+		assert_int_equal(r.step, MT6D_LOOKUP_OK);
+		if (memcmp(r.config.intro_key, in->key, 16) != 0)
+			fail_msg("client %d got the stale configuration", i);
+	}
+	mt6d_pub_free(w->pub);
+	w->pub = again;
+}
+
+static void test_window_edge(void **state)
+{
+	struct world *w = *state;
+	uint64_t T = mt6d_window(unix_now(w) / 1000, PERIOD);
+	uint64_t edge_ms = (T + PERIOD) * 1000;
+	const struct mt6d_intro *next;
+
+	/* Jump the wall clock to 30 s before the edge: within the lead. */
+	w->unix0 += edge_ms - 30000 - unix_now(w);
+	publish_all(w, w->pub);
+	next = mt6d_pub_intro(w->pub, T + PERIOD);
+	assert_non_null(next);
+	assert_non_null(mt6d_pub_intro(w->pub, T));
+	/* A client whose clock is 40 s ahead (10 s past the edge) finds T+n. */
+	w->unix0 += 40000;
+	struct mt6d_lookup_result r = lookup(w, w->cpriv[2], w->spub, MT6D_RDV_BEP44, 9);
+	assert_int_equal(r.step, MT6D_LOOKUP_OK);
+	assert_int_equal(r.window, T + PERIOD);
+	assert_memory_equal(r.config.intro_key, next->key, 16);
+	/* A client still before the edge finds T's. */
+	w->unix0 -= 40000;
+	r = lookup(w, w->cpriv[2], w->spub, MT6D_RDV_BEP44, 9);
+	assert_int_equal(r.step, MT6D_LOOKUP_OK);
+	assert_int_equal(r.window, T);
+}
+
+static void test_stuffing_transport(void **state)
+{
+	struct world *w = *state;
+	struct mt6d_pub *p = pub_new(w, MT6D_RDV_STUFFING, 13);
+	uint64_t T;
+	struct mt6d_pub_status st;
+
+	/* Jump to a fresh window so only stuffing has published there. */
+	w->unix0 += 3ull * PERIOD * 1000;
+	T = mt6d_window(unix_now(w) / 1000, PERIOD);
+	publish_all(w, p);
+	mt6d_pub_get_status(p, &st);
+	assert_int_equal(st.round_done, CLIENTS);
+	for (int i = 0; i < 6; i++) {
+		struct mt6d_lookup_result r =
+			lookup(w, w->cpriv[i], w->spub, MT6D_RDV_STUFFING, 20 + i);
+		if (r.step != MT6D_LOOKUP_OK)
+			fail_msg("client %d: %s", i, mt6d_lookup_step_name(r.step));
+		assert_int_equal(r.transport, MT6D_RDV_STUFFING);
+		assert_int_equal(r.window, T);
+		assert_memory_equal(r.config.intro_key, mt6d_pub_intro(p, T)->key, 16);
+	}
+	/* BEP 44 lookups of that window find nothing: only stuffing published. */
+	struct mt6d_lookup_result r = lookup(w, w->cpriv[0], w->spub, MT6D_RDV_BEP44, 30);
+	assert_int_not_equal(r.step, MT6D_LOOKUP_OK);
+	/* Lookups trying both fall back to stuffing. */
+	r = lookup(w, w->cpriv[1], w->spub, MT6D_RDV_BOTH, 31);
+	assert_int_equal(r.step, MT6D_LOOKUP_OK);
+	assert_int_equal(r.transport, MT6D_RDV_STUFFING);
+	sim_run(w->sim, 1000);
+	mt6d_pub_free(w->pub);
+	w->pub = p;
+}
+
+static void test_no_nodes(void **state)
+{
+	struct world *w = *state;
+	struct mt6d_dht_config cfg = {.ipv4 = true};
+	struct mt6d_dht *lonely = sim_add(w->sim, &cfg);
+	struct mt6d_lookup_config lc = {.dht = lonely, .period = PERIOD};
+	struct lk_out out = {0};
+
+	memcpy(lc.client_priv, w->cpriv[0], 32);
+	memcpy(lc.server_pub, w->spub, 32);
+	struct mt6d_lookup *lk = mt6d_lookup_start(&lc, w->sim->now, unix_now(w), lk_done, &out);
+	/* A node that knows nobody cannot even start. */
+	if (lk) {
+		for (int i = 0; i < 3000 && !out.done; i++)
+			sim_run(w->sim, 10);
+		assert_int_equal(out.done, 1);
+		assert_int_equal(out.res.step, MT6D_LOOKUP_NO_NODES);
+		mt6d_lookup_free(lk);
+	} else {
+		assert_int_equal(errno, EHOSTUNREACH);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_registry_errors),
+		cmocka_unit_test(test_every_client_finds_its_own),
+		cmocka_unit_test(test_cannot_open_anothers),
+		cmocka_unit_test(test_restart_inside_window),
+		cmocka_unit_test(test_window_edge),
+		cmocka_unit_test(test_stuffing_transport),
+		cmocka_unit_test(test_no_nodes),
+	};
+	if (mt6d_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
