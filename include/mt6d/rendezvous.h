@@ -158,11 +158,16 @@ struct mt6d_lookup_result {
 
 typedef void (*mt6d_lookup_done_fn)(void *arg, const struct mt6d_lookup_result *res);
 
+#define MT6D_LOOKUP_MAX_PERIODS 4
+
 struct mt6d_lookup_config {
 	struct mt6d_dht *dht;
 	uint8_t client_priv[MT6D_KEY_LEN];
 	uint8_t server_pub[MT6D_KEY_LEN];
-	uint32_t period;  /* 0: 900 */
+	/* Publication periods to try, in order (zeros ignored; none: 900). A
+	 * server operator who changes n at run time lists the old and the new
+	 * value in the clients' configuration for the transition. */
+	uint32_t periods[MT6D_LOOKUP_MAX_PERIODS];
 	int transports;   /* 0: both, BEP 44 first */
 };
 
@@ -171,8 +176,8 @@ struct mt6d_lookup;
 /*
  * Start a lookup; done is called exactly once, from a DHT callback: possibly
  * before this returns, when the node has no one to ask. After
- * mt6d_lookup_free it is never called. Windows tried: the current one, then
- * the adjacent one nearest in time, then the other. NULL with errno when
+ * mt6d_lookup_free it is never called. Windows tried, for each period: the
+ * current one, then the adjacent one nearest in time, then the other. NULL with errno when
  * the keys give an all-zero secret (EINVAL).
  */
 struct mt6d_lookup *mt6d_lookup_start(const struct mt6d_lookup_config *cfg, uint64_t mono_ms,

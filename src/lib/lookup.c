@@ -25,8 +25,8 @@ struct lk_ctx {
 struct mt6d_lookup {
 	struct mt6d_lookup_config cfg;
 	uint8_t s[MT6D_KEY_LEN], boxkey[32];
-	uint64_t windows[3];
-	unsigned wi;
+	uint64_t windows[3 * MT6D_LOOKUP_MAX_PERIODS];
+	unsigned wi, nwin;
 	int transport; /* being tried */
 	mt6d_lookup_done_fn done;
 	void *arg;
@@ -166,7 +166,7 @@ static int start_next(struct mt6d_lookup *lk, uint64_t now_ms)
 		} else {
 			lk->transport = (lk->cfg.transports & MT6D_RDV_BEP44) ? MT6D_RDV_BEP44
 			                                                       : MT6D_RDV_STUFFING;
-			if (++lk->wi == 3)
+			if (++lk->wi == lk->nwin)
 				return -ENOENT;
 		}
 		if (lk->transport == ((lk->cfg.transports & MT6D_RDV_BEP44) ? MT6D_RDV_BEP44
@@ -214,8 +214,6 @@ struct mt6d_lookup *mt6d_lookup_start(const struct mt6d_lookup_config *cfg, uint
 	if (!lk)
 		return NULL;
 	lk->cfg = *cfg;
-	n = lk->cfg.period ? lk->cfg.period : MT6D_DEFAULT_PERIOD;
-	lk->cfg.period = n;
 	if (!(lk->cfg.transports & MT6D_RDV_BOTH))
 		lk->cfg.transports = MT6D_RDV_BOTH;
 	if (mt6d_shared_secret(lk->s, cfg->client_priv, cfg->server_pub) < 0 ||
@@ -225,14 +223,25 @@ struct mt6d_lookup *mt6d_lookup_start(const struct mt6d_lookup_config *cfg, uint
 		return NULL;
 	}
 	sodium_memzero(lk->cfg.client_priv, sizeof(lk->cfg.client_priv));
-	T = mt6d_window(now_s, n);
-	lk->windows[0] = T;
-	if (now_s - T >= n / 2) {
-		lk->windows[1] = T + n;
-		lk->windows[2] = T >= n ? T - n : T + 2 * (uint64_t)n;
-	} else {
-		lk->windows[1] = T >= n ? T - n : T + 2 * (uint64_t)n;
-		lk->windows[2] = T + n;
+	for (int p = 0; p < MT6D_LOOKUP_MAX_PERIODS; p++) {
+		uint64_t w[3];
+		n = cfg->periods[p];
+		if (!n && (p > 0 || lk->nwin))
+			continue;
+		if (!n)
+			n = MT6D_DEFAULT_PERIOD;
+		T = mt6d_window(now_s, n);
+		w[0] = T;
+		/* Nearest edge first; window 0 has no predecessor. */
+		w[1] = now_s - T >= n / 2 || T < n ? T + n : T - n;
+		w[2] = w[1] == T + n ? (T >= n ? T - n : T) : T + n;
+		for (int i = 0; i < 3; i++) {
+			int seen = 0;
+			for (unsigned j = 0; j < lk->nwin; j++)
+				seen |= lk->windows[j] == w[i];
+			if (!seen) /* the location depends on T only */
+				lk->windows[lk->nwin++] = w[i];
+		}
 	}
 	lk->done = done;
 	lk->arg = arg;

@@ -85,7 +85,7 @@ static void lk_done(void *arg, const struct mt6d_lookup_result *res)
 static struct mt6d_lookup_result lookup(struct world *w, const uint8_t *cpriv,
                                         const uint8_t *spub, int transports, int node)
 {
-	struct mt6d_lookup_config lc = {.dht = w->sim->node[node], .period = PERIOD,
+	struct mt6d_lookup_config lc = {.dht = w->sim->node[node], .periods = {PERIOD},
 	                                .transports = transports};
 	struct lk_out out = {0};
 	struct mt6d_lookup *lk;
@@ -327,12 +327,51 @@ static void test_stuffing_transport(void **state)
 	w->pub = p;
 }
 
+/* The operator changes n at run time; clients listing both periods follow. */
+static void test_period_change(void **state)
+{
+	struct world *w = *state;
+	struct mt6d_pub *p = pub_new(w, MT6D_RDV_BEP44, 17);
+	struct mt6d_lookup_config lc = {.dht = w->sim->node[18], .periods = {PERIOD, 300},
+	                                .transports = MT6D_RDV_BEP44};
+	struct lk_out out = {0};
+	struct mt6d_lookup *lk;
+	uint64_t now_s;
+
+	assert_int_equal(mt6d_pub_set_period(p, 300, 1000), 0);
+	assert_int_equal(mt6d_pub_set_period(p, 0, 1000), -EINVAL);
+	/* A fresh 900 s window, 310 s in: the 300 s window starts at +300. */
+	w->unix0 += 5ull * PERIOD * 1000;
+	now_s = unix_now(w) / 1000;
+	w->unix0 += (mt6d_window(now_s, PERIOD) + 310 - now_s) * 1000;
+	now_s = unix_now(w) / 1000;
+	publish_all(w, p);
+	assert_non_null(mt6d_pub_intro(p, mt6d_window(now_s, 300)));
+	assert_null(mt6d_pub_intro(p, mt6d_window(now_s, PERIOD)));
+
+	memcpy(lc.client_priv, w->cpriv[3], 32);
+	memcpy(lc.server_pub, w->spub, 32);
+	lk = mt6d_lookup_start(&lc, w->sim->now, unix_now(w), lk_done, &out);
+	assert_non_null(lk);
+	for (int i = 0; i < 6000 && !out.done; i++)
+		sim_run(w->sim, 10);
+	assert_int_equal(out.done, 1);
+	assert_int_equal(out.res.step, MT6D_LOOKUP_OK);
+	assert_int_equal(out.res.window, mt6d_window(now_s, 300));
+	assert_int_equal(out.res.config.rot_ms, 1000);
+	assert_int_equal(out.res.windows_tried, 4); /* three 900 s windows first */
+	mt6d_lookup_free(lk);
+	sim_run(w->sim, 1000);
+	mt6d_pub_free(w->pub);
+	w->pub = p;
+}
+
 static void test_no_nodes(void **state)
 {
 	struct world *w = *state;
 	struct mt6d_dht_config cfg = {.ipv4 = true};
 	struct mt6d_dht *lonely = sim_add(w->sim, &cfg);
-	struct mt6d_lookup_config lc = {.dht = lonely, .period = PERIOD};
+	struct mt6d_lookup_config lc = {.dht = lonely, .periods = {PERIOD}};
 	struct lk_out out = {0};
 
 	memcpy(lc.client_priv, w->cpriv[0], 32);
@@ -359,6 +398,7 @@ int main(void)
 		cmocka_unit_test(test_restart_inside_window),
 		cmocka_unit_test(test_window_edge),
 		cmocka_unit_test(test_stuffing_transport),
+		cmocka_unit_test(test_period_change),
 		cmocka_unit_test(test_no_nodes),
 	};
 	if (mt6d_init() < 0)

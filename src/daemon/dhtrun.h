@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One DHT node on one UDP socket in a libev loop: the I/O that libmt6d's
+ * DHT leaves to its caller. Used by every command that talks to the DHT.
+ */
+#ifndef MT6D_DHTRUN_H
+#define MT6D_DHTRUN_H
+
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "conf.h"
+#include "mt6d/dht.h"
+
+struct dhtrun {
+	struct ev_loop *loop;
+	struct mt6d_dht *dht;
+	int fd, family;
+	ev_io io;
+	ev_timer timer;
+	const char *state; /* routing table file, saved every 5 min and at stop */
+	uint64_t last_save;
+};
+
+uint64_t mt6d_mono_ms(void);
+uint64_t mt6d_unix_ms(void);
+
+/* Bind listen, create the node with cfg (send callback and families are
+ * filled in). 0, or -errno with a message in err. */
+int dhtrun_start(struct dhtrun *r, struct ev_loop *loop, const struct conf_addr *listen,
+                 struct mt6d_dht_config *cfg, char *err, size_t errlen);
+/* Frees the node (its operations complete with -ECANCELED) and the socket. */
+void dhtrun_stop(struct dhtrun *r);
+/* Ping the bootstrap nodes of the socket's family; returns how many. */
+int dhtrun_bootstrap(struct dhtrun *r, const struct conf_addr *boot, int n);
+/* Run the node's timers now (after starting operations). */
+void dhtrun_kick(struct dhtrun *r);
+
+#endif
