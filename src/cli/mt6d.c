@@ -17,6 +17,10 @@ static const struct cli_command commands[] = {
 	{"open", cmd_open, "open a sealed configuration read as hex on stdin"},
 	{"stuff", cmd_stuff, "hex message on stdin to announce ports, one per line"},
 	{"unstuff", cmd_unstuff, "ports on stdin (optionally with their IP) to hex messages"},
+	{"publish", cmd_publish, "publish sealed configurations for every registered client"},
+	{"lookup", cmd_lookup, "find this client's configuration from the server's key"},
+	{"status", cmd_status, "print a running daemon's status (JSON)"},
+	{"set", cmd_set, "change a running daemon's publication or rotation period"},
 };
 
 static void usage(FILE *f)
