@@ -21,6 +21,7 @@ static const struct cli_command commands[] = {
 	{"lookup", cmd_lookup, "find this client's configuration from the server's key"},
 	{"status", cmd_status, "print a running daemon's status (JSON)"},
 	{"set", cmd_set, "change a running daemon's publication or rotation period"},
+	{"dht", cmd_dht, "BitTorrent Mainline DHT: run nodes, look up, announce, put, get"},
 };
 
 static void usage(FILE *f)

@@ -236,6 +236,9 @@ fill:
 	else
 		n->last_query = dht->now;
 	b->last_changed = dht->now;
+	/* a node we only heard of is handed to nobody until it answers us */
+	if (!replied)
+		ping_node(dht, n);
 }
 
 void dht_node_failed(struct mt6d_dht *dht, const struct dht_addr *a)

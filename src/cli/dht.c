@@ -1,0 +1,793 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mt6d dht: run DHT nodes (one, or a swarm of N in one process) and the
+ * client operations, over UDP sockets in a libev loop. This file owns the
+ * I/O the library leaves to its caller: one socket per node, a timer set
+ * to the wake-up time mt6d_dht_tick() returns, SIGINT/SIGTERM. Client
+ * operations run on a read-only node (BEP 43) on an ephemeral port and
+ * print one JSON object on stdout (mt6d-dht(8)).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ev.h>
+#include <sodium.h>
+
+#include "bencode.h"
+#include "cli.h"
+#include "mt6d/dht.h"
+
+#define MAX_BOOTSTRAP 16
+#define MAX_PORTS 255
+
+struct runner {
+	struct ev_loop *loop;
+	struct mt6d_dht *dht;
+	int fd, family;
+	ev_io io;
+	ev_timer timer;
+	const char *state;
+	uint64_t last_save;
+};
+
+struct addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* "A.B.C.D:PORT" or "[V6]:PORT"; with want_port false, just the address. */
+static int parse_addr(struct addr *a, const char *opt, const char *s, bool want_port)
+{
+	char buf[INET6_ADDRSTRLEN + 16], *host, *port = NULL, *end;
+	unsigned long p = 0;
+	size_t n = s ? strlen(s) : 0;
+
+	memset(a, 0, sizeof(*a));
+	if (n == 0 || n >= sizeof(buf))
+		goto bad;
+	memcpy(buf, s, n + 1);
+	host = buf;
+	if (buf[0] == '[') {
+		char *close = strchr(buf, ']');
+		if (!close)
+			goto bad;
+		*close = '\0';
+		host = buf + 1;
+		if (close[1] == ':')
+			port = close + 2;
+		else if (close[1])
+			goto bad;
+	} else if (strchr(buf, '.')) {
+		port = strrchr(buf, ':');
+		if (port)
+			*port++ = '\0';
+	}
+	if ((port != NULL) != want_port)
+		goto bad;
+	if (port) {
+		errno = 0;
+		p = strtoul(port, &end, 10);
+		if (errno || *end || end == port || p > 65535)
+			goto bad;
+	}
+	{
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&a->ss;
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a->ss;
+		if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+			s4->sin_family = AF_INET;
+			s4->sin_port = htons((uint16_t)p);
+			a->len = sizeof(*s4);
+			return 0;
+		}
+		if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+			s6->sin6_family = AF_INET6;
+			s6->sin6_port = htons((uint16_t)p);
+			a->len = sizeof(*s6);
+			return 0;
+		}
+	}
+bad:
+	cli_fail("%s is not %s: `%s'", opt,
+	         want_port ? "ADDRESS:PORT (A.B.C.D:PORT or [IPv6]:PORT)" : "an IP address",
+	         s ? s : "");
+	return -1;
+}
+
+static void set_port(struct addr *a, uint16_t port)
+{
+	if (a->ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&a->ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)&a->ss)->sin6_port = htons(port);
+}
+
+static void addr_text(char *out, size_t cap, const struct sockaddr *sa)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &s->sin_addr, ip, sizeof(ip));
+		snprintf(out, cap, "%s:%u", ip, ntohs(s->sin_port));
+	} else {
+		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof(ip));
+		snprintf(out, cap, "[%s]:%u", ip, ntohs(s->sin6_port));
+	}
+}
+
+static int open_socket(const struct addr *a)
+{
+	int fd = socket(a->ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1, bufsz = 1 << 20;
+
+	if (fd < 0)
+		return -errno;
+	if (a->ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
+	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+static int send_cb(void *ctx, const uint8_t *buf, size_t len, const struct sockaddr *to,
+                   socklen_t tolen)
+{
+	struct runner *r = ctx;
+
+	if (sendto(r->fd, buf, len, 0, to, tolen) < 0)
+		return -errno;
+	return 0;
+}
+
+static void rearm(struct runner *r, uint64_t next)
+{
+	uint64_t now = now_ms();
+	double after = next > now ? (double)(next - now) / 1000.0 : 0.0;
+
+	ev_timer_stop(r->loop, &r->timer);
+	ev_timer_set(&r->timer, after, 0.0);
+	ev_timer_start(r->loop, &r->timer);
+}
+
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct runner *r = w->data;
+	uint64_t now = now_ms();
+
+	(void)loop, (void)revents;
+	if (r->state && now - r->last_save > 5 * 60 * 1000) {
+		r->last_save = now;
+		mt6d_dht_save(r->dht, r->state);
+	}
+	rearm(r, mt6d_dht_tick(r->dht, now));
+}
+
+static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct runner *r = w->data;
+	uint8_t buf[2048];
+	struct sockaddr_storage from;
+	uint64_t now = now_ms();
+
+	(void)loop, (void)revents;
+	for (int i = 0; i < 64; i++) {
+		socklen_t fl = sizeof(from);
+		ssize_t n = recvfrom(r->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+		if (n < 0)
+			break;
+		mt6d_dht_input(r->dht, buf, (size_t)n, (struct sockaddr *)&from, fl, now);
+	}
+	rearm(r, mt6d_dht_tick(r->dht, now));
+}
+
+static int runner_start(struct runner *r, struct ev_loop *loop, const struct addr *listen,
+                        struct mt6d_dht_config *cfg)
+{
+	int fd = open_socket(listen);
+
+	if (fd < 0) {
+		char t[80];
+		addr_text(t, sizeof(t), (const struct sockaddr *)&listen->ss);
+		return cli_fail("cannot listen on %s: %s", t, strerror(-fd)), -1;
+	}
+	memset(r, 0, sizeof(*r));
+	r->loop = loop;
+	r->fd = fd;
+	r->family = listen->ss.ss_family;
+	cfg->send = send_cb;
+	cfg->send_ctx = r;
+	cfg->ipv4 = listen->ss.ss_family == AF_INET;
+	cfg->ipv6 = listen->ss.ss_family == AF_INET6;
+	r->dht = mt6d_dht_new(cfg);
+	if (!r->dht) {
+		close(fd);
+		return cli_fail("cannot create a DHT node: %s", strerror(errno)), -1;
+	}
+	ev_io_init(&r->io, on_readable, fd, EV_READ);
+	r->io.data = r;
+	ev_io_start(loop, &r->io);
+	ev_timer_init(&r->timer, on_timer, 0.0, 0.0);
+	r->timer.data = r;
+	ev_timer_start(loop, &r->timer);
+	return 0;
+}
+
+static void runner_stop(struct runner *r)
+{
+	if (!r->dht)
+		return;
+	ev_io_stop(r->loop, &r->io);
+	ev_timer_stop(r->loop, &r->timer);
+	mt6d_dht_free(r->dht);
+	r->dht = NULL;
+	close(r->fd);
+}
+
+/* Nodes of our socket's family only: one socket, one family. */
+static void bootstrap(struct runner *r, const struct addr *boot, int nboot)
+{
+	for (int i = 0; i < nboot; i++)
+		if (boot[i].ss.ss_family == r->family)
+			mt6d_dht_add_node(r->dht, (const struct sockaddr *)&boot[i].ss, boot[i].len,
+			                  now_ms());
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)w, (void)revents;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* ---- node and swarm ---- */
+
+enum { OPT_LISTEN = 1000, OPT_BOOT, OPT_STATE, OPT_RO, OPT_RATE, OPT_COUNT, OPT_BASE };
+
+static const char node_usage[] =
+	"Usage: %s dht node --listen ADDR:PORT [--bootstrap ADDR:PORT ...] [--state FILE]\n"
+	"                   [--read-only] [--rate-limit N]";
+static const char swarm_usage[] =
+	"Usage: %s dht swarm --count N --listen ADDR --base-port P [--bootstrap ADDR:PORT ...]\n"
+	"                    [--rate-limit N]";
+
+static int run_nodes(int argc, char **argv, bool swarm)
+{
+	static const struct option opts[] = {
+		{"listen", required_argument, NULL, OPT_LISTEN},
+		{"bootstrap", required_argument, NULL, OPT_BOOT},
+		{"state", required_argument, NULL, OPT_STATE},
+		{"read-only", no_argument, NULL, OPT_RO},
+		{"rate-limit", required_argument, NULL, OPT_RATE},
+		{"count", required_argument, NULL, OPT_COUNT},
+		{"base-port", required_argument, NULL, OPT_BASE},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct addr listen = {0}, boot[MAX_BOOTSTRAP];
+	const char *listen_s = NULL, *state = NULL;
+	uint64_t count = 1, base = 0, rate = 100;
+	bool ro = false;
+	int nboot = 0, c, ret = 1;
+	struct runner *rs = NULL;
+	struct ev_loop *loop = EV_DEFAULT;
+	ev_signal sigint, sigterm;
+	char idhex[41], t[80];
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_LISTEN:
+			listen_s = optarg;
+			break;
+		case OPT_BOOT:
+			if (nboot == MAX_BOOTSTRAP)
+				return cli_usage("at most %d --bootstrap", MAX_BOOTSTRAP);
+			if (parse_addr(&boot[nboot++], "--bootstrap", optarg, true) < 0)
+				return EXIT_USAGE;
+			break;
+		case OPT_STATE:
+			if (swarm)
+				return cli_usage(swarm_usage, cli_prog);
+			state = optarg;
+			break;
+		case OPT_RO:
+			if (swarm)
+				return cli_usage(swarm_usage, cli_prog);
+			ro = true;
+			break;
+		case OPT_RATE:
+			if (cli_u64(&rate, "--rate-limit", optarg, 0, 1000000) < 0)
+				return EXIT_USAGE;
+			break;
+		case OPT_COUNT:
+			if (!swarm || cli_u64(&count, "--count", optarg, 1, 20000) < 0)
+				return swarm ? EXIT_USAGE : cli_usage(node_usage, cli_prog);
+			break;
+		case OPT_BASE:
+			if (!swarm || cli_u64(&base, "--base-port", optarg, 1, 65535) < 0)
+				return swarm ? EXIT_USAGE : cli_usage(node_usage, cli_prog);
+			break;
+		case 'h':
+			printf(swarm ? swarm_usage : node_usage, cli_prog);
+			putchar('\n');
+			return 0;
+		default:
+			return cli_usage(swarm ? swarm_usage : node_usage, cli_prog);
+		}
+	}
+	if (optind != argc || !listen_s || (swarm && !base))
+		return cli_usage(swarm ? swarm_usage : node_usage, cli_prog);
+	if (parse_addr(&listen, "--listen", listen_s, !swarm) < 0)
+		return EXIT_USAGE;
+	if (swarm && base + count - 1 > 65535)
+		return cli_usage("--base-port %" PRIu64 " + --count %" PRIu64 " passes port 65535",
+		                 base, count);
+	raise_fd_limit();
+	rs = calloc(count, sizeof(*rs));
+	if (!rs)
+		return cli_fail("out of memory");
+	for (uint64_t i = 0; i < count; i++) {
+		struct mt6d_dht_config cfg = {.read_only = ro, .rate_limit = (uint32_t)rate};
+		if (swarm)
+			set_port(&listen, (uint16_t)(base + i));
+		if (runner_start(&rs[i], loop, &listen, &cfg) < 0)
+			goto out;
+		rs[i].state = state;
+		if (state) {
+			int lr = mt6d_dht_load(rs[i].dht, state, now_ms());
+			if (lr < 0 && lr != -ENOENT)
+				fprintf(stderr, "%s: state file `%s' not loaded: %s\n", cli_prog,
+				        state, strerror(-lr));
+		}
+		bootstrap(&rs[i], boot, nboot);
+		if (swarm && i > 0) {
+			/* everyone also knows the first node of the swarm */
+			struct addr first = listen;
+			set_port(&first, (uint16_t)base);
+			mt6d_dht_add_node(rs[i].dht, (const struct sockaddr *)&first.ss, first.len,
+			                  now_ms());
+		}
+	}
+	ev_signal_init(&sigint, on_signal, SIGINT);
+	ev_signal_init(&sigterm, on_signal, SIGTERM);
+	ev_signal_start(loop, &sigint);
+	ev_signal_start(loop, &sigterm);
+	signal(SIGPIPE, SIG_IGN);
+	{
+		uint8_t id[MT6D_DHT_ID_LEN];
+		mt6d_dht_get_id(rs[0].dht, id);
+		mt6d_hex_encode(idhex, id, sizeof(id));
+		addr_text(t, sizeof(t), (const struct sockaddr *)&listen.ss);
+		if (swarm)
+			printf("{\"nodes\":%" PRIu64 ",\"first_port\":%" PRIu64 "}\n", count, base);
+		else
+			printf("{\"id\":\"%s\",\"listen\":\"%s\"}\n", idhex, t);
+		fflush(stdout);
+	}
+	ev_run(loop, 0);
+	ret = 0;
+	if (state && mt6d_dht_save(rs[0].dht, state) < 0)
+		ret = cli_fail("cannot save the state file `%s'", state);
+out:
+	for (uint64_t i = 0; i < count; i++)
+		runner_stop(&rs[i]);
+	free(rs);
+	return ret;
+}
+
+/* ---- client operations ---- */
+
+struct client {
+	struct runner r;
+	int exit_code;
+	bool done;
+	bool stats;
+	enum { C_GET_PEERS, C_ANNOUNCE, C_PUT, C_GET } kind;
+	bool is_mutable;
+	uint8_t pk[32];
+};
+
+static void json_str(FILE *f, const uint8_t *p, size_t n)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '"' || p[i] == '\\')
+			fprintf(f, "\\%c", p[i]);
+		else if (p[i] < 0x20 || p[i] == 0x7f)
+			fprintf(f, "\\u%04x", p[i]);
+		else
+			fputc(p[i], f);
+	}
+	fputc('"', f);
+}
+
+static void json_hex(FILE *f, const uint8_t *p, size_t n)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%02x", p[i]);
+	fputc('"', f);
+}
+
+/* Printable UTF-8 without control characters prints as text. */
+static bool is_text(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t extra;
+		if (p[i] < 0x20 || p[i] == 0x7f)
+			return false;
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((p[i] & 0xe0) == 0xc0)
+			extra = 1;
+		else if ((p[i] & 0xf0) == 0xe0)
+			extra = 2;
+		else if ((p[i] & 0xf8) == 0xf0)
+			extra = 3;
+		else
+			return false;
+		if (extra >= n - i)
+			return false;
+		for (size_t k = 1; k <= extra; k++)
+			if ((p[i + k] & 0xc0) != 0x80)
+				return false;
+		i += extra + 1;
+	}
+	return true;
+}
+
+static void print_stats(const struct client *cl, const struct mt6d_dht_result *res)
+{
+	if (cl->stats)
+		printf(",\"hops\":%u,\"nodes_contacted\":%u,\"elapsed_ms\":%" PRIu64, res->hops,
+		       res->nodes_contacted, res->elapsed_ms);
+}
+
+static void on_result(void *arg, const struct mt6d_dht_result *res)
+{
+	struct client *cl = arg;
+
+	cl->done = true;
+	printf("{\"%s\":", cl->kind == C_GET_PEERS || cl->kind == C_ANNOUNCE ? "infohash" : "target");
+	json_hex(stdout, res->target, MT6D_DHT_ID_LEN);
+	switch (cl->kind) {
+	case C_GET_PEERS:
+		printf(",\"peers\":[");
+		for (size_t i = 0; i < res->npeers; i++) {
+			struct sockaddr_storage ss = {0};
+			char t[80];
+			if (res->peers[i].family == AF_INET) {
+				struct sockaddr_in *s = (struct sockaddr_in *)&ss;
+				s->sin_family = AF_INET;
+				memcpy(&s->sin_addr, res->peers[i].ip, 4);
+				s->sin_port = htons(res->peers[i].port);
+			} else {
+				struct sockaddr_in6 *s = (struct sockaddr_in6 *)&ss;
+				s->sin6_family = AF_INET6;
+				memcpy(&s->sin6_addr, res->peers[i].ip, 16);
+				s->sin6_port = htons(res->peers[i].port);
+			}
+			addr_text(t, sizeof(t), (struct sockaddr *)&ss);
+			printf("%s\"%s\"", i ? "," : "", t);
+		}
+		printf("],\"nodes_answered\":%u", res->nodes_answered);
+		cl->exit_code = res->status < 0 ? 1 : 0;
+		break;
+	case C_ANNOUNCE:
+		printf(",\"stored_on\":%u", res->stored_on);
+		cl->exit_code = res->stored_on ? 0 : 1;
+		break;
+	case C_PUT:
+		printf(",\"stored_on\":%u", res->stored_on);
+		if (cl->is_mutable) {
+			printf(",\"seq\":%" PRId64 ",\"public_key\":", res->seq);
+			json_hex(stdout, cl->pk, 32);
+		} else {
+			printf(",\"seq\":null");
+		}
+		cl->exit_code = res->stored_on ? 0 : 1;
+		break;
+	case C_GET: {
+		struct benc_tok tok[2];
+		printf(",\"value\":");
+		if (res->status < 0 || !res->value) {
+			printf("null");
+		} else if (benc_parse(tok, 1, res->value, res->value_len, 1) == 1 &&
+		           tok[0].type == BENC_STR && is_text(tok[0].s, tok[0].slen)) {
+			json_str(stdout, tok[0].s, tok[0].slen);
+		} else if (benc_parse(tok, 1, res->value, res->value_len, 1) == 1 &&
+		           tok[0].type == BENC_STR) {
+			json_hex(stdout, tok[0].s, tok[0].slen);
+		} else {
+			json_hex(stdout, res->value, res->value_len);
+		}
+		if (res->seq >= 0)
+			printf(",\"seq\":%" PRId64, res->seq);
+		else
+			printf(",\"seq\":null");
+		printf(",\"nodes_answered\":%u", res->nodes_answered);
+		cl->exit_code = res->status < 0 ? 1 : 0;
+		break;
+	}
+	}
+	print_stats(cl, res);
+	printf("}\n");
+	fflush(stdout);
+	ev_break(cl->r.loop, EVBREAK_ALL);
+}
+
+static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)w, (void)revents;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+enum {
+	OPT_INFOHASH = 2000, OPT_PORT, OPT_VALUE, OPT_SEED, OPT_SALT, OPT_SEQ, OPT_TARGET,
+	OPT_PK, OPT_TIMEOUT, OPT_STATS
+};
+
+static const char *const client_usage[] = {
+	[C_GET_PEERS] = "dht get-peers --bootstrap ADDR:PORT --infohash HEX40",
+	[C_ANNOUNCE] = "dht announce --bootstrap ADDR:PORT --infohash HEX40 --port P "
+	               "[--port P ...]",
+	[C_PUT] = "dht put --bootstrap ADDR:PORT --value TEXT "
+	          "[--seed HEX64 [--salt TEXT] [--seq N]]",
+	[C_GET] = "dht get --bootstrap ADDR:PORT (--target HEX40 | --public-key HEX64 "
+	          "[--salt TEXT])",
+};
+
+static int run_client(int argc, char **argv, int kind)
+{
+	static const struct option opts[] = {
+		{"bootstrap", required_argument, NULL, OPT_BOOT},
+		{"infohash", required_argument, NULL, OPT_INFOHASH},
+		{"port", required_argument, NULL, OPT_PORT},
+		{"value", required_argument, NULL, OPT_VALUE},
+		{"seed", required_argument, NULL, OPT_SEED},
+		{"salt", required_argument, NULL, OPT_SALT},
+		{"seq", required_argument, NULL, OPT_SEQ},
+		{"target", required_argument, NULL, OPT_TARGET},
+		{"public-key", required_argument, NULL, OPT_PK},
+		{"timeout", required_argument, NULL, OPT_TIMEOUT},
+		{"stats", no_argument, NULL, OPT_STATS},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct addr boot[MAX_BOOTSTRAP], listen = {0};
+	uint8_t ih[MT6D_DHT_ID_LEN], seed[32], sk[64], vbuf[MT6D_DHT_MAX_V + 8];
+	uint16_t ports[MAX_PORTS];
+	const char *value = NULL, *salt = NULL;
+	bool have_ih = false, have_seed = false, have_pk = false, have_seq = false;
+	uint64_t seq = 0, timeout = 30, v;
+	int nboot = 0, nports = 0, c, ret = 1;
+	struct client cl;
+	struct ev_loop *loop = EV_DEFAULT;
+	ev_timer deadline;
+	size_t vlen = 0, saltlen = 0;
+
+	memset(&cl, 0, sizeof(cl));
+	cl.kind = kind;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_BOOT:
+			if (nboot == MAX_BOOTSTRAP)
+				return cli_usage("at most %d --bootstrap", MAX_BOOTSTRAP);
+			if (parse_addr(&boot[nboot++], "--bootstrap", optarg, true) < 0)
+				return EXIT_USAGE;
+			break;
+		case OPT_INFOHASH:
+		case OPT_TARGET:
+			if (cli_hex(ih, sizeof(ih), c == OPT_INFOHASH ? "--infohash" : "--target",
+			            optarg) < 0)
+				return EXIT_USAGE;
+			have_ih = true;
+			break;
+		case OPT_PORT:
+			if (nports == MAX_PORTS)
+				return cli_usage("at most %d --port", MAX_PORTS);
+			if (cli_u64(&v, "--port", optarg, 1, 65535) < 0)
+				return EXIT_USAGE;
+			ports[nports++] = (uint16_t)v;
+			break;
+		case OPT_VALUE:
+			value = optarg;
+			break;
+		case OPT_SEED:
+			if (cli_hex(seed, sizeof(seed), "--seed", optarg) < 0)
+				return EXIT_USAGE;
+			have_seed = true;
+			break;
+		case OPT_PK:
+			if (cli_hex(cl.pk, sizeof(cl.pk), "--public-key", optarg) < 0)
+				return EXIT_USAGE;
+			have_pk = true;
+			break;
+		case OPT_SALT:
+			salt = optarg;
+			saltlen = strlen(salt);
+			if (saltlen > MT6D_DHT_MAX_SALT)
+				return cli_usage("--salt is longer than %d bytes: `%s'",
+				                 MT6D_DHT_MAX_SALT, salt);
+			break;
+		case OPT_SEQ:
+			if (cli_u64(&seq, "--seq", optarg, 0, INT64_MAX) < 0)
+				return EXIT_USAGE;
+			have_seq = true;
+			break;
+		case OPT_TIMEOUT:
+			if (cli_u64(&timeout, "--timeout", optarg, 1, 3600) < 0)
+				return EXIT_USAGE;
+			break;
+		case OPT_STATS:
+			cl.stats = true;
+			break;
+		case 'h':
+			printf("Usage: %s %s", cli_prog, client_usage[kind]);
+			putchar('\n');
+			return 0;
+		default:
+			return cli_usage("Usage: %s %s", cli_prog, client_usage[kind]);
+		}
+	}
+	if (optind != argc || !nboot)
+		return cli_usage("Usage: %s %s", cli_prog, client_usage[kind]);
+	switch (kind) {
+	case C_GET_PEERS:
+		if (!have_ih || nports || value || have_seed || have_pk || salt || have_seq)
+			return cli_usage("Usage: %s %s", cli_prog, client_usage[kind]);
+		break;
+	case C_ANNOUNCE:
+		if (!have_ih || !nports || value || have_seed || have_pk || salt || have_seq)
+			return cli_usage("Usage: %s %s", cli_prog, client_usage[kind]);
+		break;
+	case C_PUT:
+		if (!value || have_ih || nports || have_pk || ((salt || have_seq) && !have_seed))
+			return cli_usage("Usage: %s %s", cli_prog, client_usage[kind]);
+		break;
+	case C_GET:
+		if (have_ih == have_pk || nports || value || have_seed || have_seq ||
+		    (salt && !have_pk))
+			return cli_usage("Usage: %s %s", cli_prog, client_usage[kind]);
+		break;
+	}
+	if (value) {
+		struct benc_buf b;
+		benc_init(&b, vbuf, sizeof(vbuf));
+		benc_cstr(&b, value);
+		if (b.overflow || b.len > MT6D_DHT_MAX_V)
+			return cli_usage("--value bencodes to more than %d bytes", MT6D_DHT_MAX_V);
+		vlen = b.len;
+	}
+	raise_fd_limit();
+	/* our socket: the family of the first bootstrap node, any port */
+	listen.ss.ss_family = boot[0].ss.ss_family;
+	listen.len = boot[0].len;
+	{
+		struct mt6d_dht_config cfg = {.read_only = true};
+		if (runner_start(&cl.r, loop, &listen, &cfg) < 0)
+			return 1;
+	}
+	bootstrap(&cl.r, boot, nboot);
+	switch (kind) {
+	case C_GET_PEERS:
+		ret = mt6d_dht_get_peers(cl.r.dht, ih, on_result, &cl, now_ms());
+		break;
+	case C_ANNOUNCE:
+		ret = mt6d_dht_announce(cl.r.dht, ih, ports, (size_t)nports, on_result, &cl,
+		                        now_ms());
+		break;
+	case C_PUT:
+		if (have_seed) {
+			struct timespec ts;
+			crypto_sign_seed_keypair(cl.pk, sk, seed);
+			cl.is_mutable = true;
+			if (!have_seq) {
+				/* as DESIGN.md: Unix time in microseconds, always increasing */
+				clock_gettime(CLOCK_REALTIME, &ts);
+				seq = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+			}
+			ret = mt6d_dht_put_mutable(cl.r.dht, sk, (const uint8_t *)salt, saltlen, vbuf,
+			                           vlen, (int64_t)seq, on_result, &cl, now_ms());
+			sodium_memzero(sk, sizeof(sk));
+			sodium_memzero(seed, sizeof(seed));
+		} else {
+			ret = mt6d_dht_put_immutable(cl.r.dht, vbuf, vlen, on_result, &cl, now_ms());
+		}
+		break;
+	case C_GET:
+		ret = mt6d_dht_get(cl.r.dht, ih, have_pk ? cl.pk : NULL, (const uint8_t *)salt,
+		                   saltlen, on_result, &cl, now_ms());
+		break;
+	}
+	if (ret < 0) {
+		runner_stop(&cl.r);
+		return cli_fail("cannot start the operation: %s", strerror(-ret));
+	}
+	if (!cl.done) {
+		ev_timer_init(&deadline, on_deadline, (double)timeout, 0.0);
+		ev_timer_start(loop, &deadline);
+		ev_run(loop, 0);
+		ev_timer_stop(loop, &deadline);
+	}
+	ret = cl.done ? cl.exit_code : cli_fail("no result within %" PRIu64 " s", timeout);
+	runner_stop(&cl.r);
+	return ret;
+}
+
+static const struct {
+	const char *name;
+	int kind;
+	const char *summary;
+} dht_cmds[] = {
+	{"node", -1, "run one DHT node until SIGINT or SIGTERM"},
+	{"swarm", -2, "run N DHT nodes on consecutive ports (tests, benchmarks)"},
+	{"get-peers", C_GET_PEERS, "look up the peers announced under an infohash"},
+	{"announce", C_ANNOUNCE, "announce ports under an infohash"},
+	{"put", C_PUT, "store a BEP 44 item (immutable, or mutable with --seed)"},
+	{"get", C_GET, "read a BEP 44 item"},
+};
+
+int cmd_dht(int argc, char **argv)
+{
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("Usage: %s dht <cmd> [<args>]\n\n", cli_prog);
+		for (size_t i = 0; i < sizeof(dht_cmds) / sizeof(dht_cmds[0]); i++)
+			printf("  %-10s %s\n", dht_cmds[i].name, dht_cmds[i].summary);
+		return 0;
+	}
+	if (argc < 2)
+		goto usage;
+	for (size_t i = 0; i < sizeof(dht_cmds) / sizeof(dht_cmds[0]); i++) {
+		if (strcmp(argv[1], dht_cmds[i].name))
+			continue;
+		if (dht_cmds[i].kind == -1)
+			return run_nodes(argc - 1, argv + 1, false);
+		if (dht_cmds[i].kind == -2)
+			return run_nodes(argc - 1, argv + 1, true);
+		return run_client(argc - 1, argv + 1, dht_cmds[i].kind);
+	}
+usage:
+	fprintf(stderr, "Usage: %s dht <cmd> [<args>]\n\n", cli_prog);
+	for (size_t i = 0; i < sizeof(dht_cmds) / sizeof(dht_cmds[0]); i++)
+		fprintf(stderr, "  %-10s %s\n", dht_cmds[i].name, dht_cmds[i].summary);
+	return EXIT_USAGE;
+}
