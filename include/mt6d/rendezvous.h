@@ -82,7 +82,8 @@ struct mt6d_pub_config {
 	uint32_t period;                      /* n, seconds; 0: 900 */
 	uint32_t rot_ms;                      /* 0: 3000 */
 	int transports;                       /* MT6D_RDV_*; 0: BEP 44 */
-	unsigned max_inflight;                /* DHT operations at once; 0: 64 */
+	unsigned max_inflight;                /* DHT operations at once; 0: 64 (a port-stuffing
+	                                         announce counts as 8: it sends 85 times more) */
 	uint32_t lead_s;                      /* publish the next window this long before
 	                                         its start; 0: min(n/5, 300) */
 	/* A new window's configuration was made (before it is published), or
@@ -100,6 +101,7 @@ struct mt6d_pub_status {
 	uint64_t round_window;
 	/* DHT operations: one per client and transport. */
 	size_t round_total, round_done, round_failed, round_inflight;
+	size_t round_retried;       /* operations tried again (up to 3 attempts) */
 	uint64_t round_started_ms, round_elapsed_ms; /* mono; elapsed 0 while running */
 	unsigned round_stored_min;  /* fewest nodes that stored one client's item */
 	uint64_t ops_started, ops_failed, dht_messages;

@@ -190,9 +190,9 @@ int cmd_lookup(int argc, char **argv)
 	inet_ntop(AF_INET6, lr.res.config.seed_addr, addr, sizeof(addr));
 	mt6d_hex_encode(khex, lr.res.config.intro_key, sizeof(lr.res.config.intro_key));
 	printf("version=%u\nwindow=%" PRIu64 "\nrot_ms=%" PRIu32 "\nseed_address=%s\n"
-	       "intro_key=%s\ntransport=%s\nelapsed_ms=%" PRIu64 "\n",
+	       "intro_key=%s\ntransport=%s\ncandidates=%u\nelapsed_ms=%" PRIu64 "\n",
 	       lr.res.config.version, lr.res.config.window, lr.res.config.rot_ms, addr, khex,
-	       mt6d_rdv_transport_name(lr.res.transport), lr.res.elapsed_ms);
+	       mt6d_rdv_transport_name(lr.res.transport), lr.res.candidates, lr.res.elapsed_ms);
 	sodium_memzero(khex, sizeof(khex));
 	ret = fflush(stdout) == 0 ? 0 : 1;
 out:

@@ -202,6 +202,9 @@ int cmd_publish(int argc, char **argv)
 	}
 	if (cli_privkey_file(pc.server_priv, "private_key", p->conf.private_key) < 0)
 		goto out;
+	/* A one-shot publisher must not enter other nodes' routing tables:
+	 * it will be gone in a moment and lookups would wait on it (BEP 43). */
+	dc.read_only = p->once;
 	p->loop = ev_default_loop(EVFLAG_AUTO);
 	if (dhtrun_start(&p->run, p->loop, &p->conf.listen[0], &dc, err, sizeof(err)) < 0) {
 		cli_fail("%s", err);

@@ -31,6 +31,10 @@
 #define MAX_INTROS 3 /* previous, current, next */
 #define MAX_QUEUE 8
 #define STUFF_REPUBLISH_MS (15u * 60 * 1000)
+/* A stuffing announce sends 85 queries to each of K nodes, a BEP 44 put
+ * one: it takes this many units of the in-flight budget. */
+#define STUFF_WEIGHT 8
+#define MAX_ATTEMPTS 3
 #define BEP44_REPUBLISH_MS (60u * 60 * 1000)
 
 struct pclient {
@@ -46,6 +50,13 @@ struct op_ctx {
 	struct op_ctx *prev, *next;
 	uint32_t round_id;
 	int transport;
+	int attempt;
+	uint8_t client[MT6D_KEY_LEN]; /* for a retry */
+};
+
+struct retry {
+	uint8_t client[MT6D_KEY_LEN];
+	int transport, attempt;
 };
 
 struct intro_slot {
@@ -58,7 +69,10 @@ struct round {
 	int active;
 	uint32_t id;
 	uint64_t window;
-	size_t next, total, done, failed, inflight;
+	size_t next, total, done, failed, inflight, retried;
+	unsigned budget_used; /* weighted in-flight operations */
+	struct retry *retries;
+	size_t nretries, cap_retries;
 	unsigned stored_min;
 	uint64_t started_ms, elapsed_ms, tx_at_start;
 };
@@ -147,6 +161,7 @@ void mt6d_pub_free(struct mt6d_pub *pub)
 	for (struct op_ctx *o = pub->ops; o; o = o->next)
 		o->pub = NULL;
 	clients_wipe(pub->clients, pub->nclients);
+	free(pub->round.retries);
 	sodium_memzero(pub, sizeof(*pub));
 	free(pub);
 }
@@ -277,6 +292,25 @@ int mt6d_pub_force(struct mt6d_pub *pub, uint64_t mono_ms, uint64_t unix_ms)
 	return 0;
 }
 
+static int retry_add(struct mt6d_pub *pub, const uint8_t client[32], int transport, int attempt)
+{
+	struct round *r = &pub->round;
+
+	if (r->nretries == r->cap_retries) {
+		size_t cap = r->cap_retries ? 2 * r->cap_retries : 16;
+		struct retry *nv = realloc(r->retries, cap * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		r->retries = nv;
+		r->cap_retries = cap;
+	}
+	memcpy(r->retries[r->nretries].client, client, MT6D_KEY_LEN);
+	r->retries[r->nretries].transport = transport;
+	r->retries[r->nretries].attempt = attempt;
+	r->nretries++;
+	return 0;
+}
+
 static void op_done(void *arg, const struct mt6d_dht_result *res)
 {
 	struct op_ctx *o = arg;
@@ -291,7 +325,11 @@ static void op_done(void *arg, const struct mt6d_dht_result *res)
 			o->next->prev = o->prev;
 		if (o->round_id == pub->round.id && pub->round.active) {
 			pub->round.inflight--;
-			if (res->status < 0 || res->stored_on == 0) {
+			pub->round.budget_used -= o->transport == MT6D_RDV_STUFFING ? STUFF_WEIGHT : 1;
+			if ((res->status < 0 || res->stored_on == 0) && o->attempt < MAX_ATTEMPTS &&
+			    retry_add(pub, o->client, o->transport, o->attempt + 1) == 0) {
+				pub->round.retried++;
+			} else if (res->status < 0 || res->stored_on == 0) {
 				pub->round.failed++;
 				pub->ops_failed++;
 			} else {
@@ -304,7 +342,8 @@ static void op_done(void *arg, const struct mt6d_dht_result *res)
 	free(o);
 }
 
-static int op_track(struct mt6d_pub *pub, struct op_ctx **out, int transport)
+static int op_track(struct mt6d_pub *pub, struct op_ctx **out, int transport,
+                    const uint8_t client[32], int attempt)
 {
 	struct op_ctx *o = calloc(1, sizeof(*o));
 	if (!o)
@@ -312,6 +351,8 @@ static int op_track(struct mt6d_pub *pub, struct op_ctx **out, int transport)
 	o->pub = pub;
 	o->round_id = pub->round.id;
 	o->transport = transport;
+	o->attempt = attempt;
+	memcpy(o->client, client, MT6D_KEY_LEN);
 	o->next = pub->ops;
 	if (pub->ops)
 		pub->ops->prev = o;
@@ -334,17 +375,20 @@ static void op_untrack(struct mt6d_pub *pub, struct op_ctx *o)
 /* Start one DHT operation of the round; a refusal counts as a failure. The
  * DHT may complete the operation before returning (op_done runs inside),
  * so the counters are set before the call. */
-static void start_op(struct mt6d_pub *pub, int transport, const uint8_t *sk, const uint8_t *v,
-                     size_t vlen, int64_t seq, const uint8_t *d, const uint16_t *ports,
-                     size_t nports, uint64_t mono_ms)
+static void start_op(struct mt6d_pub *pub, const struct pclient *c, int attempt, int transport,
+                     const uint8_t *sk, const uint8_t *v, size_t vlen, int64_t seq,
+                     const uint8_t *d, const uint16_t *ports, size_t nports, uint64_t mono_ms)
 {
+	unsigned weight = transport == MT6D_RDV_STUFFING ? STUFF_WEIGHT : 1;
 	struct op_ctx *o;
 	int ret;
 
-	pub->round.total++;
-	ret = op_track(pub, &o, transport);
+	if (attempt == 1)
+		pub->round.total++;
+	ret = op_track(pub, &o, transport, c->pub, attempt);
 	if (ret == 0) {
 		pub->round.inflight++;
+		pub->round.budget_used += weight;
 		pub->ops_started++;
 		if (transport == MT6D_RDV_BEP44)
 			ret = mt6d_dht_put_mutable(pub->cfg.dht, sk, NULL, 0, v, vlen, seq, op_done, o,
@@ -354,6 +398,7 @@ static void start_op(struct mt6d_pub *pub, int transport, const uint8_t *sk, con
 		if (ret < 0) {
 			op_untrack(pub, o);
 			pub->round.inflight--;
+			pub->round.budget_used -= weight;
 			pub->ops_started--;
 		}
 	}
@@ -365,7 +410,7 @@ static void start_op(struct mt6d_pub *pub, int transport, const uint8_t *sk, con
 
 /* Seal window T's configuration for one client and start its DHT operations. */
 static void publish_client(struct mt6d_pub *pub, struct pclient *c, const struct mt6d_intro *in,
-                           uint64_t mono_ms, uint64_t unix_ms)
+                           int transports, int attempt, uint64_t mono_ms, uint64_t unix_ms)
 {
 	struct mt6d_config cfg = {.version = MT6D_CONFIG_VERSION, .window = in->window,
 	                          .rot_ms = in->rot_ms};
@@ -376,7 +421,7 @@ static void publish_client(struct mt6d_pub *pub, struct pclient *c, const struct
 	mt6d_config_seal_afternm(m, &cfg, c->boxkey);
 	sodium_memzero(&cfg, sizeof(cfg));
 
-	if (pub->cfg.transports & MT6D_RDV_BEP44) {
+	if (transports & MT6D_RDV_BEP44) {
 		uint8_t pk[32], sk[64], v[MT6D_BEP44_VALUE_LEN];
 		int64_t seq = (int64_t)(unix_ms * 1000);
 
@@ -386,17 +431,18 @@ static void publish_client(struct mt6d_pub *pub, struct pclient *c, const struct
 		pub->last_seq = seq;
 		mt6d_bep44_keypair(pk, sk, c->s, in->window);
 		mt6d_bep44_value(v, m);
-		start_op(pub, MT6D_RDV_BEP44, sk, v, sizeof(v), seq, NULL, NULL, 0, mono_ms);
+		start_op(pub, c, attempt, MT6D_RDV_BEP44, sk, v, sizeof(v), seq, NULL, NULL, 0,
+		         mono_ms);
 		sodium_memzero(sk, sizeof(sk));
 	}
-	if (pub->cfg.transports & MT6D_RDV_STUFFING) {
+	if (transports & MT6D_RDV_STUFFING) {
 		uint8_t d[MT6D_DESC_LEN];
 		uint16_t ports[MT6D_SEALED_LEN];
 
 		mt6d_descriptor(d, c->s, in->window);
 		(void)mt6d_stuff_encode(ports, m, sizeof(m)); /* cannot fail for 85 bytes */
-		start_op(pub, MT6D_RDV_STUFFING, NULL, NULL, 0, 0, d, ports, MT6D_SEALED_LEN,
-		         mono_ms);
+		start_op(pub, c, attempt, MT6D_RDV_STUFFING, NULL, NULL, 0, 0, d, ports,
+		         MT6D_SEALED_LEN, mono_ms);
 	}
 }
 
@@ -405,6 +451,7 @@ static void round_start(struct mt6d_pub *pub, uint64_t window, uint64_t mono_ms)
 	struct mt6d_dht_stats st;
 
 	mt6d_dht_get_stats(pub->cfg.dht, &st);
+	free(pub->round.retries);
 	memset(&pub->round, 0, sizeof(pub->round));
 	pub->round.active = 1;
 	pub->round.id = ++pub->round_ids;
@@ -471,15 +518,27 @@ uint64_t mt6d_pub_tick(struct mt6d_pub *pub, uint64_t mono_ms, uint64_t unix_ms)
 	}
 	if (pub->round.active) {
 		struct intro_slot *s = intro_find(pub, pub->round.window);
-		while (s && pub->round.inflight < pub->cfg.max_inflight &&
+		/* Start work while the budget is not used up (one client may take
+		 * it past the limit, so a budget smaller than a client's work still
+		 * makes progress). Retries first: the oldest work of the round. */
+		while (s && pub->round.nretries && pub->round.budget_used < pub->cfg.max_inflight) {
+			struct retry r = pub->round.retries[--pub->round.nretries];
+			struct pclient *c = find_client(pub->clients, pub->nclients, r.client);
+			if (c && !c->unusable)
+				publish_client(pub, c, &s->intro, r.transport, r.attempt, mono_ms, unix_ms);
+			else
+				pub->round.failed++; /* removed from the registry meanwhile */
+		}
+		while (s && pub->round.budget_used < pub->cfg.max_inflight &&
 		       pub->round.next < pub->nclients) {
 			struct pclient *c = &pub->clients[pub->round.next++];
 			if (c->round_started == pub->round.id || c->unusable)
 				continue;
 			c->round_started = pub->round.id;
-			publish_client(pub, c, &s->intro, mono_ms, unix_ms);
+			publish_client(pub, c, &s->intro, pub->cfg.transports, 1, mono_ms, unix_ms);
 		}
-		if (!s || (pub->round.next >= pub->nclients && pub->round.inflight == 0))
+		if (!s || (pub->round.next >= pub->nclients && pub->round.inflight == 0 &&
+		           pub->round.nretries == 0))
 			round_finish(pub, mono_ms);
 	}
 
@@ -507,6 +566,7 @@ void mt6d_pub_get_status(const struct mt6d_pub *pub, struct mt6d_pub_status *st)
 	st->round_done = pub->round.done;
 	st->round_failed = pub->round.failed;
 	st->round_inflight = pub->round.inflight;
+	st->round_retried = pub->round.retried;
 	st->round_started_ms = pub->round.started_ms;
 	st->round_elapsed_ms = pub->round.active ? 0 : pub->round.elapsed_ms;
 	st->round_stored_min = pub->round.stored_min == ~0u ? 0 : pub->round.stored_min;
