@@ -161,9 +161,26 @@ static int handler(void *user, const char *section, const char *key, const char 
 			memcpy(c->prefix, a, MT6D_PREFIX_LEN);
 			c->have_prefix = 1;
 		} else if (!strcmp(key, "period")) {
-			if (u32(&c->period, value, 10, 7 * 86400) < 0)
+			/* The client may list several (docs/rendezvous.md). */
+			char buf[64], *save = NULL, *tok;
+			int n = 0;
+			if (strlen(value) >= sizeof(buf))
 				return bad(p, "%s is not a number of seconds from 10 to 604800: `%s'",
 				           key, value);
+			strcpy(buf, value);
+			memset(c->periods, 0, sizeof(c->periods));
+			for (tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+				if (n == (c->is_server ? 1 : 4) || u32(&c->periods[n], tok, 10, 7 * 86400) < 0)
+					return bad(p, c->is_server ? "%s is not a number of seconds "
+					                             "from 10 to 604800: `%s'"
+					                           : "%s is not 1-4 numbers of seconds "
+					                             "from 10 to 604800: `%s'",
+					           key, value);
+				n++;
+			}
+			if (n == 0)
+				return bad(p, "%s is empty: `%s'", key, value);
+			c->period = c->periods[0];
 		} else if (!strcmp(key, "rotation_ms")) {
 			if (u32(&c->rot_ms, value, 100, 3600000) < 0)
 				return bad(p, "%s is not a number of milliseconds from 100 to "
@@ -229,6 +246,7 @@ static void defaults(struct conf *c, int is_server)
 	memset(c, 0, sizeof(*c));
 	c->is_server = is_server;
 	c->period = MT6D_DEFAULT_PERIOD;
+	c->periods[0] = MT6D_DEFAULT_PERIOD;
 	c->rot_ms = MT6D_DEFAULT_ROT_MS;
 	c->transports = is_server ? MT6D_RDV_BEP44 : MT6D_RDV_BOTH;
 	c->max_inflight = 64;

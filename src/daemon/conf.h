@@ -30,7 +30,8 @@ struct conf {
 	int have_server_pub;
 	uint8_t prefix[MT6D_PREFIX_LEN];   /* server: its /64 */
 	int have_prefix;
-	uint32_t period;                   /* seconds */
+	uint32_t period;                   /* seconds; the first of periods */
+	uint32_t periods[4];               /* client: periods to try, new first */
 	uint32_t rot_ms;
 	int transports;                    /* MT6D_RDV_* */
 	uint32_t lead_s;                   /* server: pre-publication lead; 0 auto */

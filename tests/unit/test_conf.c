@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/* Configuration files: every value checked, errors name the line. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <cmocka.h>
+
+#include "conf.h"
+#include "mt6d/rendezvous.h"
+
+static const char good_server[] = "# comment\n"
+                                  "[server]\n"
+                                  "private_key = /etc/mt6d/server.key\n"
+                                  "clients = /etc/mt6d/clients\n"
+                                  "prefix = 2001:db8:1:2::/64\n"
+                                  "period = 300\n"
+                                  "rotation_ms = 1500\n"
+                                  "transport = both\n"
+                                  "[dht]\n"
+                                  "listen = 127.0.0.1:6881\n"
+                                  "listen = [::1]:6881\n"
+                                  "bootstrap = 192.0.2.1:6881\n"
+                                  "bootstrap = [2001:db8::1]:6881\n"
+                                  "[control]\n"
+                                  "socket = /run/mt6d/mt6d.sock\n";
+
+static void test_server_good(void **state)
+{
+	struct conf c;
+
+	assert_int_equal(conf_load_string(&c, good_server, "s.conf", 1), 0);
+	assert_string_equal(c.private_key, "/etc/mt6d/server.key");
+	assert_memory_equal(c.prefix, "\x20\x01\x0d\xb8\x00\x01\x00\x02", 8);
+	assert_int_equal(c.period, 300);
+	assert_int_equal(c.rot_ms, 1500);
+	assert_int_equal(c.transports, MT6D_RDV_BOTH);
+	assert_int_equal(c.nlisten, 2);
+	assert_int_equal(c.listen[1].ss.ss_family, AF_INET6);
+	assert_int_equal(c.nbootstrap, 2);
+	assert_int_equal(ntohs(((struct sockaddr_in *)&c.bootstrap[0].ss)->sin_port), 6881);
+	assert_string_equal(c.control_socket, "/run/mt6d/mt6d.sock");
+}
+
+static void test_client_periods(void **state)
+{
+	struct conf c;
+	const char *text = "[client]\nprivate_key = k\n"
+	                   "server_public_key = 0cwRe3M/LRxGSCPmn3Zkkd7JX9j3WL5Vg9A+9iNoWng=\n"
+	                   "period = 300, 900\n";
+
+	assert_int_equal(conf_load_string(&c, text, "c.conf", 0), 0);
+	assert_int_equal(c.period, 300);
+	assert_int_equal(c.periods[1], 900);
+	assert_int_equal(c.transports, MT6D_RDV_BOTH);
+	/* A server takes one period only. */
+	assert_int_equal(conf_load_string(&c,
+	                                  "[server]\nprivate_key=k\nclients=c\nprefix=2001:db8::/64\n"
+	                                  "period = 300, 900\n",
+	                                  "s.conf", 1),
+	                 -EINVAL);
+	assert_non_null(strstr(c.error, "s.conf:5:"));
+}
+
+static void test_errors_name_the_line(void **state)
+{
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+		{"[server]\nperiod = 5\n", "x.conf:2: period is not"},
+		{"[server]\nrotation_ms = abc\n", "x.conf:2: rotation_ms"},
+		{"[server]\ntransport = carrier-pigeon\n", "`carrier-pigeon'"},
+		{"[server]\nprefix = 2001:db8::/48\n", "x.conf:2: prefix"},
+		{"[server]\nprefix = 2001:db8::1\n", "x.conf:2: prefix"},
+		{"\n\n[dht]\nlisten = 127.0.0.1\n", "x.conf:4: listen"},
+		{"[dht]\nbootstrap = 127.0.0.1:0\n", "x.conf:2: bootstrap"},
+		{"[dht]\nbootstrap = [::1:6881\n", "x.conf:2: bootstrap"},
+		{"[dht]\nlisten = 1.2.3.4:1\nlisten = 1.2.3.4:2\nlisten = 1.2.3.4:3\n", "x.conf:4:"},
+		{"[server]\ncolour = blue\n", "unknown key `colour'"},
+		{"[servre]\nprivate_key = k\n", "x.conf:2: unknown section [servre]"},
+		{"[server]\nno equals sign here\n", "x.conf:2: syntax error"},
+		{"[client]\nserver_public_key = short\n", "x.conf:2: server_public_key"},
+		{"[server]\nclients = /c\nprefix = 2001:db8::/64\n", "private_key is required"},
+		{"[server]\nperiod = 10\nperiod = -20\n", "x.conf:3:"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct conf c;
+		int is_server = strstr(cases[i].text, "[client]") == NULL;
+		assert_int_equal(conf_load_string(&c, cases[i].text, "x.conf", is_server), -EINVAL);
+		if (!strstr(c.error, cases[i].want))
+			fail_msg("case %zu: `%s' does not contain `%s'", i, c.error, cases[i].want);
+	}
+}
+
+static void test_missing_file(void **state)
+{
+	struct conf c;
+	assert_int_equal(conf_load(&c, "/nonexistent/mt6d.conf", 1), -ENOENT);
+	assert_non_null(strstr(c.error, "/nonexistent/mt6d.conf"));
+}
+
+static void test_addr(void **state)
+{
+	struct conf_addr a;
+	char out[64];
+
+	assert_int_equal(conf_parse_addr(&a, "203.0.113.7:65535"), 0);
+	conf_format_addr(out, sizeof(out), (struct sockaddr *)&a.ss);
+	assert_string_equal(out, "203.0.113.7:65535");
+	assert_int_equal(conf_parse_addr(&a, "[2001:db8::7]:1"), 0);
+	conf_format_addr(out, sizeof(out), (struct sockaddr *)&a.ss);
+	assert_string_equal(out, "[2001:db8::7]:1");
+	assert_int_equal(conf_parse_addr(&a, "203.0.113.7:65536"), -EINVAL);
+	assert_int_equal(conf_parse_addr(&a, "203.0.113.7:+5"), -EINVAL);
+	assert_int_equal(conf_parse_addr(&a, "2001:db8::7:5"), -EINVAL);
+	assert_int_equal(conf_parse_addr(&a, ":5"), -EINVAL);
+	assert_int_equal(conf_parse_addr(&a, "[]:5"), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_server_good),   cmocka_unit_test(test_client_periods),
+		cmocka_unit_test(test_errors_name_the_line), cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_addr),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
