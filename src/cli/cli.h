@@ -29,6 +29,7 @@ int cmd_seal(int argc, char **argv);
 int cmd_open(int argc, char **argv);
 int cmd_stuff(int argc, char **argv);
 int cmd_unstuff(int argc, char **argv);
+int cmd_tunnel(int argc, char **argv);
 
 /* Print "mt6d: <message>" to stderr; return 1 (cli_fail) or 2 (cli_usage). */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

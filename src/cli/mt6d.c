@@ -17,6 +17,7 @@ static const struct cli_command commands[] = {
 	{"open", cmd_open, "open a sealed configuration read as hex on stdin"},
 	{"stuff", cmd_stuff, "hex message on stdin to announce ports, one per line"},
 	{"unstuff", cmd_unstuff, "ports on stdin (optionally with their IP) to hex messages"},
+	{"tunnel", cmd_tunnel, "run a static two-peer MT6D tunnel from a config file"},
 };
 
 static void usage(FILE *f)
