@@ -196,6 +196,24 @@ int mt6d_tun_session_rotate(struct mt6d_tun_table *t, struct mt6d_tun_session *s
 /* The slot entry for slot, or NULL when it is not in the window. */
 struct mt6d_tun_slot *mt6d_tun_session_slot(struct mt6d_tun_session *s, uint64_t slot);
 
+/* ---- segmentation and checksums (gso.c) ---- */
+
+/* Internet checksum of p, starting from a partial sum (host order). */
+uint16_t mt6d_csum(const uint8_t *p, size_t len, uint32_t initial);
+/* Finish a CHECKSUM_PARTIAL packet (virtio_net_hdr NEEDS_CSUM): sum from
+ * start to the end and store it at start + offset. -EINVAL if out of range. */
+int mt6d_csum_complete(uint8_t *pkt, size_t len, size_t start, size_t offset);
+/*
+ * Split a TCP/IPv6 superpacket (no extension headers) into segments of at
+ * most mss payload bytes with correct lengths, sequence numbers, flags and
+ * checksums. Segment k goes to out + k * stride + off; lens[k] is its
+ * length. Returns the number of segments, -EMSGSIZE when more than max or
+ * a segment would not fit the stride, -EPROTONOSUPPORT when the packet is
+ * not IPv6 + TCP.
+ */
+int mt6d_gso_split_tcp6(const uint8_t *pkt, size_t len, uint16_t mss, uint8_t *out, size_t stride,
+                        size_t off, size_t *lens, size_t max);
+
 #ifdef __cplusplus
 }
 #endif

@@ -39,9 +39,13 @@
 
 #include <ev.h>
 #include <ini.h>
+#include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <sodium.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
 
 #include "cli.h"
 #include "daemon.h"
@@ -54,6 +58,11 @@
 #define MAX_INNER 8 /* Address= and Route= lines each */
 #define BATCH     64
 #define BUF_LEN   (MT6D_INNER_MAX + MT6D_ENCAP_OVERHEAD)
+#define VNET_LEN  ((int)sizeof(struct virtio_net_hdr))
+/* Segments of one superpacket, and per UDP GSO send: the kernel takes at
+ * most 64 segments and 64 KB per send. */
+#define MAX_SEGS  64
+#define GSO_BYTES 65000
 
 enum mode { MODE_BIND, MODE_ROUTED };
 
@@ -95,7 +104,9 @@ struct tund {
 	ev_io tun_w, sock_w[MT6D_TUN_SLOTS];
 	ev_timer rot_w;
 	ev_signal sig_int, sig_term, sig_usr1;
-	uint8_t *buf;
+	uint8_t *buf;  /* one datagram, or a UDP GRO batch of them */
+	uint8_t *rbuf; /* virtio_net_hdr + packet read from the TUN device */
+	uint8_t *gbuf; /* MAX_SEGS sealed segments for one UDP GSO send */
 	int fatal; /* -errno of a failure inside a callback; ends the loop */
 };
 
@@ -313,6 +324,8 @@ static int open_slot_socket(const struct mt6d_tun_endpoint *ep)
 	 * get them is not fatal. */
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf));
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf));
+	/* UDP GRO: one recvmsg for a train of datagrams from the same peer. */
+	setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		goto fail;
 	return fd;
@@ -326,41 +339,161 @@ fail:
 
 static void on_udp(struct ev_loop *loop, ev_io *w, int revents);
 
+/* The slot to send from: what the clock says now (the timer may be a few
+ * ms late at an edge). */
+static struct mt6d_tun_slot *tx_slot(struct tund *d)
+{
+	struct mt6d_tun_session *s = &d->sess;
+	struct mt6d_tun_slot *sl = mt6d_tun_session_slot(s, mt6d_slot(now_ms(d), s->rot_ms));
+
+	if (!sl)
+		sl = mt6d_tun_session_slot(s, s->cur); /* timer not yet run */
+	return sl && sl->fd >= 0 ? sl : NULL;
+}
+
+/* Send n sealed datagrams of `stride` bytes each (the last may be shorter,
+ * total bytes `total`) with as few sendmsg calls as UDP GSO allows. */
+static void send_batch(struct tund *d, struct mt6d_tun_slot *sl, uint8_t *p, size_t n,
+                       size_t stride, size_t total)
+{
+	struct mt6d_tun_session *s = &d->sess;
+	struct sockaddr_in6 to = {.sin6_family = AF_INET6, .sin6_port = htons(sl->remote.port)};
+	size_t per = GSO_BYTES / stride;
+
+	memcpy(&to.sin6_addr, sl->remote.addr, 16);
+	if (per > MAX_SEGS)
+		per = MAX_SEGS;
+	if (per == 0)
+		per = 1;
+	while (n > 0) {
+		size_t k = n < per ? n : per;
+		size_t bytes = k == n ? total : k * stride;
+		union {
+			char buf[CMSG_SPACE(sizeof(uint16_t))];
+			struct cmsghdr align;
+		} u;
+		struct iovec iov = {.iov_base = p, .iov_len = bytes};
+		struct msghdr mh = {.msg_name = &to, .msg_namelen = sizeof(to), .msg_iov = &iov,
+		                    .msg_iovlen = 1};
+
+		if (k > 1) {
+			struct cmsghdr *cm;
+			uint16_t gso = (uint16_t)stride;
+
+			memset(&u, 0, sizeof(u));
+			mh.msg_control = u.buf;
+			mh.msg_controllen = sizeof(u.buf);
+			cm = CMSG_FIRSTHDR(&mh);
+			cm->cmsg_level = SOL_UDP;
+			cm->cmsg_type = UDP_SEGMENT;
+			cm->cmsg_len = CMSG_LEN(sizeof(gso));
+			memcpy(CMSG_DATA(cm), &gso, sizeof(gso));
+		}
+		if (sendmsg(sl->fd, &mh, 0) < 0)
+			s->stats.tx_errors += k;
+		else
+			s->stats.tx_packets += k;
+		p += bytes;
+		total -= bytes;
+		n -= k;
+	}
+}
+
+/*
+ * One packet from the TUN device: with IFF_VNET_HDR and TSO6 on, a TCP
+ * superpacket of up to 64 KB is split here into MTU-sized segments, each
+ * sealed into its own datagram, and the datagrams leave in UDP GSO sends.
+ */
 static void on_tun(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct tund *d = w->data;
 	struct mt6d_tun_session *s = &d->sess;
 
 	for (int i = 0; i < BATCH; i++) {
-		uint8_t *inner = d->buf + MT6D_ENCAP_INNER_OFF;
-		ssize_t n = read(d->tun_fd, inner, BUF_LEN - MT6D_ENCAP_OVERHEAD);
+		ssize_t n = read(d->tun_fd, d->rbuf, VNET_LEN + MT6D_INNER_MAX);
+		struct virtio_net_hdr vh;
+		uint8_t *pkt = d->rbuf + VNET_LEN;
+		size_t len, lens[MAX_SEGS], stride, total = 0;
 		struct mt6d_tun_slot *sl;
-		struct sockaddr_in6 to = {.sin6_family = AF_INET6};
-		int len;
+		int nseg;
 
-		if (n <= 0)
+		if (n < VNET_LEN)
 			break;
-		sl = mt6d_tun_session_slot(s, mt6d_slot(now_ms(d), s->rot_ms));
-		if (!sl)
-			sl = mt6d_tun_session_slot(s, s->cur); /* timer not yet run */
-		if (!sl || sl->fd < 0) {
+		len = (size_t)n - VNET_LEN;
+		memcpy(&vh, d->rbuf, sizeof(vh));
+		sl = tx_slot(d);
+		if (!sl || len == 0) {
 			s->stats.tx_errors++;
 			continue;
 		}
-		len = mt6d_encap_seal_inplace(&s->encap, d->buf, BUF_LEN, (size_t)n);
-		if (len < 0) {
+		if ((vh.gso_type & ~VIRTIO_NET_HDR_GSO_ECN) == VIRTIO_NET_HDR_GSO_TCPV6) {
+			/* hdr_len is the kernel's linear length, not the headers':
+			 * take the TCP header length from the packet. Every segment
+			 * but the last is exactly stride long, as UDP GSO needs. */
+			size_t hl = len > 60 ? 40 + (size_t)(pkt[52] >> 4) * 4 : 0;
+
+			stride = MT6D_ENCAP_OVERHEAD + hl + vh.gso_size;
+			if (hl < 60 || stride > MT6D_OUTER_MTU + MT6D_ENCAP_OVERHEAD)
+				nseg = -EMSGSIZE;
+			else
+				nseg = mt6d_gso_split_tcp6(pkt, len, vh.gso_size, d->gbuf, stride,
+				                           MT6D_ENCAP_INNER_OFF, lens, MAX_SEGS);
+		} else {
+			if ((vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+			    mt6d_csum_complete(pkt, len, vh.csum_start, vh.csum_offset) < 0)
+				nseg = -EINVAL;
+			else if (len > MT6D_INNER_MAX)
+				nseg = -EMSGSIZE;
+			else {
+				memcpy(d->gbuf + MT6D_ENCAP_INNER_OFF, pkt, len);
+				lens[0] = len;
+				stride = len + MT6D_ENCAP_OVERHEAD;
+				nseg = 1;
+			}
+		}
+		if (nseg <= 0) {
 			s->stats.tx_errors++;
 			continue;
 		}
-		memcpy(&to.sin6_addr, sl->remote.addr, 16);
-		to.sin6_port = htons(sl->remote.port);
-		if (sendto(sl->fd, d->buf, (size_t)len, 0, (struct sockaddr *)&to, sizeof(to)) < 0) {
-			s->stats.tx_errors++;
-			continue;
+		for (int k = 0; k < nseg; k++) {
+			int r = mt6d_encap_seal_inplace(&s->encap, d->gbuf + (size_t)k * stride, stride,
+			                                lens[k]);
+			s->stats.tx_bytes += lens[k];
+			total = (size_t)k * stride + (size_t)r;
 		}
-		s->stats.tx_packets++;
-		s->stats.tx_bytes += (uint64_t)n;
+		send_batch(d, sl, d->gbuf, (size_t)nseg, stride, total);
 	}
+}
+
+/* One datagram: open it and hand the inner packet to the TUN device. The
+ * virtio_net_hdr goes in the bytes just before the inner packet (the
+ * nonce's, no longer needed once the datagram is open). */
+static void rx_one(struct tund *d, struct mt6d_tun_session *s, uint8_t *dg, size_t n)
+{
+	struct virtio_net_hdr vh = {.flags = VIRTIO_NET_HDR_F_DATA_VALID,
+	                            .gso_type = VIRTIO_NET_HDR_GSO_NONE};
+	int len = mt6d_encap_open_inplace(&s->encap, dg, n, NULL);
+
+	if (len == -EMSGSIZE) {
+		s->stats.rx_truncated++;
+		return;
+	} else if (len == -EBADMSG) {
+		s->stats.rx_forged++;
+		return;
+	} else if (len == -EEXIST) {
+		s->stats.rx_replayed++;
+		return;
+	} else if (len < 40 || (dg[MT6D_ENCAP_INNER_OFF] >> 4) != 6) {
+		s->stats.rx_bad_inner++;
+		return;
+	}
+	s->stats.rx_packets++;
+	s->stats.rx_bytes += (uint64_t)len;
+	/* DATA_VALID: the AEAD proved the packet is what the sender's kernel
+	 * made, and the sender completed every checksum (gso.c). */
+	memcpy(dg + MT6D_ENCAP_INNER_OFF - VNET_LEN, &vh, sizeof(vh));
+	if (write(d->tun_fd, dg + MT6D_ENCAP_INNER_OFF - VNET_LEN, (size_t)len + VNET_LEN) < 0)
+		s->stats.tx_errors++;
 }
 
 static void on_udp(struct ev_loop *loop, ev_io *w, int revents)
@@ -371,36 +504,39 @@ static void on_udp(struct ev_loop *loop, ev_io *w, int revents)
 	struct mt6d_tun_slot *bound = &d->sess.win[w - d->sock_w];
 
 	for (int i = 0; i < BATCH; i++) {
-		ssize_t n = recv(w->fd, d->buf, BUF_LEN, 0);
+		union {
+			char buf[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} u;
+		struct iovec iov = {.iov_base = d->buf, .iov_len = BUF_LEN};
+		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+		                    .msg_controllen = sizeof(u.buf)};
 		struct mt6d_tun_session *s;
+		struct cmsghdr *cm;
+		size_t gso = 0, n;
+		ssize_t r = recvmsg(w->fd, &mh, 0);
 		uint64_t slot;
-		int len;
 
-		if (n < 0)
+		if (r < 0)
 			break;
+		n = (size_t)r;
+		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
+				int g;
+				memcpy(&g, CMSG_DATA(cm), sizeof(g));
+				gso = g > 0 ? (size_t)g : 0;
+			}
+		}
+		if (gso == 0 || gso > n)
+			gso = n;
 		s = mt6d_tun_table_find(d->table, &bound->local, &slot);
 		if (!s) {
 			d->sess.stats.rx_no_session++;
 			continue;
 		}
-		len = mt6d_encap_open_inplace(&s->encap, d->buf, (size_t)n, NULL);
-		if (len == -EMSGSIZE) {
-			s->stats.rx_truncated++;
-			continue;
-		} else if (len == -EBADMSG) {
-			s->stats.rx_forged++;
-			continue;
-		} else if (len == -EEXIST) {
-			s->stats.rx_replayed++;
-			continue;
-		} else if (len < 40 || (d->buf[MT6D_ENCAP_INNER_OFF] >> 4) != 6) {
-			s->stats.rx_bad_inner++;
-			continue;
-		}
-		s->stats.rx_packets++;
-		s->stats.rx_bytes += (uint64_t)len;
-		if (write(d->tun_fd, d->buf + MT6D_ENCAP_INNER_OFF, (size_t)len) < 0)
-			s->stats.tx_errors++;
+		/* A GRO batch is datagrams of gso bytes each, the last shorter. */
+		for (size_t off = 0; off < n; off += gso)
+			rx_one(d, s, d->buf + off, n - off < gso ? n - off : gso);
 	}
 }
 
@@ -543,9 +679,13 @@ static int setup(struct tund *d)
 		if (!d->uplink_ifindex)
 			return cli_fail("Uplink `%s': %s", c->uplink, strerror(errno)), -ENODEV;
 	}
-	d->tun_fd = tun_open(c->name, false);
+	d->tun_fd = tun_open(c->name, true);
 	if (d->tun_fd < 0)
 		return cli_fail("TUN device `%s': %s", c->name, strerror(-d->tun_fd)), d->tun_fd;
+	/* Checksum offload and TSO for IPv6: the kernel hands over 64 KB TCP
+	 * superpackets with the checksum left to us (on_tun). */
+	if (ioctl(d->tun_fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO6) < 0)
+		return cli_fail("TUN device `%s': offloads: %s", c->name, strerror(errno)), -errno;
 	d->tun_ifindex = if_nametoindex(c->name);
 	ret = nl_link_up(d->nl, d->tun_ifindex, c->mtu);
 	if (ret < 0)
@@ -576,7 +716,9 @@ static int setup(struct tund *d)
 
 	d->table = mt6d_tun_table_new();
 	d->buf = malloc(BUF_LEN);
-	if (!d->table || !d->buf)
+	d->rbuf = malloc(VNET_LEN + MT6D_INNER_MAX);
+	d->gbuf = malloc((size_t)MAX_SEGS * (MT6D_OUTER_MTU + MT6D_ENCAP_OVERHEAD));
+	if (!d->table || !d->buf || !d->rbuf || !d->gbuf)
 		return -ENOMEM;
 	{
 		struct timespec ts;
@@ -636,6 +778,8 @@ static void teardown(struct tund *d)
 	}
 	mt6d_tun_table_free(d->table);
 	free(d->buf);
+	free(d->rbuf);
+	free(d->gbuf);
 	nl_close(d->nl);
 	sodium_memzero(&d->cfg, sizeof(d->cfg));
 }

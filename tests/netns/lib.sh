@@ -46,6 +46,7 @@ cleanup() {
 	exit $rc
 }
 trap cleanup EXIT
+trap 'echo terminated; exit 143' TERM INT
 
 # topology MODE
 topology() {
@@ -159,7 +160,8 @@ check_clean() {
 	echo "+ ip -n $ns -6 addr show dev $ifname scope global: $addrs address(es)" >&2
 	ip -n "$ns" -6 addr show dev "$ifname" scope global >&2
 	[ "$addrs" = 1 ] || { echo "FAIL: rotating addresses left on $ns" >&2; return 1; }
-	ip -n "$ns" -6 addr show dev "$ifname" | grep -q "$static" || return 1
+	# Not `| grep -q`: with pipefail, ip dying of SIGPIPE would fail it.
+	[[ "$(ip -n "$ns" -6 addr show dev "$ifname")" == *"$static/64"* ]] || return 1
 	rules=$(ip netns exec "$ns" nft list ruleset | wc -c)
 	echo "+ ip netns exec $ns nft list ruleset: $rules bytes" >&2
 	[ "$rules" = 0 ] || { echo "FAIL: nftables rules left on $ns" >&2; return 1; }

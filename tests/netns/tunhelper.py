@@ -103,11 +103,13 @@ def inject(ifname, src_prefix, dst_prefix, count):
     while done < count and time.monotonic() < deadline:
         # Drop what queued up while we slept: an old frame's slot may have
         # left the receiver's window, and its copies would not be counted.
+        raw.setblocking(False)
         while True:
             try:
-                raw.recv(65535, socket.MSG_DONTWAIT)
+                raw.recv(65535)
             except BlockingIOError:
                 break
+        raw.settimeout(5)
         frame = raw.recv(65535)
         p = parse_ipv6_udp(frame)
         if (not p or ipaddress.IPv6Address(p[0]) not in snet
