@@ -22,6 +22,7 @@ static const struct cli_command commands[] = {
 	{"status", cmd_status, "print a running daemon's status (JSON)"},
 	{"set", cmd_set, "change a running daemon's publication or rotation period"},
 	{"dht", cmd_dht, "BitTorrent Mainline DHT: run nodes, look up, announce, put, get"},
+	{"tunnel", cmd_tunnel, "run a static two-peer MT6D tunnel from a config file"},
 };
 
 static void usage(FILE *f)

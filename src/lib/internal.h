@@ -24,4 +24,10 @@ int mt6d_stuff_encode_with(uint16_t *ports, const uint8_t *m, size_t len, const 
  */
 void mt6d_sha1(uint8_t out[static 20], const uint8_t *in, size_t len);
 
+/* mt6d_encap_seal_inplace with a caller-chosen counter and nonce (for the
+ * vectors of docs/protocol-dataplane.md). */
+struct mt6d_encap;
+void mt6d_encap_seal_inplace_nonce(const struct mt6d_encap *e, uint8_t *dgram, size_t inner_len,
+                                   uint64_t counter, const uint8_t nonce[static 24]);
+
 #endif

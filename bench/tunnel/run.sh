@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Tunnel benchmark: iperf3 TCP throughput (10 s, median of 3 runs) and ping
+# RTT over the raw veth path, through wireguard-go (userspace, Debian) and
+# through mt6d (bind mode, default 3 s rotation), side by side in one run,
+# in the same namespaces and veths:
+#
+#   A --ar/ra-- R (router) --rb/br-- B
+#
+# Usage: bench/tunnel/run.sh PATH/TO/mt6d [SECONDS] [RUNS]   (root)
+# Prints a Markdown table. Only 2001:db8::/32 addresses are used; every
+# namespace and process is removed on exit.
+set -euo pipefail
+MT6D=$(readlink -f "$1")
+SECS=${2:-10}
+RUNS=${3:-3}
+ID=tunb$$
+R=mt6d-$ID-r
+A=mt6d-$ID-a
+B=mt6d-$ID-b
+TMP=$(mktemp -d /tmp/mt6d-$ID.XXXXXX)
+PIDS=()
+
+run() {
+	echo "+ $*" >&2
+	"$@"
+}
+
+cleanup() {
+	local rc=$?
+	set +e
+	for p in "${PIDS[@]}"; do kill -INT "$p" 2>/dev/null; done
+	sleep 0.5
+	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	for n in "$A" "$B" "$R"; do ip netns del "$n" 2>/dev/null; done
+	rm -rf "$TMP"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 143' TERM INT
+
+for n in "$R" "$A" "$B"; do
+	run ip netns add "$n"
+	run ip -n "$n" link set lo up
+	run ip netns exec "$n" sysctl -qw net.ipv6.conf.all.accept_dad=0 \
+		net.ipv6.conf.default.accept_dad=0
+done
+run ip link add ra netns "$R" type veth peer name ar netns "$A"
+run ip link add rb netns "$R" type veth peer name br netns "$B"
+run ip netns exec "$R" sysctl -qw net.ipv6.conf.all.forwarding=1
+run ip -n "$R" addr add 2001:db8:a::1/64 dev ra nodad
+run ip -n "$R" addr add 2001:db8:b::1/64 dev rb nodad
+run ip -n "$A" addr add 2001:db8:a::2/64 dev ar nodad
+run ip -n "$B" addr add 2001:db8:b::2/64 dev br nodad
+for l in "$R ra" "$R rb" "$A ar" "$B br"; do
+	set -- $l
+	run ip -n "$1" link set dev "$2" up
+done
+run ip -n "$A" -6 route add default via 2001:db8:a::1
+run ip -n "$B" -6 route add default via 2001:db8:b::1
+
+# wireguard-go: wg0 in A and B, 2001:db8:200::1 <-> ::2
+for n in A B; do
+	ns=${!n}
+	wg genkey >"$TMP/wg$n.key"
+	wg pubkey <"$TMP/wg$n.key" >"$TMP/wg$n.pub"
+	echo "+ ip netns exec $ns wireguard-go -f wg0 &" >&2
+	WG_PROCESS_FOREGROUND=1 ip netns exec "$ns" wireguard-go -f wg0 >"$TMP/wg$n.log" 2>&1 &
+	PIDS+=($!)
+done
+sleep 1
+run ip netns exec "$A" wg set wg0 private-key "$TMP/wgA.key" listen-port 51820 \
+	peer "$(cat "$TMP/wgB.pub")" endpoint '[2001:db8:b::2]:51820' allowed-ips 2001:db8:200::2/128
+run ip netns exec "$B" wg set wg0 private-key "$TMP/wgB.key" listen-port 51820 \
+	peer "$(cat "$TMP/wgA.pub")" endpoint '[2001:db8:a::2]:51820' allowed-ips 2001:db8:200::1/128
+run ip -n "$A" addr add 2001:db8:200::1/64 dev wg0 nodad
+run ip -n "$B" addr add 2001:db8:200::2/64 dev wg0 nodad
+run ip -n "$A" link set dev wg0 up
+run ip -n "$B" link set dev wg0 up
+
+# mt6d: bind mode, default rotation
+KEY=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+IA=$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
+IB=$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
+mkconf() { # name role uplink inner lprefix liid pprefix piid
+	cat >"$TMP/$1.conf" <<CONF
+[Tunnel]
+Name = mt6d0
+Role = $2
+Mode = bind
+Uplink = $3
+Address = $4/64
+SessionKey = $KEY
+StateFile = $TMP/$1.state
+[Local]
+Prefix = $5/64
+IID = $6
+[Peer]
+Prefix = $7/64
+IID = $8
+CONF
+	chmod 600 "$TMP/$1.conf"
+}
+mkconf a client ar 2001:db8:100::1 2001:db8:a:: "$IA" 2001:db8:b:: "$IB"
+mkconf b server br 2001:db8:100::2 2001:db8:b:: "$IB" 2001:db8:a:: "$IA"
+for n in a b; do
+	ns=$A
+	[ $n = b ] && ns=$B
+	echo "+ ip netns exec $ns $MT6D tunnel -c $TMP/$n.conf &" >&2
+	ip netns exec "$ns" "$MT6D" tunnel -c "$TMP/$n.conf" 2>"$TMP/mt6d-$n.log" &
+	PIDS+=($!)
+done
+sleep 1
+
+echo "+ ip netns exec $B iperf3 -s &" >&2
+ip netns exec "$B" iperf3 -s >/dev/null 2>&1 &
+PIDS+=($!)
+sleep 0.5
+
+# measure LABEL ADDR: prints "| LABEL | median Gbit/s (runs) | ping avg ms |"
+measure() {
+	local label=$1 addr=$2 vals=() v rtt
+	run ip netns exec "$A" ping -6 -c 3 -i 0.2 -w 5 "$addr" >/dev/null
+	for _ in $(seq "$RUNS"); do
+		v=$(ip netns exec "$A" iperf3 -6 -c "$addr" -t "$SECS" -J |
+			/usr/bin/python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))')
+		echo "  $label: $v Gbit/s" >&2
+		vals+=("$v")
+	done
+	rtt=$(ip netns exec "$A" ping -6 -c 50 -i 0.02 -q "$addr" | sed -n 's|.*= [0-9.]*/\([0-9.]*\)/.*|\1|p')
+	printf '| %s | %s | %s | %s |\n' "$label" \
+		"$(printf '%s\n' "${vals[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")" \
+		"$(IFS=' '; echo "${vals[*]}")" "$rtt"
+}
+
+{
+	echo "| path | TCP Gbit/s (median of $RUNS x ${SECS} s) | runs | ping RTT avg ms |"
+	echo "| --- | --- | --- | --- |"
+	measure "raw veth (via router)" 2001:db8:b::2
+	measure "wireguard-go" 2001:db8:200::2
+	measure "mt6d (bind, 3 s rotation)" 2001:db8:100::2
+} | tee "$TMP/table.md"
+grep stats "$TMP"/mt6d-*.log >&2 || true

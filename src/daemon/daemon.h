@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon's OS glue, grouped by file: netlink (libmnl) for links,
+ * addresses and routes; the TUN device; the state file that lets the next
+ * start undo what a crashed one added. Everything returns 0 or -errno and
+ * logs nothing: callers say what failed.
+ */
+#ifndef MT6D_DAEMON_H
+#define MT6D_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- netlink.c ---- */
+
+struct nl;
+int nl_open(struct nl **out);
+void nl_close(struct nl *nl); /* NULL is a no-op */
+/* Bring ifindex up and set its MTU (mtu 0 leaves it). */
+int nl_link_up(struct nl *nl, unsigned ifindex, unsigned mtu);
+/* Add or remove an IPv6 address; added with IFA_F_NODAD (usable at once,
+ * as the patent binds its rotating addresses). -EEXIST / -EADDRNOTAVAIL
+ * come back as they are. */
+int nl_addr(struct nl *nl, bool add, unsigned ifindex, const uint8_t addr[static 16],
+            unsigned plen);
+/* A unicast route to dst/plen through ifindex in the main table, or (local
+ * = true) a `local` route in the local table, as
+ * `ip -6 route add local dst/plen dev ifindex`. */
+int nl_route(struct nl *nl, bool add, bool local, unsigned ifindex, const uint8_t dst[static 16],
+             unsigned plen);
+
+/* ---- tun.c ---- */
+
+/* Open /dev/net/tun as name (IFF_TUN | IFF_NO_PI [| IFF_VNET_HDR]),
+ * non-blocking. Returns the fd or -errno; the name the kernel chose is
+ * written back (IFNAMSIZ bytes). */
+int tun_open(char *name, bool vnet_hdr);
+
+/* ---- state.c ---- */
+
+/*
+ * The state file lists what the daemon has added outside its own TUN
+ * device (which vanishes with the process):
+ *   addr IFNAME ADDR/PLEN
+ *   route-local IFNAME PREFIX/PLEN
+ * It is rewritten (write to a temporary file, rename) before anything is
+ * added and after anything is removed, so after a crash it names at least
+ * everything that is left.
+ */
+enum state_kind { STATE_ADDR, STATE_ROUTE_LOCAL };
+struct state_item {
+	enum state_kind kind;
+	char ifname[16];
+	uint8_t addr[16];
+	unsigned plen;
+};
+struct state {
+	char *path;
+	struct state_item *items;
+	size_t n, cap;
+};
+int state_init(struct state *st, const char *path);
+void state_free(struct state *st);
+int state_add(struct state *st, const struct state_item *it);
+int state_del(struct state *st, const struct state_item *it);
+/* Undo everything a previous run's file at path lists, then delete it.
+ * Returns the number of items undone (absent ones count), or -errno when
+ * the file exists but cannot be read. *pid gets the pid it names (0). */
+int state_recover(const char *path, struct nl *nl, long *pid);
+int state_write(const struct state *st);
+
+#endif

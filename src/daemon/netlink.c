@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rtnetlink through libmnl: one socket, one request at a time, each
+ * acknowledged (NLM_F_ACK) so the caller learns the kernel's errno. The
+ * daemon adds at most a few addresses per slot, so batching would buy
+ * nothing here.
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libmnl/libmnl.h>
+#include <linux/if_addr.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "daemon.h"
+
+struct nl {
+	struct mnl_socket *sk;
+	unsigned portid;
+	unsigned seq;
+	char buf[32768]; /* MNL_SOCKET_BUFFER_SIZE is not a constant */
+};
+
+int nl_open(struct nl **out)
+{
+	struct nl *nl = calloc(1, sizeof(*nl));
+	int ret;
+
+	if (!nl)
+		return -ENOMEM;
+	nl->sk = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	if (!nl->sk) {
+		ret = -errno;
+		free(nl);
+		return ret;
+	}
+	if (mnl_socket_bind(nl->sk, 0, MNL_SOCKET_AUTOPID) < 0) {
+		ret = -errno;
+		mnl_socket_close(nl->sk);
+		free(nl);
+		return ret;
+	}
+	nl->portid = mnl_socket_get_portid(nl->sk);
+	nl->seq = (unsigned)time(NULL);
+	*out = nl;
+	return 0;
+}
+
+void nl_close(struct nl *nl)
+{
+	if (!nl)
+		return;
+	mnl_socket_close(nl->sk);
+	free(nl);
+}
+
+/* Send one request and wait for its acknowledgement. */
+static int talk(struct nl *nl, struct nlmsghdr *nlh)
+{
+	unsigned seq = nlh->nlmsg_seq = ++nl->seq;
+	ssize_t n;
+	int ret;
+
+	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	if (mnl_socket_sendto(nl->sk, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		n = mnl_socket_recvfrom(nl->sk, nl->buf, sizeof(nl->buf));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		ret = mnl_cb_run(nl->buf, (size_t)n, seq, nl->portid, NULL, NULL);
+		if (ret <= MNL_CB_STOP)
+			return ret < 0 ? -errno : 0;
+	}
+}
+
+int nl_link_up(struct nl *nl, unsigned ifindex, unsigned mtu)
+{
+	char buf[256];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifi;
+
+	nlh->nlmsg_type = RTM_NEWLINK;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = (int)ifindex;
+	ifi->ifi_change = IFF_UP;
+	ifi->ifi_flags = IFF_UP;
+	if (mtu)
+		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+	return talk(nl, nlh);
+}
+
+int nl_addr(struct nl *nl, bool add, unsigned ifindex, const uint8_t addr[static 16],
+            unsigned plen)
+{
+	char buf[256];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifaddrmsg *ifa;
+
+	nlh->nlmsg_type = add ? RTM_NEWADDR : RTM_DELADDR;
+	if (add)
+		nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = AF_INET6;
+	ifa->ifa_prefixlen = (unsigned char)plen;
+	ifa->ifa_flags = IFA_F_NODAD;
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	ifa->ifa_index = ifindex;
+	mnl_attr_put(nlh, IFA_LOCAL, 16, addr);
+	mnl_attr_put(nlh, IFA_ADDRESS, 16, addr);
+	return talk(nl, nlh);
+}
+
+int nl_route(struct nl *nl, bool add, bool local, unsigned ifindex, const uint8_t dst[static 16],
+             unsigned plen)
+{
+	char buf[256];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtmsg *rtm;
+
+	nlh->nlmsg_type = add ? RTM_NEWROUTE : RTM_DELROUTE;
+	if (add)
+		nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = AF_INET6;
+	rtm->rtm_dst_len = (unsigned char)plen;
+	rtm->rtm_table = local ? RT_TABLE_LOCAL : RT_TABLE_MAIN;
+	rtm->rtm_protocol = RTPROT_STATIC;
+	rtm->rtm_scope = local ? RT_SCOPE_HOST : RT_SCOPE_UNIVERSE;
+	rtm->rtm_type = local ? RTN_LOCAL : RTN_UNICAST;
+	mnl_attr_put(nlh, RTA_DST, 16, dst);
+	mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
+	return talk(nl, nlh);
+}

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Segmentation of TCP/IPv6 superpackets and Internet checksums, so the
+ * daemon can take 64 KB TSO packets from its TUN device (IFF_VNET_HDR) and
+ * send one encrypted datagram per MTU-sized segment, batched with UDP GSO.
+ *
+ * Rules this file keeps:
+ *  - Every segment leaves with a complete, correct TCP checksum: the
+ *    receiving end marks decrypted packets as checksum-verified, which is
+ *    only sound if the sender computed the real checksum (and keeps them
+ *    correct if the receiver forwards them on).
+ *  - Segment k carries bytes [k*mss, (k+1)*mss) of the payload; sequence
+ *    numbers advance by that offset; FIN and PSH stay on the last segment
+ *    only, CWR on the first only (as the kernel's own TSO does).
+ *  - Only IPv6 without extension headers followed by TCP is segmented;
+ *    anything else is refused with -EPROTONOSUPPORT, never guessed at.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+#include "mt6d/tunnel.h"
+
+static uint64_t sum_bytes(uint64_t acc, const uint8_t *p, size_t len)
+{
+	/* 32-bit big-endian words into a 64-bit accumulator: no carry is lost
+	 * for any packet shorter than 2^32 words. */
+	while (len >= 4) {
+		acc += (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+		p += 4;
+		len -= 4;
+	}
+	if (len >= 2) {
+		acc += (uint32_t)p[0] << 8 | p[1];
+		p += 2;
+		len -= 2;
+	}
+	if (len)
+		acc += (uint32_t)p[0] << 8;
+	return acc;
+}
+
+static uint16_t fold(uint64_t acc)
+{
+	while (acc >> 16)
+		acc = (acc & 0xffff) + (acc >> 16);
+	return (uint16_t)acc;
+}
+
+uint16_t mt6d_csum(const uint8_t *p, size_t len, uint32_t initial)
+{
+	return (uint16_t)~fold(sum_bytes(initial, p, len));
+}
+
+int mt6d_csum_complete(uint8_t *pkt, size_t len, size_t start, size_t offset)
+{
+	uint16_t c;
+
+	if (start > len || offset + 2 > len - start)
+		return -EINVAL;
+	/* The field already holds the pseudo-header sum (CHECKSUM_PARTIAL). */
+	c = mt6d_csum(pkt + start, len - start, 0);
+	mt6d_put_be16(pkt + start + offset, c);
+	return 0;
+}
+
+static uint16_t tcp6_csum(const uint8_t *ip, const uint8_t *tcp, size_t tcp_len)
+{
+	uint64_t acc = 0;
+
+	acc = sum_bytes(acc, ip + 8, 32); /* source and destination */
+	acc += (uint32_t)tcp_len;
+	acc += 6; /* next header TCP */
+	return (uint16_t)~fold(sum_bytes(acc, tcp, tcp_len));
+}
+
+int mt6d_gso_split_tcp6(const uint8_t *pkt, size_t len, uint16_t mss, uint8_t *out, size_t stride,
+                        size_t off, size_t *lens, size_t max)
+{
+	size_t thl, hl, payload, nseg;
+	uint32_t seq;
+	uint8_t flags;
+
+	if (len < 40 + 20 || (pkt[0] >> 4) != 6 || pkt[6] != 6 || mss == 0)
+		return -EPROTONOSUPPORT;
+	thl = (size_t)(pkt[40 + 12] >> 4) * 4;
+	hl = 40 + thl;
+	if (thl < 20 || hl > len)
+		return -EPROTONOSUPPORT;
+	payload = len - hl;
+	nseg = payload ? (payload + mss - 1) / mss : 1;
+	if (nseg > max || off + hl + (payload < mss ? payload : mss) > stride)
+		return -EMSGSIZE;
+	seq = mt6d_get_be32(pkt + 40 + 4);
+	flags = pkt[40 + 13];
+	for (size_t k = 0; k < nseg; k++) {
+		uint8_t *s = out + k * stride + off, *th = s + 40;
+		size_t n = payload - k * mss < mss ? payload - k * mss : mss;
+
+		memcpy(s, pkt, hl);
+		memcpy(s + hl, pkt + hl + k * mss, n);
+		mt6d_put_be16(s + 4, (uint16_t)(thl + n));
+		mt6d_put_be32(th + 4, seq + (uint32_t)(k * mss));
+		th[13] = flags;
+		if (k + 1 < nseg)
+			th[13] &= (uint8_t)~(0x01 | 0x08); /* FIN, PSH on the last only */
+		if (k > 0)
+			th[13] &= (uint8_t)~0x80; /* CWR on the first only */
+		th[16] = th[17] = 0;
+		mt6d_put_be16(th + 16, tcp6_csum(s, th, thl + n));
+		lens[k] = hl + n;
+	}
+	return (int)nseg;
+}
