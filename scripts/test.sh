@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The test command: install dependencies, build twice (normal, ASan+UBSan),
-# run every test in both, then run each libFuzzer target briefly.
+# run the unit tests in both and every test (unit, command-line and DHT
+# integration, network namespaces) under ASan+UBSan, then run each libFuzzer
+# target briefly.
 #   FUZZ_SECONDS=N   seconds per fuzz target (default 20; 0 skips fuzzing)
 #   MT6D_NETNS=0     skip the network-namespace tests (they need root)
 set -euo pipefail
@@ -25,8 +27,8 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 status=0
-echo "== tests: asan-ubsan"
-ctest --preset asan-ubsan "${label_args[@]}" || status=1
+echo "== unit tests: dev"
+ctest --preset dev -L unit || status=1
 
 if [ "$fuzz_seconds" -gt 0 ]; then
 	echo "== fuzz: ${fuzz_seconds}s per target"
@@ -49,7 +51,7 @@ if [ "$fuzz_seconds" -gt 0 ]; then
 	done
 fi
 
-# The dev build last, so its ctest summary closes the output.
-echo "== tests: dev"
-ctest --preset dev "${label_args[@]}" || status=1
+# Everything under the sanitizers last, so its ctest summary closes the output.
+echo "== all tests: asan-ubsan"
+ctest --preset asan-ubsan "${label_args[@]}" || status=1
 exit $status
