@@ -131,8 +131,10 @@ static void op_finish(struct mt6d_dht *dht, struct dht_op *op, int status)
 	if (op->next)
 		op->next->prev = op->prev;
 	dht_req_forget_op(dht, op);
-	if (op->type == OP_FIND_NODE && !op->done)
+	if (op->internal == OP_BOOTSTRAP)
 		dht->bootstrap_running = false;
+	if (op->internal == OP_REFRESH && dht->refresh_running)
+		dht->refresh_running--;
 	if (op->done)
 		op->done(op->arg, &res);
 	free(op->peers);
@@ -517,8 +519,20 @@ int dht_bootstrap_lookup(struct mt6d_dht *dht)
 
 	if (!op)
 		return -ENOMEM;
+	op->internal = OP_BOOTSTRAP;
 	dht->bootstrap_running = true;
 	dht->last_bootstrap = dht->now;
+	return op_start(dht, op);
+}
+
+int dht_refresh_lookup(struct mt6d_dht *dht, const uint8_t *target)
+{
+	struct dht_op *op = op_new(dht, OP_FIND_NODE, target, NULL, NULL, dht->now);
+
+	if (!op)
+		return -ENOMEM;
+	op->internal = OP_REFRESH;
+	dht->refresh_running++;
 	return op_start(dht, op);
 }
 
