@@ -415,6 +415,8 @@ struct client {
 	int exit_code;
 	bool done;
 	bool stats;
+	bool batch;     /* dht batch: next line of stdin after each result */
+	ev_timer warmup;
 	enum { C_GET_PEERS, C_ANNOUNCE, C_PUT, C_GET } kind;
 	bool is_mutable;
 	uint8_t pk[32];
@@ -479,6 +481,8 @@ static void print_stats(const struct client *cl, const struct mt6d_dht_result *r
 		printf(",\"hops\":%u,\"nodes_contacted\":%u,\"elapsed_ms\":%" PRIu64, res->hops,
 		       res->nodes_contacted, res->elapsed_ms);
 }
+
+static void batch_next(struct client *cl);
 
 static void on_result(void *arg, const struct mt6d_dht_result *res)
 {
@@ -550,7 +554,10 @@ static void on_result(void *arg, const struct mt6d_dht_result *res)
 	print_stats(cl, res);
 	printf("}\n");
 	fflush(stdout);
-	ev_break(cl->r.loop, EVBREAK_ALL);
+	if (cl->batch)
+		batch_next(cl);
+	else
+		ev_break(cl->r.loop, EVBREAK_ALL);
 }
 
 static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
@@ -753,6 +760,117 @@ static int run_client(int argc, char **argv, int kind)
 	return ret;
 }
 
+/*
+ * dht batch: one long-lived node runs the lookups read from stdin one after
+ * another, after a warm-up that fills its routing table (read-only, as a
+ * client's node would be). Lines: "get-peers HEX40", "get HEX40",
+ * "get-mutable PUBKEY-HEX64 [SALT]". Used by bench/dht.
+ */
+static void batch_next(struct client *cl)
+{
+	char line[512], op[16], a[200], b[100];
+	uint8_t id[MT6D_DHT_ID_LEN];
+	int n, ret = -EINVAL;
+
+	while (fgets(line, sizeof(line), stdin)) {
+		b[0] = '\0';
+		n = sscanf(line, "%15s %199s %99s", op, a, b);
+		if (n < 2)
+			continue;
+		if (!strcmp(op, "get-peers") && mt6d_hex_decode(id, 20, a) == 0) {
+			cl->kind = C_GET_PEERS;
+			ret = mt6d_dht_get_peers(cl->r.dht, id, on_result, cl, now_ms());
+		} else if (!strcmp(op, "get") && mt6d_hex_decode(id, 20, a) == 0) {
+			cl->kind = C_GET;
+			ret = mt6d_dht_get(cl->r.dht, id, NULL, NULL, 0, on_result, cl, now_ms());
+		} else if (!strcmp(op, "get-mutable") && mt6d_hex_decode(cl->pk, 32, a) == 0) {
+			cl->kind = C_GET;
+			ret = mt6d_dht_get(cl->r.dht, id, cl->pk, (const uint8_t *)b, strlen(b),
+			                   on_result, cl, now_ms());
+		} else {
+			fprintf(stderr, "%s: dht batch: cannot read the line `%s'\n", cli_prog, a);
+			continue;
+		}
+		if (ret == 0)
+			return;
+		fprintf(stderr, "%s: dht batch: %s\n", cli_prog, strerror(-ret));
+	}
+	ev_break(cl->r.loop, EVBREAK_ALL);
+}
+
+static void on_warm(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop, (void)revents;
+	batch_next(w->data);
+}
+
+static int run_batch(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"bootstrap", required_argument, NULL, OPT_BOOT},
+		{"listen", required_argument, NULL, OPT_LISTEN},
+		{"warmup", required_argument, NULL, OPT_TIMEOUT},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	static const char usage[] = "Usage: %s dht batch --bootstrap ADDR:PORT [--listen ADDR:PORT] "
+	                            "[--warmup SEC] < lookups";
+	struct addr boot[MAX_BOOTSTRAP], listen = {0};
+	const char *listen_s = NULL;
+	uint64_t warm = 20;
+	int nboot = 0, c;
+	struct client cl;
+	struct ev_loop *loop = EV_DEFAULT;
+	/* read-only: nobody keeps a batch node that exits when its input ends */
+	struct mt6d_dht_config cfg = {.read_only = true};
+
+	memset(&cl, 0, sizeof(cl));
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_BOOT:
+			if (nboot == MAX_BOOTSTRAP)
+				return cli_usage("at most %d --bootstrap", MAX_BOOTSTRAP);
+			if (parse_addr(&boot[nboot++], "--bootstrap", optarg, true) < 0)
+				return EXIT_USAGE;
+			break;
+		case OPT_LISTEN:
+			listen_s = optarg;
+			break;
+		case OPT_TIMEOUT:
+			if (cli_u64(&warm, "--warmup", optarg, 0, 3600) < 0)
+				return EXIT_USAGE;
+			break;
+		case 'h':
+			printf(usage, cli_prog);
+			putchar('\n');
+			return 0;
+		default:
+			return cli_usage(usage, cli_prog);
+		}
+	}
+	if (optind != argc || !nboot)
+		return cli_usage(usage, cli_prog);
+	if (listen_s) {
+		if (parse_addr(&listen, "--listen", listen_s, true) < 0)
+			return EXIT_USAGE;
+	} else {
+		listen.ss.ss_family = boot[0].ss.ss_family;
+		listen.len = boot[0].len;
+	}
+	cl.batch = true;
+	cl.stats = true;
+	if (runner_start(&cl.r, loop, &listen, &cfg) < 0)
+		return 1;
+	bootstrap(&cl.r, boot, nboot);
+	ev_timer_init(&cl.warmup, on_warm, (double)warm, 0.0);
+	cl.warmup.data = &cl;
+	ev_timer_start(loop, &cl.warmup);
+	ev_run(loop, 0);
+	runner_stop(&cl.r);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int kind;
@@ -764,6 +882,7 @@ static const struct {
 	{"announce", C_ANNOUNCE, "announce ports under an infohash"},
 	{"put", C_PUT, "store a BEP 44 item (immutable, or mutable with --seed)"},
 	{"get", C_GET, "read a BEP 44 item"},
+	{"batch", -3, "run lookups read from stdin on one warmed-up node (bench/dht)"},
 };
 
 int cmd_dht(int argc, char **argv)
@@ -783,6 +902,8 @@ int cmd_dht(int argc, char **argv)
 			return run_nodes(argc - 1, argv + 1, false);
 		if (dht_cmds[i].kind == -2)
 			return run_nodes(argc - 1, argv + 1, true);
+		if (dht_cmds[i].kind == -3)
+			return run_batch(argc - 1, argv + 1);
 		return run_client(argc - 1, argv + 1, dht_cmds[i].kind);
 	}
 usage:

@@ -76,6 +76,8 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 			return;
 		}
 	}
+	/* Also called through ev_feed_event while still armed (mt6d set). */
+	ev_timer_stop(loop, w);
 	ev_timer_set(w, next > mono ? (double)(next - mono) / 1000.0 : 0.0, 0.0);
 	ev_timer_start(loop, w);
 }

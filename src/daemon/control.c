@@ -128,20 +128,23 @@ int control_request(const char *path, const char *request, FILE *out)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct timeval tv = {.tv_sec = 5};
-	char buf[4096];
+	char buf[4096], line[514];
 	ssize_t n;
 	int fd, ret = 0;
 
 	if (strlen(path) >= sizeof(sun.sun_path))
 		return -ENAMETOOLONG;
+	/* One send: the daemon answers after one read and closes. */
+	if (strlen(request) > 512)
+		return -EMSGSIZE;
+	snprintf(line, sizeof(line), "%s\n", request);
 	strcpy(sun.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    send(fd, request, strlen(request), MSG_NOSIGNAL) < 0 ||
-	    send(fd, "\n", 1, MSG_NOSIGNAL) < 0) {
+	    send(fd, line, strlen(line), MSG_NOSIGNAL) < 0) {
 		ret = -errno;
 		goto out;
 	}

@@ -275,7 +275,8 @@ int mt6d_dht_add_node(struct mt6d_dht *dht, const struct sockaddr *sa, socklen_t
 		return ret;
 	if (a.port == 0)
 		return -EINVAL;
-	dht->now = now_ms;
+	if (now_ms > dht->now)
+		dht->now = now_ms;
 	for (int i = 0; i < dht->nseeds; i++)
 		if (dht_addr_eq(&dht->seeds[i], &a))
 			goto send;
@@ -562,7 +563,10 @@ unexpected:
  * how often tick() happens to run. */
 static void set_clock(struct mt6d_dht *dht, uint64_t now)
 {
-	dht->now = now;
+	/* callers may hand us times read before the last one we saw */
+	if (now > dht->now)
+		dht->now = now;
+	now = dht->now;
 	if (!dht->secret_rotated)
 		dht->secret_rotated = now;
 	if (now - dht->secret_rotated >= 2 * (uint64_t)DHT_TOKEN_ROTATE_MS)

@@ -20,6 +20,8 @@
 #define DHT_GOOD_MS (15 * 60 * 1000)    /* BEP 5: good if heard within 15 min */
 #define DHT_BAD_FAILS 3                 /* consecutive timeouts that make a node bad */
 #define DHT_REFRESH_MS (15 * 60 * 1000) /* refresh a bucket untouched this long */
+#define DHT_REFRESH_SPARSE_MS (5 * 60 * 1000) /* ... or not full, this long */
+#define DHT_MAX_REFRESH 2               /* refresh lookups at once */
 #define DHT_TOKEN_ROTATE_MS (5 * 60 * 1000) /* tokens valid 5 to 10 min */
 #define DHT_TOKEN_LEN 8
 #define DHT_PEER_TTL_MS (30 * 60 * 1000)
@@ -54,6 +56,7 @@ struct dht_bucket {
 	struct dht_node repl[DHT_REPL];
 	uint8_t count, nrepl;
 	uint64_t last_changed;
+	uint64_t last_refresh; /* 0: never looked up */
 };
 
 /* Bucket i < nb-1 holds nodes sharing exactly i leading bits with our id;
@@ -93,9 +96,12 @@ struct dht_cand {
 	uint64_t sent;
 };
 
+enum dht_op_internal { OP_USER, OP_BOOTSTRAP, OP_REFRESH };
+
 struct dht_op {
 	struct dht_op *next, *prev;
 	uint8_t type;
+	uint8_t internal; /* enum dht_op_internal */
 	bool storing;
 	uint8_t target[MT6D_DHT_ID_LEN];
 	struct dht_cand c[DHT_OP_CANDS];
@@ -166,6 +172,7 @@ struct mt6d_dht {
 	int nseeds;
 	uint64_t now, next_maint, next_expire, last_bootstrap;
 	bool bootstrap_running;
+	unsigned refresh_running;
 	/* BEP 42: votes for our external address from the "ip" of replies */
 	struct dht_addr ext;
 	unsigned ext_votes;
@@ -222,6 +229,7 @@ void dht_op_error(struct mt6d_dht *dht, const struct dht_req *req, const struct 
 void dht_ops_tick(struct mt6d_dht *dht);
 void dht_ops_cancel_all(struct mt6d_dht *dht);
 int dht_bootstrap_lookup(struct mt6d_dht *dht);
+int dht_refresh_lookup(struct mt6d_dht *dht, const uint8_t *target);
 
 /* dht_bep.c */
 uint32_t dht_crc32c(const uint8_t *p, size_t len);

@@ -6,10 +6,11 @@
  * The lookup keeps up to DHT_OP_CANDS candidates sorted by XOR distance
  * (seeds of unknown id last). It keeps ALPHA queries in flight among the
  * K closest candidates not known to have failed; a query unanswered after
- * DHT_SLOW_MS stops counting towards ALPHA (it may still answer), one
- * unanswered after DHT_TIMEOUT_MS is retried once if its node is still
- * among the K closest, else the node has failed. The lookup ends when the
- * K closest live candidates have all answered, or at DHT_OP_MAX_MS, or
+ * DHT_SLOW_MS stops counting towards ALPHA and towards the K closest the
+ * lookup waits for (it may still answer and count again); one unanswered
+ * after DHT_TIMEOUT_MS has failed, and is retried once only when the
+ * lookup knows no more than K candidates. The lookup ends when the K
+ * closest live candidates have all answered, or at DHT_OP_MAX_MS, or
  * after DHT_OP_MAX_QUERIES queries. Each node's write token is kept from
  * its answer and reused for every announce or put sent to it.
  * An operation ends with exactly one call of its callback; after that the
@@ -130,8 +131,10 @@ static void op_finish(struct mt6d_dht *dht, struct dht_op *op, int status)
 	if (op->next)
 		op->next->prev = op->prev;
 	dht_req_forget_op(dht, op);
-	if (op->type == OP_FIND_NODE && !op->done)
+	if (op->internal == OP_BOOTSTRAP)
 		dht->bootstrap_running = false;
+	if (op->internal == OP_REFRESH && dht->refresh_running)
+		dht->refresh_running--;
 	if (op->done)
 		op->done(op->arg, &res);
 	free(op->peers);
@@ -225,7 +228,8 @@ static void op_step(struct mt6d_dht *dht, struct dht_op *op)
 		return;
 	for (int i = 0; i < op->nc && live < DHT_K; i++) {
 		struct dht_cand *c = &op->c[i];
-		if (c->state == C_FAILED)
+		/* a slow node may still answer, but the lookup does not wait for it */
+		if (c->state == C_FAILED || (c->state == C_SENT && c->slow))
 			continue;
 		live++;
 		if (c->state == C_SENT)
@@ -404,8 +408,9 @@ static void cand_failed(struct mt6d_dht *dht, struct dht_op *op, const struct dh
 		return;
 	if (!c->slow)
 		op->inflight--;
-	if (retry && c->tries < 2) {
-		/* once more while it is still one of the K closest live ones */
+	if (retry && c->tries < 2 && op->nc <= DHT_K) {
+		/* once more when there is nobody else to ask and it is still one
+		 * of the K closest live ones */
 		int live = 0;
 		for (int i = 0; i < op->nc && live < DHT_K; i++) {
 			if (&op->c[i] == c) {
@@ -475,12 +480,13 @@ static struct dht_op *op_new(struct mt6d_dht *dht, uint8_t type, const uint8_t *
 
 	if (!op)
 		return NULL;
-	dht->now = now;
+	if (now > dht->now)
+		dht->now = now;
 	op->type = type;
 	memcpy(op->target, target, MT6D_DHT_ID_LEN);
 	op->done = done;
 	op->arg = arg;
-	op->start = now;
+	op->start = dht->now;
 	op->seq = -1;
 	for (uint8_t fam = 4; fam <= 6; fam += 2) {
 		int n = dht_closest(dht, fam, target, best, 2 * DHT_K, true);
@@ -513,8 +519,20 @@ int dht_bootstrap_lookup(struct mt6d_dht *dht)
 
 	if (!op)
 		return -ENOMEM;
+	op->internal = OP_BOOTSTRAP;
 	dht->bootstrap_running = true;
 	dht->last_bootstrap = dht->now;
+	return op_start(dht, op);
+}
+
+int dht_refresh_lookup(struct mt6d_dht *dht, const uint8_t *target)
+{
+	struct dht_op *op = op_new(dht, OP_FIND_NODE, target, NULL, NULL, dht->now);
+
+	if (!op)
+		return -ENOMEM;
+	op->internal = OP_REFRESH;
+	dht->refresh_running++;
 	return op_start(dht, op);
 }
 

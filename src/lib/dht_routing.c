@@ -321,7 +321,13 @@ void dht_table_counts(const struct dht_table *t, uint64_t now, uint32_t *nodes, 
 		}
 }
 
-/* Ping questionable nodes and refresh buckets nobody has touched lately. */
+/*
+ * Ping questionable nodes, and refresh buckets: a lookup of a random id in
+ * the bucket's range when it was never looked up, is not full after
+ * DHT_REFRESH_SPARSE_MS, or untouched for DHT_REFRESH_MS. Without this a
+ * far bucket stays empty when nobody from its region happens to query us,
+ * and lookups then stop short in our own neighbourhood.
+ */
 static void maintain_table(struct mt6d_dht *dht, struct dht_table *t)
 {
 	int pings = 0;
@@ -335,26 +341,30 @@ static void maintain_table(struct mt6d_dht *dht, struct dht_table *t)
 				pings++;
 			}
 		}
-		if (b->count && dht->now - b->last_changed > DHT_REFRESH_MS) {
-			/* find_node for a random id in this bucket's range */
-			struct krpc_msg m = {.y = KRPC_QUERY, .method = KRPC_FIND_NODE};
-			uint8_t target[MT6D_DHT_ID_LEN];
-			struct dht_node *n = &b->n[randombytes_uniform(b->count)];
-			randombytes_buf(target, sizeof(target));
-			for (int k = 0; k < bi && k < 160; k++) {
-				uint8_t bit = (uint8_t)(0x80 >> (k % 8));
-				target[k / 8] = (uint8_t)((target[k / 8] & ~bit) | (dht->id[k / 8] & bit));
-			}
-			if (bi < t->nb - 1) {
-				uint8_t bit = (uint8_t)(0x80 >> (bi % 8));
-				target[bi / 8] = (uint8_t)((target[bi / 8] & ~bit) |
-				                           (~dht->id[bi / 8] & bit));
-			}
-			m.target = target;
-			b->last_changed = dht->now;
-			n->last_ping = dht->now;
-			dht_send_query(dht, &n->a, &m, REQ_PING, NULL);
+	}
+	if (dht->bootstrap_running || !dht->last_bootstrap)
+		return;
+	for (int bi = 0; bi < t->nb && dht->refresh_running < DHT_MAX_REFRESH; bi++) {
+		struct dht_bucket *b = &t->b[bi];
+		uint8_t target[MT6D_DHT_ID_LEN];
+		uint64_t age = dht->now - b->last_refresh;
+		if (b->last_refresh && age < DHT_REFRESH_SPARSE_MS)
+			continue;
+		if (b->last_refresh && b->count == DHT_K &&
+		    (age < DHT_REFRESH_MS || dht->now - b->last_changed < DHT_REFRESH_MS))
+			continue;
+		/* our first bi bits, bit bi flipped (except in the last bucket), random rest */
+		randombytes_buf(target, sizeof(target));
+		for (int k = 0; k < bi; k++) {
+			uint8_t bit = (uint8_t)(0x80 >> (k % 8));
+			target[k / 8] = (uint8_t)((target[k / 8] & ~bit) | (dht->id[k / 8] & bit));
 		}
+		if (bi < t->nb - 1) {
+			uint8_t bit = (uint8_t)(0x80 >> (bi % 8));
+			target[bi / 8] = (uint8_t)((target[bi / 8] & ~bit) | (~dht->id[bi / 8] & bit));
+		}
+		b->last_refresh = dht->now;
+		dht_refresh_lookup(dht, target);
 	}
 }
 

@@ -90,6 +90,7 @@ struct mt6d_pub {
 	uint64_t ops_started, ops_failed, dht_messages;
 	struct op_ctx *ops; /* in flight */
 	int started;
+	int remake; /* the period changed: remake the current window's config */
 };
 
 static uint32_t lead_ms(const struct mt6d_pub *pub)
@@ -221,8 +222,11 @@ int mt6d_pub_set_period(struct mt6d_pub *pub, uint32_t period, uint32_t rot_ms)
 		return -EINVAL;
 	pub->cfg.period = period;
 	pub->cfg.rot_ms = rot_ms;
-	/* The current window of the new period gets a configuration at the
-	 * next tick; the old ones stay live until they expire. */
+	/* The current window of the new period gets a new configuration at the
+	 * next tick, even when its T equals a live window's T of the old
+	 * period (the location depends on T only); the other old ones stay
+	 * live until they expire. */
+	pub->remake = 1;
 	return 0;
 }
 
@@ -485,8 +489,9 @@ uint64_t mt6d_pub_tick(struct mt6d_pub *pub, uint64_t mono_ms, uint64_t unix_ms)
 		return mono_ms + 1000;
 	n = pub->cfg.period;
 	T = mt6d_window(now_s, n);
-	if (!pub->started || !intro_find(pub, T))
+	if (!pub->started || !intro_find(pub, T) || pub->remake)
 		mt6d_pub_force(pub, mono_ms, unix_ms);
+	pub->remake = 0;
 	/* Pre-publish the next window. */
 	next_edge_ms = (T + n) * 1000;
 	if (unix_ms + lead_ms(pub) >= next_edge_ms && !intro_find(pub, T + n))

@@ -240,7 +240,14 @@ check(rc == 0 and int(f["window"]) == edge, "just after the edge the new window 
 
 rc, out, err = sh("set", "--socket", path("ctl.sock"), "period", "30", "rotation-ms", "1500")
 check(rc == 0 and json.loads(out)["period"] == 30, "mt6d set period 30: %s %s" % (out, err))
-time.sleep(1.5)
+t30 = int(time.time()) // 30 * 30
+deadline = time.time() + 20
+while time.time() < deadline:
+    st = json.loads(sh("status", "--socket", path("ctl.sock"))[1])
+    if st["round"]["window"] >= t30 and st["round"]["elapsed_ms"] > 0 and st["rotation_ms"] == 1500:
+        break
+    time.sleep(0.2)
+check(st["period"] == 30, "the new window's configuration is published: %s" % st)
 rc, f, err = lookup(15, "--transport", "bep44", "--period", "30,20")
 check(rc == 0 and f["rot_ms"] == "1500", "after the change a client listing the new period "
       "first finds the new configuration (rot_ms %s) %s" % (f.get("rot_ms"), err.strip()))

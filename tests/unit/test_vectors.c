@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "internal.h"
+#include "mt6d/session.h"
 
 #define MAX_FIELDS 16
 
@@ -236,6 +237,63 @@ static void check_stuff(const struct vec *v)
 	assert_memory_equal(c.msg, m, len);
 }
 
+static void check_intro_key(const struct vec *v)
+{
+	uint8_t s[32], k[16], want[16], got[16];
+
+	hex(s, 32, v, "secret");
+	hex(k, 16, v, "intro_key");
+	hex(want, 16, v, "pair_key");
+	mt6d_intro_pair_key(got, s, k);
+	assert_memory_equal(got, want, 16);
+}
+
+static void check_msg(const struct vec *v)
+{
+	static const char *names[] = {"request", "response", "teardown", "keepalive"};
+	uint8_t in[MT6D_MSG_MAX_LEN], out[MT6D_MSG_MAX_LEN];
+	size_t len = strlen(get(v, "encoded")) / 2;
+	struct mt6d_msg m;
+
+	assert_true(len <= sizeof(in));
+	hex(in, len, v, "encoded");
+	assert_int_equal(mt6d_msg_decode(&m, in, len), 0);
+	assert_true(m.type < 4);
+	assert_string_equal(names[m.type], get(v, "type"));
+	switch (m.type) {
+	case MT6D_MSG_REQUEST: {
+		uint8_t p[8];
+		assert_true(m.u.request.request_id == strtoull(get(v, "request_id"), NULL, 10));
+		assert_true(m.u.request.time_ms == num(v, "time_ms"));
+		hex(p, 8, v, "client_prefix");
+		assert_memory_equal(m.u.request.client_prefix, p, 8);
+		break;
+	}
+	case MT6D_MSG_RESPONSE: {
+		uint8_t b[16];
+		assert_true(m.u.response.request_id == num(v, "request_id"));
+		assert_int_equal(m.u.response.tun_prefix_len, num(v, "tun_prefix_len"));
+		assert_int_equal(m.u.response.rot_ms, num(v, "rot_ms"));
+		assert_int_equal(m.u.response.idle_timeout_s, num(v, "idle_timeout_s"));
+		hex(b, 16, v, "session_key");
+		assert_memory_equal(m.u.response.session_key, b, 16);
+		hex(b, 8, v, "server_iid");
+		assert_memory_equal(m.u.response.server_iid, b, 8);
+		hex(b, 8, v, "client_iid");
+		assert_memory_equal(m.u.response.client_iid, b, 8);
+		hex(b, 16, v, "client_tun");
+		assert_memory_equal(m.u.response.client_tun, b, 16);
+		hex(b, 16, v, "server_tun");
+		assert_memory_equal(m.u.response.server_tun, b, 16);
+		break;
+	}
+	case MT6D_MSG_TEARDOWN: assert_int_equal(m.u.teardown.reason, num(v, "reason")); break;
+	case MT6D_MSG_KEEPALIVE: assert_true(m.u.keepalive.time_ms == num(v, "time_ms")); break;
+	}
+	assert_int_equal(mt6d_msg_encode(out, sizeof(out), &m), (int)len);
+	assert_memory_equal(out, in, len);
+}
+
 static const struct {
 	const char *kind;
 	void (*check)(const struct vec *);
@@ -245,7 +303,8 @@ static const struct {
 	{"bep44", check_bep44},     {"seed-iid", check_seed_iid},
 	{"slot", check_slot},       {"address", check_address},
 	{"config", check_config},   {"seal", check_seal},
-	{"stuff", check_stuff},
+	{"stuff", check_stuff},       {"intro-key", check_intro_key},
+	{"msg", check_msg},
 };
 
 static void test_protocol_md(void **state)

@@ -97,6 +97,27 @@ def open_sealed(client_priv, server_pub, m):
     return Box(PrivateKey(client_priv), PublicKey(server_pub)).decrypt(m[24:], m[:24])
 
 
+def intro_pair_key(s, K):
+    return H(b"mt6d intro v1", s, K)[:16]
+
+
+def msg_request(request_id, prefix, time_ms):
+    return bytes([0, 1, 0, 0]) + be64(request_id) + prefix + be64(time_ms)
+
+
+def msg_response(request_id, plen, rot_ms, idle, key, siid, ciid, ctun, stun):
+    return (bytes([1, 1, 0, plen]) + be64(request_id) + struct.pack(">II", rot_ms, idle) + key
+            + siid + ciid + ctun + stun)
+
+
+def msg_teardown(reason):
+    return bytes([2, 1, reason, 0])
+
+
+def msg_keepalive(time_ms):
+    return bytes([3, 1, 0, 0]) + be64(time_ms)
+
+
 def stuff(m, highs):
     return [h << 8 | b for h, b in zip(sorted(highs), m)]
 
@@ -218,6 +239,42 @@ def vectors():
             ("message", hx(msg)), ("highs", ",".join(map(str, highs))),
             ("ports", ",".join(map(str, stuff(msg, highs)))),
         ]))
+    for i, (sec, K) in enumerate(zip(secrets, Ks), 1):
+        out.append(block("intro-key %d" % i, [
+            ("secret", hx(sec)), ("intro_key", hx(K)), ("pair_key", hx(intro_pair_key(sec, K))),
+        ]))
+    msgs = [
+        ("request", msg_request(0x0102030405060708, prefixes[0], 1700000123456)),
+        ("request", msg_request(2**64 - 1, prefixes[1], 0)),
+        ("response", msg_response(0x0102030405060708, 64, 3000, 120, fixed("session key r1", 16),
+                                  fixed("server iid r1", 8), fixed("client iid r1", 8),
+                                  bytes.fromhex("20010db8ffff00000000000000000002"),
+                                  bytes.fromhex("20010db8ffff00000000000000000001"))),
+        ("response", msg_response(7, 128, 1500, 0, fixed("session key r2", 16),
+                                  fixed("server iid r2", 8), fixed("client iid r2", 8),
+                                  fixed("client tun r2", 16), fixed("server tun r2", 16))),
+        ("teardown", msg_teardown(0)),
+        ("teardown", msg_teardown(2)),
+        ("keepalive", msg_keepalive(1700000123456)),
+        ("keepalive", msg_keepalive(0)),
+    ]
+    for i, (kind, m) in enumerate(msgs, 1):
+        fields = [("type", kind)]
+        if kind == "request":
+            fields += [("request_id", int.from_bytes(m[4:12], "big")), ("client_prefix", hx(m[12:20])),
+                       ("time_ms", int.from_bytes(m[20:28], "big"))]
+        elif kind == "response":
+            fields += [("request_id", int.from_bytes(m[4:12], "big")), ("tun_prefix_len", m[3]),
+                       ("rot_ms", int.from_bytes(m[12:16], "big")),
+                       ("idle_timeout_s", int.from_bytes(m[16:20], "big")),
+                       ("session_key", hx(m[20:36])), ("server_iid", hx(m[36:44])),
+                       ("client_iid", hx(m[44:52])), ("client_tun", hx(m[52:68])),
+                       ("server_tun", hx(m[68:84]))]
+        elif kind == "teardown":
+            fields += [("reason", m[2])]
+        else:
+            fields += [("time_ms", int.from_bytes(m[4:12], "big"))]
+        out.append(block("msg %d" % i, fields + [("encoded", hx(m))]))
     return "\n\n".join(out)
 
 

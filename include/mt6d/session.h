@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libmt6d session establishment (docs/sessions.md): the messages of the
+ * session protocol, the pairwise key of the introduction session, and the
+ * server's table that recognizes a client by its introduction IID.
+ *
+ * Every message layout is here; integers are big-endian; each message
+ * starts with type(1) and version(1). Decoders are strict: exact length,
+ * known type and version, reserved bytes zero.
+ */
+#ifndef MT6D_SESSION_H
+#define MT6D_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mt6d/mt6d.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MT6D_NH_CONTROL 254 /* inner IPv6 next header of session messages */
+#define MT6D_MSG_VERSION 1
+
+enum mt6d_msg_type {
+	MT6D_MSG_REQUEST = 0,   /* configuration request, client -> server */
+	MT6D_MSG_RESPONSE = 1,  /* configuration response, server -> client */
+	MT6D_MSG_TEARDOWN = 2,  /* either side, on the client session */
+	MT6D_MSG_KEEPALIVE = 3, /* either side, on the client session */
+};
+
+/*
+ * Request, 28 bytes:
+ *   type(1)=0 version(1)=1 reserved(2)=0 request_id(8) client_prefix(8) time_ms(8)
+ * Response, 84 bytes:
+ *   type(1)=1 version(1)=1 reserved(1)=0 tun_prefix_len(1) request_id(8) rot_ms(4)
+ *   idle_timeout_s(4) session_key(16) server_iid(8) client_iid(8)
+ *   client_tun(16) server_tun(16)
+ * Teardown, 4 bytes:  type(1)=2 version(1)=1 reason(1) reserved(1)=0
+ * Keepalive, 12 bytes: type(1)=3 version(1)=1 reserved(2)=0 time_ms(8)
+ */
+#define MT6D_MSG_REQUEST_LEN 28
+#define MT6D_MSG_RESPONSE_LEN 84
+#define MT6D_MSG_TEARDOWN_LEN 4
+#define MT6D_MSG_KEEPALIVE_LEN 12
+#define MT6D_MSG_MAX_LEN MT6D_MSG_RESPONSE_LEN
+
+enum mt6d_teardown_reason {
+	MT6D_TEARDOWN_CLOSED = 0,   /* the peer is stopping */
+	MT6D_TEARDOWN_REFUSED = 1,  /* the server will not keep the session */
+	MT6D_TEARDOWN_REPLACED = 2, /* the client made a new session */
+};
+
+struct mt6d_msg {
+	uint8_t type;
+	union {
+		struct {
+			uint64_t request_id;
+			uint8_t client_prefix[MT6D_PREFIX_LEN];
+			uint64_t time_ms;
+		} request;
+		struct {
+			uint64_t request_id;
+			uint8_t tun_prefix_len;
+			uint32_t rot_ms;
+			uint32_t idle_timeout_s;
+			uint8_t session_key[MT6D_INTRO_KEY_LEN];
+			uint8_t server_iid[MT6D_IID_LEN];
+			uint8_t client_iid[MT6D_IID_LEN];
+			uint8_t client_tun[16];
+			uint8_t server_tun[16];
+		} response;
+		struct {
+			uint8_t reason;
+		} teardown;
+		struct {
+			uint64_t time_ms;
+		} keepalive;
+	} u;
+};
+
+/* Encode into out (cap bytes): the length, or -EMSGSIZE / -EINVAL. */
+int mt6d_msg_encode(uint8_t *out, size_t cap, const struct mt6d_msg *m);
+/* -EMSGSIZE wrong length, -EPROTONOSUPPORT other version, -EBADMSG unknown
+ * type, nonzero reserved bytes, or an impossible field value. */
+int mt6d_msg_decode(struct mt6d_msg *m, const uint8_t *in, size_t len);
+
+/* An inner IPv6 packet (40-byte header, next header 254, hop limit 64)
+ * around a message. Returns the packet length or -EMSGSIZE. */
+int mt6d_msg_wrap(uint8_t *out, size_t cap, const uint8_t src[static 16],
+                  const uint8_t dst[static 16], const uint8_t *msg, size_t len);
+/* If pkt is an IPv6 packet with next header 254 and a consistent length,
+ * point *msg at its payload and return its length; -EBADMSG otherwise,
+ * -ENOENT when it is IPv6 but not a control packet. */
+int mt6d_msg_unwrap(const uint8_t *pkt, size_t len, const uint8_t **msg, uint8_t src[static 16],
+                    uint8_t dst[static 16]);
+
+/* K_pair = SHA-256("mt6d intro v1" || s || K)[0..16): the encapsulation key
+ * of one client's introduction session. */
+void mt6d_intro_pair_key(uint8_t out[static MT6D_INTRO_KEY_LEN], const uint8_t s[static MT6D_KEY_LEN],
+                         const uint8_t k[static MT6D_INTRO_KEY_LEN]);
+
+/*
+ * The server's table of expected introduction IIDs: for each registered
+ * client's seed IID, its IID in slots c-1, c, c+1 under K. Advancing by one
+ * slot recomputes one slot (n hashes); a lookup is O(1).
+ */
+struct mt6d_intro_table;
+
+struct mt6d_intro_table *mt6d_intro_table_new(void);
+void mt6d_intro_table_free(struct mt6d_intro_table *t); /* NULL is a no-op */
+/* Set the clients' seed IIDs (copied) and K, and fill slots c-1..c+1. */
+int mt6d_intro_table_reset(struct mt6d_intro_table *t, const uint8_t (*seed_iids)[MT6D_IID_LEN],
+                           size_t n, const uint8_t k[static MT6D_INTRO_KEY_LEN], uint64_t center);
+/* Move the window to center (recomputing only the slots that are new). */
+int mt6d_intro_table_advance(struct mt6d_intro_table *t, uint64_t center);
+/* The client whose introduction IID in one of the window's slots is iid:
+ * 0 with *client (its index) and *slot, or -ENOENT. */
+int mt6d_intro_table_find(const struct mt6d_intro_table *t, const uint8_t iid[static MT6D_IID_LEN],
+                          size_t *client, uint64_t *slot);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
