@@ -7,13 +7,15 @@
 #
 #   A --ar/ra-- R (router) --rb/br-- B
 #
-# Usage: bench/tunnel/run.sh PATH/TO/mt6d [SECONDS] [RUNS]   (root)
+# Usage: bench/tunnel/run.sh PATH/TO/mt6d [SECONDS] [RUNS] [PATHS]   (root)
+#   PATHS: which rows, default "raw wg mt6d"
 # Prints a Markdown table. Only 2001:db8::/32 addresses are used; every
 # namespace and process is removed on exit.
 set -euo pipefail
 MT6D=$(readlink -f "$1")
 SECS=${2:-10}
 RUNS=${3:-3}
+PATHS=" ${4:-raw wg mt6d} "
 ID=tunb$$
 R=mt6d-$ID-r
 A=mt6d-$ID-a
@@ -60,24 +62,27 @@ done
 run ip -n "$A" -6 route add default via 2001:db8:a::1
 run ip -n "$B" -6 route add default via 2001:db8:b::1
 
-# wireguard-go: wg0 in A and B, 2001:db8:200::1 <-> ::2
+# wireguard-go: wga in A, wgb in B, 2001:db8:200::1 <-> ::2. Distinct names:
+# its control sockets (/var/run/wireguard/NAME.sock) share one file system.
 for n in A B; do
 	ns=${!n}
-	wg genkey >"$TMP/wg$n.key"
+	dev=wg${n,,}
+	(umask 077; wg genkey >"$TMP/wg$n.key")
 	wg pubkey <"$TMP/wg$n.key" >"$TMP/wg$n.pub"
-	echo "+ ip netns exec $ns wireguard-go -f wg0 &" >&2
-	WG_PROCESS_FOREGROUND=1 ip netns exec "$ns" wireguard-go -f wg0 >"$TMP/wg$n.log" 2>&1 &
+	echo "+ ip netns exec $ns wireguard-go -f $dev &" >&2
+	# It runs on a kernel with WireGuard only when told to, with a banner.
+	WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 ip netns exec "$ns" wireguard-go -f "$dev" >"$TMP/wg$n.log" 2>&1 &
 	PIDS+=($!)
 done
 sleep 1
-run ip netns exec "$A" wg set wg0 private-key "$TMP/wgA.key" listen-port 51820 \
+run ip netns exec "$A" wg set wga private-key "$TMP/wgA.key" listen-port 51820 \
 	peer "$(cat "$TMP/wgB.pub")" endpoint '[2001:db8:b::2]:51820' allowed-ips 2001:db8:200::2/128
-run ip netns exec "$B" wg set wg0 private-key "$TMP/wgB.key" listen-port 51820 \
+run ip netns exec "$B" wg set wgb private-key "$TMP/wgB.key" listen-port 51820 \
 	peer "$(cat "$TMP/wgA.pub")" endpoint '[2001:db8:a::2]:51820' allowed-ips 2001:db8:200::1/128
-run ip -n "$A" addr add 2001:db8:200::1/64 dev wg0 nodad
-run ip -n "$B" addr add 2001:db8:200::2/64 dev wg0 nodad
-run ip -n "$A" link set dev wg0 up
-run ip -n "$B" link set dev wg0 up
+run ip -n "$A" addr add 2001:db8:200::1/64 dev wga nodad
+run ip -n "$B" addr add 2001:db8:200::2/64 dev wgb nodad
+run ip -n "$A" link set dev wga up
+run ip -n "$B" link set dev wgb up
 
 # mt6d: bind mode, default rotation
 KEY=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
@@ -123,7 +128,8 @@ measure() {
 	local label=$1 addr=$2 vals=() v rtt
 	run ip netns exec "$A" ping -6 -c 3 -i 0.2 -w 5 "$addr" >/dev/null
 	for _ in $(seq "$RUNS"); do
-		v=$(ip netns exec "$A" iperf3 -6 -c "$addr" -t "$SECS" -J |
+		# Bounded: an iperf3 client was once seen spinning past its -t.
+		v=$(ip netns exec "$A" timeout $((SECS + 30)) iperf3 -6 -c "$addr" -t "$SECS" -J |
 			/usr/bin/python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))')
 		echo "  $label: $v Gbit/s" >&2
 		vals+=("$v")
@@ -137,8 +143,8 @@ measure() {
 {
 	echo "| path | TCP Gbit/s (median of $RUNS x ${SECS} s) | runs | ping RTT avg ms |"
 	echo "| --- | --- | --- | --- |"
-	measure "raw veth (via router)" 2001:db8:b::2
-	measure "wireguard-go" 2001:db8:200::2
-	measure "mt6d (bind, 3 s rotation)" 2001:db8:100::2
+	[[ $PATHS != *" raw "* ]] || measure "raw veth (via router)" 2001:db8:b::2
+	[[ $PATHS != *" wg "* ]] || measure "wireguard-go" 2001:db8:200::2
+	[[ $PATHS != *" mt6d "* ]] || measure "mt6d (bind, 3 s rotation)" 2001:db8:100::2
 } | tee "$TMP/table.md"
 grep stats "$TMP"/mt6d-*.log >&2 || true

@@ -214,6 +214,28 @@ int mt6d_csum_complete(uint8_t *pkt, size_t len, size_t start, size_t offset);
 int mt6d_gso_split_tcp6(const uint8_t *pkt, size_t len, uint16_t mss, uint8_t *out, size_t stride,
                         size_t off, size_t *lens, size_t max);
 
+/*
+ * Receive-side coalescing of in-order TCP/IPv6 segments of one flow into a
+ * superpacket (gso.c). buf/cap are the caller's (cap <= 40 + 65535 is
+ * enough). start() takes a first segment (false: send this one as it is);
+ * add() appends the next one if it continues the same burst (false: finish
+ * and send what there is, then start again). After finish(), buf holds len
+ * bytes; when nseg > 1 it is a TSO packet of nseg segments of mss payload
+ * bytes, hl header bytes, with the TCP checksum field holding the
+ * pseudo-header sum (virtio NEEDS_CSUM, csum_start 40, csum_offset 16).
+ */
+struct mt6d_gro {
+	uint8_t *buf;
+	size_t cap, len, hl;
+	uint16_t mss;
+	unsigned nseg;
+	uint32_t next_seq;
+	bool closed;
+};
+bool mt6d_gro_start(struct mt6d_gro *g, const uint8_t *pkt, size_t len);
+bool mt6d_gro_add(struct mt6d_gro *g, const uint8_t *pkt, size_t len);
+void mt6d_gro_finish(struct mt6d_gro *g);
+
 #ifdef __cplusplus
 }
 #endif

@@ -107,6 +107,7 @@ struct tund {
 	uint8_t *buf;  /* one datagram, or a UDP GRO batch of them */
 	uint8_t *rbuf; /* virtio_net_hdr + packet read from the TUN device */
 	uint8_t *gbuf; /* MAX_SEGS sealed segments for one UDP GSO send */
+	uint8_t *cbuf; /* virtio_net_hdr + a coalesced superpacket for the TUN */
 	int fatal; /* -errno of a failure inside a callback; ends the loop */
 };
 
@@ -465,35 +466,66 @@ static void on_tun(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
-/* One datagram: open it and hand the inner packet to the TUN device. The
- * virtio_net_hdr goes in the bytes just before the inner packet (the
- * nonce's, no longer needed once the datagram is open). */
-static void rx_one(struct tund *d, struct mt6d_tun_session *s, uint8_t *dg, size_t n)
+/* Write one inner packet (or a coalesced superpacket) to the TUN device.
+ * pkt has VNET_LEN writable bytes before it for the virtio_net_hdr. */
+static void tun_write(struct tund *d, uint8_t *pkt, size_t len, const struct virtio_net_hdr *vh)
 {
+	memcpy(pkt - VNET_LEN, vh, sizeof(*vh));
+	if (write(d->tun_fd, pkt - VNET_LEN, len + VNET_LEN) < 0)
+		d->sess.stats.tx_errors++;
+}
+
+static void write_plain(struct tund *d, uint8_t *pkt, size_t len)
+{
+	/* DATA_VALID: the AEAD proved the packet is what the sender's kernel
+	 * made, and the sender completed every checksum (gso.c). */
 	struct virtio_net_hdr vh = {.flags = VIRTIO_NET_HDR_F_DATA_VALID,
 	                            .gso_type = VIRTIO_NET_HDR_GSO_NONE};
+
+	tun_write(d, pkt, len, &vh);
+}
+
+static void gro_flush(struct tund *d, struct mt6d_gro *g)
+{
+	struct virtio_net_hdr vh = {
+		.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+		.gso_type = VIRTIO_NET_HDR_GSO_TCPV6,
+		.hdr_len = (uint16_t)g->hl,
+		.gso_size = g->mss,
+		.csum_start = 40,
+		.csum_offset = 16,
+	};
+
+	mt6d_gro_finish(g);
+	if (g->nseg == 1)
+		write_plain(d, g->buf, g->len);
+	else
+		tun_write(d, g->buf, g->len, &vh);
+	g->len = 0;
+}
+
+/* Open one datagram in place; the inner packet is then at
+ * dg + MT6D_ENCAP_INNER_OFF. Returns its length, or -1 (counted drop). */
+static int rx_open(struct mt6d_tun_session *s, uint8_t *dg, size_t n)
+{
 	int len = mt6d_encap_open_inplace(&s->encap, dg, n, NULL);
 
 	if (len == -EMSGSIZE) {
 		s->stats.rx_truncated++;
-		return;
+		return -1;
 	} else if (len == -EBADMSG) {
 		s->stats.rx_forged++;
-		return;
+		return -1;
 	} else if (len == -EEXIST) {
 		s->stats.rx_replayed++;
-		return;
+		return -1;
 	} else if (len < 40 || (dg[MT6D_ENCAP_INNER_OFF] >> 4) != 6) {
 		s->stats.rx_bad_inner++;
-		return;
+		return -1;
 	}
 	s->stats.rx_packets++;
 	s->stats.rx_bytes += (uint64_t)len;
-	/* DATA_VALID: the AEAD proved the packet is what the sender's kernel
-	 * made, and the sender completed every checksum (gso.c). */
-	memcpy(dg + MT6D_ENCAP_INNER_OFF - VNET_LEN, &vh, sizeof(vh));
-	if (write(d->tun_fd, dg + MT6D_ENCAP_INNER_OFF - VNET_LEN, (size_t)len + VNET_LEN) < 0)
-		s->stats.tx_errors++;
+	return len;
 }
 
 static void on_udp(struct ev_loop *loop, ev_io *w, int revents)
@@ -502,6 +534,7 @@ static void on_udp(struct ev_loop *loop, ev_io *w, int revents)
 	/* The socket is the slot; the session comes from the table keyed on
 	 * the endpoint it is bound to, as it will for a server's many. */
 	struct mt6d_tun_slot *bound = &d->sess.win[w - d->sock_w];
+	struct mt6d_gro g = {.buf = d->cbuf + VNET_LEN, .cap = 40 + 65535};
 
 	for (int i = 0; i < BATCH; i++) {
 		union {
@@ -522,9 +555,9 @@ static void on_udp(struct ev_loop *loop, ev_io *w, int revents)
 		n = (size_t)r;
 		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
 			if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
-				int g;
-				memcpy(&g, CMSG_DATA(cm), sizeof(g));
-				gso = g > 0 ? (size_t)g : 0;
+				int v;
+				memcpy(&v, CMSG_DATA(cm), sizeof(v));
+				gso = v > 0 ? (size_t)v : 0;
 			}
 		}
 		if (gso == 0 || gso > n)
@@ -534,9 +567,23 @@ static void on_udp(struct ev_loop *loop, ev_io *w, int revents)
 			d->sess.stats.rx_no_session++;
 			continue;
 		}
-		/* A GRO batch is datagrams of gso bytes each, the last shorter. */
-		for (size_t off = 0; off < n; off += gso)
-			rx_one(d, s, d->buf + off, n - off < gso ? n - off : gso);
+		/* A GRO batch is datagrams of gso bytes each, the last shorter;
+		 * consecutive segments of one TCP burst are joined again. */
+		for (size_t off = 0; off < n; off += gso) {
+			uint8_t *dg = d->buf + off, *inner = dg + MT6D_ENCAP_INNER_OFF;
+			int len = rx_open(s, dg, n - off < gso ? n - off : gso);
+
+			if (len < 0)
+				continue;
+			if (g.len && mt6d_gro_add(&g, inner, (size_t)len))
+				continue;
+			if (g.len)
+				gro_flush(d, &g);
+			if (!mt6d_gro_start(&g, inner, (size_t)len))
+				write_plain(d, inner, (size_t)len);
+		}
+		if (g.len)
+			gro_flush(d, &g);
 	}
 }
 
@@ -718,7 +765,8 @@ static int setup(struct tund *d)
 	d->buf = malloc(BUF_LEN);
 	d->rbuf = malloc(VNET_LEN + MT6D_INNER_MAX);
 	d->gbuf = malloc((size_t)MAX_SEGS * (MT6D_OUTER_MTU + MT6D_ENCAP_OVERHEAD));
-	if (!d->table || !d->buf || !d->rbuf || !d->gbuf)
+	d->cbuf = malloc(VNET_LEN + 40 + 65535);
+	if (!d->table || !d->buf || !d->rbuf || !d->gbuf || !d->cbuf)
 		return -ENOMEM;
 	{
 		struct timespec ts;
@@ -780,6 +828,7 @@ static void teardown(struct tund *d)
 	free(d->buf);
 	free(d->rbuf);
 	free(d->gbuf);
+	free(d->cbuf);
 	nl_close(d->nl);
 	sodium_memzero(&d->cfg, sizeof(d->cfg));
 }

@@ -112,3 +112,89 @@ int mt6d_gso_split_tcp6(const uint8_t *pkt, size_t len, uint16_t mss, uint8_t *o
 	}
 	return (int)nseg;
 }
+
+/*
+ * Coalescing (the receive side's GRO): consecutive in-order TCP segments of
+ * one flow, as a TSO burst from the peer's kernel arrives, are joined into
+ * one superpacket so the TUN device takes one write and the local TCP
+ * stack one skb. A segment joins only when everything but the sequence
+ * number and payload is what the first segment had: addresses, ports, IPv6
+ * header bytes, ack number, window, TCP options (timestamps included), and
+ * flags ACK (PSH allowed on the segment that closes the packet). A shorter
+ * segment or PSH closes it.
+ */
+static bool gro_ok_first(const uint8_t *p, size_t len, size_t *hl)
+{
+	size_t thl;
+
+	if (len < 60 || (p[0] >> 4) != 6 || p[6] != 6 || mt6d_get_be16(p + 4) != len - 40)
+		return false;
+	thl = (size_t)(p[52] >> 4) * 4;
+	if (thl < 20 || 40 + thl >= len)
+		return false; /* no payload: pure ACKs go as they are */
+	if ((p[53] & ~0x08) != 0x10)
+		return false; /* ACK, maybe PSH; nothing else */
+	*hl = 40 + thl;
+	return true;
+}
+
+bool mt6d_gro_start(struct mt6d_gro *g, const uint8_t *pkt, size_t len)
+{
+	size_t hl;
+
+	g->len = 0;
+	if (!gro_ok_first(pkt, len, &hl) || len > g->cap)
+		return false;
+	memcpy(g->buf, pkt, len);
+	g->len = len;
+	g->hl = hl;
+	g->mss = (uint16_t)(len - hl);
+	g->nseg = 1;
+	g->next_seq = mt6d_get_be32(pkt + 44) + (uint32_t)(len - hl);
+	g->closed = (pkt[53] & 0x08) != 0;
+	return true;
+}
+
+bool mt6d_gro_add(struct mt6d_gro *g, const uint8_t *pkt, size_t len)
+{
+	size_t hl, n;
+
+	if (g->len == 0 || g->closed || !gro_ok_first(pkt, len, &hl) || hl != g->hl)
+		return false;
+	n = len - hl;
+	if (n > g->mss || g->len + n > g->cap || g->len + n - 40 > 65535)
+		return false;
+	/* IPv6 header but the payload length; addresses; ports. */
+	if (memcmp(pkt, g->buf, 4) || pkt[6] != g->buf[6] || pkt[7] != g->buf[7] ||
+	    memcmp(pkt + 8, g->buf + 8, 32) || memcmp(pkt + 40, g->buf + 40, 4))
+		return false;
+	if (mt6d_get_be32(pkt + 44) != g->next_seq)
+		return false;
+	/* ack, header length and flags but PSH, window, options */
+	if (memcmp(pkt + 48, g->buf + 48, 5) || (pkt[53] & ~0x08) != (g->buf[53] & ~0x08) ||
+	    memcmp(pkt + 54, g->buf + 54, 2) || memcmp(pkt + 60, g->buf + 60, hl - 60))
+		return false;
+	memcpy(g->buf + g->len, pkt + hl, n);
+	g->len += n;
+	g->nseg++;
+	g->next_seq += (uint32_t)n;
+	g->buf[53] |= pkt[53] & 0x08;
+	if (n < g->mss || (pkt[53] & 0x08))
+		g->closed = true;
+	return true;
+}
+
+void mt6d_gro_finish(struct mt6d_gro *g)
+{
+	uint64_t acc;
+
+	if (g->len == 0)
+		return;
+	mt6d_put_be16(g->buf + 4, (uint16_t)(g->len - 40));
+	if (g->nseg == 1)
+		return; /* unchanged: its own checksum is still right */
+	/* CHECKSUM_PARTIAL form, as the kernel keeps a packet it will
+	 * segment: the folded pseudo-header sum, not inverted. */
+	acc = sum_bytes(0, g->buf + 8, 32) + (uint32_t)(g->len - 40) + 6;
+	mt6d_put_be16(g->buf + 56, fold(acc));
+}

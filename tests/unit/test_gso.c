@@ -114,11 +114,53 @@ static void test_complete(void **state)
 	assert_int_equal(mt6d_csum_complete(pkt, len, len + 1, 0), -EINVAL);
 }
 
+/* Split, then coalesce: the superpacket comes back byte for byte but the
+ * checksum field, which then holds the pseudo-header sum. */
+static void test_coalesce(void **state)
+{
+	enum { PAY = 20000, MSS = 1300, STRIDE = 1500 };
+	static uint8_t pkt[72 + PAY], out[20 * STRIDE], cbuf[40 + 65535];
+	size_t lens[20], len = make_packet(pkt, PAY, 0x18);
+	struct mt6d_gro g = {.buf = cbuf, .cap = sizeof(cbuf)};
+	int n = mt6d_gso_split_tcp6(pkt, len, MSS, out, STRIDE, 0, lens, 20);
+
+	assert_int_equal(n, 16);
+	assert_true(mt6d_gro_start(&g, out, lens[0]));
+	for (int k = 1; k < n; k++)
+		assert_true(mt6d_gro_add(&g, out + (size_t)k * STRIDE, lens[k]));
+	/* Closed by the short last segment with PSH. */
+	assert_false(mt6d_gro_add(&g, out, lens[0]));
+	mt6d_gro_finish(&g);
+	assert_int_equal(g.len, len);
+	assert_int_equal(g.nseg, 16);
+	assert_int_equal(g.mss, MSS);
+	assert_int_equal(g.hl, 72);
+	assert_memory_equal(g.buf, pkt, 56);
+	assert_memory_equal(g.buf + 58, pkt + 58, len - 58);
+
+	/* Out of order, another flow, a SYN: not joined. */
+	assert_true(mt6d_gro_start(&g, out, lens[0]));
+	assert_false(mt6d_gro_add(&g, out + 2 * STRIDE, lens[2]));
+	out[STRIDE + 41] ^= 1; /* source port */
+	assert_false(mt6d_gro_add(&g, out + STRIDE, lens[1]));
+	out[STRIDE + 41] ^= 1;
+	out[STRIDE + 53] |= 0x02;
+	assert_false(mt6d_gro_add(&g, out + STRIDE, lens[1]));
+	out[STRIDE + 53] &= (uint8_t)~0x02;
+	out[STRIDE + 65] ^= 1; /* timestamp option */
+	assert_false(mt6d_gro_add(&g, out + STRIDE, lens[1]));
+	out[STRIDE + 65] ^= 1;
+	assert_true(mt6d_gro_add(&g, out + STRIDE, lens[1]));
+	/* A pure ACK never starts one. */
+	assert_false(mt6d_gro_start(&g, pkt, 72));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_complete),
+		cmocka_unit_test(test_coalesce),
 	};
 	if (sodium_init() < 0)
 		return 1;
