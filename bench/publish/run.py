@@ -95,12 +95,12 @@ for transport in args.transports.split(","):
     print("%s: %s" % (transport, p.stdout.strip() or p.stderr[-400:]), file=sys.stderr)
 
 print("| transport | clients | nodes | publish time | DHT messages sent | per client | failed | "
-      "lookups found | lookup p50 | lookup p99 |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+      "longest slice | lookups found | lookup p50 | lookup p99 |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for transport, res, wall, ok, lat in rows:
     p50 = lat[len(lat) // 2] if lat else -1
     p99 = lat[min(len(lat) - 1, (len(lat) * 99) // 100)] if lat else -1
-    print("| %s | %d | %d | %.1f s | %s | %.0f | %s | %d/%d | %d ms | %d ms |" % (
+    print("| %s | %d | %d | %.1f s | %s | %.0f | %s | %.1f ms | %d/%d | %d ms | %d ms |" % (
         transport, args.clients, args.nodes, res.get("elapsed_ms", 0) / 1000.0,
         res.get("dht_messages", "?"), res.get("dht_messages", 0) / max(1, args.clients),
-        res.get("failed", "?"), ok, len(lookers), p50, p99))
+        res.get("failed", "?"), res.get("max_slice_ms", -1), ok, len(lookers), p50, p99))

@@ -34,6 +34,7 @@ struct publisher {
 	ev_signal sigint, sigterm, sighup;
 	int once, exit_code;
 	uint32_t last_round_logged;
+	double max_slice_ms; /* longest mt6d_pub_tick(): how long the loop was held */
 	uint64_t last_round_window;
 	size_t last_done;
 };
@@ -54,8 +55,12 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	struct publisher *p = w->data;
 	struct mt6d_pub_status st;
 	uint64_t mono = mt6d_mono_ms(), next;
+	ev_tstamp t0 = ev_time(), slice;
 
 	next = mt6d_pub_tick(p->pub, mono, mt6d_unix_ms());
+	slice = (ev_time() - t0) * 1000.0;
+	if (slice > p->max_slice_ms)
+		p->max_slice_ms = slice;
 	dhtrun_kick(&p->run);
 	mt6d_pub_get_status(p->pub, &st);
 	if (st.round_elapsed_ms &&
@@ -66,10 +71,12 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 		if (p->once) {
 			printf("{\"window\":%" PRIu64 ",\"clients\":%zu,\"operations\":%zu,"
 			       "\"done\":%zu,\"failed\":%zu,\"elapsed_ms\":%" PRIu64
-			       ",\"dht_messages\":%" PRIu64 ",\"stored_min\":%u,\"transport\":\"%s\"}\n",
+			       ",\"dht_messages\":%" PRIu64 ",\"stored_min\":%u,\"retried\":%zu,"
+			       "\"max_slice_ms\":%.2f,\"transport\":\"%s\"}\n",
 			       st.round_window, st.clients, st.round_total, st.round_done,
 			       st.round_failed, st.round_elapsed_ms, st.dht_messages,
-			       st.round_stored_min, mt6d_rdv_transport_name(p->conf.transports));
+			       st.round_stored_min, st.round_retried, p->max_slice_ms,
+			       mt6d_rdv_transport_name(p->conf.transports));
 			fflush(stdout);
 			p->exit_code = st.round_failed ? 1 : 0;
 			ev_break(loop, EVBREAK_ALL);
@@ -155,13 +162,14 @@ static void on_control(void *arg, const char *req, FILE *out)
 	        "{\"window\":%" PRIu64 ",\"period\":%" PRIu32 ",\"rotation_ms\":%" PRIu32
 	        ",\"clients\":%zu,\"transport\":\"%s\",\"round\":{\"window\":%" PRIu64
 	        ",\"total\":%zu,\"done\":%zu,\"failed\":%zu,\"inflight\":%zu,\"elapsed_ms\":%" PRIu64
-	        "},\"windows_live\":%u,\"ops_started\":%" PRIu64 ",\"ops_failed\":%" PRIu64
+	        ",\"retried\":%zu},\"max_slice_ms\":%.2f,\"windows_live\":%u,\"ops_started\":%" PRIu64
+	        ",\"ops_failed\":%" PRIu64
 	        ",\"dht\":{\"nodes\":%u,\"rx\":%" PRIu64 ",\"tx\":%" PRIu64
 	        ",\"dropped_malformed\":%" PRIu64 "}}",
 	        st.window, st.period, st.rot_ms, st.clients,
 	        mt6d_rdv_transport_name(p->conf.transports), st.round_window, st.round_total,
 	        st.round_done, st.round_failed, st.round_inflight, st.round_elapsed_ms,
-	        st.windows_live, st.ops_started, st.ops_failed, ds.nodes4 + ds.nodes6, ds.rx, ds.tx,
+	        st.round_retried, p->max_slice_ms, st.windows_live, st.ops_started, st.ops_failed, ds.nodes4 + ds.nodes6, ds.rx, ds.tx,
 	        ds.dropped_malformed);
 }
 
