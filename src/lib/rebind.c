@@ -247,7 +247,8 @@ size_t mt6d_rebind_server_count(const struct mt6d_rebind_server *s)
 
 static void fill_epoch(struct mt6d_rebind_server *s, int which, uint64_t epoch)
 {
-	for (unsigned j = 0; j < s->levels; j++)
+	/* levels <= MAX_LEVELS always; saying so lets GCC see the bound. */
+	for (unsigned j = 0; j < s->levels && j < MT6D_REBIND_MAX_LEVELS; j++)
 		for (unsigned b = 0; b < 2; b++)
 			mt6d_rebind_tree_key(s->keys[which][j][b], s->master, epoch, j, b);
 }
