@@ -15,22 +15,25 @@
  * output: BLAKE2b-256(key, message = "", salt = LE64(id) || 0^8,
  * personal = ctx(8) || 0^8).
  *
- *   tree key  R[e][j][b] = KDF(master, id = 64*e + 2*j + b, "mt6d-rbt")
- *   conn key  P[c, g]    = KDF(master, id = g << 32 | c,    "mt6d-rbc")
+ *   epoch key E[e]       = KDF(master, id = e,           "mt6d-rbe")
+ *   node key  R[e](j, p) = KDF(E[e],   id = j << 32 | p,  "mt6d-rbt")
+ *   conn key  P[c, g]    = KDF(master, id = g << 32 | c,  "mt6d-rbc")
  *
- * e = floor(unix_ms / epoch_ms) is the key epoch, j < L the level, b a bit,
- * c the connection ID (L bits), g the connection's generation (incremented
- * every time c is assigned, so a departed client's P never opens a claim of
- * the next holder of c).
+ * e = floor(unix_ms / epoch_ms) is the key epoch; j < L a level; p a prefix
+ * of j + 1 bits; c the connection ID (L bits); c[..j] its first j + 1 bits
+ * (c >> (L-1-j)), most significant first; g the connection's generation
+ * (incremented every time c is assigned or released, so a departed client's
+ * P never opens a claim of the next holder of c). The tree is a binary tree
+ * of keys: connection c holds the L keys on its path, R[e](j, c[..j]), so a
+ * client shares with another only the keys of their common prefix.
  *
  * Claim, 24 + 16*L + 46 bytes (326 for L = 16), every byte uniformly random
  * to anyone who holds no tree key:
  *
  *   N(24, random)
  *   tag_j(16) for j = 0 .. L-1:
- *       ChaCha20-Poly1305-IETF_encrypt(key = R[e][j][bit j of c],
+ *       ChaCha20-Poly1305-IETF_encrypt(key = R[e](j, c[..j]),
  *            nonce = N[0..12), ad = N[12..24), plaintext = "")
- *       (bit j of c counts from the most significant of the L bits)
  *   final(30 + 16):
  *       XChaCha20-Poly1305-IETF_encrypt(key = P[c, g], nonce = N,
  *            ad = tag_0 || ... || tag_{L-1},
@@ -52,7 +55,7 @@
  *
  *   version(1)=1 L(1) reserved(2)=0 c(4) epoch(8) P(32) R_0(32) .. R_{L-1}(32)
  *
- * where R_j = R[epoch][j][bit j of c]. A renewal for a new epoch is a grant
+ * where R_j = R[epoch](j, c[..j]). A renewal for a new epoch is a grant
  * with the same c and P.
  */
 #ifndef MT6D_REBIND_H
@@ -81,9 +84,13 @@ extern "C" {
 #define MT6D_REBIND_MAX_LEVELS     24 /* 16.7 M connections; 12 bytes of state each */
 #define MT6D_REBIND_DEFAULT_LEVELS 16 /* 65,536 connections */
 #define MT6D_REBIND_CLAIM_MAX      MT6D_REBIND_CLAIM_LEN(MT6D_REBIND_MAX_LEVELS)
+/* The server keeps the node keys of the top levels of two epochs in memory
+ * (2 x 4 MiB at 16) and derives deeper ones when it needs them. */
+#define MT6D_REBIND_TABLE_LEVELS 16
 
-#define MT6D_REBIND_KDF_TREE "mt6d-rbt" /* 8 bytes, crypto_kdf context */
-#define MT6D_REBIND_KDF_CONN "mt6d-rbc"
+#define MT6D_REBIND_KDF_EPOCH "mt6d-rbe" /* 8 bytes each, crypto_kdf contexts */
+#define MT6D_REBIND_KDF_TREE  "mt6d-rbt"
+#define MT6D_REBIND_KDF_CONN  "mt6d-rbc"
 
 #define MT6D_REBIND_DEFAULT_EPOCH_MS  3600000u /* tree keys change every hour */
 #define MT6D_REBIND_DEFAULT_WINDOW_MS 30000u   /* |t - now| accepted */
@@ -103,10 +110,13 @@ struct mt6d_rebind_loc {
 
 /* ---- derivations ---- */
 
-/* R[e][j][b]; -EINVAL when j >= MT6D_REBIND_MAX_LEVELS, b > 1 or e >= 2^58. */
+/* E[e]. */
+void mt6d_rebind_epoch_key(uint8_t key[static MT6D_REBIND_KEY_LEN],
+                           const uint8_t master[static MT6D_REBIND_KEY_LEN], uint64_t epoch);
+/* R[e](j, p); -EINVAL when j >= MT6D_REBIND_MAX_LEVELS or p >= 2^(j+1). */
 int mt6d_rebind_tree_key(uint8_t key[static MT6D_REBIND_KEY_LEN],
                          const uint8_t master[static MT6D_REBIND_KEY_LEN], uint64_t epoch,
-                         unsigned level, unsigned bit);
+                         unsigned level, uint32_t prefix);
 /* P[c, g]. */
 void mt6d_rebind_conn_key(uint8_t key[static MT6D_REBIND_KEY_LEN],
                           const uint8_t master[static MT6D_REBIND_KEY_LEN], uint32_t conn,
@@ -184,8 +194,9 @@ struct mt6d_rebind_result {
  *   -ESTALE         authentic, but |t - now| > window
  *   -EALREADY       authentic, but t is not after conn's last accepted
  *                   claim (a replay, or an older claim arriving late)
- * Work is the same whatever the connection ID: both keys of every level
- * are tried (four at level 0, which also finds the epoch).
+ * Work is the same whatever the connection ID: at every level both children
+ * of the prefix found so far are tried (at level 0 both of the current and
+ * both of the previous epoch, which also finds the epoch).
  */
 int mt6d_rebind_server_verify(struct mt6d_rebind_server *s, const uint8_t *claim, size_t len,
                               const struct mt6d_rebind_loc *from, uint64_t now_ms,

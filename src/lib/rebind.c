@@ -5,13 +5,18 @@
  * Rules this file keeps:
  * - A claim has no cleartext byte that depends on who made it: N is random,
  *   every level tag and the final part are PRF/AEAD outputs under a fresh N.
+ * - The keys form a binary tree: connection c holds the L node keys on its
+ *   path, so another client can test a claim's tags only down to where
+ *   their IDs part, and learns no more of the claimant's ID than that.
  * - The server finds the connection ID with 2L tag checks (plus two at
  *   level 0 for the previous epoch) and always does all of them, so how
  *   long a verification takes says nothing about which connection it was.
- * - The level tags only say which key a level used. What makes a claim
+ *   It keeps the node keys of the top 16 levels of two epochs in tables.
+ * - The level tags only say which path a claim took. What makes a claim
  *   count is the final AEAD under P[c, g], which only connection c (of
- *   generation g) and the server know; holders of complementary tree keys
- *   can pass every level for any c but cannot make that final part.
+ *   generation g) and the server know; whoever holds tree keys of c's path
+ *   (a departed holder of c, colluders covering its prefixes) can pass the
+ *   levels but cannot make that final part.
  * - Replays are refused by a per-connection mark: the time of the last
  *   claim accepted for c. A claim must be newer. That needs 8 bytes per
  *   connection and no cache that junk could fill or evict.
@@ -27,32 +32,57 @@
 #include "internal.h"
 #include "mt6d/rebind.h"
 
-#define EPOCH_MAX (UINT64_C(1) << 58) /* 64*e + 2*j + b must fit in 64 bits */
+/* The node keys of one epoch: E_e, and the keys of the levels above
+ * `depth` precomputed, node (j, p) at index 2^(j+1) - 2 + p. */
+struct epoch_keys {
+	uint64_t epoch;
+	uint8_t ekey[MT6D_REBIND_KEY_LEN];
+	uint8_t (*tab)[MT6D_REBIND_KEY_LEN];
+};
 
 struct mt6d_rebind_server {
 	unsigned levels;
+	unsigned depth; /* levels whose node keys are in the tables */
 	uint32_t epoch_ms;
 	uint32_t window_ms;
 	uint8_t master[MT6D_REBIND_KEY_LEN];
-	/* Tree keys of epoch `epoch` ([0]) and epoch - 1 ([1], when have_prev). */
+	/* ep[cur] is the current epoch, ep[!cur] the previous one (when
+	 * have_prev); have_keys once either is filled. */
 	int have_keys;
 	int have_prev;
-	uint64_t epoch;
-	uint8_t keys[2][MT6D_REBIND_MAX_LEVELS][2][MT6D_REBIND_KEY_LEN];
+	int cur;
+	struct epoch_keys ep[2];
 	/* Per connection: generation (odd while assigned) and replay mark. */
 	uint32_t *gen;
 	uint64_t *last_t;
 	size_t count;
 };
 
+void mt6d_rebind_epoch_key(uint8_t key[static MT6D_REBIND_KEY_LEN],
+                           const uint8_t master[static MT6D_REBIND_KEY_LEN], uint64_t epoch)
+{
+	crypto_kdf_derive_from_key(key, MT6D_REBIND_KEY_LEN, epoch, MT6D_REBIND_KDF_EPOCH, master);
+}
+
+static void node_key(uint8_t key[static MT6D_REBIND_KEY_LEN],
+                     const uint8_t ekey[static MT6D_REBIND_KEY_LEN], unsigned level,
+                     uint32_t prefix)
+{
+	crypto_kdf_derive_from_key(key, MT6D_REBIND_KEY_LEN, (uint64_t)level << 32 | prefix,
+	                           MT6D_REBIND_KDF_TREE, ekey);
+}
+
 int mt6d_rebind_tree_key(uint8_t key[static MT6D_REBIND_KEY_LEN],
                          const uint8_t master[static MT6D_REBIND_KEY_LEN], uint64_t epoch,
-                         unsigned level, unsigned bit)
+                         unsigned level, uint32_t prefix)
 {
-	if (level >= MT6D_REBIND_MAX_LEVELS || bit > 1 || epoch >= EPOCH_MAX)
+	uint8_t ekey[MT6D_REBIND_KEY_LEN];
+
+	if (level >= MT6D_REBIND_MAX_LEVELS || (uint64_t)prefix >> (level + 1))
 		return -EINVAL;
-	crypto_kdf_derive_from_key(key, MT6D_REBIND_KEY_LEN, epoch * 64 + level * 2 + bit,
-	                           MT6D_REBIND_KDF_TREE, master);
+	mt6d_rebind_epoch_key(ekey, master, epoch);
+	node_key(key, ekey, level, prefix);
+	sodium_memzero(ekey, sizeof(ekey));
 	return 0;
 }
 
@@ -71,8 +101,7 @@ static int levels_ok(unsigned levels)
 
 static int grant_ok(const struct mt6d_rebind_grant *g)
 {
-	return levels_ok(g->levels) && (uint64_t)g->conn < (UINT64_C(1) << g->levels) &&
-	       g->epoch < EPOCH_MAX;
+	return levels_ok(g->levels) && (uint64_t)g->conn < (UINT64_C(1) << g->levels);
 }
 
 /* ---- grant ---- */
@@ -212,12 +241,15 @@ struct mt6d_rebind_server *mt6d_rebind_server_new(const struct mt6d_rebind_param
 	if (!s)
 		return NULL;
 	s->levels = levels;
+	s->depth = levels < MT6D_REBIND_TABLE_LEVELS ? levels : MT6D_REBIND_TABLE_LEVELS;
 	s->epoch_ms = p && p->epoch_ms ? p->epoch_ms : MT6D_REBIND_DEFAULT_EPOCH_MS;
 	s->window_ms = p && p->window_ms ? p->window_ms : MT6D_REBIND_DEFAULT_WINDOW_MS;
 	memcpy(s->master, master, MT6D_REBIND_KEY_LEN);
 	s->gen = calloc(n, sizeof(*s->gen));
 	s->last_t = calloc(n, sizeof(*s->last_t));
-	if (!s->gen || !s->last_t) {
+	for (int i = 0; i < 2; i++)
+		s->ep[i].tab = malloc(MT6D_REBIND_KEY_LEN * (((size_t)2 << s->depth) - 2));
+	if (!s->gen || !s->last_t || !s->ep[0].tab || !s->ep[1].tab) {
 		mt6d_rebind_server_free(s);
 		errno = ENOMEM;
 		return NULL;
@@ -231,6 +263,12 @@ void mt6d_rebind_server_free(struct mt6d_rebind_server *s)
 		return;
 	free(s->gen);
 	free(s->last_t);
+	for (int i = 0; i < 2; i++) {
+		if (s->ep[i].tab)
+			sodium_memzero(s->ep[i].tab,
+			               MT6D_REBIND_KEY_LEN * (((size_t)2 << s->depth) - 2));
+		free(s->ep[i].tab);
+	}
 	sodium_memzero(s, sizeof(*s));
 	free(s);
 }
@@ -245,29 +283,61 @@ size_t mt6d_rebind_server_count(const struct mt6d_rebind_server *s)
 	return s->count;
 }
 
-static void fill_epoch(struct mt6d_rebind_server *s, int which, uint64_t epoch)
+static void fill_epoch(const struct mt6d_rebind_server *s, struct epoch_keys *k, uint64_t epoch)
 {
-	/* levels <= MAX_LEVELS always; saying so lets GCC see the bound. */
-	for (unsigned j = 0; j < s->levels && j < MT6D_REBIND_MAX_LEVELS; j++)
-		for (unsigned b = 0; b < 2; b++)
-			mt6d_rebind_tree_key(s->keys[which][j][b], s->master, epoch, j, b);
+	k->epoch = epoch;
+	mt6d_rebind_epoch_key(k->ekey, s->master, epoch);
+	for (unsigned j = 0; j < s->depth; j++)
+		for (uint32_t p = 0; p < (2u << j); p++)
+			node_key(k->tab[(2u << j) - 2 + p], k->ekey, j, p);
 }
 
-/* Make keys[0] the current epoch's and keys[1] the previous one's. */
+/* The key of node (level, prefix) of epoch k: from the table, or derived
+ * into scratch below the tabled levels. */
+static const uint8_t *node(const struct mt6d_rebind_server *s, const struct epoch_keys *k,
+                           unsigned level, uint32_t prefix, uint8_t scratch[static 32])
+{
+	if (level < s->depth)
+		return k->tab[(2u << level) - 2 + prefix];
+	node_key(scratch, k->ekey, level, prefix);
+	return scratch;
+}
+
+/*
+ * The deep tables do not fit in cache, and each level's lookup depends on
+ * the level before. While the two tags of level j are computed, fetch the
+ * four nodes of level j + 1 that can come next (128 adjacent bytes), so
+ * the lookup does not wait on memory. The addresses depend on the prefix
+ * of c, as the lookups themselves do: visible only to code that shares
+ * this machine's caches (docs/rebind.md, "Constant work").
+ */
+static void prefetch_grandchildren(const struct mt6d_rebind_server *s, const struct epoch_keys *k,
+                                   unsigned level, uint32_t parent)
+{
+#if defined(__GNUC__) || defined(__clang__)
+	if (level + 1 < s->depth) {
+		const uint8_t *p = k->tab[(2u << (level + 1)) - 2 + (parent << 2)];
+		__builtin_prefetch(p);
+		__builtin_prefetch(p + 64);
+	}
+#else
+	(void)s, (void)k, (void)level, (void)parent;
+#endif
+}
+
+/* Make ep[cur] the current epoch's keys and ep[!cur] the previous one's. */
 static int set_epoch(struct mt6d_rebind_server *s, uint64_t now_ms)
 {
 	uint64_t e = now_ms / s->epoch_ms;
 
-	if (e >= EPOCH_MAX)
-		return -EINVAL;
-	if (s->have_keys && e == s->epoch)
+	if (s->have_keys && e == s->ep[s->cur].epoch)
 		return 0;
-	if (s->have_keys && e == s->epoch + 1)
-		memcpy(s->keys[1], s->keys[0], sizeof(s->keys[0]));
-	else if (e > 0)
-		fill_epoch(s, 1, e - 1);
-	fill_epoch(s, 0, e);
-	s->epoch = e;
+	if (s->have_keys && e == s->ep[s->cur].epoch + 1) {
+		s->cur = !s->cur; /* the old current becomes the previous */
+	} else if (e > 0) {
+		fill_epoch(s, &s->ep[!s->cur], e - 1);
+	}
+	fill_epoch(s, &s->ep[s->cur], e);
 	s->have_prev = e > 0;
 	s->have_keys = 1;
 	return 0;
@@ -276,14 +346,18 @@ static int set_epoch(struct mt6d_rebind_server *s, uint64_t now_ms)
 static void fill_grant(const struct mt6d_rebind_server *s, uint32_t conn,
                        struct mt6d_rebind_grant *g)
 {
+	const struct epoch_keys *k = &s->ep[s->cur];
+	uint8_t scratch[MT6D_REBIND_KEY_LEN];
+
 	memset(g, 0, sizeof(*g));
 	g->levels = (uint8_t)s->levels;
 	g->conn = conn;
-	g->epoch = s->epoch;
+	g->epoch = k->epoch;
 	mt6d_rebind_conn_key(g->conn_key, s->master, conn, s->gen[conn]);
-	for (unsigned j = 0; j < s->levels; j++)
-		memcpy(g->tree_keys[j], s->keys[0][j][(conn >> (s->levels - 1 - j)) & 1],
+	for (unsigned j = 0; j < s->levels && j < MT6D_REBIND_MAX_LEVELS; j++)
+		memcpy(g->tree_keys[j], node(s, k, j, conn >> (s->levels - 1 - j), scratch),
 		       MT6D_REBIND_KEY_LEN);
+	sodium_memzero(scratch, sizeof(scratch));
 }
 
 int mt6d_rebind_server_assign_at(struct mt6d_rebind_server *s, uint32_t conn, uint64_t now_ms,
@@ -351,7 +425,9 @@ int mt6d_rebind_server_verify(struct mt6d_rebind_server *s, const uint8_t *claim
 	const uint8_t *nonce = claim, *tags = claim + MT6D_REBIND_NONCE_LEN;
 	size_t tags_len = MT6D_REBIND_TAG_LEN * (size_t)s->levels;
 	uint8_t pt[MT6D_REBIND_FINAL_PT_LEN], pkey[MT6D_REBIND_KEY_LEN];
-	unsigned which, bit, ok0, ok1, okp0 = 0, okp1 = 0;
+	uint8_t scratch[MT6D_REBIND_KEY_LEN];
+	const struct epoch_keys *cur, *prev, *k;
+	unsigned ok0, ok1, okp0 = 0, okp1 = 0;
 	uint32_t conn, gen;
 	uint64_t t;
 	int err;
@@ -363,25 +439,32 @@ int mt6d_rebind_server_verify(struct mt6d_rebind_server *s, const uint8_t *claim
 		return err;
 
 	/* Level 0 also tells the epoch: four candidates, all tried. */
-	ok0 = (unsigned)level_check(tags, nonce, s->keys[0][0][0]);
-	ok1 = (unsigned)level_check(tags, nonce, s->keys[0][0][1]);
+	cur = &s->ep[s->cur];
+	prev = &s->ep[!s->cur];
+	ok0 = (unsigned)level_check(tags, nonce, node(s, cur, 0, 0, scratch));
+	ok1 = (unsigned)level_check(tags, nonce, node(s, cur, 0, 1, scratch));
 	if (s->have_prev) {
-		okp0 = (unsigned)level_check(tags, nonce, s->keys[1][0][0]);
-		okp1 = (unsigned)level_check(tags, nonce, s->keys[1][0][1]);
+		okp0 = (unsigned)level_check(tags, nonce, node(s, prev, 0, 0, scratch));
+		okp1 = (unsigned)level_check(tags, nonce, node(s, prev, 0, 1, scratch));
 	}
-	if (ok0 + ok1 + okp0 + okp1 != 1)
-		return -EBADMSG;
-	which = okp0 | okp1;
+	if (ok0 + ok1 + okp0 + okp1 != 1) {
+		err = -EBADMSG;
+		goto out;
+	}
+	k = okp0 | okp1 ? prev : cur;
 	conn = ok1 | okp1;
+	/* Below, the two children of the prefix found so far. */
 	for (unsigned j = 1; j < s->levels; j++) {
 		const uint8_t *tag = tags + MT6D_REBIND_TAG_LEN * j;
 
-		ok0 = (unsigned)level_check(tag, nonce, s->keys[which][j][0]);
-		ok1 = (unsigned)level_check(tag, nonce, s->keys[which][j][1]);
-		if (ok0 + ok1 != 1)
-			return -EBADMSG;
-		bit = ok1;
-		conn = conn << 1 | bit;
+		prefetch_grandchildren(s, k, j, conn);
+		ok0 = (unsigned)level_check(tag, nonce, node(s, k, j, conn << 1, scratch));
+		ok1 = (unsigned)level_check(tag, nonce, node(s, k, j, conn << 1 | 1, scratch));
+		if (ok0 + ok1 != 1) {
+			err = -EBADMSG;
+			goto out;
+		}
+		conn = conn << 1 | ok1;
 	}
 
 	gen = s->gen[conn];
@@ -411,11 +494,12 @@ int mt6d_rebind_server_verify(struct mt6d_rebind_server *s, const uint8_t *claim
 	if (res) {
 		res->conn = conn;
 		res->t_ms = t;
-		res->epoch = s->epoch - which;
+		res->epoch = k->epoch;
 	}
 	err = 0;
 out:
 	sodium_memzero(pt, sizeof(pt));
+	sodium_memzero(scratch, sizeof(scratch));
 	return err;
 }
 

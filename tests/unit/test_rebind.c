@@ -111,57 +111,139 @@ static void test_replay(void **state)
 	mt6d_rebind_server_free(s);
 }
 
-/* (d) Two clients whose IDs are complements hold both keys of every level.
- * They can pass every level for any third connection, but without that
- * connection's P the claim is refused. */
+/* The number of leading bits two L-bit IDs share. */
+static unsigned common_prefix(uint32_t a, uint32_t b, unsigned levels)
+{
+	unsigned n = 0;
+
+	while (n < levels && ((a ^ b) >> (levels - 1 - n) & 1) == 0)
+		n++;
+	return n;
+}
+
+/*
+ * (d) Two clients whose IDs are complements. In the email's flat tree they
+ * would hold both keys of every level; here they hold the keys of their two
+ * paths, so for a third connection they lack every node key below the
+ * level where its path leaves theirs, and their claim fails there. Even a
+ * client that holds the victim's whole path (the previous holder of the
+ * victim's ID, same epoch) is refused: the final part needs the victim's P.
+ */
 static void test_colluders(void **state)
 {
 	for (unsigned levels = 2; levels <= 16; levels += 7) {
 		struct mt6d_rebind_server *s = server(levels);
 		uint32_t mask = (uint32_t)((1u << levels) - 1), a = 1 & mask, b = ~a & mask;
 		uint32_t victim = (a ^ 2) & mask;
-		struct mt6d_rebind_grant ga, gb, gv, forged;
+		struct mt6d_rebind_grant ga, gb, gold, gv, forged;
 		struct mt6d_rebind_loc l = loc6(1000, 9);
 		uint8_t claim[MT6D_REBIND_CLAIM_MAX];
+		uint64_t t = NOW;
 		int n;
 
 		assert_true(victim != a && victim != b);
 		assert_int_equal(mt6d_rebind_server_assign_at(s, a, NOW, &ga), 0);
 		assert_int_equal(mt6d_rebind_server_assign_at(s, b, NOW, &gb), 0);
+		assert_int_equal(mt6d_rebind_server_assign_at(s, victim, NOW, &gold), 0);
+		assert_int_equal(mt6d_rebind_server_release(s, victim), 0);
 		assert_int_equal(mt6d_rebind_server_assign_at(s, victim, NOW, &gv), 0);
 
-		/* The colluders' tree for the victim's ID: each level from
-		 * whichever of them holds the victim's bit there. */
+		/* The colluders' best tree for the victim: at each level the key
+		 * of whichever of them has the victim's bit there. Past the
+		 * common prefix it is not the victim's key. */
 		forged = ga;
 		forged.conn = victim;
 		for (unsigned j = 0; j < levels; j++) {
 			unsigned bit = (victim >> (levels - 1 - j)) & 1;
 			unsigned abit = (a >> (levels - 1 - j)) & 1;
+			int same;
 			memcpy(forged.tree_keys[j], bit == abit ? ga.tree_keys[j] : gb.tree_keys[j],
 			       MT6D_REBIND_KEY_LEN);
-			assert_memory_equal(forged.tree_keys[j], gv.tree_keys[j],
-			                    MT6D_REBIND_KEY_LEN);
+			same = memcmp(forged.tree_keys[j], gv.tree_keys[j], MT6D_REBIND_KEY_LEN) ==
+			       0;
+			assert_int_equal(same, j < common_prefix(a, victim, levels) ||
+			                               j < common_prefix(b, victim, levels));
 		}
-		/* With their own P, with each other's, with a guess: refused. */
-		for (int k = 0; k < 3; k++) {
+		/* With their own P, each other's, a guess, or the victim's:
+		 * refused, the tags do not lead to the victim. */
+		for (int k = 0; k < 4; k++) {
 			if (k == 1)
 				memcpy(forged.conn_key, gb.conn_key, MT6D_REBIND_KEY_LEN);
 			if (k == 2)
 				randombytes_buf(forged.conn_key, MT6D_REBIND_KEY_LEN);
-			n = make(claim, &forged, NOW + (uint64_t)k, &l);
+			if (k == 3)
+				memcpy(forged.conn_key, gv.conn_key, MT6D_REBIND_KEY_LEN);
+			n = make(claim, &forged, ++t, &l);
 			assert_int_equal(
 			        mt6d_rebind_server_verify(s, claim, (size_t)n, &l, NOW, NULL),
 			        -EBADMSG);
 		}
-		/* A claim for their own IDs still works, and the forged tree is
-		 * exactly the victim's: only P stood in the way. */
-		n = make(claim, &ga, NOW, &l);
-		assert_int_equal(mt6d_rebind_server_verify(s, claim, (size_t)n, &l, NOW, NULL), 0);
+		/* The previous holder has the victim's whole path... */
+		for (unsigned j = 0; j < levels; j++)
+			assert_memory_equal(gold.tree_keys[j], gv.tree_keys[j],
+			                    MT6D_REBIND_KEY_LEN);
+		/* ...but not its P: refused with its own, the colluders', a guess. */
+		forged = gold;
+		for (int k = 0; k < 3; k++) {
+			if (k == 1)
+				memcpy(forged.conn_key, ga.conn_key, MT6D_REBIND_KEY_LEN);
+			if (k == 2)
+				randombytes_buf(forged.conn_key, MT6D_REBIND_KEY_LEN);
+			n = make(claim, &forged, ++t, &l);
+			assert_int_equal(
+			        mt6d_rebind_server_verify(s, claim, (size_t)n, &l, NOW, NULL),
+			        -EBADMSG);
+		}
+		/* Only the victim's P makes the path count; the colluders' own
+		 * claims still work. */
 		memcpy(forged.conn_key, gv.conn_key, MT6D_REBIND_KEY_LEN);
-		n = make(claim, &forged, NOW, &l);
+		n = make(claim, &forged, ++t, &l);
+		assert_int_equal(mt6d_rebind_server_verify(s, claim, (size_t)n, &l, NOW, NULL), 0);
+		n = make(claim, &ga, ++t, &l);
+		assert_int_equal(mt6d_rebind_server_verify(s, claim, (size_t)n, &l, NOW, NULL), 0);
+		n = make(claim, &gb, ++t, &l);
 		assert_int_equal(mt6d_rebind_server_verify(s, claim, (size_t)n, &l, NOW, NULL), 0);
 		mt6d_rebind_server_free(s);
 	}
+}
+
+/*
+ * What another client (an insider) learns from a captured claim: its own
+ * node key at level j makes the claim's tag exactly when the two IDs share
+ * their first j + 1 bits. So it learns the common prefix and the next bit,
+ * about 2 bits on average, not the 16 of a flat tree.
+ */
+static void test_insider_view(void **state)
+{
+	struct mt6d_rebind_server *s = server(0);
+	struct mt6d_rebind_grant gi, g;
+	struct mt6d_rebind_loc l = loc6(7, 7);
+	uint8_t claim[MT6D_REBIND_CLAIM_MAX];
+	unsigned learned = 0, rounds = 300;
+
+	assert_int_equal(mt6d_rebind_server_assign(s, NOW, &gi), 0);
+	for (unsigned r = 0; r < rounds; r++) {
+		unsigned cp, matched = 0;
+		assert_int_equal(mt6d_rebind_server_assign(s, NOW, &g), 0);
+		make(claim, &g, NOW, &l);
+		cp = common_prefix(gi.conn, g.conn, 16);
+		for (unsigned j = 0; j < 16; j++) {
+			struct mt6d_rebind_grant one = gi;
+			uint8_t mine[MT6D_REBIND_CLAIM_MAX];
+			/* The insider's tag at level j for this claim's N. */
+			mt6d_rebind_claim_nonce(mine, sizeof(mine), &one, NOW, &l, claim);
+			if (memcmp(mine + 24 + 16 * j, claim + 24 + 16 * j, 16) == 0) {
+				assert_true(j < cp);
+				matched++;
+			}
+		}
+		assert_int_equal(matched, cp);
+		learned += cp < 16 ? cp + 1 : 16;
+	}
+	print_message("insider view: %.2f of 16 ID bits learned per claim on average\n",
+	              (double)learned / rounds);
+	assert_true(learned < 3 * rounds);
+	mt6d_rebind_server_free(s);
 }
 
 /* (e) Only |t - now| <= window is accepted, both sides, edges included. */
@@ -406,7 +488,7 @@ static int naive_verify(struct naive *nv, const uint8_t *claim, size_t len,
 			uint8_t mine[MT6D_REBIND_CLAIM_MAX];
 			for (unsigned j = 0; j < NL; j++)
 				mt6d_rebind_tree_key(g.tree_keys[j], master, ep, j,
-				                     (c >> (NL - 1 - j)) & 1);
+				                     c >> (NL - 1 - j));
 			mt6d_rebind_claim_nonce(mine, sizeof(mine), &g, 0, from, claim);
 			if (memcmp(mine + 24, claim + 24, 16 * NL) == 0) {
 				found++;
@@ -734,21 +816,14 @@ static void test_global_limit(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_accept),
-	        cmocka_unit_test(test_replay),
-	        cmocka_unit_test(test_colluders),
-	        cmocka_unit_test(test_window),
-	        cmocka_unit_test(test_epochs),
-	        cmocka_unit_test(test_release),
-	        cmocka_unit_test(test_levels),
-	        cmocka_unit_test(test_grant_malformed),
-	        cmocka_unit_test(test_malformed_claims),
-	        cmocka_unit_test(test_against_naive),
-	        cmocka_unit_test(test_unlinkable),
-	        cmocka_unit_test(test_reply_size),
-	        cmocka_unit_test(test_flood),
-	        cmocka_unit_test(test_prefix_limit),
-	        cmocka_unit_test(test_global_limit),
+	        cmocka_unit_test(test_accept),          cmocka_unit_test(test_replay),
+	        cmocka_unit_test(test_colluders),       cmocka_unit_test(test_insider_view),
+	        cmocka_unit_test(test_window),          cmocka_unit_test(test_epochs),
+	        cmocka_unit_test(test_release),         cmocka_unit_test(test_levels),
+	        cmocka_unit_test(test_grant_malformed), cmocka_unit_test(test_malformed_claims),
+	        cmocka_unit_test(test_against_naive),   cmocka_unit_test(test_unlinkable),
+	        cmocka_unit_test(test_reply_size),      cmocka_unit_test(test_flood),
+	        cmocka_unit_test(test_prefix_limit),    cmocka_unit_test(test_global_limit),
 	};
 	if (mt6d_init() < 0)
 		return 1;

@@ -300,11 +300,18 @@ static void check_rebind_tree_key(const struct vec *v)
 	uint8_t master[32], want[32], got[32];
 
 	hex(master, 32, v, "master");
+	hex(want, 32, v, "epoch_key");
+	mt6d_rebind_epoch_key(got, master, num(v, "epoch"));
+	assert_memory_equal(got, want, 32);
 	hex(want, 32, v, "key");
 	assert_int_equal(mt6d_rebind_tree_key(got, master, num(v, "epoch"),
-	                                      (unsigned)num(v, "level"), (unsigned)num(v, "bit")),
+	                                      (unsigned)num(v, "level"), (uint32_t)num(v, "prefix")),
 	                 0);
 	assert_memory_equal(got, want, 32);
+	/* A prefix longer than level + 1 bits is refused. */
+	assert_int_equal(mt6d_rebind_tree_key(got, master, 0, (unsigned)num(v, "level"),
+	                                      2u << num(v, "level")),
+	                 -EINVAL);
 }
 
 static void check_rebind_conn_key(const struct vec *v)
@@ -327,7 +334,7 @@ static void vector_grant(struct mt6d_rebind_grant *g, const struct vec *v, const
 	mt6d_rebind_conn_key(g->conn_key, master, g->conn, (uint32_t)num(v, "gen"));
 	for (unsigned j = 0; j < g->levels; j++)
 		assert_int_equal(mt6d_rebind_tree_key(g->tree_keys[j], master, g->epoch, j,
-		                                      (g->conn >> (g->levels - 1 - j)) & 1),
+		                                      g->conn >> (g->levels - 1 - j)),
 		                 0);
 }
 

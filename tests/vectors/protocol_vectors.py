@@ -125,8 +125,14 @@ def kdf(master, subkey_id, ctx):
                            person=ctx + bytes(8)).digest()
 
 
-def rebind_tree_key(master, epoch, level, bit):
-    return kdf(master, 64 * epoch + 2 * level + bit, b"mt6d-rbt")
+def rebind_epoch_key(master, epoch):
+    return kdf(master, epoch, b"mt6d-rbe")
+
+
+def rebind_tree_key(master, epoch, level, prefix):
+    """Node key of the (level+1)-bit prefix `prefix` in epoch `epoch`."""
+    assert prefix < 2 << level
+    return kdf(rebind_epoch_key(master, epoch), level << 32 | prefix, b"mt6d-rbt")
 
 
 def rebind_conn_key(master, conn, gen):
@@ -136,7 +142,7 @@ def rebind_conn_key(master, conn, gen):
 def rebind_claim(levels, master, epoch, conn, gen, t_ms, addr, port, nonce):
     tags = b""
     for j in range(levels):
-        key = rebind_tree_key(master, epoch, j, (conn >> (levels - 1 - j)) & 1)
+        key = rebind_tree_key(master, epoch, j, conn >> (levels - 1 - j))
         tags += nb.crypto_aead_chacha20poly1305_ietf_encrypt(b"", nonce[12:], nonce[:12], key)
     pt = be64(t_ms) + struct.pack(">I", conn) + addr + struct.pack(">H", port)
     final = nb.crypto_aead_xchacha20poly1305_ietf_encrypt(
@@ -145,7 +151,7 @@ def rebind_claim(levels, master, epoch, conn, gen, t_ms, addr, port, nonce):
 
 
 def rebind_grant(levels, master, epoch, conn, gen):
-    keys = b"".join(rebind_tree_key(master, epoch, j, (conn >> (levels - 1 - j)) & 1)
+    keys = b"".join(rebind_tree_key(master, epoch, j, conn >> (levels - 1 - j))
                     for j in range(levels))
     return (bytes([1, levels, 0, 0]) + struct.pack(">I", conn) + be64(epoch)
             + rebind_conn_key(master, conn, gen) + keys)
@@ -316,10 +322,11 @@ def vectors():
         out.append(block("msg %d" % i, fields + [("encoded", hx(m))]))
 
     master = fixed("rebind master", 32)
-    for i, (e, j, b) in enumerate(((472222, 0, 0), (472222, 15, 1), (0, 23, 1)), 1):
+    for i, (e, j, p) in enumerate(((472222, 0, 1), (472222, 15, 0xbeef), (0, 23, 2**24 - 1)), 1):
         out.append(block("rebind-tree-key %d" % i, [
-            ("master", hx(master)), ("epoch", e), ("level", j), ("bit", b),
-            ("key", hx(rebind_tree_key(master, e, j, b))),
+            ("master", hx(master)), ("epoch", e), ("level", j), ("prefix", p),
+            ("epoch_key", hx(rebind_epoch_key(master, e))),
+            ("key", hx(rebind_tree_key(master, e, j, p))),
         ]))
     for i, (c, g) in enumerate(((0x1234, 1), (65535, 3), (0, 0xffffffff)), 1):
         out.append(block("rebind-conn-key %d" % i, [
