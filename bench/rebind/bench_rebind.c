@@ -3,8 +3,8 @@
  * Rebind claims verified per second on one core, side by side in one run:
  *
  * - tree:  libmt6d's key-tree claim (include/mt6d/rebind.h), 2^L connections
- *          all assigned; the server tries both keys of every level
- *          (2L + 2 tag checks) and then one final AEAD.
+ *          all assigned; the server tries both children of the prefix found
+ *          so far at every level (2L + 2 tag checks), then one final AEAD.
  * - naive: the same claim shape with a single tag under each connection's
  *          own key; the server tries every connection's key. "all" tries
  *          all 2^L (what a server must do to take the same time whatever
@@ -148,8 +148,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_rebind: out of memory\n");
 		return 1;
 	}
+	/* The first call fills the node-key tables of two epochs. */
+	struct clocks t_fill = now_clocks();
+	if (mt6d_rebind_server_assign(s, NOW, &g) != 0)
+		return 1;
+	t_fill = since(t_fill);
+	memcpy(keys[g.conn], g.conn_key, 32);
 	/* Every connection assigned; the naive server keeps each one's key. */
-	for (uint32_t c = 0; c < n; c++) {
+	for (uint32_t c = 1; c < n; c++) {
 		if (mt6d_rebind_server_assign(s, NOW, &g) != 0)
 			return 1;
 		memcpy(keys[g.conn], g.conn_key, 32);
@@ -195,6 +201,7 @@ int main(int argc, char **argv)
 	       1e6 / r_all, t_all.wall);
 	printf("%-28s %8zu %9zu %12.1f %10.0f %9.3f\n", "naive, stop at match", nnaive, ok_first,
 	       r_first, 1e6 / r_first, t_first.wall);
+	printf("node-key tables of two epochs filled in %.1f ms CPU\n", t_fill.cpu * 1e3);
 	printf("tree / naive every key:    %.0fx\n", r_tree / r_all);
 	printf("tree / naive stop at match: %.0fx\n", r_tree / r_first);
 
