@@ -32,8 +32,10 @@
 #include "internal.h"
 #include "mt6d/rebind.h"
 
-/* The node keys of one epoch: E_e, and the keys of the levels above
- * `depth` precomputed, node (j, p) at index 2^(j+1) - 2 + p. */
+/* The node keys of one epoch: E_e, and the keys of levels 0 .. depth-1
+ * precomputed, node (j, p) at index 2^(j+1) - 2 + p. The table is 64-byte
+ * aligned, so the two children of a node share one cache line and its four
+ * grandchildren two. */
 struct epoch_keys {
 	uint64_t epoch;
 	uint8_t ekey[MT6D_REBIND_KEY_LEN];
@@ -247,8 +249,10 @@ struct mt6d_rebind_server *mt6d_rebind_server_new(const struct mt6d_rebind_param
 	memcpy(s->master, master, MT6D_REBIND_KEY_LEN);
 	s->gen = calloc(n, sizeof(*s->gen));
 	s->last_t = calloc(n, sizeof(*s->last_t));
+	/* 32 * (2^(depth+1) - 2) = 64 * (2^depth - 1): a multiple of the alignment. */
 	for (int i = 0; i < 2; i++)
-		s->ep[i].tab = malloc(MT6D_REBIND_KEY_LEN * (((size_t)2 << s->depth) - 2));
+		s->ep[i].tab =
+		        aligned_alloc(64, MT6D_REBIND_KEY_LEN * (((size_t)2 << s->depth) - 2));
 	if (!s->gen || !s->last_t || !s->ep[0].tab || !s->ep[1].tab) {
 		mt6d_rebind_server_free(s);
 		errno = ENOMEM;
@@ -306,7 +310,7 @@ static const uint8_t *node(const struct mt6d_rebind_server *s, const struct epoc
 /*
  * The deep tables do not fit in cache, and each level's lookup depends on
  * the level before. While the two tags of level j are computed, fetch the
- * four nodes of level j + 1 that can come next (128 adjacent bytes), so
+ * four nodes of level j + 1 that can come next (two cache lines), so
  * the lookup does not wait on memory. The addresses depend on the prefix
  * of c, as the lookups themselves do: visible only to code that shares
  * this machine's caches (docs/rebind.md, "Constant work").
