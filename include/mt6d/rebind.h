@@ -28,7 +28,7 @@
  * client shares with another only the keys of their common prefix.
  *
  * Claim, 24 + 16*L + 46 bytes (326 for L = 16), every byte uniformly random
- * to anyone who holds no tree key:
+ * to anyone who holds none of the keys on the claimant's path:
  *
  *   N(24, random)
  *   tag_j(16) for j = 0 .. L-1:
@@ -141,7 +141,9 @@ int mt6d_rebind_grant_decode(struct mt6d_rebind_grant *g, const uint8_t *in, siz
 void mt6d_rebind_grant_wipe(struct mt6d_rebind_grant *g);
 
 /*
- * Write a claim for time t_ms and location loc into out (cap bytes).
+ * Write a claim for time t_ms and location loc into out (cap bytes). The
+ * server accepts one claim per t per connection, each newer than the last:
+ * use max(now, previous t + 1).
  * Returns its length, MT6D_REBIND_CLAIM_LEN(g->levels), or -EMSGSIZE when
  * cap is too small, -EINVAL on a bad grant.
  */
