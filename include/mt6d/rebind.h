@@ -222,6 +222,27 @@ int mt6d_rebind_reply_decode(const uint8_t *in, size_t len,
                              uint8_t echo[static MT6D_REBIND_ECHO_LEN],
                              struct mt6d_rebind_loc *loc);
 
+/*
+ * The client's record of the starts of datagrams it sent recently, to
+ * check a reply's echo: a reply whose echo is not here (an off-path forgery,
+ * or a reply to something long gone) is ignored. Caller-allocated; zero it
+ * to start.
+ */
+#define MT6D_REBIND_ECHO_SLOTS 64
+
+struct mt6d_rebind_echoes {
+	uint8_t echo[MT6D_REBIND_ECHO_SLOTS][MT6D_REBIND_ECHO_LEN];
+	uint8_t used[MT6D_REBIND_ECHO_SLOTS];
+	unsigned next;
+};
+
+/* Remember a datagram being sent (only those long enough to get a reply). */
+void mt6d_rebind_echo_note(struct mt6d_rebind_echoes *r, const uint8_t *dgram, size_t len);
+/* 1 when echo is the start of a remembered datagram, which is then
+ * forgotten (one reply per datagram is acted on); 0 otherwise. */
+int mt6d_rebind_echo_take(struct mt6d_rebind_echoes *r,
+                          const uint8_t echo[static MT6D_REBIND_ECHO_LEN]);
+
 /* ---- rate limiter for replies (ratelimit.c) ---- */
 
 /*

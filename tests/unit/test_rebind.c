@@ -711,6 +711,31 @@ static void test_reply_size(void **state)
 			assert_int_equal(mt6d_rebind_reply_decode(out, len, echo, &got), -EMSGSIZE);
 }
 
+/* The client acts only on a reply that echoes a datagram it sent recently,
+ * and on each such reply once. */
+static void test_reply_echo(void **state)
+{
+	struct mt6d_rebind_echoes r = {0};
+	struct mt6d_rebind_loc from = loc6(1, 1), got;
+	uint8_t sent[80][48], reply[64], echo[16], forged[16];
+	int n;
+
+	randombytes_buf(sent, sizeof(sent));
+	for (int k = 0; k < 80; k++)
+		mt6d_rebind_echo_note(&r, sent[k], sizeof(sent[k]));
+	mt6d_rebind_echo_note(&r, sent[0], 33); /* too short to get a reply: not kept */
+	n = mt6d_rebind_reply_encode(reply, sizeof(reply), sent[79], 48, &from);
+	assert_int_equal(n, MT6D_REBIND_REPLY_LEN);
+	assert_int_equal(mt6d_rebind_reply_decode(reply, (size_t)n, echo, &got), 0);
+	assert_int_equal(mt6d_rebind_echo_take(&r, echo), 1);
+	assert_int_equal(mt6d_rebind_echo_take(&r, echo), 0);     /* once */
+	assert_int_equal(mt6d_rebind_echo_take(&r, sent[16]), 1); /* the last 64 are kept */
+	assert_int_equal(mt6d_rebind_echo_take(&r, sent[15]), 0); /* older ones are not */
+	assert_int_equal(mt6d_rebind_echo_take(&r, sent[0]), 0);
+	randombytes_buf(forged, sizeof(forged));
+	assert_int_equal(mt6d_rebind_echo_take(&r, forged), 0);
+}
+
 static void random_source(struct mt6d_rebind_loc *l)
 {
 	randombytes_buf(l, sizeof(*l));
@@ -822,8 +847,9 @@ int main(void)
 	        cmocka_unit_test(test_release),         cmocka_unit_test(test_levels),
 	        cmocka_unit_test(test_grant_malformed), cmocka_unit_test(test_malformed_claims),
 	        cmocka_unit_test(test_against_naive),   cmocka_unit_test(test_unlinkable),
-	        cmocka_unit_test(test_reply_size),      cmocka_unit_test(test_flood),
-	        cmocka_unit_test(test_prefix_limit),    cmocka_unit_test(test_global_limit),
+	        cmocka_unit_test(test_reply_size),      cmocka_unit_test(test_reply_echo),
+	        cmocka_unit_test(test_flood),           cmocka_unit_test(test_prefix_limit),
+	        cmocka_unit_test(test_global_limit),
 	};
 	if (mt6d_init() < 0)
 		return 1;
