@@ -522,7 +522,9 @@ static void test_against_naive(void **state)
 	struct mt6d_rebind_server *s = server(NL);
 	struct mt6d_rebind_grant grants[1 << NL][2]; /* [c][0] current, [1] previous holder */
 	struct naive nv = {0};
-	uint8_t claim[MT6D_REBIND_CLAIM_MAX];
+	uint8_t claim[MT6D_REBIND_CLAIM_MAX], last_ok[MT6D_REBIND_CLAIM_MAX];
+	struct mt6d_rebind_loc last_from;
+	int have_last = 0;
 	uint64_t now = NOW;
 	int outcomes[8] = {0};
 
@@ -554,6 +556,10 @@ static void test_against_naive(void **state)
 		if (what == 4 && (nv.gen[c] & 1)) /* renewal */
 			assert_int_equal(mt6d_rebind_server_renew(s, c, now, &grants[c][0]), 0);
 		n = make(claim, g, t, &l);
+		if (what == 7 && have_last) { /* the last accepted claim again */
+			memcpy(claim, last_ok, (size_t)n);
+			l = from = last_from;
+		}
 		if (what == 5)
 			claim[randombytes_uniform((uint32_t)n)] ^= 0x40;
 		if (what == 6)
@@ -563,6 +569,9 @@ static void test_against_naive(void **state)
 		assert_int_equal(got, want);
 		switch (got) {
 		case 0:
+			memcpy(last_ok, claim, (size_t)n);
+			last_from = from;
+			have_last = 1;
 			outcomes[0]++;
 			break;
 		case -EBADMSG:
