@@ -30,4 +30,16 @@ struct mt6d_encap;
 void mt6d_encap_seal_inplace_nonce(const struct mt6d_encap *e, uint8_t *dgram, size_t inner_len,
                                    uint64_t counter, const uint8_t nonce[static 24]);
 
+/* Rebinding (rebind.c): a claim with a caller-chosen N, and assignment of
+ * a chosen connection ID (for the vectors and the tests). */
+struct mt6d_rebind_grant;
+struct mt6d_rebind_loc;
+struct mt6d_rebind_server;
+int mt6d_rebind_claim_nonce(uint8_t *out, size_t cap, const struct mt6d_rebind_grant *g,
+                            uint64_t t_ms, const struct mt6d_rebind_loc *loc,
+                            const uint8_t nonce[static 24]);
+/* -EBUSY when conn is in use, -EINVAL when conn >= 2^L. */
+int mt6d_rebind_server_assign_at(struct mt6d_rebind_server *s, uint32_t conn, uint64_t now_ms,
+                                 struct mt6d_rebind_grant *g);
+
 #endif

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "internal.h"
+#include "mt6d/rebind.h"
 #include "mt6d/session.h"
 
 #define MAX_FIELDS 16
@@ -294,6 +295,128 @@ static void check_msg(const struct vec *v)
 	assert_memory_equal(out, in, len);
 }
 
+static void check_rebind_tree_key(const struct vec *v)
+{
+	uint8_t master[32], want[32], got[32];
+
+	hex(master, 32, v, "master");
+	hex(want, 32, v, "epoch_key");
+	mt6d_rebind_epoch_key(got, master, num(v, "epoch"));
+	assert_memory_equal(got, want, 32);
+	hex(want, 32, v, "key");
+	assert_int_equal(mt6d_rebind_tree_key(got, master, num(v, "epoch"),
+	                                      (unsigned)num(v, "level"), (uint32_t)num(v, "prefix")),
+	                 0);
+	assert_memory_equal(got, want, 32);
+	/* A prefix longer than level + 1 bits is refused. */
+	assert_int_equal(mt6d_rebind_tree_key(got, master, 0, (unsigned)num(v, "level"),
+	                                      2u << num(v, "level")),
+	                 -EINVAL);
+}
+
+static void check_rebind_conn_key(const struct vec *v)
+{
+	uint8_t master[32], want[32], got[32];
+
+	hex(master, 32, v, "master");
+	hex(want, 32, v, "key");
+	mt6d_rebind_conn_key(got, master, (uint32_t)num(v, "conn"), (uint32_t)num(v, "gen"));
+	assert_memory_equal(got, want, 32);
+}
+
+/* The grant a client holds, built from the master as the server does. */
+static void vector_grant(struct mt6d_rebind_grant *g, const struct vec *v, const uint8_t *master)
+{
+	memset(g, 0, sizeof(*g));
+	g->levels = (uint8_t)num(v, "levels");
+	g->conn = (uint32_t)num(v, "conn");
+	g->epoch = num(v, "epoch");
+	mt6d_rebind_conn_key(g->conn_key, master, g->conn, (uint32_t)num(v, "gen"));
+	for (unsigned j = 0; j < g->levels; j++)
+		assert_int_equal(mt6d_rebind_tree_key(g->tree_keys[j], master, g->epoch, j,
+		                                      g->conn >> (g->levels - 1 - j)),
+		                 0);
+}
+
+static void check_rebind_grant(const struct vec *v)
+{
+	uint8_t master[32], want[MT6D_REBIND_GRANT_MAX], got[MT6D_REBIND_GRANT_MAX];
+	size_t len = strlen(get(v, "grant")) / 2;
+	struct mt6d_rebind_grant g, d;
+
+	assert_true(len <= sizeof(want));
+	hex(master, 32, v, "master");
+	hex(want, len, v, "grant");
+	vector_grant(&g, v, master);
+	assert_int_equal(mt6d_rebind_grant_encode(got, sizeof(got), &g), (int)len);
+	assert_memory_equal(got, want, len);
+	assert_int_equal(mt6d_rebind_grant_decode(&d, want, len), 0);
+	assert_memory_equal(&d, &g, sizeof(g));
+}
+
+static void check_rebind_claim(const struct vec *v)
+{
+	uint8_t master[32], nonce[24], want[MT6D_REBIND_CLAIM_MAX], got[MT6D_REBIND_CLAIM_MAX];
+	size_t len = strlen(get(v, "claim")) / 2;
+	struct mt6d_rebind_params p = {.epoch_ms = (uint32_t)num(v, "epoch_ms")};
+	struct mt6d_rebind_grant g, tmp;
+	struct mt6d_rebind_loc loc;
+	struct mt6d_rebind_result res;
+	struct mt6d_rebind_server *s;
+	uint64_t t = num(v, "time_ms");
+
+	assert_true(len <= sizeof(want));
+	hex(master, 32, v, "master");
+	hex(nonce, 24, v, "nonce");
+	hex(want, len, v, "claim");
+	hex(loc.addr, 16, v, "address");
+	loc.port = (uint16_t)num(v, "port");
+	vector_grant(&g, v, master);
+	assert_int_equal(mt6d_rebind_claim_nonce(got, sizeof(got), &g, t, &loc, nonce), (int)len);
+	assert_memory_equal(got, want, len);
+
+	/* The server, given the same master and the connection at the same
+	 * generation (odd: assigned), accepts it. */
+	p.levels = g.levels;
+	s = mt6d_rebind_server_new(&p, master);
+	assert_non_null(s);
+	for (uint32_t gen = 1; gen < num(v, "gen"); gen += 2) {
+		assert_int_equal(mt6d_rebind_server_assign_at(s, g.conn, t, &tmp), 0);
+		assert_int_equal(mt6d_rebind_server_release(s, g.conn), 0);
+	}
+	assert_int_equal(mt6d_rebind_server_assign_at(s, g.conn, t, &tmp), 0);
+	assert_memory_equal(tmp.conn_key, g.conn_key, 32);
+	assert_int_equal(mt6d_rebind_server_verify(s, want, len, &loc, t, &res), 0);
+	assert_int_equal(res.conn, g.conn);
+	assert_true(res.epoch == g.epoch);
+	mt6d_rebind_server_free(s);
+}
+
+static void check_rebind_reply(const struct vec *v)
+{
+	uint8_t trig[256], want[MT6D_REBIND_REPLY_LEN], got[64], echo[16];
+	size_t len = strlen(get(v, "trigger")) / 2;
+	struct mt6d_rebind_loc loc, back;
+	int n;
+
+	assert_true(len <= sizeof(trig));
+	hex(trig, len, v, "trigger");
+	hex(loc.addr, 16, v, "address");
+	loc.port = (uint16_t)num(v, "port");
+	n = mt6d_rebind_reply_encode(got, sizeof(got), trig, len, &loc);
+	if (!strcmp(get(v, "reply"), "none")) {
+		assert_int_equal(n, 0);
+		return;
+	}
+	hex(want, sizeof(want), v, "reply");
+	assert_int_equal(n, MT6D_REBIND_REPLY_LEN);
+	assert_memory_equal(got, want, sizeof(want));
+	assert_int_equal(mt6d_rebind_reply_decode(want, sizeof(want), echo, &back), 0);
+	assert_memory_equal(echo, trig, 16);
+	assert_memory_equal(back.addr, loc.addr, 16);
+	assert_int_equal(back.port, loc.port);
+}
+
 static const struct {
 	const char *kind;
 	void (*check)(const struct vec *);
@@ -305,6 +428,11 @@ static const struct {
 	{"config", check_config},   {"seal", check_seal},
 	{"stuff", check_stuff},       {"intro-key", check_intro_key},
 	{"msg", check_msg},
+	{"rebind-tree-key", check_rebind_tree_key},
+	{"rebind-conn-key", check_rebind_conn_key},
+	{"rebind-grant", check_rebind_grant},
+	{"rebind-claim", check_rebind_claim},
+	{"rebind-reply", check_rebind_reply},
 };
 
 static void test_protocol_md(void **state)

@@ -118,6 +118,51 @@ def msg_keepalive(time_ms):
     return bytes([3, 1, 0, 0]) + be64(time_ms)
 
 
+def kdf(master, subkey_id, ctx):
+    """libsodium crypto_kdf_derive_from_key (BLAKE2b), 32-byte output."""
+    return hashlib.blake2b(b"", digest_size=32, key=master,
+                           salt=struct.pack("<Q", subkey_id) + bytes(8),
+                           person=ctx + bytes(8)).digest()
+
+
+def rebind_epoch_key(master, epoch):
+    return kdf(master, epoch, b"mt6d-rbe")
+
+
+def rebind_tree_key(master, epoch, level, prefix):
+    """Node key of the (level+1)-bit prefix `prefix` in epoch `epoch`."""
+    assert prefix < 2 << level
+    return kdf(rebind_epoch_key(master, epoch), level << 32 | prefix, b"mt6d-rbt")
+
+
+def rebind_conn_key(master, conn, gen):
+    return kdf(master, gen << 32 | conn, b"mt6d-rbc")
+
+
+def rebind_claim(levels, master, epoch, conn, gen, t_ms, addr, port, nonce):
+    tags = b""
+    for j in range(levels):
+        key = rebind_tree_key(master, epoch, j, conn >> (levels - 1 - j))
+        tags += nb.crypto_aead_chacha20poly1305_ietf_encrypt(b"", nonce[12:], nonce[:12], key)
+    pt = be64(t_ms) + struct.pack(">I", conn) + addr + struct.pack(">H", port)
+    final = nb.crypto_aead_xchacha20poly1305_ietf_encrypt(
+        pt, tags, nonce, rebind_conn_key(master, conn, gen))
+    return nonce + tags + final
+
+
+def rebind_grant(levels, master, epoch, conn, gen):
+    keys = b"".join(rebind_tree_key(master, epoch, j, conn >> (levels - 1 - j))
+                    for j in range(levels))
+    return (bytes([1, levels, 0, 0]) + struct.pack(">I", conn) + be64(epoch)
+            + rebind_conn_key(master, conn, gen) + keys)
+
+
+def rebind_reply(trigger, addr, port):
+    if len(trigger) < 34:
+        return None
+    return trigger[:16] + addr + struct.pack(">H", port)
+
+
 def stuff(m, highs):
     return [h << 8 | b for h, b in zip(sorted(highs), m)]
 
@@ -275,6 +320,53 @@ def vectors():
         else:
             fields += [("time_ms", int.from_bytes(m[4:12], "big"))]
         out.append(block("msg %d" % i, fields + [("encoded", hx(m))]))
+
+    master = fixed("rebind master", 32)
+    for i, (e, j, p) in enumerate(((472222, 0, 1), (472222, 15, 0xbeef), (0, 23, 2**24 - 1)), 1):
+        out.append(block("rebind-tree-key %d" % i, [
+            ("master", hx(master)), ("epoch", e), ("level", j), ("prefix", p),
+            ("epoch_key", hx(rebind_epoch_key(master, e))),
+            ("key", hx(rebind_tree_key(master, e, j, p))),
+        ]))
+    for i, (c, g) in enumerate(((0x1234, 1), (65535, 3), (0, 0xffffffff)), 1):
+        out.append(block("rebind-conn-key %d" % i, [
+            ("master", hx(master)), ("conn", c), ("gen", g),
+            ("key", hx(rebind_conn_key(master, c, g))),
+        ]))
+    for i, (L, c, g) in enumerate(((4, 9, 1), (8, 0xa5, 3)), 1):
+        epoch_ms = 3600000
+        e = 1700000123456 // epoch_ms
+        out.append(block("rebind-grant %d" % i, [
+            ("master", hx(master)), ("levels", L), ("epoch", e), ("conn", c), ("gen", g),
+            ("grant", hx(rebind_grant(L, master, e, c, g))),
+        ]))
+    claims = (
+        (16, 0xbeef, 1, 1700000123456, bytes.fromhex("20010db8000100020000000000000007"), 4433),
+        (3, 5, 3, 1799999999999, bytes.fromhex("00000000000000000000ffffc0000201"), 65535),
+    )
+    for i, (L, c, g, t, addr, port) in enumerate(claims, 1):
+        epoch_ms = 3600000
+        e = t // epoch_ms
+        nonce = fixed("rebind nonce %d" % i, 24)
+        claim = rebind_claim(L, master, e, c, g, t, addr, port, nonce)
+        assert len(claim) == 24 + 16 * L + 46
+        out.append(block("rebind-claim %d" % i, [
+            ("master", hx(master)), ("levels", L), ("epoch_ms", epoch_ms), ("time_ms", t),
+            ("epoch", e), ("conn", c), ("gen", g), ("address", hx(addr)), ("port", port),
+            ("nonce", hx(nonce)), ("claim", hx(claim)),
+        ]))
+    for i, (n, addr, port) in enumerate(((48, bytes.fromhex("20010db8ffff00000000000000000009"),
+                                          40000),
+                                         (34, bytes.fromhex("00000000000000000000ffffcb007101"),
+                                          1),
+                                         (33, bytes.fromhex("20010db8000000000000000000000001"),
+                                          2)), 1):
+        trig = fixed("rebind trigger %d" % i, n)
+        r = rebind_reply(trig, addr, port)
+        out.append(block("rebind-reply %d" % i, [
+            ("trigger", hx(trig)), ("address", hx(addr)), ("port", port),
+            ("reply", hx(r) if r is not None else "none"),
+        ]))
     return "\n\n".join(out)
 
 
