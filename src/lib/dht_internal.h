@@ -21,7 +21,7 @@
 #define DHT_BAD_FAILS 3                 /* consecutive timeouts that make a node bad */
 #define DHT_REFRESH_MS (15 * 60 * 1000) /* refresh a bucket untouched this long */
 #define DHT_REFRESH_SPARSE_MS (5 * 60 * 1000) /* ... or not full, this long */
-#define DHT_MAX_REFRESH 2               /* refresh lookups at once */
+#define DHT_MAX_REFRESH 4               /* refresh lookups at once */
 #define DHT_TOKEN_ROTATE_MS (5 * 60 * 1000) /* tokens valid 5 to 10 min */
 #define DHT_TOKEN_LEN 8
 #define DHT_PEER_TTL_MS (30 * 60 * 1000)
@@ -51,12 +51,16 @@ struct dht_node {
 	uint8_t fails;
 };
 
+/* The first buckets (the widest ranges) hold more than K nodes, as
+ * libtorrent's extended routing table does: 16K, 8K, 4K, 2K, then K. */
+#define DHT_WIDE_BUCKETS 4
+
 struct dht_bucket {
-	struct dht_node n[DHT_K];
+	struct dht_node *n; /* alloc entries, count in use, at most the bucket's capacity */
 	struct dht_node repl[DHT_REPL];
-	uint8_t count, nrepl;
+	uint16_t count, alloc;
+	uint8_t nrepl;
 	uint64_t last_changed;
-	uint64_t last_refresh; /* 0: never looked up */
 };
 
 /* Bucket i < nb-1 holds nodes sharing exactly i leading bits with our id;
@@ -172,7 +176,11 @@ struct mt6d_dht {
 	int nseeds;
 	uint64_t now, next_maint, next_expire, last_bootstrap;
 	bool bootstrap_running;
+	bool bootstrap_ok;  /* the last self-lookup heard from K nodes */
 	unsigned refresh_running;
+	/* when each prefix depth (160: our own id) was last looked up, per family */
+	uint64_t refreshed4[161], refreshed6[161];
+	uint32_t backoff4[161], backoff6[161]; /* retry interval of empty ranges */
 	/* BEP 42: votes for our external address from the "ip" of replies */
 	struct dht_addr ext;
 	unsigned ext_votes;

@@ -131,8 +131,10 @@ static void op_finish(struct mt6d_dht *dht, struct dht_op *op, int status)
 	if (op->next)
 		op->next->prev = op->prev;
 	dht_req_forget_op(dht, op);
-	if (op->internal == OP_BOOTSTRAP)
+	if (op->internal == OP_BOOTSTRAP) {
 		dht->bootstrap_running = false;
+		dht->bootstrap_ok = op->answered >= DHT_K;
+	}
 	if (op->internal == OP_REFRESH && dht->refresh_running)
 		dht->refresh_running--;
 	if (op->done)

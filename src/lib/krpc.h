@@ -15,7 +15,8 @@
 #include <stdint.h>
 
 #define KRPC_ID_LEN 20
-#define KRPC_MAX_MSG 1500     /* larger datagrams are dropped unparsed */
+#define KRPC_MAX_MSG 4096     /* larger datagrams are dropped unparsed */
+#define KRPC_MAX_SEND 1500    /* what we send fits one Ethernet frame */
 #define KRPC_MAX_TID 16
 #define KRPC_MAX_TOKEN 32
 #define KRPC_MAX_VALUES 128   /* "values" entries read from one reply */
