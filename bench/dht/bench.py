@@ -19,7 +19,9 @@ the closest node that answered: nodes taken from the routing table are
 hop 1, a node first learnt from an answer of a hop-d node is hop d+1, the
 least depth counts), success (the announced port or the put value found).
 mt6d computes its own numbers (--stats); libtorrent's are rebuilt from its
-DHT packet log. Loopback only.
+DHT packet log. Last, for 50 of the items, how many of the 8 nodes truly
+closest to the target (ids of every node, asked by ping) hold it: a lookup
+that stops in the wrong neighbourhood shows here. Loopback only.
 
 Usage: bench.py PATH-TO-MT6D [--nodes 1000] [--lt 20] [--lookups 200]"""
 import argparse
@@ -33,7 +35,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "..", "tests", "cli"))
-from dhtlib import bdecode, free_ports, run, spawn  # noqa: E402
+from dhtlib import Krpc, bdecode, free_ports, run, spawn  # noqa: E402
 import libtorrent as lt  # noqa: E402
 
 ap = argparse.ArgumentParser()
@@ -217,6 +219,28 @@ for pk, value in items:
 log("libtorrent: %d lookups done" % (2 * M))
 
 
+# ---- placement: do the stored items sit on the true 8 closest nodes? ----
+k = Krpc()
+ids = {}
+for port in range(base, base + N + L):
+    r = k.query(("127.0.0.1", port), "ping", {}, timeout=1.0)
+    if r and b"r" in r:
+        ids[port] = r[b"r"][b"id"]
+placement = []
+for pk, _ in items[:50]:
+    target = hashlib.sha1(pk).digest()
+    close = sorted(ids, key=lambda p: int.from_bytes(ids[p], "big") ^
+                   int.from_bytes(target, "big"))[:8]
+    held = 0
+    for port in close:
+        r = k.query(("127.0.0.1", port), "get", {"target": target}, timeout=1.0)
+        held += bool(r and b"r" in r and b"v" in r[b"r"])
+    placement.append(held)
+log("placement: of the 8 nodes closest to each of %d mutable items (%d node ids known), "
+    "held by min %d, median %s" % (len(placement), len(ids), min(placement),
+                                   statistics.median(placement)))
+
+
 def pct(xs, q):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(q / 100.0 * (len(xs) - 1))))]
@@ -246,4 +270,5 @@ for impl in ("mt6d", "libtorrent"):
             v["median_contacted"]))
 if args.json:
     with open(args.json, "w") as f:
-        json.dump({"summary": summary, "raw": res, "nodes": N, "libtorrent_sessions": L}, f)
+        json.dump({"summary": summary, "raw": res, "nodes": N, "libtorrent_sessions": L,
+                   "placement": placement}, f)
