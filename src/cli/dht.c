@@ -416,6 +416,7 @@ struct client {
 	bool done;
 	bool stats;
 	bool batch;     /* dht batch: next line of stdin after each result */
+	uint64_t t0_us; /* dht batch: when the operation started */
 	ev_timer warmup;
 	enum { C_GET_PEERS, C_ANNOUNCE, C_PUT, C_GET } kind;
 	bool is_mutable;
@@ -475,11 +476,20 @@ static bool is_text(const uint8_t *p, size_t n)
 	return true;
 }
 
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 static void print_stats(const struct client *cl, const struct mt6d_dht_result *res)
 {
 	if (cl->stats)
 		printf(",\"hops\":%u,\"nodes_contacted\":%u,\"elapsed_ms\":%" PRIu64, res->hops,
 		       res->nodes_contacted, res->elapsed_ms);
+	if (cl->t0_us)
+		printf(",\"elapsed_us\":%" PRIu64, now_us() - cl->t0_us);
 }
 
 static void batch_next(struct client *cl);
@@ -777,6 +787,7 @@ static void batch_next(struct client *cl)
 		n = sscanf(line, "%15s %199s %99s", op, a, b);
 		if (n < 2)
 			continue;
+		cl->t0_us = now_us();
 		if (!strcmp(op, "get-peers") && mt6d_hex_decode(id, 20, a) == 0) {
 			cl->kind = C_GET_PEERS;
 			ret = mt6d_dht_get_peers(cl->r.dht, id, on_result, cl, now_ms());
