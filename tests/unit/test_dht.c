@@ -584,6 +584,46 @@ static void test_garbage(void **state)
 	sim_free(s);
 }
 
+/* Every put lands on the nodes truly closest to its target: the check
+ * that caught lookups stopping in the wrong neighbourhood (docs/dht.md). */
+static void test_placement(void **state)
+{
+	struct sim *s = sim_swarm(200, 60000);
+	uint8_t ids[200][20];
+	(void)state;
+	for (int i = 0; i < 200; i++)
+		mt6d_dht_get_id(s->node[i], ids[i]);
+	for (int k = 0; k < 10; k++) {
+		uint8_t v[16], t[20];
+		int close[8], n = 0, held = 0;
+		struct done d;
+		snprintf((char *)v, sizeof(v), "4:it%02d", k);
+		mt6d_sha1(t, v, 6);
+		memset(&d, 0, sizeof(d));
+		mt6d_dht_put_immutable(s->node[(k * 37 + 11) % 200], v, 6, on_done, &d, s->now);
+		wait_done(s, &d);
+		assert_int_equal(d.stored_on, 8);
+		/* the 8 closest ids, by selection */
+		for (int i = 0; i < 200; i++) {
+			int j = n < 8 ? n++ : 7;
+			if (n == 8 && j == 7 && i >= 8 && dht_xor_cmp(t, ids[i], ids[close[7]]) >= 0)
+				continue;
+			close[j] = i;
+			while (j > 0 && dht_xor_cmp(t, ids[close[j]], ids[close[j - 1]]) < 0) {
+				int tmp = close[j];
+				close[j] = close[j - 1];
+				close[j - 1] = tmp;
+				j--;
+			}
+		}
+		for (int i = 0; i < 8; i++)
+			held += dht_item_find(s->node[close[i]], t) != NULL;
+		if (held < 7)
+			fail_msg("item %d held by %d of the 8 closest nodes", k, held);
+	}
+	sim_free(s);
+}
+
 static void test_api_args(void **state)
 {
 	struct mt6d_dht_config cfg = {0};
@@ -610,7 +650,8 @@ int main(void)
 		cmocka_unit_test(test_announce_rules), cmocka_unit_test(test_peer_cap),
 		cmocka_unit_test(test_put_rules),     cmocka_unit_test(test_read_only),
 		cmocka_unit_test(test_rate_limit),    cmocka_unit_test(test_state_file),
-		cmocka_unit_test(test_garbage),       cmocka_unit_test(test_api_args),
+		cmocka_unit_test(test_garbage),       cmocka_unit_test(test_placement),
+		cmocka_unit_test(test_api_args),
 	};
 	if (mt6d_init() < 0)
 		return 1;
