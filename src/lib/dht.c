@@ -24,7 +24,7 @@
 #include "dht_internal.h"
 #include "internal.h"
 
-#define DHT_VERSION "M6\x00\x01"
+#define DHT_VERSION      "M6\x00\x01"
 #define EXT_VOTES_NEEDED 5
 
 bool dht_addr_eq(const struct dht_addr *a, const struct dht_addr *b)
@@ -163,8 +163,8 @@ void dht_req_forget_op(struct mt6d_dht *dht, const struct dht_op *op)
 			dht->req[i].op = NULL;
 }
 
-int dht_send_query(struct mt6d_dht *dht, const struct dht_addr *a, struct krpc_msg *m,
-                   uint8_t kind, struct dht_op *op)
+int dht_send_query(struct mt6d_dht *dht, const struct dht_addr *a, struct krpc_msg *m, uint8_t kind,
+                   struct dht_op *op)
 {
 	uint8_t tid[4];
 	uint32_t idx;
@@ -301,8 +301,7 @@ static void send_error(struct mt6d_dht *dht, const struct dht_addr *a, const str
 
 /* nodes and/or nodes6 for target, by "want" or else the requester's family. */
 static void add_nodes(struct mt6d_dht *dht, struct krpc_msg *r, const struct krpc_msg *q,
-                      const struct dht_addr *from, const uint8_t *target, uint8_t *n4,
-                      uint8_t *n6)
+                      const struct dht_addr *from, const uint8_t *target, uint8_t *n4, uint8_t *n6)
 {
 	uint8_t want = q->want;
 
@@ -388,7 +387,8 @@ static int serve_put(struct mt6d_dht *dht, const struct krpc_msg *q, const struc
 
 static void serve_query(struct mt6d_dht *dht, const struct krpc_msg *q, const struct dht_addr *from)
 {
-	uint8_t n4[DHT_K * KRPC_NODE4_LEN], n6[DHT_K * KRPC_NODE6_LEN], ip[18], token[DHT_TOKEN_LEN];
+	uint8_t n4[DHT_K * KRPC_NODE4_LEN], n6[DHT_K * KRPC_NODE6_LEN], ip[18],
+	        token[DHT_TOKEN_LEN];
 	uint8_t vstore[DHT_MAX_REPLY_VALUES * 18];
 	struct krpc_msg *r;
 	const char *err = NULL;

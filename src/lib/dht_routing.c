@@ -167,8 +167,7 @@ static void ping_node(struct mt6d_dht *dht, struct dht_node *n)
 	dht_send_query(dht, &n->a, &m, REQ_PING, NULL);
 }
 
-void dht_node_heard(struct mt6d_dht *dht, const uint8_t *id, const struct dht_addr *a,
-                    bool replied)
+void dht_node_heard(struct mt6d_dht *dht, const uint8_t *id, const struct dht_addr *a, bool replied)
 {
 	struct dht_table *t = dht_table_for(dht, a->fam);
 	struct dht_node *n;
@@ -319,8 +318,7 @@ int dht_closest(struct mt6d_dht *dht, uint8_t fam, const uint8_t *target, struct
 	return n;
 }
 
-size_t dht_closest_compact(struct mt6d_dht *dht, uint8_t fam, const uint8_t *target,
-                           uint8_t *out)
+size_t dht_closest_compact(struct mt6d_dht *dht, uint8_t fam, const uint8_t *target, uint8_t *out)
 {
 	struct dht_node best[DHT_K];
 	int n = dht_closest(dht, fam, target, best, DHT_K, true);
@@ -370,7 +368,8 @@ static void maintain_table(struct mt6d_dht *dht, struct dht_table *t, uint64_t *
 			counts[c]++;
 			if (c > deepest)
 				deepest = c;
-			if (pings < 4 && !node_good(n, dht->now) && dht->now - n->last_ping > 15000) {
+			if (pings < 4 && !node_good(n, dht->now) &&
+			    dht->now - n->last_ping > 15000) {
 				ping_node(dht, n);
 				pings++;
 			}
