@@ -629,6 +629,50 @@ static void test_placement(void **state)
 	sim_free(s);
 }
 
+/* BEP 42: replies agreeing on a public address make the node take an id
+ * that fits it; a configured id stays. */
+static void test_bep42_adopt(void **state)
+{
+	struct sim *s = calloc(1, sizeof(*s));
+	struct mt6d_dht_config cfg = {.ipv4 = true};
+	struct sockaddr_in raw = sim_addr(SIM_RAW_PORT);
+	const uint8_t pub[6] = {203, 0, 113, 7, 0x1a, 0xe1};
+	uint8_t id[20], rid[20];
+	(void)state;
+	s->now = 5000;
+	sim_add(s, &cfg);
+	cfg.have_id = true;
+	memset(cfg.id, 0xab, 20);
+	sim_add(s, &cfg);
+	memset(rid, 0x42, 20);
+	for (int node = 0; node < 2; node++) {
+		for (int i = 0; i < 6; i++) {
+			struct krpc_msg q, r = {.y = KRPC_RESPONSE};
+			uint8_t buf[1500];
+			int len;
+			s->nraw = 0;
+			mt6d_dht_add_node(s->node[node], (struct sockaddr *)&raw, sizeof(raw),
+			                  s->now);
+			sim_deliver(s);
+			assert_int_equal(s->nraw, 1);
+			assert_int_equal(krpc_parse(&q, s->raw[0].data, s->raw[0].len), 0);
+			r.t = q.t;
+			r.tlen = q.tlen;
+			r.id = rid;
+			r.ip = pub;
+			r.iplen = 6;
+			len = krpc_encode(buf, sizeof(buf), &r);
+			sim_raw_send(s, node, buf, (size_t)len);
+		}
+		mt6d_dht_get_id(s->node[node], id);
+		if (node == 0)
+			assert_true(mt6d_dht_bep42_ok(id, pub, 4));
+		else
+			assert_memory_equal(id, cfg.id, 20);
+	}
+	sim_free(s);
+}
+
 static void test_api_args(void **state)
 {
 	struct mt6d_dht_config cfg = {0};
@@ -656,7 +700,7 @@ int main(void)
 	        cmocka_unit_test(test_put_rules),      cmocka_unit_test(test_read_only),
 	        cmocka_unit_test(test_rate_limit),     cmocka_unit_test(test_state_file),
 	        cmocka_unit_test(test_garbage),        cmocka_unit_test(test_placement),
-	        cmocka_unit_test(test_api_args),
+	        cmocka_unit_test(test_bep42_adopt),    cmocka_unit_test(test_api_args),
 	};
 	if (mt6d_init() < 0)
 		return 1;
