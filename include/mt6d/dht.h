@@ -24,10 +24,10 @@
 extern "C" {
 #endif
 
-#define MT6D_DHT_ID_LEN 20
-#define MT6D_DHT_K 8
-#define MT6D_DHT_ALPHA 3
-#define MT6D_DHT_MAX_V 1000   /* BEP 44: bencoded value */
+#define MT6D_DHT_ID_LEN   20
+#define MT6D_DHT_K        8
+#define MT6D_DHT_ALPHA    3
+#define MT6D_DHT_MAX_V    1000 /* BEP 44: bencoded value */
 #define MT6D_DHT_MAX_SALT 64
 
 struct mt6d_dht;
@@ -37,23 +37,23 @@ typedef int (*mt6d_dht_send_fn)(void *ctx, const uint8_t *buf, size_t len,
                                 const struct sockaddr *to, socklen_t tolen);
 
 struct mt6d_dht_config {
-	mt6d_dht_send_fn send;   /* required */
+	mt6d_dht_send_fn send; /* required */
 	void *send_ctx;
-	bool have_id;            /* use id below; otherwise a random (BEP 42 when it can) one */
+	bool have_id; /* use id below; otherwise a random (BEP 42 when it can) one */
 	uint8_t id[MT6D_DHT_ID_LEN];
-	bool ipv4, ipv6;         /* families the caller can send; neither means IPv4 */
-	bool read_only;          /* BEP 43: ask not to be added to routing tables, serve nothing */
-	bool enforce_bep42;      /* refuse routing-table entries whose id mismatches their IP */
-	uint32_t rate_limit;     /* queries per second per source IP; 0: no limit */
+	bool ipv4, ipv6;     /* families the caller can send; neither means IPv4 */
+	bool read_only;      /* BEP 43: ask not to be added to routing tables, serve nothing */
+	bool enforce_bep42;  /* refuse routing-table entries whose id mismatches their IP */
+	uint32_t rate_limit; /* queries per second per source IP; 0: no limit */
 	uint32_t max_peers_per_hash; /* 0: 500 */
-	uint32_t max_hashes;     /* 0: 4096 */
-	uint32_t max_items;      /* 0: 4096 */
+	uint32_t max_hashes;         /* 0: 4096 */
+	uint32_t max_items;          /* 0: 4096 */
 };
 
 struct mt6d_dht_stats {
 	uint64_t rx, tx, tx_errors;
 	uint64_t dropped_malformed, dropped_ratelimit, dropped_unexpected;
-	uint64_t queries_served[7];   /* by method; [0] unknown */
+	uint64_t queries_served[7]; /* by method; [0] unknown */
 	uint64_t errors_sent;
 	uint32_t nodes4, nodes6, good4, good6, buckets4, buckets6;
 	uint32_t hashes, peers, items;
@@ -88,25 +88,25 @@ int mt6d_dht_load(struct mt6d_dht *dht, const char *path, uint64_t now_ms);
 /* ---- client operations ---- */
 
 struct mt6d_dht_peer {
-	uint8_t family;          /* AF_INET or AF_INET6 */
+	uint8_t family; /* AF_INET or AF_INET6 */
 	uint8_t ip[16];
 	uint16_t port;
 };
 
 struct mt6d_dht_result {
-	int status;              /* 0; -ENOENT nothing found; -ETIMEDOUT nobody answered */
+	int status; /* 0; -ENOENT nothing found; -ETIMEDOUT nobody answered */
 	uint8_t target[MT6D_DHT_ID_LEN];
-	unsigned nodes_answered; /* nodes that answered the lookup */
-	unsigned nodes_contacted;/* nodes queried */
-	unsigned stored_on;      /* announce, put: nodes that acknowledged */
-	unsigned hops;           /* depth of the closest answering node (seeds are 1) */
+	unsigned nodes_answered;  /* nodes that answered the lookup */
+	unsigned nodes_contacted; /* nodes queried */
+	unsigned stored_on;       /* announce, put: nodes that acknowledged */
+	unsigned hops;            /* depth of the closest answering node (seeds are 1) */
 	uint64_t elapsed_ms;
 	const struct mt6d_dht_peer *peers; /* get_peers */
 	size_t npeers;
-	const uint8_t *value;    /* get: bencoded v */
+	const uint8_t *value; /* get: bencoded v */
 	size_t value_len;
-	int64_t seq;             /* get/put of mutable items, else -1 */
-	const uint8_t *k;        /* get of a mutable item: public key */
+	int64_t seq;      /* get/put of mutable items, else -1 */
+	const uint8_t *k; /* get of a mutable item: public key */
 	const uint8_t *sig;
 };
 
@@ -146,8 +146,8 @@ bool mt6d_dht_bep42_ok(const uint8_t id[static MT6D_DHT_ID_LEN], const uint8_t *
 void mt6d_dht_mutable_target(uint8_t target[static MT6D_DHT_ID_LEN], const uint8_t pk[static 32],
                              const uint8_t *salt, size_t saltlen);
 /* The buffer BEP 44 signs: [4:salt<salt>]3:seqi<seq>e1:v<v>. Length or -EMSGSIZE. */
-int mt6d_dht_sign_buffer(uint8_t *out, size_t cap, const uint8_t *salt, size_t saltlen,
-                         int64_t seq, const uint8_t *v, size_t vlen);
+int mt6d_dht_sign_buffer(uint8_t *out, size_t cap, const uint8_t *salt, size_t saltlen, int64_t seq,
+                         const uint8_t *v, size_t vlen);
 
 #ifdef __cplusplus
 }

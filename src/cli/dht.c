@@ -30,7 +30,7 @@
 #include "mt6d/dht.h"
 
 #define MAX_BOOTSTRAP 16
-#define MAX_PORTS 255
+#define MAX_PORTS     255
 
 struct runner {
 	struct ev_loop *loop;
@@ -277,24 +277,24 @@ static void raise_fd_limit(void)
 enum { OPT_LISTEN = 1000, OPT_BOOT, OPT_STATE, OPT_RO, OPT_RATE, OPT_COUNT, OPT_BASE };
 
 static const char node_usage[] =
-	"Usage: %s dht node --listen ADDR:PORT [--bootstrap ADDR:PORT ...] [--state FILE]\n"
-	"                   [--read-only] [--rate-limit N]";
+        "Usage: %s dht node --listen ADDR:PORT [--bootstrap ADDR:PORT ...] [--state FILE]\n"
+        "                   [--read-only] [--rate-limit N]";
 static const char swarm_usage[] =
-	"Usage: %s dht swarm --count N --listen ADDR --base-port P [--bootstrap ADDR:PORT ...]\n"
-	"                    [--rate-limit N]";
+        "Usage: %s dht swarm --count N --listen ADDR --base-port P [--bootstrap ADDR:PORT ...]\n"
+        "                    [--rate-limit N]";
 
 static int run_nodes(int argc, char **argv, bool swarm)
 {
 	static const struct option opts[] = {
-		{"listen", required_argument, NULL, OPT_LISTEN},
-		{"bootstrap", required_argument, NULL, OPT_BOOT},
-		{"state", required_argument, NULL, OPT_STATE},
-		{"read-only", no_argument, NULL, OPT_RO},
-		{"rate-limit", required_argument, NULL, OPT_RATE},
-		{"count", required_argument, NULL, OPT_COUNT},
-		{"base-port", required_argument, NULL, OPT_BASE},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	        {"listen", required_argument, NULL, OPT_LISTEN},
+	        {"bootstrap", required_argument, NULL, OPT_BOOT},
+	        {"state", required_argument, NULL, OPT_STATE},
+	        {"read-only", no_argument, NULL, OPT_RO},
+	        {"rate-limit", required_argument, NULL, OPT_RATE},
+	        {"count", required_argument, NULL, OPT_COUNT},
+	        {"base-port", required_argument, NULL, OPT_BASE},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
 	struct addr listen = {0}, boot[MAX_BOOTSTRAP];
 	const char *listen_s = NULL, *state = NULL;
@@ -416,6 +416,7 @@ struct client {
 	bool done;
 	bool stats;
 	bool batch;     /* dht batch: next line of stdin after each result */
+	uint64_t t0_us; /* dht batch: when the operation started */
 	ev_timer warmup;
 	enum { C_GET_PEERS, C_ANNOUNCE, C_PUT, C_GET } kind;
 	bool is_mutable;
@@ -475,11 +476,20 @@ static bool is_text(const uint8_t *p, size_t n)
 	return true;
 }
 
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 static void print_stats(const struct client *cl, const struct mt6d_dht_result *res)
 {
 	if (cl->stats)
 		printf(",\"hops\":%u,\"nodes_contacted\":%u,\"elapsed_ms\":%" PRIu64, res->hops,
 		       res->nodes_contacted, res->elapsed_ms);
+	if (cl->t0_us)
+		printf(",\"elapsed_us\":%" PRIu64, now_us() - cl->t0_us);
 }
 
 static void batch_next(struct client *cl);
@@ -489,7 +499,8 @@ static void on_result(void *arg, const struct mt6d_dht_result *res)
 	struct client *cl = arg;
 
 	cl->done = true;
-	printf("{\"%s\":", cl->kind == C_GET_PEERS || cl->kind == C_ANNOUNCE ? "infohash" : "target");
+	printf("{\"%s\":",
+	       cl->kind == C_GET_PEERS || cl->kind == C_ANNOUNCE ? "infohash" : "target");
 	json_hex(stdout, res->target, MT6D_DHT_ID_LEN);
 	switch (cl->kind) {
 	case C_GET_PEERS:
@@ -567,36 +578,44 @@ static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 enum {
-	OPT_INFOHASH = 2000, OPT_PORT, OPT_VALUE, OPT_SEED, OPT_SALT, OPT_SEQ, OPT_TARGET,
-	OPT_PK, OPT_TIMEOUT, OPT_STATS
+	OPT_INFOHASH = 2000,
+	OPT_PORT,
+	OPT_VALUE,
+	OPT_SEED,
+	OPT_SALT,
+	OPT_SEQ,
+	OPT_TARGET,
+	OPT_PK,
+	OPT_TIMEOUT,
+	OPT_STATS
 };
 
 static const char *const client_usage[] = {
-	[C_GET_PEERS] = "dht get-peers --bootstrap ADDR:PORT --infohash HEX40",
-	[C_ANNOUNCE] = "dht announce --bootstrap ADDR:PORT --infohash HEX40 --port P "
-	               "[--port P ...]",
-	[C_PUT] = "dht put --bootstrap ADDR:PORT --value TEXT "
-	          "[--seed HEX64 [--salt TEXT] [--seq N]]",
-	[C_GET] = "dht get --bootstrap ADDR:PORT (--target HEX40 | --public-key HEX64 "
-	          "[--salt TEXT])",
+        [C_GET_PEERS] = "dht get-peers --bootstrap ADDR:PORT --infohash HEX40",
+        [C_ANNOUNCE] = "dht announce --bootstrap ADDR:PORT --infohash HEX40 --port P "
+                       "[--port P ...]",
+        [C_PUT] = "dht put --bootstrap ADDR:PORT --value TEXT "
+                  "[--seed HEX64 [--salt TEXT] [--seq N]]",
+        [C_GET] = "dht get --bootstrap ADDR:PORT (--target HEX40 | --public-key HEX64 "
+                  "[--salt TEXT])",
 };
 
 static int run_client(int argc, char **argv, int kind)
 {
 	static const struct option opts[] = {
-		{"bootstrap", required_argument, NULL, OPT_BOOT},
-		{"infohash", required_argument, NULL, OPT_INFOHASH},
-		{"port", required_argument, NULL, OPT_PORT},
-		{"value", required_argument, NULL, OPT_VALUE},
-		{"seed", required_argument, NULL, OPT_SEED},
-		{"salt", required_argument, NULL, OPT_SALT},
-		{"seq", required_argument, NULL, OPT_SEQ},
-		{"target", required_argument, NULL, OPT_TARGET},
-		{"public-key", required_argument, NULL, OPT_PK},
-		{"timeout", required_argument, NULL, OPT_TIMEOUT},
-		{"stats", no_argument, NULL, OPT_STATS},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	        {"bootstrap", required_argument, NULL, OPT_BOOT},
+	        {"infohash", required_argument, NULL, OPT_INFOHASH},
+	        {"port", required_argument, NULL, OPT_PORT},
+	        {"value", required_argument, NULL, OPT_VALUE},
+	        {"seed", required_argument, NULL, OPT_SEED},
+	        {"salt", required_argument, NULL, OPT_SALT},
+	        {"seq", required_argument, NULL, OPT_SEQ},
+	        {"target", required_argument, NULL, OPT_TARGET},
+	        {"public-key", required_argument, NULL, OPT_PK},
+	        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	        {"stats", no_argument, NULL, OPT_STATS},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
 	struct addr boot[MAX_BOOTSTRAP], listen = {0};
 	uint8_t ih[MT6D_DHT_ID_LEN], seed[32], sk[64], vbuf[MT6D_DHT_MAX_V + 8];
@@ -732,12 +751,14 @@ static int run_client(int argc, char **argv, int kind)
 				clock_gettime(CLOCK_REALTIME, &ts);
 				seq = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 			}
-			ret = mt6d_dht_put_mutable(cl.r.dht, sk, (const uint8_t *)salt, saltlen, vbuf,
-			                           vlen, (int64_t)seq, on_result, &cl, now_ms());
+			ret = mt6d_dht_put_mutable(cl.r.dht, sk, (const uint8_t *)salt, saltlen,
+			                           vbuf, vlen, (int64_t)seq, on_result, &cl,
+			                           now_ms());
 			sodium_memzero(sk, sizeof(sk));
 			sodium_memzero(seed, sizeof(seed));
 		} else {
-			ret = mt6d_dht_put_immutable(cl.r.dht, vbuf, vlen, on_result, &cl, now_ms());
+			ret = mt6d_dht_put_immutable(cl.r.dht, vbuf, vlen, on_result, &cl,
+			                             now_ms());
 		}
 		break;
 	case C_GET:
@@ -777,6 +798,7 @@ static void batch_next(struct client *cl)
 		n = sscanf(line, "%15s %199s %99s", op, a, b);
 		if (n < 2)
 			continue;
+		cl->t0_us = now_us();
 		if (!strcmp(op, "get-peers") && mt6d_hex_decode(id, 20, a) == 0) {
 			cl->kind = C_GET_PEERS;
 			ret = mt6d_dht_get_peers(cl->r.dht, id, on_result, cl, now_ms());
@@ -807,14 +829,15 @@ static void on_warm(struct ev_loop *loop, ev_timer *w, int revents)
 static int run_batch(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"bootstrap", required_argument, NULL, OPT_BOOT},
-		{"listen", required_argument, NULL, OPT_LISTEN},
-		{"warmup", required_argument, NULL, OPT_TIMEOUT},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	        {"bootstrap", required_argument, NULL, OPT_BOOT},
+	        {"listen", required_argument, NULL, OPT_LISTEN},
+	        {"warmup", required_argument, NULL, OPT_TIMEOUT},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
-	static const char usage[] = "Usage: %s dht batch --bootstrap ADDR:PORT [--listen ADDR:PORT] "
-	                            "[--warmup SEC] < lookups";
+	static const char usage[] =
+	        "Usage: %s dht batch --bootstrap ADDR:PORT [--listen ADDR:PORT] "
+	        "[--warmup SEC] < lookups";
 	struct addr boot[MAX_BOOTSTRAP], listen = {0};
 	const char *listen_s = NULL;
 	uint64_t warm = 20;
@@ -876,13 +899,13 @@ static const struct {
 	int kind;
 	const char *summary;
 } dht_cmds[] = {
-	{"node", -1, "run one DHT node until SIGINT or SIGTERM"},
-	{"swarm", -2, "run N DHT nodes on consecutive ports (tests, benchmarks)"},
-	{"get-peers", C_GET_PEERS, "look up the peers announced under an infohash"},
-	{"announce", C_ANNOUNCE, "announce ports under an infohash"},
-	{"put", C_PUT, "store a BEP 44 item (immutable, or mutable with --seed)"},
-	{"get", C_GET, "read a BEP 44 item"},
-	{"batch", -3, "run lookups read from stdin on one warmed-up node (bench/dht)"},
+        {"node", -1, "run one DHT node until SIGINT or SIGTERM"},
+        {"swarm", -2, "run N DHT nodes on consecutive ports (tests, benchmarks)"},
+        {"get-peers", C_GET_PEERS, "look up the peers announced under an infohash"},
+        {"announce", C_ANNOUNCE, "announce ports under an infohash"},
+        {"put", C_PUT, "store a BEP 44 item (immutable, or mutable with --seed)"},
+        {"get", C_GET, "read a BEP 44 item"},
+        {"batch", -3, "run lookups read from stdin on one warmed-up node (bench/dht)"},
 };
 
 int cmd_dht(int argc, char **argv)

@@ -13,9 +13,9 @@
 #include "bencode.h"
 
 struct frame {
-	int tok;        /* list or dict token index */
-	int last_key;   /* dict: index of previous key token, -1 at start */
-	bool want_key;  /* dict: next element is a key */
+	int tok;       /* list or dict token index */
+	int last_key;  /* dict: index of previous key token, -1 at start */
+	bool want_key; /* dict: next element is a key */
 };
 
 /* Canonical unsigned decimal in buf[*pos .. end) up to the terminator. */
@@ -94,8 +94,8 @@ int benc_parse(struct benc_tok *toks, size_t ntoks, const uint8_t *buf, size_t l
 				neg = true;
 				pos++;
 			}
-			ret = parse_digits(buf, len, &pos, 'e', neg ? (uint64_t)INT64_MAX + 1 : INT64_MAX,
-			                   &u);
+			ret = parse_digits(buf, len, &pos, 'e',
+			                   neg ? (uint64_t)INT64_MAX + 1 : INT64_MAX, &u);
 			if (ret < 0 || (neg && u == 0))
 				return -EBADMSG;
 			t->type = BENC_INT;

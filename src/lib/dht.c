@@ -24,7 +24,7 @@
 #include "dht_internal.h"
 #include "internal.h"
 
-#define DHT_VERSION "M6\x00\x01"
+#define DHT_VERSION      "M6\x00\x01"
 #define EXT_VOTES_NEEDED 5
 
 bool dht_addr_eq(const struct dht_addr *a, const struct dht_addr *b)
@@ -97,7 +97,7 @@ int dht_addr_from_sockaddr(struct dht_addr *a, const struct sockaddr *sa, sockle
 
 int dht_send_msg(struct mt6d_dht *dht, const struct dht_addr *a, struct krpc_msg *m)
 {
-	uint8_t buf[KRPC_MAX_MSG];
+	uint8_t buf[KRPC_MAX_SEND];
 	struct sockaddr_storage ss;
 	int len, sl, ret;
 
@@ -163,8 +163,8 @@ void dht_req_forget_op(struct mt6d_dht *dht, const struct dht_op *op)
 			dht->req[i].op = NULL;
 }
 
-int dht_send_query(struct mt6d_dht *dht, const struct dht_addr *a, struct krpc_msg *m,
-                   uint8_t kind, struct dht_op *op)
+int dht_send_query(struct mt6d_dht *dht, const struct dht_addr *a, struct krpc_msg *m, uint8_t kind,
+                   struct dht_op *op)
 {
 	uint8_t tid[4];
 	uint32_t idx;
@@ -301,8 +301,7 @@ static void send_error(struct mt6d_dht *dht, const struct dht_addr *a, const str
 
 /* nodes and/or nodes6 for target, by "want" or else the requester's family. */
 static void add_nodes(struct mt6d_dht *dht, struct krpc_msg *r, const struct krpc_msg *q,
-                      const struct dht_addr *from, const uint8_t *target, uint8_t *n4,
-                      uint8_t *n6)
+                      const struct dht_addr *from, const uint8_t *target, uint8_t *n4, uint8_t *n6)
 {
 	uint8_t want = q->want;
 
@@ -388,7 +387,8 @@ static int serve_put(struct mt6d_dht *dht, const struct krpc_msg *q, const struc
 
 static void serve_query(struct mt6d_dht *dht, const struct krpc_msg *q, const struct dht_addr *from)
 {
-	uint8_t n4[DHT_K * KRPC_NODE4_LEN], n6[DHT_K * KRPC_NODE6_LEN], ip[18], token[DHT_TOKEN_LEN];
+	uint8_t n4[DHT_K * KRPC_NODE4_LEN], n6[DHT_K * KRPC_NODE6_LEN], ip[18],
+	        token[DHT_TOKEN_LEN];
 	uint8_t vstore[DHT_MAX_REPLY_VALUES * 18];
 	struct krpc_msg *r;
 	const char *err = NULL;
@@ -473,9 +473,22 @@ static void serve_query(struct mt6d_dht *dht, const struct krpc_msg *q, const st
 	if (code) {
 		send_error(dht, from, q, code, err);
 	} else {
-		/* a reply too large for one datagram loses its values first */
-		if (dht_send_msg(dht, from, r) == -EMSGSIZE) {
+		/* a reply too large for one datagram sheds values, then the
+		 * nodes of the other family, then its own */
+		int ret = dht_send_msg(dht, from, r);
+		while (ret == -EMSGSIZE && r->nvalues) {
 			r->nvalues /= 2;
+			ret = dht_send_msg(dht, from, r);
+		}
+		if (ret == -EMSGSIZE) {
+			if (from->fam == 4)
+				r->nodes6 = NULL;
+			else
+				r->nodes = NULL;
+			ret = dht_send_msg(dht, from, r);
+		}
+		if (ret == -EMSGSIZE) {
+			r->nodes = r->nodes6 = NULL;
 			dht_send_msg(dht, from, r);
 		}
 	}
@@ -657,13 +670,14 @@ uint64_t mt6d_dht_tick(struct mt6d_dht *dht, uint64_t now_ms)
 	dht_ops_tick(dht);
 	if (now_ms >= dht->next_maint) {
 		dht->next_maint = now_ms + 5000;
-		if (!dht->cfg.read_only)
-			dht_routing_maintain(dht);
+		/* read-only nodes too: their lookups need a table as much */
+		dht_routing_maintain(dht);
 		dht_table_counts(dht_table_for(dht, dht->cfg.ipv4 ? 4 : 6), now_ms, &nodes, &good);
 		/* too few nodes: look ourselves up again, more often while empty */
 		if (!dht->bootstrap_running && (dht->nseeds || nodes) &&
 		    (!dht->last_bootstrap ||
-		     now_ms - dht->last_bootstrap > (good < DHT_K ? 10000u : 15u * 60 * 1000)))
+		     now_ms - dht->last_bootstrap >
+		             (good < DHT_K || !dht->bootstrap_ok ? 10000u : 15u * 60 * 1000)))
 			dht_bootstrap_lookup(dht);
 	}
 	if (now_ms >= dht->next_expire) {

@@ -96,8 +96,8 @@ void mt6d_dht_mutable_target(uint8_t target[static MT6D_DHT_ID_LEN], const uint8
 	mt6d_sha1(target, buf, 32 + saltlen);
 }
 
-int mt6d_dht_sign_buffer(uint8_t *out, size_t cap, const uint8_t *salt, size_t saltlen,
-                         int64_t seq, const uint8_t *v, size_t vlen)
+int mt6d_dht_sign_buffer(uint8_t *out, size_t cap, const uint8_t *salt, size_t saltlen, int64_t seq,
+                         const uint8_t *v, size_t vlen)
 {
 	struct benc_buf b;
 

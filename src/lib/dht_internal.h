@@ -15,26 +15,26 @@
 #include "mt6d/dht.h"
 #include "krpc.h"
 
-#define DHT_K MT6D_DHT_K
-#define DHT_REPL 8                      /* replacement cache per bucket */
-#define DHT_GOOD_MS (15 * 60 * 1000)    /* BEP 5: good if heard within 15 min */
-#define DHT_BAD_FAILS 3                 /* consecutive timeouts that make a node bad */
-#define DHT_REFRESH_MS (15 * 60 * 1000) /* refresh a bucket untouched this long */
-#define DHT_REFRESH_SPARSE_MS (5 * 60 * 1000) /* ... or not full, this long */
-#define DHT_MAX_REFRESH 2               /* refresh lookups at once */
-#define DHT_TOKEN_ROTATE_MS (5 * 60 * 1000) /* tokens valid 5 to 10 min */
-#define DHT_TOKEN_LEN 8
-#define DHT_PEER_TTL_MS (30 * 60 * 1000)
-#define DHT_ITEM_TTL_MS (2 * 60 * 60 * 1000)
-#define DHT_SLOW_MS 1000                /* a query this old stops counting towards alpha */
-#define DHT_TIMEOUT_MS 3000             /* ... and this old has failed */
-#define DHT_OP_MAX_MS 30000
-#define DHT_OP_CANDS 64
-#define DHT_OP_MAX_QUERIES 200
-#define DHT_MAX_PENDING 16384
-#define DHT_RL_SLOTS 1024
-#define DHT_MAX_SEEDS 16
-#define DHT_MAX_REPLY_VALUES 100
+#define DHT_K                 MT6D_DHT_K
+#define DHT_REPL              8                /* replacement cache per bucket */
+#define DHT_GOOD_MS           (15 * 60 * 1000) /* BEP 5: good if heard within 15 min */
+#define DHT_BAD_FAILS         3                /* consecutive timeouts that make a node bad */
+#define DHT_REFRESH_MS        (15 * 60 * 1000) /* refresh a bucket untouched this long */
+#define DHT_REFRESH_SPARSE_MS (5 * 60 * 1000)  /* ... or not full, this long */
+#define DHT_MAX_REFRESH       4                /* refresh lookups at once */
+#define DHT_TOKEN_ROTATE_MS   (5 * 60 * 1000)  /* tokens valid 5 to 10 min */
+#define DHT_TOKEN_LEN         8
+#define DHT_PEER_TTL_MS       (30 * 60 * 1000)
+#define DHT_ITEM_TTL_MS       (2 * 60 * 60 * 1000)
+#define DHT_SLOW_MS           1000 /* a query this old stops counting towards alpha */
+#define DHT_TIMEOUT_MS        3000 /* ... and this old has failed */
+#define DHT_OP_MAX_MS         30000
+#define DHT_OP_CANDS          64
+#define DHT_OP_MAX_QUERIES    200
+#define DHT_MAX_PENDING       16384
+#define DHT_RL_SLOTS          1024
+#define DHT_MAX_SEEDS         16
+#define DHT_MAX_REPLY_VALUES  100
 
 struct dht_addr {
 	uint8_t fam; /* 4 or 6 */
@@ -51,12 +51,16 @@ struct dht_node {
 	uint8_t fails;
 };
 
+/* The first buckets (the widest ranges) hold more than K nodes, as
+ * libtorrent's extended routing table does: 16K, 8K, 4K, 2K, then K. */
+#define DHT_WIDE_BUCKETS 4
+
 struct dht_bucket {
-	struct dht_node n[DHT_K];
+	struct dht_node *n; /* alloc entries, count in use, at most the bucket's capacity */
 	struct dht_node repl[DHT_REPL];
-	uint8_t count, nrepl;
+	uint16_t count, alloc;
+	uint8_t nrepl;
 	uint64_t last_changed;
-	uint64_t last_refresh; /* 0: never looked up */
 };
 
 /* Bucket i < nb-1 holds nodes sharing exactly i leading bits with our id;
@@ -150,7 +154,7 @@ struct dht_item {
 struct dht_rl {
 	struct dht_addr a; /* port unused */
 	uint64_t last;
-	uint32_t tokens;   /* thousandths of a query */
+	uint32_t tokens; /* thousandths of a query */
 };
 
 struct mt6d_dht {
@@ -172,7 +176,11 @@ struct mt6d_dht {
 	int nseeds;
 	uint64_t now, next_maint, next_expire, last_bootstrap;
 	bool bootstrap_running;
+	bool bootstrap_ok; /* the last self-lookup heard from K nodes */
 	unsigned refresh_running;
+	/* when each prefix depth (160: our own id) was last looked up, per family */
+	uint64_t refreshed4[161], refreshed6[161];
+	uint32_t backoff4[161], backoff6[161]; /* retry interval of empty ranges */
 	/* BEP 42: votes for our external address from the "ip" of replies */
 	struct dht_addr ext;
 	unsigned ext_votes;
@@ -181,8 +189,8 @@ struct mt6d_dht {
 
 /* dht.c */
 int dht_send_msg(struct mt6d_dht *dht, const struct dht_addr *a, struct krpc_msg *m);
-int dht_send_query(struct mt6d_dht *dht, const struct dht_addr *a, struct krpc_msg *m,
-                   uint8_t kind, struct dht_op *op);
+int dht_send_query(struct mt6d_dht *dht, const struct dht_addr *a, struct krpc_msg *m, uint8_t kind,
+                   struct dht_op *op);
 void dht_addr_from_compact(struct dht_addr *a, const uint8_t *p, size_t len);
 size_t dht_addr_to_compact(uint8_t *p, const struct dht_addr *a);
 void dht_req_forget_op(struct mt6d_dht *dht, const struct dht_op *op);
@@ -201,8 +209,7 @@ void dht_node_failed(struct mt6d_dht *dht, const struct dht_addr *a);
 /* Up to max nodes closest to target that have answered us, from one table. */
 int dht_closest(struct mt6d_dht *dht, uint8_t fam, const uint8_t *target, struct dht_node *out,
                 int max, bool verified_only);
-size_t dht_closest_compact(struct mt6d_dht *dht, uint8_t fam, const uint8_t *target,
-                           uint8_t *out);
+size_t dht_closest_compact(struct mt6d_dht *dht, uint8_t fam, const uint8_t *target, uint8_t *out);
 void dht_routing_maintain(struct mt6d_dht *dht);
 void dht_table_counts(const struct dht_table *t, uint64_t now, uint32_t *nodes, uint32_t *good);
 

@@ -131,8 +131,10 @@ static void op_finish(struct mt6d_dht *dht, struct dht_op *op, int status)
 	if (op->next)
 		op->next->prev = op->prev;
 	dht_req_forget_op(dht, op);
-	if (op->internal == OP_BOOTSTRAP)
+	if (op->internal == OP_BOOTSTRAP) {
 		dht->bootstrap_running = false;
+		dht->bootstrap_ok = op->answered >= DHT_K;
+	}
 	if (op->internal == OP_REFRESH && dht->refresh_running)
 		dht->refresh_running--;
 	if (op->done)
@@ -329,17 +331,10 @@ static void collect_item(struct dht_op *op, const struct krpc_msg *m)
 	op->have_value = true;
 }
 
-static struct dht_op *find_op(struct mt6d_dht *dht, const struct dht_op *op)
-{
-	for (struct dht_op *o = dht->ops; o; o = o->next)
-		if (o == op)
-			return o;
-	return NULL;
-}
-
+/* req->op is live: op_finish() clears it in every pending request. */
 void dht_op_response(struct mt6d_dht *dht, const struct dht_req *req, const struct krpc_msg *m)
 {
-	struct dht_op *op = find_op(dht, req->op);
+	struct dht_op *op = req->op;
 	struct dht_cand *c;
 
 	if (!op)
@@ -428,7 +423,7 @@ static void cand_failed(struct mt6d_dht *dht, struct dht_op *op, const struct dh
 
 void dht_op_timeout(struct mt6d_dht *dht, const struct dht_req *req)
 {
-	struct dht_op *op = find_op(dht, req->op);
+	struct dht_op *op = req->op;
 
 	if (op)
 		cand_failed(dht, op, req, true);
@@ -436,7 +431,7 @@ void dht_op_timeout(struct mt6d_dht *dht, const struct dht_req *req)
 
 void dht_op_error(struct mt6d_dht *dht, const struct dht_req *req, const struct krpc_msg *m)
 {
-	struct dht_op *op = find_op(dht, req->op);
+	struct dht_op *op = req->op;
 
 	(void)m;
 	if (op)

@@ -4,7 +4,9 @@
  * BEP 32 asks). Invariants: a node appears at most once per table (by id
  * and by address); bucket i < nb-1 holds only nodes whose id shares
  * exactly i leading bits with ours and the last bucket the rest, so only
- * the bucket where our own id falls ever splits; a full bucket takes a
+ * the bucket where our own id falls ever splits; bucket i holds at most
+ * bucket_cap(i) nodes: K, or more for the first DHT_WIDE_BUCKETS, which
+ * saves a hop on most lookups for a few kilobytes; a full bucket takes a
  * new node only in place of a bad one, otherwise the newcomer waits in
  * the replacement cache while the most questionable member is pinged.
  * Nodes that never answered us are kept but never handed to others.
@@ -48,8 +50,31 @@ struct dht_table *dht_table_for(struct mt6d_dht *dht, uint8_t fam)
 	return fam == 6 ? &dht->t6 : &dht->t4;
 }
 
+static int bucket_cap(int bi)
+{
+	return bi < DHT_WIDE_BUCKETS ? DHT_K << (DHT_WIDE_BUCKETS - bi) : DHT_K;
+}
+
+/* Room for one more node, within the bucket's capacity. */
+static struct dht_node *bucket_push(struct dht_bucket *b, int bi)
+{
+	if (b->count >= bucket_cap(bi))
+		return NULL;
+	if (b->count == b->alloc) {
+		uint16_t n = b->alloc ? (uint16_t)(2 * b->alloc) : DHT_K;
+		struct dht_node *nn = realloc(b->n, n * sizeof(*nn));
+		if (!nn)
+			return NULL;
+		b->n = nn;
+		b->alloc = n;
+	}
+	return &b->n[b->count++];
+}
+
 void dht_table_free(struct dht_table *t)
 {
+	for (int i = 0; i < t->nb; i++)
+		free(t->b[i].n);
 	free(t->b);
 	t->b = NULL;
 	t->nb = 0;
@@ -104,17 +129,17 @@ static int split_last(struct mt6d_dht *dht, struct dht_table *t)
 	memset(old, 0, sizeof(*old));
 	memset(nw, 0, sizeof(*nw));
 	old->last_changed = nw->last_changed = tmp.last_changed;
-	for (int i = 0; i < tmp.count; i++) {
-		struct dht_bucket *to = common_bits(dht->id, tmp.n[i].id) > last ? nw : old;
-		to->n[to->count++] = tmp.n[i];
+	for (int i = 0; i < tmp.count + tmp.nrepl; i++) {
+		const struct dht_node *src = i < tmp.count ? &tmp.n[i] : &tmp.repl[i - tmp.count];
+		bool down = common_bits(dht->id, src->id) > last;
+		struct dht_bucket *to = down ? nw : old;
+		struct dht_node *slot = bucket_push(to, down ? last + 1 : last);
+		if (!slot && to->nrepl < DHT_REPL)
+			slot = &to->repl[to->nrepl++];
+		if (slot)
+			*slot = *src;
 	}
-	for (int i = 0; i < tmp.nrepl; i++) {
-		struct dht_bucket *to = common_bits(dht->id, tmp.repl[i].id) > last ? nw : old;
-		if (to->count < DHT_K)
-			to->n[to->count++] = tmp.repl[i];
-		else
-			to->repl[to->nrepl++] = tmp.repl[i];
-	}
+	free(tmp.n);
 	return 0;
 }
 
@@ -142,8 +167,7 @@ static void ping_node(struct mt6d_dht *dht, struct dht_node *n)
 	dht_send_query(dht, &n->a, &m, REQ_PING, NULL);
 }
 
-void dht_node_heard(struct mt6d_dht *dht, const uint8_t *id, const struct dht_addr *a,
-                    bool replied)
+void dht_node_heard(struct mt6d_dht *dht, const uint8_t *id, const struct dht_addr *a, bool replied)
 {
 	struct dht_table *t = dht_table_for(dht, a->fam);
 	struct dht_node *n;
@@ -177,16 +201,15 @@ void dht_node_heard(struct mt6d_dht *dht, const uint8_t *id, const struct dht_ad
 	for (;;) {
 		bi = bucket_index(dht, t, id);
 		b = &t->b[bi];
-		if (b->count < DHT_K)
+		if (b->count < bucket_cap(bi))
 			break;
 		if (bi == t->nb - 1 && split_last(dht, t) == 0)
 			continue;
 		break;
 	}
-	if (b->count < DHT_K) {
-		n = &b->n[b->count++];
+	n = bucket_push(b, bi);
+	if (n)
 		goto fill;
-	}
 	for (int i = 0; i < b->count; i++)
 		if (node_bad(&b->n[i])) {
 			n = &b->n[i];
@@ -295,8 +318,7 @@ int dht_closest(struct mt6d_dht *dht, uint8_t fam, const uint8_t *target, struct
 	return n;
 }
 
-size_t dht_closest_compact(struct mt6d_dht *dht, uint8_t fam, const uint8_t *target,
-                           uint8_t *out)
+size_t dht_closest_compact(struct mt6d_dht *dht, uint8_t fam, const uint8_t *target, uint8_t *out)
 {
 	struct dht_node best[DHT_K];
 	int n = dht_closest(dht, fam, target, best, DHT_K, true);
@@ -322,54 +344,84 @@ void dht_table_counts(const struct dht_table *t, uint64_t now, uint32_t *nodes, 
 }
 
 /*
- * Ping questionable nodes, and refresh buckets: a lookup of a random id in
- * the bucket's range when it was never looked up, is not full after
- * DHT_REFRESH_SPARSE_MS, or untouched for DHT_REFRESH_MS. Without this a
- * far bucket stays empty when nobody from its region happens to query us,
- * and lookups then stop short in our own neighbourhood.
+ * Ping questionable nodes, and refresh by prefix depth rather than by
+ * bucket: for every depth d down to our deepest known neighbour, a lookup
+ * of a random id sharing exactly d bits with ours when that range was
+ * never looked up, holds fewer than K nodes after DHT_REFRESH_SPARSE_MS,
+ * holds none after a backoff from 10 s up, or was not looked up for
+ * DHT_REFRESH_MS; and a lookup of our own id.
+ * Bucket by bucket is not enough: while the wide first bucket has not
+ * split, the far half of the id space would never be looked up, and
+ * lookups through us would stop in our own neighbourhood.
  */
-static void maintain_table(struct mt6d_dht *dht, struct dht_table *t)
+static void maintain_table(struct mt6d_dht *dht, struct dht_table *t, uint64_t *refreshed,
+                           uint32_t *backoff, uint8_t fam)
 {
-	int pings = 0;
+	uint16_t counts[161] = {0};
+	int pings = 0, deepest = 0;
 
 	for (int bi = 0; bi < t->nb; bi++) {
 		struct dht_bucket *b = &t->b[bi];
-		for (int i = 0; i < b->count && pings < 4; i++) {
+		for (int i = 0; i < b->count; i++) {
 			struct dht_node *n = &b->n[i];
-			if (!node_good(n, dht->now) && dht->now - n->last_ping > 15000) {
+			int c = common_bits(dht->id, n->id);
+			counts[c]++;
+			if (c > deepest)
+				deepest = c;
+			if (pings < 4 && !node_good(n, dht->now) &&
+			    dht->now - n->last_ping > 15000) {
 				ping_node(dht, n);
 				pings++;
 			}
 		}
 	}
-	if (dht->bootstrap_running || !dht->last_bootstrap)
+	if (dht->bootstrap_running || !dht->last_bootstrap || !t->nb)
 		return;
-	for (int bi = 0; bi < t->nb && dht->refresh_running < DHT_MAX_REFRESH; bi++) {
-		struct dht_bucket *b = &t->b[bi];
-		uint8_t target[MT6D_DHT_ID_LEN];
-		uint64_t age = dht->now - b->last_refresh;
-		if (b->last_refresh && age < DHT_REFRESH_SPARSE_MS)
+	for (int d = 0; d <= deepest && d < 160 && dht->refresh_running < DHT_MAX_REFRESH; d++) {
+		uint8_t target[MT6D_DHT_ID_LEN], bit;
+		uint64_t age = dht->now - refreshed[d];
+		bool due = !refreshed[d] || age >= DHT_REFRESH_MS ||
+		           (counts[d] < DHT_K && age >= DHT_REFRESH_SPARSE_MS) ||
+		           (counts[d] == 0 && age >= backoff[d]);
+		if (!due)
 			continue;
-		if (b->last_refresh && b->count == DHT_K &&
-		    (age < DHT_REFRESH_MS || dht->now - b->last_changed < DHT_REFRESH_MS))
-			continue;
-		/* our first bi bits, bit bi flipped (except in the last bucket), random rest */
+		refreshed[d] = dht->now;
 		randombytes_buf(target, sizeof(target));
-		for (int k = 0; k < bi; k++) {
-			uint8_t bit = (uint8_t)(0x80 >> (k % 8));
+		for (int k = 0; k < d; k++) {
+			bit = (uint8_t)(0x80 >> (k % 8));
 			target[k / 8] = (uint8_t)((target[k / 8] & ~bit) | (dht->id[k / 8] & bit));
 		}
-		if (bi < t->nb - 1) {
-			uint8_t bit = (uint8_t)(0x80 >> (bi % 8));
-			target[bi / 8] = (uint8_t)((target[bi / 8] & ~bit) | (~dht->id[bi / 8] & bit));
+		bit = (uint8_t)(0x80 >> (d % 8));
+		target[d / 8] = (uint8_t)((target[d / 8] & ~bit) | (~dht->id[d / 8] & bit));
+		if (counts[d] == 0) {
+			/* Still nobody there: the lookup starts from our own table,
+			 * whose nodes may all lack that range too (nodes that joined
+			 * together), so ask the bootstrap nodes as well, and try
+			 * again sooner, backing off to the sparse interval. */
+			backoff[d] = backoff[d] ? 2 * backoff[d] : 10000;
+			if (backoff[d] > DHT_REFRESH_SPARSE_MS)
+				backoff[d] = DHT_REFRESH_SPARSE_MS;
+			for (int i = 0; i < dht->nseeds; i++) {
+				struct krpc_msg m = {.y = KRPC_QUERY, .method = KRPC_FIND_NODE};
+				if (dht->seeds[i].fam != fam)
+					continue;
+				m.target = target;
+				dht_send_query(dht, &dht->seeds[i], &m, REQ_PING, NULL);
+			}
+		} else {
+			backoff[d] = 0;
 		}
-		b->last_refresh = dht->now;
 		dht_refresh_lookup(dht, target);
+	}
+	if (dht->refresh_running < DHT_MAX_REFRESH &&
+	    (!refreshed[160] || dht->now - refreshed[160] >= DHT_REFRESH_SPARSE_MS)) {
+		refreshed[160] = dht->now;
+		dht_refresh_lookup(dht, dht->id);
 	}
 }
 
 void dht_routing_maintain(struct mt6d_dht *dht)
 {
-	maintain_table(dht, &dht->t4);
-	maintain_table(dht, &dht->t6);
+	maintain_table(dht, &dht->t4, dht->refreshed4, dht->backoff4, 4);
+	maintain_table(dht, &dht->t6, dht->refreshed6, dht->backoff6, 6);
 }

@@ -13,12 +13,12 @@
 #include "krpc.h"
 
 static const char *const method_names[] = {
-	[KRPC_PING] = "ping",
-	[KRPC_FIND_NODE] = "find_node",
-	[KRPC_GET_PEERS] = "get_peers",
-	[KRPC_ANNOUNCE_PEER] = "announce_peer",
-	[KRPC_GET] = "get",
-	[KRPC_PUT] = "put",
+        [KRPC_PING] = "ping",
+        [KRPC_FIND_NODE] = "find_node",
+        [KRPC_GET_PEERS] = "get_peers",
+        [KRPC_ANNOUNCE_PEER] = "announce_peer",
+        [KRPC_GET] = "get",
+        [KRPC_PUT] = "put",
 };
 
 const char *krpc_method_name(enum krpc_method method)
@@ -135,9 +135,12 @@ static const struct {
 	const char *name;
 	enum krpc_method method;
 } methods[] = {
-	{"ping", KRPC_PING},       {"find_node", KRPC_FIND_NODE},
-	{"get_peers", KRPC_GET_PEERS}, {"announce_peer", KRPC_ANNOUNCE_PEER},
-	{"get", KRPC_GET},         {"put", KRPC_PUT},
+        {"ping", KRPC_PING},
+        {"find_node", KRPC_FIND_NODE},
+        {"get_peers", KRPC_GET_PEERS},
+        {"announce_peer", KRPC_ANNOUNCE_PEER},
+        {"get", KRPC_GET},
+        {"put", KRPC_PUT},
 };
 
 static int check_query(const struct krpc_msg *m)
@@ -148,8 +151,7 @@ static int check_query(const struct krpc_msg *m)
 	case KRPC_GET_PEERS:
 		return m->info_hash ? 0 : -EBADMSG;
 	case KRPC_ANNOUNCE_PEER:
-		return m->info_hash && m->token && (m->has_port || m->implied_port) ? 0
-		                                                                 : -EBADMSG;
+		return m->info_hash && m->token && (m->has_port || m->implied_port) ? 0 : -EBADMSG;
 	case KRPC_GET:
 		return m->target ? 0 : -EBADMSG;
 	case KRPC_PUT:

@@ -14,16 +14,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KRPC_ID_LEN 20
-#define KRPC_MAX_MSG 1500     /* larger datagrams are dropped unparsed */
-#define KRPC_MAX_TID 16
-#define KRPC_MAX_TOKEN 32
-#define KRPC_MAX_VALUES 128   /* "values" entries read from one reply */
-#define KRPC_MAX_SALT 64
-#define KRPC_MAX_V 1000       /* BEP 44: bencoded v at most 1000 bytes */
-#define KRPC_NODE4_LEN 26
-#define KRPC_NODE6_LEN 38
-#define KRPC_MAX_TOKS 512
+#define KRPC_ID_LEN     20
+#define KRPC_MAX_MSG    4096 /* larger datagrams are dropped unparsed */
+#define KRPC_MAX_SEND   1500 /* what we send fits one Ethernet frame */
+#define KRPC_MAX_TID    16
+#define KRPC_MAX_TOKEN  32
+#define KRPC_MAX_VALUES 128 /* "values" entries read from one reply */
+#define KRPC_MAX_SALT   64
+#define KRPC_MAX_V      1000 /* BEP 44: bencoded v at most 1000 bytes */
+#define KRPC_NODE4_LEN  26
+#define KRPC_NODE6_LEN  38
+#define KRPC_MAX_TOKS   512
 
 enum krpc_type { KRPC_QUERY = 'q', KRPC_RESPONSE = 'r', KRPC_ERROR = 'e' };
 
@@ -40,14 +41,14 @@ enum krpc_method {
 enum { KRPC_WANT4 = 1, KRPC_WANT6 = 2 };
 
 struct krpc_msg {
-	uint8_t y;                /* enum krpc_type */
-	uint8_t method;           /* queries: enum krpc_method */
+	uint8_t y;      /* enum krpc_type */
+	uint8_t method; /* queries: enum krpc_method */
 	const uint8_t *t;
 	size_t tlen;
-	const uint8_t *ver;       /* top-level "v": client version */
+	const uint8_t *ver; /* top-level "v": client version */
 	size_t verlen;
-	bool ro;                  /* BEP 43 */
-	const uint8_t *ip;        /* BEP 42 "ip": 6 or 18 bytes, compact */
+	bool ro;           /* BEP 43 */
+	const uint8_t *ip; /* BEP 42 "ip": 6 or 18 bytes, compact */
 	size_t iplen;
 
 	/* "a" of a query or "r" of a response */
@@ -59,25 +60,25 @@ struct krpc_msg {
 	int64_t port;
 	bool has_port;
 	bool implied_port;
-	const uint8_t *nodes;     /* multiple of 26 */
+	const uint8_t *nodes; /* multiple of 26 */
 	size_t nodes_len;
-	const uint8_t *nodes6;    /* multiple of 38 */
+	const uint8_t *nodes6; /* multiple of 38 */
 	size_t nodes6_len;
 	const uint8_t *values[KRPC_MAX_VALUES]; /* 6 or 18 bytes each */
 	uint8_t values_len[KRPC_MAX_VALUES];
 	size_t nvalues;
-	uint8_t want;             /* KRPC_WANT4 | KRPC_WANT6 */
+	uint8_t want; /* KRPC_WANT4 | KRPC_WANT6 */
 
 	/* BEP 44 */
-	const uint8_t *k;         /* 32 */
-	const uint8_t *sig;       /* 64 */
+	const uint8_t *k;   /* 32 */
+	const uint8_t *sig; /* 64 */
 	const uint8_t *salt;
 	size_t saltlen;
 	int64_t seq;
 	bool has_seq;
 	int64_t cas;
 	bool has_cas;
-	const uint8_t *v;         /* the raw bencoding of "v" */
+	const uint8_t *v; /* the raw bencoding of "v" */
 	size_t vlen;
 
 	/* "e" */

@@ -10,6 +10,7 @@ import json
 import os
 import random
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -189,6 +190,37 @@ rc = victim.wait(30)
 err = victim.stderr.read()
 check(rc == 0 and "ERROR: AddressSanitizer" not in err and "LeakSanitizer" not in err,
       "node exits 0, no sanitizer report")
+
+# BEP 32: the same over IPv6 loopback, nodes6 instead of nodes
+try:
+    sk = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    sk.bind(("::1", 0))
+    sk.close()
+    have6 = True
+except OSError:
+    have6 = False
+    print("skip: no ::1")
+if have6:
+    base6 = free_ports(20)
+    swarm6 = spawn([MT6D, "dht", "swarm", "--count", "20", "--listen", "::1", "--base-port",
+                    str(base6), "--rate-limit", "0"])
+    swarm6.stdout.readline()
+    boot6 = "[::1]:%d" % base6
+    for _ in range(40):
+        rc, js, _ = run([MT6D, "dht", "get-peers", "--bootstrap", boot6, "--infohash",
+                         os.urandom(20).hex()])
+        if rc == 0 and js["nodes_answered"] >= 8:
+            break
+        time.sleep(0.5)
+    ih6 = os.urandom(20).hex()
+    rc, js, _ = run([MT6D, "dht", "announce", "--bootstrap", "[::1]:%d" % (base6 + 3),
+                     "--infohash", ih6, "--port", "4444"])
+    check(rc == 0 and js["stored_on"] >= 6, "IPv6 announce stored on %d" % js["stored_on"])
+    rc, js, _ = run([MT6D, "dht", "get-peers", "--bootstrap", "[::1]:%d" % (base6 + 11),
+                     "--infohash", ih6])
+    check(rc == 0 and js["peers"] == ["[::1]:4444"], "IPv6 get-peers: %s" % js["peers"])
+    swarm6.send_signal(signal.SIGTERM)
+    check(swarm6.wait(30) == 0, "IPv6 swarm exits 0")
 
 swarm.send_signal(signal.SIGTERM)
 rc = swarm.wait(60)

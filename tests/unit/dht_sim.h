@@ -15,9 +15,9 @@
 
 #include "mt6d/dht.h"
 
-#define SIM_BASE 20000
+#define SIM_BASE     20000
 #define SIM_RAW_PORT 19999
-#define SIM_MAX 256
+#define SIM_MAX      256
 
 struct sim_pkt {
 	uint16_t from, to;

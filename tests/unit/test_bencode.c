@@ -25,17 +25,17 @@ static void test_valid(void **state)
 		const char *in;
 		int ntoks;
 	} rows[] = {
-		{"i0e", 1},
-		{"i-1e", 1},
-		{"i9223372036854775807e", 1},
-		{"i-9223372036854775808e", 1},
-		{"0:", 1},
-		{"4:spam", 1},
-		{"le", 1},
-		{"de", 1},
-		{"l4:spami42ee", 3},
-		{"d3:bar4:spam3:fooi42ee", 5},
-		{"d1:a0:2:aai1e1:bdee", 7},
+	        {"i0e", 1},
+	        {"i-1e", 1},
+	        {"i9223372036854775807e", 1},
+	        {"i-9223372036854775808e", 1},
+	        {"0:", 1},
+	        {"4:spam", 1},
+	        {"le", 1},
+	        {"de", 1},
+	        {"l4:spami42ee", 3},
+	        {"d3:bar4:spam3:fooi42ee", 5},
+	        {"d1:a0:2:aai1e1:bdee", 7},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
@@ -45,11 +45,27 @@ static void test_valid(void **state)
 static void test_invalid(void **state)
 {
 	static const char *const rows[] = {
-		"",        "i-0e",       "i01e",     "ie",     "i-e",       "i1",
-		"01:a",    "2:a",        "l",        "d",      "d1:ae",     "di1ei2ee",
-		"d1:b0:1:a0:e", "d1:a0:1:a0:e", "i1ei2e",  "e",      "x",
-		"i9223372036854775808e", "i-9223372036854775809e", "4294967297:a",
-		"llllllllllllllllllllllllllllllllleeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee",
+	        "",
+	        "i-0e",
+	        "i01e",
+	        "ie",
+	        "i-e",
+	        "i1",
+	        "01:a",
+	        "2:a",
+	        "l",
+	        "d",
+	        "d1:ae",
+	        "di1ei2ee",
+	        "d1:b0:1:a0:e",
+	        "d1:a0:1:a0:e",
+	        "i1ei2e",
+	        "e",
+	        "x",
+	        "i9223372036854775808e",
+	        "i-9223372036854775809e",
+	        "4294967297:a",
+	        "llllllllllllllllllllllllllllllllleeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee",
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -156,14 +172,17 @@ static void test_krpc_examples(void **state)
 	static const char ping[] = "d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe";
 	static const char err[] = "d1:eli201e23:A Generic Error Ocurrede1:t2:aa1:y1:ee";
 	static const char *const bad[] = {
-		"d1:ad2:id19:abcdefghij012345678e1:q4:ping1:t2:aa1:y1:qe",
-		"d1:ad2:id20:abcdefghij0123456789e1:q9:find_node1:t2:aa1:y1:qe",
-		"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:y1:qe",
-		"d1:q4:ping1:t2:aa1:y1:qe",
-		"d1:rd2:id20:abcdefghij01234567895:nodes3:abce1:t2:aa1:y1:re",
-		"d1:ad2:id20:abcdefghij01234567899:info_hash20:mnopqrstuvwxyz1234564:porti6881e1:q13:announce_peer1:t2:aa1:y1:qe",
+	        "d1:ad2:id19:abcdefghij012345678e1:q4:ping1:t2:aa1:y1:qe",
+	        "d1:ad2:id20:abcdefghij0123456789e1:q9:find_node1:t2:aa1:y1:qe",
+	        "d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:y1:qe",
+	        "d1:q4:ping1:t2:aa1:y1:qe",
+	        "d1:rd2:id20:abcdefghij01234567895:nodes3:abce1:t2:aa1:y1:re",
+	        "d1:ad2:id20:abcdefghij01234567899:info_hash20:mnopqrstuvwxyz1234564:porti6881e1:"
+	        "q13:announce_peer1:t2:aa1:y1:qe",
 	};
-	static const char ann[] = "d1:ad2:id20:abcdefghij01234567899:info_hash20:mnopqrstuvwxyz1234564:porti6881e5:token8:aoeusnthe1:q13:announce_peer1:t2:aa1:y1:qe";
+	static const char ann[] =
+	        "d1:ad2:id20:abcdefghij01234567899:info_hash20:mnopqrstuvwxyz1234564:porti6881e5:"
+	        "token8:aoeusnthe1:q13:announce_peer1:t2:aa1:y1:qe";
 	struct krpc_msg m;
 	(void)state;
 	assert_int_equal(krpc_parse(&m, (const uint8_t *)ping, strlen(ping)), 0);
@@ -182,9 +201,9 @@ static void test_krpc_examples(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_valid),       cmocka_unit_test(test_invalid),
-		cmocka_unit_test(test_dict_get),    cmocka_unit_test(test_encode),
-		cmocka_unit_test(test_krpc_roundtrip), cmocka_unit_test(test_krpc_examples),
+	        cmocka_unit_test(test_valid),          cmocka_unit_test(test_invalid),
+	        cmocka_unit_test(test_dict_get),       cmocka_unit_test(test_encode),
+	        cmocka_unit_test(test_krpc_roundtrip), cmocka_unit_test(test_krpc_examples),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -71,10 +71,13 @@ static void test_bep44_vectors(void **state)
 	(void)state;
 	hex(pk, 32, "77ff84905a91936367c01360803104f92432fcd904a43511876df5cdf3e7e548");
 	hex(sig1, 64,
-	    "305ac8aeb6c9c151fa120f120ea2cfb923564e11552d06a5d856091e5e853cff1260d3f39e4999684aa92eb73ffd136e6f4f3ecbfda0ce53a1608ecd7ae21f01");
+	    "305ac8aeb6c9c151fa120f120ea2cfb923564e11552d06a5d856091e5e853cff1260d3f39e4999684aa92e"
+	    "b73ffd136e6f4f3ecbfda0ce53a1608ecd7ae21f01");
 	hex(sig2, 64,
-	    "6834284b6b24c3204eb2fea824d82f88883a3d95e8b4a21b8c0ded553d17d17ddf9a8a7104b1258f30bed3787e6cb896fca78c58f8e03b5f18f14951a87d9a08");
-	n = mt6d_dht_sign_buffer(buf, sizeof(buf), NULL, 0, 1, (const uint8_t *)"12:Hello World!", 15);
+	    "6834284b6b24c3204eb2fea824d82f88883a3d95e8b4a21b8c0ded553d17d17ddf9a8a7104b1258f30bed3"
+	    "787e6cb896fca78c58f8e03b5f18f14951a87d9a08");
+	n = mt6d_dht_sign_buffer(buf, sizeof(buf), NULL, 0, 1, (const uint8_t *)"12:Hello World!",
+	                         15);
 	assert_int_equal(n, (int)strlen("3:seqi1e1:v12:Hello World!"));
 	assert_memory_equal(buf, "3:seqi1e1:v12:Hello World!", (size_t)n);
 	assert_true(dht_item_verify(pk, sig1, NULL, 0, 1, (const uint8_t *)"12:Hello World!", 15));
@@ -99,11 +102,11 @@ static void test_bep42_vectors(void **state)
 		uint8_t r;
 		const char *id;
 	} rows[] = {
-		{{124, 31, 75, 21}, 1, "5fbfbff10c5d6a4ec8a88e4c6ab4c28b95eee401"},
-		{{21, 75, 31, 124}, 86, "5a3ce9c14e7a08645677bbd1cfe7d8f956d53256"},
-		{{65, 23, 51, 170}, 22, "a5d43220bc8f112a3d426c84764f8c2a1150e616"},
-		{{84, 124, 73, 14}, 65, "1b0321dd1bb1fe518101ceef99462b947a01ff41"},
-		{{43, 213, 53, 83}, 90, "e56f6cbf5b7c4be0237986d5243b87aa6d51305a"},
+	        {{124, 31, 75, 21}, 1, "5fbfbff10c5d6a4ec8a88e4c6ab4c28b95eee401"},
+	        {{21, 75, 31, 124}, 86, "5a3ce9c14e7a08645677bbd1cfe7d8f956d53256"},
+	        {{65, 23, 51, 170}, 22, "a5d43220bc8f112a3d426c84764f8c2a1150e616"},
+	        {{84, 124, 73, 14}, 65, "1b0321dd1bb1fe518101ceef99462b947a01ff41"},
+	        {{43, 213, 53, 83}, 90, "e56f6cbf5b7c4be0237986d5243b87aa6d51305a"},
 	};
 	uint8_t id[20], mine[20];
 	const uint8_t lo[4] = {127, 0, 0, 1}, v6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
@@ -196,9 +199,9 @@ static void test_swarm_ops(void **state)
 	 * may be among the closest now and hold nothing */
 	assert_true(d.stored_on <= 1);
 	memset(&d, 0, sizeof(d));
-	assert_int_equal(mt6d_dht_get(s->node[21], ih, pk, (const uint8_t *)"salt", 4, on_done, &d,
-	                              s->now),
-	                 0);
+	assert_int_equal(
+	        mt6d_dht_get(s->node[21], ih, pk, (const uint8_t *)"salt", 4, on_done, &d, s->now),
+	        0);
 	wait_done(s, &d);
 	assert_int_equal(d.status, 0);
 	assert_int_equal(d.seq, 6);
@@ -359,7 +362,8 @@ static void test_peer_cap(void **state)
 	sim_add(s, &cfg);
 	memset(ih, 1, 20);
 	for (int i = 0; i < 100; i++) {
-		struct mt6d_dht_peer p = {.family = AF_INET, .ip = {10, 0, 0, 1}, .port = (uint16_t)(i + 1)};
+		struct mt6d_dht_peer p = {
+		        .family = AF_INET, .ip = {10, 0, 0, 1}, .port = (uint16_t)(i + 1)};
 		s->node[0]->now = s->now + (uint64_t)i;
 		assert_int_equal(dht_peer_store(s->node[0], ih, &p), 0);
 	}
@@ -390,8 +394,8 @@ static void test_put_rules(void **state)
 	toklen = r.tokenlen;
 	memcpy(tok, r.token, toklen);
 
-#define PUT(seqv, val, casv, hascas)                                                              \
-	do {                                                                                      \
+#define PUT(seqv, val, casv, hascas)                                                               \
+	do {                                                                                       \
 		n = mt6d_dht_sign_buffer(buf, sizeof(buf), NULL, 0, seqv, (const uint8_t *)val,    \
 		                         strlen(val));                                             \
 		crypto_sign_detached(sig, NULL, buf, (unsigned long long)n, sk);                   \
@@ -584,6 +588,91 @@ static void test_garbage(void **state)
 	sim_free(s);
 }
 
+/* Every put lands on the nodes truly closest to its target: the check
+ * that caught lookups stopping in the wrong neighbourhood (docs/dht.md). */
+static void test_placement(void **state)
+{
+	struct sim *s = sim_swarm(200, 60000);
+	uint8_t ids[200][20];
+	(void)state;
+	for (int i = 0; i < 200; i++)
+		mt6d_dht_get_id(s->node[i], ids[i]);
+	for (int k = 0; k < 10; k++) {
+		uint8_t v[16], t[20];
+		int close[8], n = 0, held = 0;
+		struct done d;
+		snprintf((char *)v, sizeof(v), "4:it%02d", k);
+		mt6d_sha1(t, v, 6);
+		memset(&d, 0, sizeof(d));
+		mt6d_dht_put_immutable(s->node[(k * 37 + 11) % 200], v, 6, on_done, &d, s->now);
+		wait_done(s, &d);
+		assert_int_equal(d.stored_on, 8);
+		/* the 8 closest ids, by selection */
+		for (int i = 0; i < 200; i++) {
+			int j = n < 8 ? n++ : 7;
+			if (n == 8 && j == 7 && i >= 8 &&
+			    dht_xor_cmp(t, ids[i], ids[close[7]]) >= 0)
+				continue;
+			close[j] = i;
+			while (j > 0 && dht_xor_cmp(t, ids[close[j]], ids[close[j - 1]]) < 0) {
+				int tmp = close[j];
+				close[j] = close[j - 1];
+				close[j - 1] = tmp;
+				j--;
+			}
+		}
+		for (int i = 0; i < 8; i++)
+			held += dht_item_find(s->node[close[i]], t) != NULL;
+		if (held < 7)
+			fail_msg("item %d held by %d of the 8 closest nodes", k, held);
+	}
+	sim_free(s);
+}
+
+/* BEP 42: replies agreeing on a public address make the node take an id
+ * that fits it; a configured id stays. */
+static void test_bep42_adopt(void **state)
+{
+	struct sim *s = calloc(1, sizeof(*s));
+	struct mt6d_dht_config cfg = {.ipv4 = true};
+	struct sockaddr_in raw = sim_addr(SIM_RAW_PORT);
+	const uint8_t pub[6] = {203, 0, 113, 7, 0x1a, 0xe1};
+	uint8_t id[20], rid[20];
+	(void)state;
+	s->now = 5000;
+	sim_add(s, &cfg);
+	cfg.have_id = true;
+	memset(cfg.id, 0xab, 20);
+	sim_add(s, &cfg);
+	memset(rid, 0x42, 20);
+	for (int node = 0; node < 2; node++) {
+		for (int i = 0; i < 6; i++) {
+			struct krpc_msg q, r = {.y = KRPC_RESPONSE};
+			uint8_t buf[1500];
+			int len;
+			s->nraw = 0;
+			mt6d_dht_add_node(s->node[node], (struct sockaddr *)&raw, sizeof(raw),
+			                  s->now);
+			sim_deliver(s);
+			assert_int_equal(s->nraw, 1);
+			assert_int_equal(krpc_parse(&q, s->raw[0].data, s->raw[0].len), 0);
+			r.t = q.t;
+			r.tlen = q.tlen;
+			r.id = rid;
+			r.ip = pub;
+			r.iplen = 6;
+			len = krpc_encode(buf, sizeof(buf), &r);
+			sim_raw_send(s, node, buf, (size_t)len);
+		}
+		mt6d_dht_get_id(s->node[node], id);
+		if (node == 0)
+			assert_true(mt6d_dht_bep42_ok(id, pub, 4));
+		else
+			assert_memory_equal(id, cfg.id, 20);
+	}
+	sim_free(s);
+}
+
 static void test_api_args(void **state)
 {
 	struct mt6d_dht_config cfg = {0};
@@ -605,12 +694,13 @@ static void test_api_args(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bep44_vectors), cmocka_unit_test(test_bep42_vectors),
-		cmocka_unit_test(test_swarm_ops),     cmocka_unit_test(test_dead_nodes),
-		cmocka_unit_test(test_announce_rules), cmocka_unit_test(test_peer_cap),
-		cmocka_unit_test(test_put_rules),     cmocka_unit_test(test_read_only),
-		cmocka_unit_test(test_rate_limit),    cmocka_unit_test(test_state_file),
-		cmocka_unit_test(test_garbage),       cmocka_unit_test(test_api_args),
+	        cmocka_unit_test(test_bep44_vectors),  cmocka_unit_test(test_bep42_vectors),
+	        cmocka_unit_test(test_swarm_ops),      cmocka_unit_test(test_dead_nodes),
+	        cmocka_unit_test(test_announce_rules), cmocka_unit_test(test_peer_cap),
+	        cmocka_unit_test(test_put_rules),      cmocka_unit_test(test_read_only),
+	        cmocka_unit_test(test_rate_limit),     cmocka_unit_test(test_state_file),
+	        cmocka_unit_test(test_garbage),        cmocka_unit_test(test_placement),
+	        cmocka_unit_test(test_bep42_adopt),    cmocka_unit_test(test_api_args),
 	};
 	if (mt6d_init() < 0)
 		return 1;
