@@ -606,7 +606,7 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 			sl->fd = -1;
 		}
 		if (d->cfg.mode == MODE_BIND) {
-			ret = nl_addr(d->nl, false, d->uplink_ifindex, sl->local.addr, 128);
+			ret = nl_addr(d->nl, false, d->uplink_ifindex, sl->local.addr, 128, false);
 			if (ret < 0 && ret != -EADDRNOTAVAIL)
 				fprintf(stderr, "mt6d tunnel: removing %s: %s\n",
 				        ep_str(e1, sizeof(e1), &sl->local), strerror(-ret));
@@ -617,7 +617,7 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 	if (d->cfg.mode == MODE_BIND) {
 		ret = state_add(&d->st, &it);
 		if (ret == 0)
-			ret = nl_addr(d->nl, true, d->uplink_ifindex, sl->local.addr, 128);
+			ret = nl_addr(d->nl, true, d->uplink_ifindex, sl->local.addr, 128, true);
 		if (ret < 0 && ret != -EEXIST) {
 			fprintf(stderr, "mt6d tunnel: adding %s to %s: %s\n",
 			        ep_str(e1, sizeof(e1), &sl->local), d->cfg.uplink, strerror(-ret));
@@ -738,7 +738,8 @@ static int setup(struct tund *d)
 	if (ret < 0)
 		return cli_fail("%s: link up, MTU %u: %s", c->name, c->mtu, strerror(-ret)), ret;
 	for (size_t i = 0; i < c->naddrs; i++) {
-		ret = nl_addr(d->nl, true, d->tun_ifindex, c->addrs[i].addr, c->addrs[i].plen);
+		ret = nl_addr(d->nl, true, d->tun_ifindex, c->addrs[i].addr, c->addrs[i].plen,
+		              false);
 		if (ret < 0)
 			return cli_fail("%s: adding address: %s", c->name, strerror(-ret)), ret;
 	}

@@ -32,6 +32,12 @@ start "$A" a
 start "$B" b
 
 run ip netns exec "$A" ping -6 -c 5 -i 0.2 -w 10 2001:db8:100::2
+# The rotating addresses are deprecated: other traffic keeps the static
+# source, or its connections would break when a slot's address goes.
+run ip -n "$A" -6 addr show dev ar
+SRC=$(ip -n "$A" -6 route get 2001:db8:b::2 | sed -n 's/.* src \([^ ]*\).*/\1/p')
+echo "source for other traffic: $SRC"
+[ "$SRC" = 2001:db8:a::2 ] || { echo "FAIL: a rotating address is chosen as source"; exit 1; }
 
 echo "+ ip netns exec $R tcpdump -i ra -s 0 -U -w $TMP/obs.pcap udp &" >&2
 ip netns exec "$R" tcpdump -i ra -s 0 -U -w "$TMP/obs.pcap" udp 2>"$TMP/tcpdump.log" &
