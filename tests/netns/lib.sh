@@ -153,6 +153,22 @@ final_stat() {
 	grep 'stats' "$TMP/$1.log" | tail -1 | tr ' ' '\n' | sed -n "s/^$2=//p"
 }
 
+# delivered: every datagram each end sent was accepted by the other. The
+# counters are read a few times: a stray packet (router solicitation, a last
+# ACK) may be in flight between reading one end and the other.
+delivered() {
+	local txa rxb txb rxa
+	for _ in 1 2 3 4 5; do
+		txa=$(stat_of a tx_packets); rxb=$(stat_of b rx_packets)
+		txb=$(stat_of b tx_packets); rxa=$(stat_of a rx_packets)
+		echo "A sent $txa, B received $rxb; B sent $txb, A received $rxa" >&2
+		[ "$txa" = "$rxb" ] && [ "$txb" = "$rxa" ] && return 0
+		sleep 0.5
+	done
+	echo "FAIL: datagrams lost" >&2
+	return 1
+}
+
 # check_clean NS IFNAME STATIC_ADDR STATEFILE: nothing the daemon added is left
 check_clean() {
 	local ns=$1 ifname=$2 static=$3 state=$4 addrs rules routes

@@ -69,16 +69,14 @@ for k in rx_replayed rx_forged rx_truncated; do
 	[ "$v" -ge 30 ] || { echo "FAIL: a counted $v $k, want >= 30"; exit 1; }
 done
 run $HELPER observe "$TMP/obs.pcap" $ROT 2001:db8:100::1 2001:db8:100::2
+delivered
 
 stop a
 stop b
 grep stats "$TMP/a.log" "$TMP/b.log"
-TXA=$(final_stat a tx_packets); RXB=$(final_stat b rx_packets)
-TXB=$(final_stat b tx_packets); RXA=$(final_stat a rx_packets)
 ROTS=$(final_stat a rotations)
-echo "A sent $TXA, B received $RXB; B sent $TXB, A received $RXA; A rotated $ROTS times"
+echo "A rotated $ROTS times"
 [ "$ROTS" -ge 60 ] || { echo "FAIL: fewer than 60 rotations"; exit 1; }
-[ "$TXA" = "$RXB" ] && [ "$TXB" = "$RXA" ] || { echo "FAIL: datagrams lost"; exit 1; }
 [ "$DROPS" = 0 ] || { echo "FAIL: A's TUN dropped $DROPS packets"; exit 1; }
 check_clean "$A" ar 2001:db8:a::2 "$TMP/a.state"
 check_clean "$B" br 2001:db8:b::2 "$TMP/b.state"

@@ -32,12 +32,10 @@ for n in "$A" "$B"; do
 	echo "+ ip -n $n -6 addr show: $c rotating address(es) configured"
 	[ "$c" = 0 ] || { echo "FAIL: routed mode configured addresses"; exit 1; }
 done
-TXA=$(stat_of a tx_packets); RXB=$(stat_of b rx_packets)
-TXB=$(stat_of b tx_packets); RXA=$(stat_of a rx_packets)
 ROTS=$(stat_of a rotations)
-echo "A sent $TXA, B received $RXB; B sent $TXB, A received $RXA; A rotated $ROTS times"
+echo "A rotated $ROTS times"
 [ "$ROTS" -ge 60 ] || [ -n "${STREAM_SECONDS:-}" ] || { echo "FAIL: < 60 rotations"; exit 1; }
-[ "$TXA" = "$RXB" ] && [ "$TXB" = "$RXA" ] || { echo "FAIL: datagrams lost"; exit 1; }
+delivered
 
 echo "== crash: kill -9 A's daemon"
 run kill -KILL "$PID_a"
