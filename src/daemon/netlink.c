@@ -101,8 +101,8 @@ int nl_link_up(struct nl *nl, unsigned ifindex, unsigned mtu)
 	return talk(nl, nlh);
 }
 
-int nl_addr(struct nl *nl, bool add, unsigned ifindex, const uint8_t addr[static 16],
-            unsigned plen, bool deprecated)
+int nl_addr(struct nl *nl, bool add, unsigned ifindex, const uint8_t addr[static 16], unsigned plen,
+            bool deprecated)
 {
 	char buf[256];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
