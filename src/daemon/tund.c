@@ -101,6 +101,7 @@ struct tund {
 	unsigned tun_ifindex, uplink_ifindex, lo_ifindex;
 	bool local_route;
 	bool verbose;
+	bool no_gso; /* UDP GSO refused once: send one datagram per call */
 	ev_io tun_w, sock_w[MT6D_TUN_SLOTS];
 	ev_timer rot_w;
 	ev_signal sig_int, sig_term, sig_usr1;
@@ -368,7 +369,7 @@ static void send_batch(struct tund *d, struct mt6d_tun_slot *sl, uint8_t *p, siz
 	memcpy(&to.sin6_addr, sl->remote.addr, 16);
 	if (per > MAX_SEGS)
 		per = MAX_SEGS;
-	if (per == 0)
+	if (per == 0 || d->no_gso)
 		per = 1;
 	while (n > 0) {
 		size_t k = n < per ? n : per;
@@ -396,10 +397,23 @@ static void send_batch(struct tund *d, struct mt6d_tun_slot *sl, uint8_t *p, siz
 			cm->cmsg_len = CMSG_LEN(sizeof(gso));
 			memcpy(CMSG_DATA(cm), &gso, sizeof(gso));
 		}
-		if (sendmsg(sl->fd, &mh, 0) < 0)
+		if (sendmsg(sl->fd, &mh, 0) < 0) {
+			/* A route whose device cannot checksum for UDP GSO
+			 * refuses the train (EIO); send one datagram per call
+			 * from then on, starting with this train. */
+			if (k > 1 && (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP)) {
+				fprintf(stderr,
+				        "mt6d tunnel: UDP GSO refused (%s), sending datagrams "
+				        "one by one\n",
+				        strerror(errno));
+				d->no_gso = true;
+				per = 1;
+				continue;
+			}
 			s->stats.tx_errors += k;
-		else
+		} else {
 			s->stats.tx_packets += k;
+		}
 		p += bytes;
 		total -= bytes;
 		n -= k;
@@ -740,7 +754,8 @@ static int setup(struct tund *d)
 	/* Checksum offload and TSO for IPv6: the kernel hands over 64 KB TCP
 	 * superpackets with the checksum left to us (on_tun). */
 	if (ioctl(d->tun_fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO6) < 0)
-		return cli_fail("TUN device `%s': offloads: %s", c->name, strerror(errno)), -errno;
+		fprintf(stderr, "mt6d tunnel: %s: no TSO offload (%s), packets come one by one\n",
+		        c->name, strerror(errno));
 	d->tun_ifindex = if_nametoindex(c->name);
 	ret = nl_link_up(d->nl, d->tun_ifindex, c->mtu);
 	if (ret < 0)
