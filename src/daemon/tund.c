@@ -57,7 +57,9 @@
 
 #define MAX_INNER 8 /* Address= and Route= lines each */
 #define BATCH     64
-#define BUF_LEN   (MT6D_INNER_MAX + MT6D_ENCAP_OVERHEAD)
+/* A UDP GRO batch may join the end of one GSO train to the start of the
+ * next: room for twice 64 KB, and MSG_TRUNC is still checked. */
+#define BUF_LEN   (2 * (MT6D_INNER_MAX + MT6D_ENCAP_OVERHEAD))
 #define VNET_LEN  ((int)sizeof(struct virtio_net_hdr))
 /* Segments of one superpacket, and per UDP GSO send: the kernel takes at
  * most 64 segments and 64 KB per send. */
@@ -575,6 +577,10 @@ static void on_udp(struct ev_loop *loop, ev_io *w, int revents)
 		if (r < 0)
 			break;
 		n = (size_t)r;
+		if (mh.msg_flags & MSG_TRUNC) {
+			d->sess.stats.rx_truncated++;
+			continue;
+		}
 		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
 			if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
 				int v;

@@ -32,6 +32,7 @@ start "$A" a
 start "$B" b
 
 run ip netns exec "$A" ping -6 -c 5 -i 0.2 -w 10 2001:db8:100::2
+mark
 # The rotating addresses are deprecated: other traffic keeps the static
 # source, or its connections would break when a slot's address goes.
 run ip -n "$A" -6 addr show dev ar

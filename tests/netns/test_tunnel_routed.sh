@@ -26,6 +26,7 @@ start "$A" a
 start "$B" b
 run ip -n "$A" -6 route show table local type local
 run ip netns exec "$A" ping -6 -c 5 -i 0.2 -w 10 2001:db8:100::2
+mark
 stream "${STREAM_SECONDS:-62}" 1000000
 for n in "$A" "$B"; do
 	c=$(ip -n "$n" -6 addr show | grep -c 'inet6 2001:db8:1[ab]:' || true)
