@@ -129,8 +129,13 @@ measure() {
 	run ip netns exec "$A" ping -6 -c 3 -i 0.2 -w 5 "$addr" >/dev/null
 	for _ in $(seq "$RUNS"); do
 		# Bounded: an iperf3 client was once seen spinning past its -t.
-		v=$(ip netns exec "$A" timeout $((SECS + 30)) iperf3 -6 -c "$addr" -t "$SECS" -J |
-			/usr/bin/python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))')
+		if ! ip netns exec "$A" timeout $((SECS + 30)) iperf3 -6 -c "$addr" -t "$SECS" -J \
+			>"$TMP/iperf.json"; then
+			echo "iperf3 to $addr failed:" >&2
+			head -c 3000 "$TMP/iperf.json" >&2
+			return 1
+		fi
+		v=$(/usr/bin/python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))' <"$TMP/iperf.json")
 		echo "  $label: $v Gbit/s" >&2
 		vals+=("$v")
 	done

@@ -46,12 +46,12 @@ extern "C" {
 #define MT6D_ENCAP_DIR_C2S     'C'
 #define MT6D_ENCAP_DIR_S2C     'S'
 
-#define MT6D_OUTER_MTU     1500 /* every outer packet fits an Ethernet MTU */
+#define MT6D_OUTER_MTU     1500     /* every outer packet fits an Ethernet MTU */
 #define MT6D_OUTER_HDR_LEN (40 + 8) /* IPv6 + UDP, no extension headers */
 /* 1500 - 48 - 48 = 1404: the TUN MTU that keeps outer packets <= 1500 */
-#define MT6D_TUN_MTU       (MT6D_OUTER_MTU - MT6D_OUTER_HDR_LEN - MT6D_ENCAP_OVERHEAD)
-#define MT6D_INNER_MAX     65535 /* largest inner packet open() accepts */
-#define MT6D_IPV6_MIN_MTU  1280
+#define MT6D_TUN_MTU      (MT6D_OUTER_MTU - MT6D_OUTER_HDR_LEN - MT6D_ENCAP_OVERHEAD)
+#define MT6D_INNER_MAX    65535 /* largest inner packet open() accepts */
+#define MT6D_IPV6_MIN_MTU 1280
 
 /* Replay window, in packets. A power of two and a multiple of 64. */
 #define MT6D_REPLAY_WINDOW 4096
@@ -102,8 +102,7 @@ void mt6d_encap_clear(struct mt6d_encap *e);
  * Seal len bytes of in into out (cap bytes, may not overlap in). Returns
  * the datagram length (len + MT6D_ENCAP_OVERHEAD), or -EMSGSIZE.
  */
-int mt6d_encap_seal(struct mt6d_encap *e, uint8_t *out, size_t cap, const uint8_t *in,
-                    size_t len);
+int mt6d_encap_seal(struct mt6d_encap *e, uint8_t *out, size_t cap, const uint8_t *in, size_t len);
 /*
  * Open a datagram into out (cap bytes). Returns the inner length, or
  *   -EMSGSIZE  shorter than MT6D_ENCAP_OVERHEAD (truncated) or out too small
@@ -111,8 +110,8 @@ int mt6d_encap_seal(struct mt6d_encap *e, uint8_t *out, size_t cap, const uint8_
  *   -EEXIST    authentic but replayed or older than the window
  * The replay window changes only for an authentic, fresh datagram.
  */
-int mt6d_encap_open(struct mt6d_encap *e, uint8_t *out, size_t cap, const uint8_t *in,
-                    size_t len, uint64_t *counter);
+int mt6d_encap_open(struct mt6d_encap *e, uint8_t *out, size_t cap, const uint8_t *in, size_t len,
+                    uint64_t *counter);
 
 /*
  * The same without copies, for the data path: the inner packet is already

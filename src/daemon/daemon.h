@@ -20,10 +20,11 @@ void nl_close(struct nl *nl); /* NULL is a no-op */
 /* Bring ifindex up and set its MTU (mtu 0 leaves it). */
 int nl_link_up(struct nl *nl, unsigned ifindex, unsigned mtu);
 /* Add or remove an IPv6 address; added with IFA_F_NODAD (usable at once,
- * as the patent binds its rotating addresses). -EEXIST / -EADDRNOTAVAIL
- * come back as they are. */
-int nl_addr(struct nl *nl, bool add, unsigned ifindex, const uint8_t addr[static 16],
-            unsigned plen);
+ * as the patent binds its rotating addresses), and with deprecated = true
+ * as deprecated (preferred lifetime 0) so the kernel never picks it as the
+ * source for other sockets. -EEXIST / -EADDRNOTAVAIL come back as they are. */
+int nl_addr(struct nl *nl, bool add, unsigned ifindex, const uint8_t addr[static 16], unsigned plen,
+            bool deprecated);
 /* A unicast route to dst/plen through ifindex in the main table, or (local
  * = true) a `local` route in the local table, as
  * `ip -6 route add local dst/plen dev ifindex`. */

@@ -101,8 +101,8 @@ int nl_link_up(struct nl *nl, unsigned ifindex, unsigned mtu)
 	return talk(nl, nlh);
 }
 
-int nl_addr(struct nl *nl, bool add, unsigned ifindex, const uint8_t addr[static 16],
-            unsigned plen)
+int nl_addr(struct nl *nl, bool add, unsigned ifindex, const uint8_t addr[static 16], unsigned plen,
+            bool deprecated)
 {
 	char buf[256];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -119,6 +119,13 @@ int nl_addr(struct nl *nl, bool add, unsigned ifindex, const uint8_t addr[static
 	ifa->ifa_index = ifindex;
 	mnl_attr_put(nlh, IFA_LOCAL, 16, addr);
 	mnl_attr_put(nlh, IFA_ADDRESS, 16, addr);
+	if (add && deprecated) {
+		/* Preferred lifetime 0: valid forever, but never chosen as the
+		 * source of other traffic (RFC 6724 rule 3), whose connections
+		 * would break when the slot's address is removed. */
+		struct ifa_cacheinfo ci = {.ifa_prefered = 0, .ifa_valid = 0xffffffffu};
+		mnl_attr_put(nlh, IFA_CACHEINFO, sizeof(ci), &ci);
+	}
 	return talk(nl, nlh);
 }
 

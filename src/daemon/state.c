@@ -126,7 +126,7 @@ int state_recover(const char *path, struct nl *nl, long *pid)
 			continue;
 		}
 		if (!strcmp(kind, "addr"))
-			nl_addr(nl, false, ifindex, addr, plen);
+			nl_addr(nl, false, ifindex, addr, plen, false);
 		else if (!strcmp(kind, "route-local"))
 			nl_route(nl, false, true, ifindex, addr, plen);
 		else

@@ -57,7 +57,9 @@
 
 #define MAX_INNER 8 /* Address= and Route= lines each */
 #define BATCH     64
-#define BUF_LEN   (MT6D_INNER_MAX + MT6D_ENCAP_OVERHEAD)
+/* A UDP GRO batch may join the end of one GSO train to the start of the
+ * next: room for twice 64 KB, and MSG_TRUNC is still checked. */
+#define BUF_LEN   (2 * (MT6D_INNER_MAX + MT6D_ENCAP_OVERHEAD))
 #define VNET_LEN  ((int)sizeof(struct virtio_net_hdr))
 /* Segments of one superpacket, and per UDP GSO send: the kernel takes at
  * most 64 segments and 64 KB per send. */
@@ -101,6 +103,7 @@ struct tund {
 	unsigned tun_ifindex, uplink_ifindex, lo_ifindex;
 	bool local_route;
 	bool verbose;
+	bool no_gso; /* UDP GSO refused once: send one datagram per call */
 	ev_io tun_w, sock_w[MT6D_TUN_SLOTS];
 	ev_timer rot_w;
 	ev_signal sig_int, sig_term, sig_usr1;
@@ -108,7 +111,7 @@ struct tund {
 	uint8_t *rbuf; /* virtio_net_hdr + packet read from the TUN device */
 	uint8_t *gbuf; /* MAX_SEGS sealed segments for one UDP GSO send */
 	uint8_t *cbuf; /* virtio_net_hdr + a coalesced superpacket for the TUN */
-	int fatal; /* -errno of a failure inside a callback; ends the loop */
+	int fatal;     /* -errno of a failure inside a callback; ends the loop */
 };
 
 /* ---- configuration ---- */
@@ -166,8 +169,9 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
 			errno = 0;
 			v = strtoul(value, &end, 10);
 			if (errno || *end || !*value || v < 100 || v > 3600000)
-				return CFG_ERR("RotationMs is not an integer from 100 to 3600000: `%s'",
-				               value);
+				return CFG_ERR(
+				        "RotationMs is not an integer from 100 to 3600000: `%s'",
+				        value);
 			c->rot_ms = (uint32_t)v;
 		} else if (!strcasecmp(name, "Mode")) {
 			if (!strcasecmp(value, "bind"))
@@ -192,7 +196,8 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
 			bool is_addr = !strcasecmp(name, "Address");
 			size_t *n = is_addr ? &c->naddrs : &c->nroutes;
 			if (parse_prefix(&p, value) < 0)
-				return CFG_ERR("%s is not an IPv6 ADDRESS[/LEN]: `%s'", name, value);
+				return CFG_ERR("%s is not an IPv6 ADDRESS[/LEN]: `%s'", name,
+				               value);
 			if (*n == MAX_INNER)
 				return CFG_ERR("more than %d %s lines", MAX_INNER, name);
 			(is_addr ? c->addrs : c->routes)[(*n)++] = p;
@@ -220,7 +225,8 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
 
 		if (!strcasecmp(name, "Prefix")) {
 			if (parse_prefix(&p, value) < 0 || p.plen != 64)
-				return CFG_ERR("Prefix is not an IPv6 prefix of length 64: `%s'", value);
+				return CFG_ERR("Prefix is not an IPv6 prefix of length 64: `%s'",
+				               value);
 			memcpy(h->prefix, p.addr, 8);
 			*(local ? &c->have_lp : &c->have_rp) = true;
 		} else if (!strcasecmp(name, "IID")) {
@@ -280,7 +286,8 @@ static uint64_t now_ms(const struct tund *d)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + d->cfg.clock_offset_ms);
+	return (uint64_t)((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
+	                  d->cfg.clock_offset_ms);
 }
 
 static const char *ep_str(char *buf, size_t len, const struct mt6d_tun_endpoint *ep)
@@ -297,10 +304,10 @@ static void print_stats(const struct tund *d)
 	const struct mt6d_tun_stats *s = &d->sess.stats;
 
 	fprintf(stderr,
-	        "mt6d tunnel: stats tx_packets=%" PRIu64 " tx_bytes=%" PRIu64
-	        " rx_packets=%" PRIu64 " rx_bytes=%" PRIu64 " rx_truncated=%" PRIu64
-	        " rx_forged=%" PRIu64 " rx_replayed=%" PRIu64 " rx_bad_inner=%" PRIu64
-	        " rx_no_session=%" PRIu64 " tx_errors=%" PRIu64 " rotations=%" PRIu64 "\n",
+	        "mt6d tunnel: stats tx_packets=%" PRIu64 " tx_bytes=%" PRIu64 " rx_packets=%" PRIu64
+	        " rx_bytes=%" PRIu64 " rx_truncated=%" PRIu64 " rx_forged=%" PRIu64
+	        " rx_replayed=%" PRIu64 " rx_bad_inner=%" PRIu64 " rx_no_session=%" PRIu64
+	        " tx_errors=%" PRIu64 " rotations=%" PRIu64 "\n",
 	        s->tx_packets, s->tx_bytes, s->rx_packets, s->rx_bytes, s->rx_truncated,
 	        s->rx_forged, s->rx_replayed, s->rx_bad_inner, s->rx_no_session, s->tx_errors,
 	        s->rotations);
@@ -364,7 +371,7 @@ static void send_batch(struct tund *d, struct mt6d_tun_slot *sl, uint8_t *p, siz
 	memcpy(&to.sin6_addr, sl->remote.addr, 16);
 	if (per > MAX_SEGS)
 		per = MAX_SEGS;
-	if (per == 0)
+	if (per == 0 || d->no_gso)
 		per = 1;
 	while (n > 0) {
 		size_t k = n < per ? n : per;
@@ -374,7 +381,9 @@ static void send_batch(struct tund *d, struct mt6d_tun_slot *sl, uint8_t *p, siz
 			struct cmsghdr align;
 		} u;
 		struct iovec iov = {.iov_base = p, .iov_len = bytes};
-		struct msghdr mh = {.msg_name = &to, .msg_namelen = sizeof(to), .msg_iov = &iov,
+		struct msghdr mh = {.msg_name = &to,
+		                    .msg_namelen = sizeof(to),
+		                    .msg_iov = &iov,
 		                    .msg_iovlen = 1};
 
 		if (k > 1) {
@@ -390,10 +399,23 @@ static void send_batch(struct tund *d, struct mt6d_tun_slot *sl, uint8_t *p, siz
 			cm->cmsg_len = CMSG_LEN(sizeof(gso));
 			memcpy(CMSG_DATA(cm), &gso, sizeof(gso));
 		}
-		if (sendmsg(sl->fd, &mh, 0) < 0)
+		if (sendmsg(sl->fd, &mh, 0) < 0) {
+			/* A route whose device cannot checksum for UDP GSO
+			 * refuses the train (EIO); send one datagram per call
+			 * from then on, starting with this train. */
+			if (k > 1 && (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP)) {
+				fprintf(stderr,
+				        "mt6d tunnel: UDP GSO refused (%s), sending datagrams "
+				        "one by one\n",
+				        strerror(errno));
+				d->no_gso = true;
+				per = 1;
+				continue;
+			}
 			s->stats.tx_errors += k;
-		else
+		} else {
 			s->stats.tx_packets += k;
+		}
 		p += bytes;
 		total -= bytes;
 		n -= k;
@@ -457,8 +479,8 @@ static void on_tun(struct ev_loop *loop, ev_io *w, int revents)
 			continue;
 		}
 		for (int k = 0; k < nseg; k++) {
-			int r = mt6d_encap_seal_inplace(&s->encap, d->gbuf + (size_t)k * stride, stride,
-			                                lens[k]);
+			int r = mt6d_encap_seal_inplace(&s->encap, d->gbuf + (size_t)k * stride,
+			                                stride, lens[k]);
 			s->stats.tx_bytes += lens[k];
 			total = (size_t)k * stride + (size_t)r;
 		}
@@ -488,12 +510,12 @@ static void write_plain(struct tund *d, uint8_t *pkt, size_t len)
 static void gro_flush(struct tund *d, struct mt6d_gro *g)
 {
 	struct virtio_net_hdr vh = {
-		.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
-		.gso_type = VIRTIO_NET_HDR_GSO_TCPV6,
-		.hdr_len = (uint16_t)g->hl,
-		.gso_size = g->mss,
-		.csum_start = 40,
-		.csum_offset = 16,
+	        .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+	        .gso_type = VIRTIO_NET_HDR_GSO_TCPV6,
+	        .hdr_len = (uint16_t)g->hl,
+	        .gso_size = g->mss,
+	        .csum_start = 40,
+	        .csum_offset = 16,
 	};
 
 	mt6d_gro_finish(g);
@@ -542,7 +564,9 @@ static void on_udp(struct ev_loop *loop, ev_io *w, int revents)
 			struct cmsghdr align;
 		} u;
 		struct iovec iov = {.iov_base = d->buf, .iov_len = BUF_LEN};
-		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+		struct msghdr mh = {.msg_iov = &iov,
+		                    .msg_iovlen = 1,
+		                    .msg_control = u.buf,
 		                    .msg_controllen = sizeof(u.buf)};
 		struct mt6d_tun_session *s;
 		struct cmsghdr *cm;
@@ -553,6 +577,10 @@ static void on_udp(struct ev_loop *loop, ev_io *w, int revents)
 		if (r < 0)
 			break;
 		n = (size_t)r;
+		if (mh.msg_flags & MSG_TRUNC) {
+			d->sess.stats.rx_truncated++;
+			continue;
+		}
 		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
 			if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
 				int v;
@@ -606,7 +634,7 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 			sl->fd = -1;
 		}
 		if (d->cfg.mode == MODE_BIND) {
-			ret = nl_addr(d->nl, false, d->uplink_ifindex, sl->local.addr, 128);
+			ret = nl_addr(d->nl, false, d->uplink_ifindex, sl->local.addr, 128, false);
 			if (ret < 0 && ret != -EADDRNOTAVAIL)
 				fprintf(stderr, "mt6d tunnel: removing %s: %s\n",
 				        ep_str(e1, sizeof(e1), &sl->local), strerror(-ret));
@@ -617,7 +645,7 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 	if (d->cfg.mode == MODE_BIND) {
 		ret = state_add(&d->st, &it);
 		if (ret == 0)
-			ret = nl_addr(d->nl, true, d->uplink_ifindex, sl->local.addr, 128);
+			ret = nl_addr(d->nl, true, d->uplink_ifindex, sl->local.addr, 128, true);
 		if (ret < 0 && ret != -EEXIST) {
 			fprintf(stderr, "mt6d tunnel: adding %s to %s: %s\n",
 			        ep_str(e1, sizeof(e1), &sl->local), d->cfg.uplink, strerror(-ret));
@@ -732,13 +760,15 @@ static int setup(struct tund *d)
 	/* Checksum offload and TSO for IPv6: the kernel hands over 64 KB TCP
 	 * superpackets with the checksum left to us (on_tun). */
 	if (ioctl(d->tun_fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO6) < 0)
-		return cli_fail("TUN device `%s': offloads: %s", c->name, strerror(errno)), -errno;
+		fprintf(stderr, "mt6d tunnel: %s: no TSO offload (%s), packets come one by one\n",
+		        c->name, strerror(errno));
 	d->tun_ifindex = if_nametoindex(c->name);
 	ret = nl_link_up(d->nl, d->tun_ifindex, c->mtu);
 	if (ret < 0)
 		return cli_fail("%s: link up, MTU %u: %s", c->name, c->mtu, strerror(-ret)), ret;
 	for (size_t i = 0; i < c->naddrs; i++) {
-		ret = nl_addr(d->nl, true, d->tun_ifindex, c->addrs[i].addr, c->addrs[i].plen);
+		ret = nl_addr(d->nl, true, d->tun_ifindex, c->addrs[i].addr, c->addrs[i].plen,
+		              false);
 		if (ret < 0)
 			return cli_fail("%s: adding address: %s", c->name, strerror(-ret)), ret;
 	}
@@ -773,9 +803,9 @@ static int setup(struct tund *d)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		/* Counters start at the time in ns: above anything a previous
 		 * run with this static key sent (docs/protocol-dataplane.md). */
-		ret = mt6d_tun_session_init(&d->sess, c->ks, &c->local, &c->remote, c->role,
-		                            c->rot_ms,
-		                            (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+		ret = mt6d_tun_session_init(
+		        &d->sess, c->ks, &c->local, &c->remote, c->role, c->rot_ms,
+		        (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
 		if (ret < 0)
 			return ret;
 		d->have_sess = true;
@@ -842,10 +872,10 @@ static int usage(void)
 int cmd_tunnel(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	        {"config", required_argument, NULL, 'c'},
+	        {"verbose", no_argument, NULL, 'v'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
 	const char *path = NULL;
 	struct tund *d;

@@ -101,7 +101,8 @@ void mt6d_encap_clear(struct mt6d_encap *e)
 }
 
 void mt6d_encap_seal_inplace_nonce(const struct mt6d_encap *e, uint8_t *dgram, size_t inner_len,
-                                   uint64_t counter, const uint8_t nonce[static MT6D_ENCAP_NONCE_LEN])
+                                   uint64_t counter,
+                                   const uint8_t nonce[static MT6D_ENCAP_NONCE_LEN])
 {
 	uint8_t *p = dgram + MT6D_ENCAP_NONCE_LEN;
 
@@ -139,8 +140,8 @@ int mt6d_encap_open_inplace(struct mt6d_encap *e, uint8_t *dgram, size_t len, ui
 
 	if (len < MT6D_ENCAP_OVERHEAD || len - MT6D_ENCAP_OVERHEAD > MT6D_INNER_MAX)
 		return -EMSGSIZE;
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(p, &mlen, NULL, p, len - MT6D_ENCAP_NONCE_LEN,
-	                                               NULL, 0, dgram, e->rx_key) != 0)
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+	            p, &mlen, NULL, p, len - MT6D_ENCAP_NONCE_LEN, NULL, 0, dgram, e->rx_key) != 0)
 		return -EBADMSG;
 	ctr = mt6d_get_be64(p);
 	if (counter)

@@ -103,7 +103,7 @@ int mt6d_gso_split_tcp6(const uint8_t *pkt, size_t len, uint16_t mss, uint8_t *o
 		mt6d_put_be32(th + 4, seq + (uint32_t)(k * mss));
 		th[13] = flags;
 		if (k + 1 < nseg)
-			th[13] &= (uint8_t)~(0x01 | 0x08); /* FIN, PSH on the last only */
+			th[13] &= (uint8_t) ~(0x01 | 0x08); /* FIN, PSH on the last only */
 		if (k > 0)
 			th[13] &= (uint8_t)~0x80; /* CWR on the first only */
 		th[16] = th[17] = 0;

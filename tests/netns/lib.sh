@@ -153,6 +153,43 @@ final_stat() {
 	grep 'stats' "$TMP/$1.log" | tail -1 | tr ' ' '\n' | sed -n "s/^$2=//p"
 }
 
+# mark: remember the counters once both ends are up and the path is warm.
+# What one end sent before the other had started (its TUN device's first
+# router solicitations and MLD reports) is lost by design and not counted.
+mark() {
+	BASE_TXA=$(stat_of a tx_packets); BASE_RXB=$(stat_of b rx_packets)
+	BASE_TXB=$(stat_of b tx_packets); BASE_RXA=$(stat_of a rx_packets)
+	echo "counters at the mark: A sent $BASE_TXA, B received $BASE_RXB;" \
+		"B sent $BASE_TXB, A received $BASE_RXA" >&2
+}
+
+# delivered: since the mark, every datagram each end sent was accepted by
+# the other. The counters are read a few times: a stray packet (a router
+# solicitation, a last ACK) may be in flight between reading one end and
+# the other.
+delivered() {
+	local txa rxb txb rxa
+	for _ in 1 2 3 4 5; do
+		txa=$(( $(stat_of a tx_packets) - BASE_TXA )); rxb=$(( $(stat_of b rx_packets) - BASE_RXB ))
+		txb=$(( $(stat_of b tx_packets) - BASE_TXB )); rxa=$(( $(stat_of a rx_packets) - BASE_RXA ))
+		echo "since the mark: A sent $txa, B received $rxb; B sent $txb, A received $rxa" >&2
+		[ "$txa" = "$rxb" ] && [ "$txb" = "$rxa" ] && return 0
+		sleep 0.5
+	done
+	echo "FAIL: datagrams lost" >&2
+	for n in "$A" "$B"; do
+		echo "+ ip netns exec $n nstat -az Udp6InDatagrams Udp6NoPorts Udp6RcvbufErrors Udp6InErrors" >&2
+		ip netns exec "$n" nstat -az Udp6InDatagrams Udp6NoPorts Udp6RcvbufErrors Udp6InErrors >&2
+	done
+	echo "+ ip netns exec $R nstat -az Ip6OutDiscards Ip6InDiscards Ip6OutNoRoutes" >&2
+	ip netns exec "$R" nstat -az Ip6OutDiscards Ip6InDiscards Ip6OutNoRoutes >&2
+	echo "+ ip netns exec $R cat /proc/net/stat/ndisc_cache" >&2
+	ip netns exec "$R" cat /proc/net/stat/ndisc_cache >&2
+	grep stats "$TMP/a.log" | tail -1 >&2
+	grep stats "$TMP/b.log" | tail -1 >&2
+	return 1
+}
+
 # check_clean NS IFNAME STATIC_ADDR STATEFILE: nothing the daemon added is left
 check_clean() {
 	local ns=$1 ifname=$2 static=$3 state=$4 addrs rules routes

@@ -32,6 +32,13 @@ start "$A" a
 start "$B" b
 
 run ip netns exec "$A" ping -6 -c 5 -i 0.2 -w 10 2001:db8:100::2
+mark
+# The rotating addresses are deprecated: other traffic keeps the static
+# source, or its connections would break when a slot's address goes.
+run ip -n "$A" -6 addr show dev ar
+SRC=$(ip -n "$A" -6 route get 2001:db8:b::2 | sed -n 's/.* src \([^ ]*\).*/\1/p')
+echo "source for other traffic: $SRC"
+[ "$SRC" = 2001:db8:a::2 ] || { echo "FAIL: a rotating address is chosen as source"; exit 1; }
 
 echo "+ ip netns exec $R tcpdump -i ra -s 0 -U -w $TMP/obs.pcap udp &" >&2
 ip netns exec "$R" tcpdump -i ra -s 0 -U -w "$TMP/obs.pcap" udp 2>"$TMP/tcpdump.log" &
@@ -63,16 +70,14 @@ for k in rx_replayed rx_forged rx_truncated; do
 	[ "$v" -ge 30 ] || { echo "FAIL: a counted $v $k, want >= 30"; exit 1; }
 done
 run $HELPER observe "$TMP/obs.pcap" $ROT 2001:db8:100::1 2001:db8:100::2
+delivered
 
 stop a
 stop b
 grep stats "$TMP/a.log" "$TMP/b.log"
-TXA=$(final_stat a tx_packets); RXB=$(final_stat b rx_packets)
-TXB=$(final_stat b tx_packets); RXA=$(final_stat a rx_packets)
 ROTS=$(final_stat a rotations)
-echo "A sent $TXA, B received $RXB; B sent $TXB, A received $RXA; A rotated $ROTS times"
+echo "A rotated $ROTS times"
 [ "$ROTS" -ge 60 ] || { echo "FAIL: fewer than 60 rotations"; exit 1; }
-[ "$TXA" = "$RXB" ] && [ "$TXB" = "$RXA" ] || { echo "FAIL: datagrams lost"; exit 1; }
 [ "$DROPS" = 0 ] || { echo "FAIL: A's TUN dropped $DROPS packets"; exit 1; }
 check_clean "$A" ar 2001:db8:a::2 "$TMP/a.state"
 check_clean "$B" br 2001:db8:b::2 "$TMP/b.state"

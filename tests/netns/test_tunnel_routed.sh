@@ -26,18 +26,17 @@ start "$A" a
 start "$B" b
 run ip -n "$A" -6 route show table local type local
 run ip netns exec "$A" ping -6 -c 5 -i 0.2 -w 10 2001:db8:100::2
+mark
 stream "${STREAM_SECONDS:-62}" 1000000
 for n in "$A" "$B"; do
 	c=$(ip -n "$n" -6 addr show | grep -c 'inet6 2001:db8:1[ab]:' || true)
 	echo "+ ip -n $n -6 addr show: $c rotating address(es) configured"
 	[ "$c" = 0 ] || { echo "FAIL: routed mode configured addresses"; exit 1; }
 done
-TXA=$(stat_of a tx_packets); RXB=$(stat_of b rx_packets)
-TXB=$(stat_of b tx_packets); RXA=$(stat_of a rx_packets)
 ROTS=$(stat_of a rotations)
-echo "A sent $TXA, B received $RXB; B sent $TXB, A received $RXA; A rotated $ROTS times"
+echo "A rotated $ROTS times"
 [ "$ROTS" -ge 60 ] || [ -n "${STREAM_SECONDS:-}" ] || { echo "FAIL: < 60 rotations"; exit 1; }
-[ "$TXA" = "$RXB" ] && [ "$TXB" = "$RXA" ] || { echo "FAIL: datagrams lost"; exit 1; }
+delivered
 
 echo "== crash: kill -9 A's daemon"
 run kill -KILL "$PID_a"

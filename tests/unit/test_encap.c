@@ -24,26 +24,26 @@ static const struct {
 	char dir;
 	uint64_t counter;
 } vectors[] = {
-	{"000102030405060708090a0b0c0d0e0f",
-	 "ec73385dc2ca9299cb18381b95745303e8f6a8800b36f0522b33694857fb5092",
-	 "404142434445464748494a4b4c4d4e4f5051525354555657", "",
-	 "404142434445464748494a4b4c4d4e4f50515253545556571bbd1d920ae9ce290e6c38cbdc8aced9d053ff15"
-	 "8a8df010",
-	 'C', 0},
-	{"000102030405060708090a0b0c0d0e0f",
-	 "a0ad30cfad0b9ed21d33ef4fc1ffe7fee11b5e4888cc95fc0941f8126939c2c8",
-	 "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7",
-	 "600000000000114020010db801000000000000000000000120010db8010000000000000000000002",
-	 "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b74d7c31d0d2dd4cf6b220f1aa82e9105260daaa67"
-	 "e8b54b0f29367abb21c562c852263700f7239adb2d8112eba2805767d207853788b4c7663408f4555d9dde2"
-	 "3",
-	 'S', 1},
-	{"f0e1d2c3b4a5968778695a4b3c2d1e0f",
-	 "155c2391644ae347048bb9f900082a10eb970bea1024154e80e2a690d60094dd",
-	 "000000000000000000000000000000000000000000000001", "6d743664",
-	 "0000000000000000000000000000000000000000000000015fb3ca8b3bcbf3499538095a68a06b36af409e4e"
-	 "edb758b4a016316c",
-	 'C', 0x0123456789abcdefULL},
+        {"000102030405060708090a0b0c0d0e0f",
+         "ec73385dc2ca9299cb18381b95745303e8f6a8800b36f0522b33694857fb5092",
+         "404142434445464748494a4b4c4d4e4f5051525354555657", "",
+         "404142434445464748494a4b4c4d4e4f50515253545556571bbd1d920ae9ce290e6c38cbdc8aced9d053ff15"
+         "8a8df010",
+         'C', 0},
+        {"000102030405060708090a0b0c0d0e0f",
+         "a0ad30cfad0b9ed21d33ef4fc1ffe7fee11b5e4888cc95fc0941f8126939c2c8",
+         "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7",
+         "600000000000114020010db801000000000000000000000120010db8010000000000000000000002",
+         "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b74d7c31d0d2dd4cf6b220f1aa82e9105260daaa67"
+         "e8b54b0f29367abb21c562c852263700f7239adb2d8112eba2805767d207853788b4c7663408f4555d9dde2"
+         "3",
+         'S', 1},
+        {"f0e1d2c3b4a5968778695a4b3c2d1e0f",
+         "155c2391644ae347048bb9f900082a10eb970bea1024154e80e2a690d60094dd",
+         "000000000000000000000000000000000000000000000001", "6d743664",
+         "0000000000000000000000000000000000000000000000015fb3ca8b3bcbf3499538095a68a06b36af409e4e"
+         "edb758b4a016316c",
+         'C', 0x0123456789abcdefULL},
 };
 
 static void test_vectors(void **state)
@@ -52,7 +52,8 @@ static void test_vectors(void **state)
 		uint8_t ks[16], kdir[32], key[32], nonce[24], inner[64], want[128], dg[128],
 		        out[128];
 		size_t ilen = strlen(vectors[v].inner) / 2, dlen = strlen(vectors[v].dgram) / 2;
-		enum mt6d_role tx_role = vectors[v].dir == 'C' ? MT6D_ROLE_CLIENT : MT6D_ROLE_SERVER;
+		enum mt6d_role tx_role =
+		        vectors[v].dir == 'C' ? MT6D_ROLE_CLIENT : MT6D_ROLE_SERVER;
 		struct mt6d_encap tx, rx;
 		uint64_t ctr = 0;
 
@@ -72,7 +73,8 @@ static void test_vectors(void **state)
 		assert_memory_equal(dg, want, dlen);
 
 		assert_int_equal(mt6d_encap_init(&rx, ks, !tx_role, 0), 0);
-		assert_int_equal(mt6d_encap_open(&rx, out, sizeof(out), want, dlen, &ctr), (int)ilen);
+		assert_int_equal(mt6d_encap_open(&rx, out, sizeof(out), want, dlen, &ctr),
+		                 (int)ilen);
 		assert_memory_equal(out, inner, ilen);
 		assert_true(ctr == vectors[v].counter);
 		mt6d_encap_clear(&tx);
@@ -131,7 +133,8 @@ static void test_roundtrip_and_drops(void **state)
 
 	/* In place, server to client. */
 	memcpy(dg + MT6D_ENCAP_INNER_OFF, in, 100);
-	assert_int_equal(mt6d_encap_seal_inplace(&s, dg, sizeof(dg), 100), 100 + MT6D_ENCAP_OVERHEAD);
+	assert_int_equal(mt6d_encap_seal_inplace(&s, dg, sizeof(dg), 100),
+	                 100 + MT6D_ENCAP_OVERHEAD);
 	assert_int_equal(mt6d_encap_open_inplace(&c, dg, 100 + MT6D_ENCAP_OVERHEAD, &ctr), 100);
 	assert_true(ctr == 5);
 	assert_memory_equal(dg + MT6D_ENCAP_INNER_OFF, in, 100);
@@ -150,37 +153,37 @@ static void test_replay_rows(void **state)
 		uint64_t counter;
 		bool ok;
 	} rows[] = {
-		/*  1 */ {0, true},
-		/*  2 */ {1, true},
-		/*  3 */ {1, false},
-		/*  4 */ {9, true},
-		/*  5 */ {8, true},
-		/*  6 */ {7, true},
-		/*  7 */ {7, false},
-		/*  8 */ {W, true},
-		/*  9 */ {W - 1, true},
-		/* 10 */ {W - 1, false},
-		/* 11 */ {W - 2, true},
-		/* 12 */ {2, false}, /* W - 2 below the top: older than W - 64 */
-		/* 13 */ {100, true},
-		/* 14 */ {W + 16, true},
-		/* 15 */ {3, false}, /* now too old: W + 16 - 3 > W - 64 */
-		/* 16 */ {W + 16 - (W - 64), true}, /* exactly the oldest allowed */
-		/* 17 */ {W + 16 - (W - 64) - 1, false},
-		/* 18 */ {W - 2, false},
-		/* 19 */ {W + 15, true},
-		/* 20 */ {W + 15, false},
-		/* 21 */ {4 * W, true}, /* jump over the whole ring */
-		/* 22 */ {W + 16, false},
-		/* 23 */ {4 * W - 1, true},
-		/* 24 */ {4 * W - (W - 64), true},
-		/* 25 */ {4 * W, false},
-		/* 26 */ {UINT64_MAX - 1, true},
-		/* 27 */ {UINT64_MAX, true},
-		/* 28 */ {UINT64_MAX, false},
-		/* 29 */ {0, false},
-		/* 30 */ {UINT64_MAX - 1, false},
-		/* 31 */ {UINT64_MAX - 2, true},
+	        /*  1 */ {0, true},
+	        /*  2 */ {1, true},
+	        /*  3 */ {1, false},
+	        /*  4 */ {9, true},
+	        /*  5 */ {8, true},
+	        /*  6 */ {7, true},
+	        /*  7 */ {7, false},
+	        /*  8 */ {W, true},
+	        /*  9 */ {W - 1, true},
+	        /* 10 */ {W - 1, false},
+	        /* 11 */ {W - 2, true},
+	        /* 12 */ {2, false}, /* W - 2 below the top: older than W - 64 */
+	        /* 13 */ {100, true},
+	        /* 14 */ {W + 16, true},
+	        /* 15 */ {3, false},                /* now too old: W + 16 - 3 > W - 64 */
+	        /* 16 */ {W + 16 - (W - 64), true}, /* exactly the oldest allowed */
+	        /* 17 */ {W + 16 - (W - 64) - 1, false},
+	        /* 18 */ {W - 2, false},
+	        /* 19 */ {W + 15, true},
+	        /* 20 */ {W + 15, false},
+	        /* 21 */ {4 * W, true}, /* jump over the whole ring */
+	        /* 22 */ {W + 16, false},
+	        /* 23 */ {4 * W - 1, true},
+	        /* 24 */ {4 * W - (W - 64), true},
+	        /* 25 */ {4 * W, false},
+	        /* 26 */ {UINT64_MAX - 1, true},
+	        /* 27 */ {UINT64_MAX, true},
+	        /* 28 */ {UINT64_MAX, false},
+	        /* 29 */ {0, false},
+	        /* 30 */ {UINT64_MAX - 1, false},
+	        /* 31 */ {UINT64_MAX - 2, true},
 	};
 	struct mt6d_replay r;
 
@@ -229,10 +232,10 @@ static void test_replay_random(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_vectors),
-		cmocka_unit_test(test_roundtrip_and_drops),
-		cmocka_unit_test(test_replay_rows),
-		cmocka_unit_test(test_replay_random),
+	        cmocka_unit_test(test_vectors),
+	        cmocka_unit_test(test_roundtrip_and_drops),
+	        cmocka_unit_test(test_replay_rows),
+	        cmocka_unit_test(test_replay_random),
 	};
 	if (mt6d_init() < 0)
 		return 1;

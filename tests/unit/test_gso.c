@@ -76,7 +76,8 @@ static void test_split(void **state)
 		assert_int_equal(pl, k < 10 ? MSS : 1);
 		assert_int_equal(mt6d_get_be16(s + 4), 32 + pl);
 		assert_int_equal(naive_tcp6(s, lens[k]), 0xffff);
-		assert_int_equal(mt6d_get_be32(s + 44), (uint32_t)(0xfffff000u + (uint32_t)k * MSS));
+		assert_int_equal(mt6d_get_be32(s + 44),
+		                 (uint32_t)(0xfffff000u + (uint32_t)k * MSS));
 		assert_int_equal(s[53] & 0x80, k == 0 ? 0x80 : 0);
 		assert_int_equal(s[53] & 0x09, k == n - 1 ? 0x09 : 0);
 		assert_int_equal(s[53] & 0x10, 0x10);
@@ -158,9 +159,9 @@ static void test_coalesce(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_split),
-		cmocka_unit_test(test_complete),
-		cmocka_unit_test(test_coalesce),
+	        cmocka_unit_test(test_split),
+	        cmocka_unit_test(test_complete),
+	        cmocka_unit_test(test_coalesce),
 	};
 	if (sodium_init() < 0)
 		return 1;

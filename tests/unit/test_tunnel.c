@@ -85,7 +85,8 @@ static void test_rotate(void **state)
 	 * remote is the other's local. */
 	assert_int_equal(mt6d_tun_session_rotate(t, &s, 101, NULL, NULL), 0);
 	for (uint64_t k = 100; k <= 102; k++) {
-		struct mt6d_tun_slot *x = mt6d_tun_session_slot(&c, k), *y = mt6d_tun_session_slot(&s, k);
+		struct mt6d_tun_slot *x = mt6d_tun_session_slot(&c, k),
+		                     *y = mt6d_tun_session_slot(&s, k);
 
 		mt6d_slot_address(addr, &port, a.prefix, a.iid, ks, k);
 		assert_memory_equal(x->local.addr, addr, 16);
@@ -123,7 +124,8 @@ static void test_many_sessions(void **state)
 	make_hosts(&a, &b);
 	for (int i = 0; i < N; i++) {
 		randombytes_buf(ks, sizeof(ks)); /* each session its own key */
-		assert_int_equal(mt6d_tun_session_init(&ss[i], ks, &b, &a, MT6D_ROLE_SERVER, 3000, 0), 0);
+		assert_int_equal(
+		        mt6d_tun_session_init(&ss[i], ks, &b, &a, MT6D_ROLE_SERVER, 3000, 0), 0);
 		assert_int_equal(mt6d_tun_session_rotate(t, &ss[i], 500, NULL, NULL), 0);
 	}
 	assert_int_equal(mt6d_tun_table_count(t), 3 * N);
@@ -192,7 +194,8 @@ static void test_table_random(void **state)
 		}
 		if (op % 1000 == 0)
 			for (int k = 0; k < M; k++)
-				assert_int_equal(mt6d_tun_table_find(t, &eps[k], NULL) != NULL, in[k]);
+				assert_int_equal(mt6d_tun_table_find(t, &eps[k], NULL) != NULL,
+				                 in[k]);
 	}
 	assert_int_equal(mt6d_tun_table_count(t), n);
 	mt6d_tun_table_free(t);
@@ -203,9 +206,9 @@ static void test_table_random(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rotate),
-		cmocka_unit_test(test_many_sessions),
-		cmocka_unit_test(test_table_random),
+	        cmocka_unit_test(test_rotate),
+	        cmocka_unit_test(test_many_sessions),
+	        cmocka_unit_test(test_table_random),
 	};
 	if (mt6d_init() < 0)
 		return 1;
