@@ -518,10 +518,21 @@ static void vote_external(struct mt6d_dht *dht, const struct krpc_msg *m)
 	if (dht->ext_votes == EXT_VOTES_NEEDED &&
 	    !mt6d_dht_bep42_ok(dht->id, a.ip, a.fam == 4 ? 4 : 16)) {
 		/* a new id: the old tables are arranged around the old one */
+		struct dht_node keep[DHT_MAX_SEEDS];
+		int n;
 		mt6d_dht_bep42_id(dht->id, a.ip, a.fam == 4 ? 4 : 16,
 		                  (uint8_t)randombytes_uniform(256));
+		/* nodes we know become seeds, so the new id can bootstrap */
+		n = dht_closest(dht, dht->cfg.ipv4 ? 4 : 6, dht->id, keep, DHT_MAX_SEEDS, true);
+		for (int i = 0; i < n && dht->nseeds < DHT_MAX_SEEDS; i++)
+			dht->seeds[dht->nseeds++] = keep[i].a;
 		dht_table_free(&dht->t4);
 		dht_table_free(&dht->t6);
+		/* prefix depths are relative to the id: refresh everything anew */
+		memset(dht->refreshed4, 0, sizeof(dht->refreshed4));
+		memset(dht->refreshed6, 0, sizeof(dht->refreshed6));
+		memset(dht->backoff4, 0, sizeof(dht->backoff4));
+		memset(dht->backoff6, 0, sizeof(dht->backoff6));
 		dht->last_bootstrap = 0;
 	}
 }
