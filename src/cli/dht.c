@@ -27,92 +27,26 @@
 
 #include "bencode.h"
 #include "cli.h"
+#include "conf.h"
+#include "dhtrun.h"
 #include "mt6d/dht.h"
 
 #define MAX_BOOTSTRAP 16
 #define MAX_PORTS     255
 
-struct runner {
-	struct ev_loop *loop;
-	struct mt6d_dht *dht;
-	int fd, family;
-	ev_io io;
-	ev_timer timer;
-	const char *state;
-	uint64_t last_save;
-};
-
-struct addr {
-	struct sockaddr_storage ss;
-	socklen_t len;
-};
-
-static uint64_t now_ms(void)
+/* "A.B.C.D:PORT" or "[V6]:PORT" (port 0 allowed); with want_port false, an
+ * address alone. */
+static int parse_addr(struct conf_addr *a, const char *opt, const char *s, bool want_port)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* "A.B.C.D:PORT" or "[V6]:PORT"; with want_port false, just the address. */
-static int parse_addr(struct addr *a, const char *opt, const char *s, bool want_port)
-{
-	char buf[INET6_ADDRSTRLEN + 16], *host, *port = NULL, *end;
-	unsigned long p = 0;
-	size_t n = s ? strlen(s) : 0;
-
-	memset(a, 0, sizeof(*a));
-	if (n == 0 || n >= sizeof(buf))
-		goto bad;
-	memcpy(buf, s, n + 1);
-	host = buf;
-	if (buf[0] == '[') {
-		char *close = strchr(buf, ']');
-		if (!close)
-			goto bad;
-		*close = '\0';
-		host = buf + 1;
-		if (close[1] == ':')
-			port = close + 2;
-		else if (close[1])
-			goto bad;
-	} else if (strchr(buf, '.')) {
-		port = strrchr(buf, ':');
-		if (port)
-			*port++ = '\0';
-	}
-	if ((port != NULL) != want_port)
-		goto bad;
-	if (port) {
-		errno = 0;
-		p = strtoul(port, &end, 10);
-		if (errno || *end || end == port || p > 65535)
-			goto bad;
-	}
-	{
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&a->ss;
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a->ss;
-		if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
-			s4->sin_family = AF_INET;
-			s4->sin_port = htons((uint16_t)p);
-			a->len = sizeof(*s4);
-			return 0;
-		}
-		if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
-			s6->sin6_family = AF_INET6;
-			s6->sin6_port = htons((uint16_t)p);
-			a->len = sizeof(*s6);
-			return 0;
-		}
-	}
-bad:
+	if (conf_parse_addr_ex(a, s, want_port ? CONF_ADDR_PORT0 : CONF_ADDR_HOST) == 0)
+		return 0;
 	cli_fail("%s is not %s: `%s'", opt,
 	         want_port ? "ADDRESS:PORT (A.B.C.D:PORT or [IPv6]:PORT)" : "an IP address",
 	         s ? s : "");
 	return -1;
 }
 
-static void set_port(struct addr *a, uint16_t port)
+static void set_port(struct conf_addr *a, uint16_t port)
 {
 	if (a->ss.ss_family == AF_INET)
 		((struct sockaddr_in *)&a->ss)->sin_port = htons(port);
@@ -120,140 +54,14 @@ static void set_port(struct addr *a, uint16_t port)
 		((struct sockaddr_in6 *)&a->ss)->sin6_port = htons(port);
 }
 
-static void addr_text(char *out, size_t cap, const struct sockaddr *sa)
-{
-	char ip[INET6_ADDRSTRLEN];
-
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *s = (const struct sockaddr_in *)sa;
-		inet_ntop(AF_INET, &s->sin_addr, ip, sizeof(ip));
-		snprintf(out, cap, "%s:%u", ip, ntohs(s->sin_port));
-	} else {
-		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)sa;
-		inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof(ip));
-		snprintf(out, cap, "[%s]:%u", ip, ntohs(s->sin6_port));
-	}
-}
-
-static int open_socket(const struct addr *a)
-{
-	int fd = socket(a->ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int one = 1, bufsz = 1 << 20;
-
-	if (fd < 0)
-		return -errno;
-	if (a->ss.ss_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
-	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	return fd;
-}
-
-static int send_cb(void *ctx, const uint8_t *buf, size_t len, const struct sockaddr *to,
-                   socklen_t tolen)
-{
-	struct runner *r = ctx;
-
-	if (sendto(r->fd, buf, len, 0, to, tolen) < 0)
-		return -errno;
-	return 0;
-}
-
-static void rearm(struct runner *r, uint64_t next)
-{
-	uint64_t now = now_ms();
-	double after = next > now ? (double)(next - now) / 1000.0 : 0.0;
-
-	ev_timer_stop(r->loop, &r->timer);
-	ev_timer_set(&r->timer, after, 0.0);
-	ev_timer_start(r->loop, &r->timer);
-}
-
-static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct runner *r = w->data;
-	uint64_t now = now_ms();
-
-	(void)loop, (void)revents;
-	if (r->state && now - r->last_save > 5 * 60 * 1000) {
-		r->last_save = now;
-		mt6d_dht_save(r->dht, r->state);
-	}
-	rearm(r, mt6d_dht_tick(r->dht, now));
-}
-
-static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct runner *r = w->data;
-	uint8_t buf[2048];
-	struct sockaddr_storage from;
-	uint64_t now = now_ms();
-
-	(void)loop, (void)revents;
-	for (int i = 0; i < 64; i++) {
-		socklen_t fl = sizeof(from);
-		ssize_t n = recvfrom(r->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
-		if (n < 0)
-			break;
-		mt6d_dht_input(r->dht, buf, (size_t)n, (struct sockaddr *)&from, fl, now);
-	}
-	rearm(r, mt6d_dht_tick(r->dht, now));
-}
-
-static int runner_start(struct runner *r, struct ev_loop *loop, const struct addr *listen,
+static int runner_start(struct dhtrun *r, struct ev_loop *loop, const struct conf_addr *listen,
                         struct mt6d_dht_config *cfg)
 {
-	int fd = open_socket(listen);
+	char err[200];
 
-	if (fd < 0) {
-		char t[80];
-		addr_text(t, sizeof(t), (const struct sockaddr *)&listen->ss);
-		return cli_fail("cannot listen on %s: %s", t, strerror(-fd)), -1;
-	}
-	memset(r, 0, sizeof(*r));
-	r->loop = loop;
-	r->fd = fd;
-	r->family = listen->ss.ss_family;
-	cfg->send = send_cb;
-	cfg->send_ctx = r;
-	cfg->ipv4 = listen->ss.ss_family == AF_INET;
-	cfg->ipv6 = listen->ss.ss_family == AF_INET6;
-	r->dht = mt6d_dht_new(cfg);
-	if (!r->dht) {
-		close(fd);
-		return cli_fail("cannot create a DHT node: %s", strerror(errno)), -1;
-	}
-	ev_io_init(&r->io, on_readable, fd, EV_READ);
-	r->io.data = r;
-	ev_io_start(loop, &r->io);
-	ev_timer_init(&r->timer, on_timer, 0.0, 0.0);
-	r->timer.data = r;
-	ev_timer_start(loop, &r->timer);
+	if (dhtrun_start(r, loop, listen, cfg, err, sizeof(err)) < 0)
+		return cli_fail("%s", err), -1;
 	return 0;
-}
-
-static void runner_stop(struct runner *r)
-{
-	if (!r->dht)
-		return;
-	ev_io_stop(r->loop, &r->io);
-	ev_timer_stop(r->loop, &r->timer);
-	mt6d_dht_free(r->dht);
-	r->dht = NULL;
-	close(r->fd);
-}
-
-/* Nodes of our socket's family only: one socket, one family. */
-static void bootstrap(struct runner *r, const struct addr *boot, int nboot)
-{
-	for (int i = 0; i < nboot; i++)
-		if (boot[i].ss.ss_family == r->family)
-			mt6d_dht_add_node(r->dht, (const struct sockaddr *)&boot[i].ss, boot[i].len,
-			                  now_ms());
 }
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
@@ -296,12 +104,12 @@ static int run_nodes(int argc, char **argv, bool swarm)
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
-	struct addr listen = {0}, boot[MAX_BOOTSTRAP];
+	struct conf_addr listen = {0}, boot[MAX_BOOTSTRAP];
 	const char *listen_s = NULL, *state = NULL;
 	uint64_t count = 1, base = 0, rate = 100;
 	bool ro = false;
 	int nboot = 0, c, ret = 1;
-	struct runner *rs = NULL;
+	struct dhtrun *rs = NULL;
 	struct ev_loop *loop = EV_DEFAULT;
 	ev_signal sigint, sigterm;
 	char idhex[41], t[80];
@@ -367,18 +175,18 @@ static int run_nodes(int argc, char **argv, bool swarm)
 			goto out;
 		rs[i].state = state;
 		if (state) {
-			int lr = mt6d_dht_load(rs[i].dht, state, now_ms());
+			int lr = mt6d_dht_load(rs[i].dht, state, mt6d_mono_ms());
 			if (lr < 0 && lr != -ENOENT)
 				fprintf(stderr, "%s: state file `%s' not loaded: %s\n", cli_prog,
 				        state, strerror(-lr));
 		}
-		bootstrap(&rs[i], boot, nboot);
+		(void)dhtrun_bootstrap(&rs[i], boot, nboot);
 		if (swarm && i > 0) {
 			/* everyone also knows the first node of the swarm */
-			struct addr first = listen;
+			struct conf_addr first = listen;
 			set_port(&first, (uint16_t)base);
 			mt6d_dht_add_node(rs[i].dht, (const struct sockaddr *)&first.ss, first.len,
-			                  now_ms());
+			                  mt6d_mono_ms());
 		}
 	}
 	ev_signal_init(&sigint, on_signal, SIGINT);
@@ -390,7 +198,7 @@ static int run_nodes(int argc, char **argv, bool swarm)
 		uint8_t id[MT6D_DHT_ID_LEN];
 		mt6d_dht_get_id(rs[0].dht, id);
 		mt6d_hex_encode(idhex, id, sizeof(id));
-		addr_text(t, sizeof(t), (const struct sockaddr *)&listen.ss);
+		conf_format_addr(t, sizeof(t), (const struct sockaddr *)&listen.ss);
 		if (swarm)
 			printf("{\"nodes\":%" PRIu64 ",\"first_port\":%" PRIu64 "}\n", count, base);
 		else
@@ -401,9 +209,11 @@ static int run_nodes(int argc, char **argv, bool swarm)
 	ret = 0;
 	if (state && mt6d_dht_save(rs[0].dht, state) < 0)
 		ret = cli_fail("cannot save the state file `%s'", state);
+	if (count)
+		rs[0].state = NULL; /* saved (or reported) once; not again at stop */
 out:
 	for (uint64_t i = 0; i < count; i++)
-		runner_stop(&rs[i]);
+		dhtrun_stop(&rs[i]);
 	free(rs);
 	return ret;
 }
@@ -411,7 +221,7 @@ out:
 /* ---- client operations ---- */
 
 struct client {
-	struct runner r;
+	struct dhtrun r;
 	int exit_code;
 	bool done;
 	bool stats;
@@ -519,7 +329,7 @@ static void on_result(void *arg, const struct mt6d_dht_result *res)
 				memcpy(&s->sin6_addr, res->peers[i].ip, 16);
 				s->sin6_port = htons(res->peers[i].port);
 			}
-			addr_text(t, sizeof(t), (struct sockaddr *)&ss);
+			conf_format_addr(t, sizeof(t), (struct sockaddr *)&ss);
 			printf("%s\"%s\"", i ? "," : "", t);
 		}
 		printf("],\"nodes_answered\":%u", res->nodes_answered);
@@ -617,7 +427,7 @@ static int run_client(int argc, char **argv, int kind)
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
-	struct addr boot[MAX_BOOTSTRAP], listen = {0};
+	struct conf_addr boot[MAX_BOOTSTRAP], listen = {0};
 	uint8_t ih[MT6D_DHT_ID_LEN], seed[32], sk[64], vbuf[MT6D_DHT_MAX_V + 8];
 	uint16_t ports[MAX_PORTS];
 	const char *value = NULL, *salt = NULL;
@@ -732,14 +542,14 @@ static int run_client(int argc, char **argv, int kind)
 		if (runner_start(&cl.r, loop, &listen, &cfg) < 0)
 			return 1;
 	}
-	bootstrap(&cl.r, boot, nboot);
+	(void)dhtrun_bootstrap(&cl.r, boot, nboot);
 	switch (kind) {
 	case C_GET_PEERS:
-		ret = mt6d_dht_get_peers(cl.r.dht, ih, on_result, &cl, now_ms());
+		ret = mt6d_dht_get_peers(cl.r.dht, ih, on_result, &cl, mt6d_mono_ms());
 		break;
 	case C_ANNOUNCE:
 		ret = mt6d_dht_announce(cl.r.dht, ih, ports, (size_t)nports, on_result, &cl,
-		                        now_ms());
+		                        mt6d_mono_ms());
 		break;
 	case C_PUT:
 		if (have_seed) {
@@ -753,21 +563,21 @@ static int run_client(int argc, char **argv, int kind)
 			}
 			ret = mt6d_dht_put_mutable(cl.r.dht, sk, (const uint8_t *)salt, saltlen,
 			                           vbuf, vlen, (int64_t)seq, on_result, &cl,
-			                           now_ms());
+			                           mt6d_mono_ms());
 			sodium_memzero(sk, sizeof(sk));
 			sodium_memzero(seed, sizeof(seed));
 		} else {
 			ret = mt6d_dht_put_immutable(cl.r.dht, vbuf, vlen, on_result, &cl,
-			                             now_ms());
+			                             mt6d_mono_ms());
 		}
 		break;
 	case C_GET:
 		ret = mt6d_dht_get(cl.r.dht, ih, have_pk ? cl.pk : NULL, (const uint8_t *)salt,
-		                   saltlen, on_result, &cl, now_ms());
+		                   saltlen, on_result, &cl, mt6d_mono_ms());
 		break;
 	}
 	if (ret < 0) {
-		runner_stop(&cl.r);
+		dhtrun_stop(&cl.r);
 		return cli_fail("cannot start the operation: %s", strerror(-ret));
 	}
 	if (!cl.done) {
@@ -777,7 +587,7 @@ static int run_client(int argc, char **argv, int kind)
 		ev_timer_stop(loop, &deadline);
 	}
 	ret = cl.done ? cl.exit_code : cli_fail("no result within %" PRIu64 " s", timeout);
-	runner_stop(&cl.r);
+	dhtrun_stop(&cl.r);
 	return ret;
 }
 
@@ -801,14 +611,14 @@ static void batch_next(struct client *cl)
 		cl->t0_us = now_us();
 		if (!strcmp(op, "get-peers") && mt6d_hex_decode(id, 20, a) == 0) {
 			cl->kind = C_GET_PEERS;
-			ret = mt6d_dht_get_peers(cl->r.dht, id, on_result, cl, now_ms());
+			ret = mt6d_dht_get_peers(cl->r.dht, id, on_result, cl, mt6d_mono_ms());
 		} else if (!strcmp(op, "get") && mt6d_hex_decode(id, 20, a) == 0) {
 			cl->kind = C_GET;
-			ret = mt6d_dht_get(cl->r.dht, id, NULL, NULL, 0, on_result, cl, now_ms());
+			ret = mt6d_dht_get(cl->r.dht, id, NULL, NULL, 0, on_result, cl, mt6d_mono_ms());
 		} else if (!strcmp(op, "get-mutable") && mt6d_hex_decode(cl->pk, 32, a) == 0) {
 			cl->kind = C_GET;
 			ret = mt6d_dht_get(cl->r.dht, id, cl->pk, (const uint8_t *)b, strlen(b),
-			                   on_result, cl, now_ms());
+			                   on_result, cl, mt6d_mono_ms());
 		} else {
 			fprintf(stderr, "%s: dht batch: cannot read the line `%s'\n", cli_prog, a);
 			continue;
@@ -838,7 +648,7 @@ static int run_batch(int argc, char **argv)
 	static const char usage[] =
 	        "Usage: %s dht batch --bootstrap ADDR:PORT [--listen ADDR:PORT] "
 	        "[--warmup SEC] < lookups";
-	struct addr boot[MAX_BOOTSTRAP], listen = {0};
+	struct conf_addr boot[MAX_BOOTSTRAP], listen = {0};
 	const char *listen_s = NULL;
 	uint64_t warm = 20;
 	int nboot = 0, c;
@@ -885,12 +695,12 @@ static int run_batch(int argc, char **argv)
 	cl.stats = true;
 	if (runner_start(&cl.r, loop, &listen, &cfg) < 0)
 		return 1;
-	bootstrap(&cl.r, boot, nboot);
+	(void)dhtrun_bootstrap(&cl.r, boot, nboot);
 	ev_timer_init(&cl.warmup, on_warm, (double)warm, 0.0);
 	cl.warmup.data = &cl;
 	ev_timer_start(loop, &cl.warmup);
 	ev_run(loop, 0);
-	runner_stop(&cl.r);
+	dhtrun_stop(&cl.r);
 	return 0;
 }
 

@@ -22,55 +22,65 @@ struct parse {
 	int lineno; /* libinih reports only the first failing line */
 };
 
-int conf_parse_addr(struct conf_addr *a, const char *s)
+int conf_parse_addr_ex(struct conf_addr *a, const char *s, int form)
 {
 	char host[INET6_ADDRSTRLEN + 1];
-	const char *colon, *h = s;
+	const char *colon = NULL, *h = s;
 	size_t hlen;
-	char *end;
-	unsigned long port;
+	unsigned long port = 0;
 
 	memset(a, 0, sizeof(*a));
-	if (!s)
+	if (!s || !*s)
 		return -EINVAL;
 	if (s[0] == '[') {
 		const char *close = strchr(s, ']');
-		if (!close || close[1] != ':')
+		if (!close || (close[1] && close[1] != ':'))
 			return -EINVAL;
 		h = s + 1;
 		hlen = (size_t)(close - h);
-		colon = close + 1;
+		colon = close[1] ? close + 1 : NULL;
+	} else if (form == CONF_ADDR_HOST) {
+		hlen = strlen(s); /* a bare IPv6 address has colons of its own */
 	} else {
 		colon = strrchr(s, ':');
-		if (!colon)
-			return -EINVAL;
-		hlen = (size_t)(colon - s);
+		hlen = colon ? (size_t)(colon - s) : 0;
 	}
-	if (hlen == 0 || hlen >= sizeof(host))
+	if ((colon != NULL) != (form != CONF_ADDR_HOST) || hlen == 0 || hlen >= sizeof(host))
 		return -EINVAL;
 	memcpy(host, h, hlen);
 	host[hlen] = '\0';
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (errno || *end || end == colon + 1 || port < 1 || port > 65535 || colon[1] == '-' ||
-	    colon[1] == '+')
-		return -EINVAL;
-	if (s[0] != '[') {
-		struct sockaddr_in *in = (struct sockaddr_in *)&a->ss;
-		if (inet_pton(AF_INET, host, &in->sin_addr) != 1)
+	if (colon) {
+		char *end;
+		if (colon[1] < '0' || colon[1] > '9')
 			return -EINVAL;
+		errno = 0;
+		port = strtoul(colon + 1, &end, 10);
+		if (errno || *end || port > 65535 || (port == 0 && form == CONF_ADDR_PORT))
+			return -EINVAL;
+	}
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&a->ss)->sin_addr) == 1 &&
+	    (s[0] != '[' || form == CONF_ADDR_HOST)) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&a->ss;
 		in->sin_family = AF_INET;
 		in->sin_port = htons((uint16_t)port);
 		a->len = sizeof(*in);
-	} else {
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&a->ss)->sin6_addr) == 1 &&
+	    (s[0] == '[' || form == CONF_ADDR_HOST)) {
 		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&a->ss;
-		if (inet_pton(AF_INET6, host, &in6->sin6_addr) != 1)
-			return -EINVAL;
 		in6->sin6_family = AF_INET6;
 		in6->sin6_port = htons((uint16_t)port);
 		a->len = sizeof(*in6);
+		return 0;
 	}
-	return 0;
+	memset(a, 0, sizeof(*a));
+	return -EINVAL;
+}
+
+int conf_parse_addr(struct conf_addr *a, const char *s)
+{
+	return conf_parse_addr_ex(a, s, CONF_ADDR_PORT);
 }
 
 void conf_format_addr(char *out, size_t cap, const struct sockaddr *sa)

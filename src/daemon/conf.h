@@ -50,6 +50,12 @@ struct conf {
 
 /* Parse "A.B.C.D:PORT" or "[V6]:PORT" (port 1-65535). 0 or -EINVAL. */
 int conf_parse_addr(struct conf_addr *a, const char *s);
+enum {
+	CONF_ADDR_PORT = 0,  /* a port of 1-65535 is required */
+	CONF_ADDR_PORT0 = 1, /* a port is required; 0 (any) is allowed */
+	CONF_ADDR_HOST = 2,  /* an address alone: A.B.C.D, V6 or [V6]; port 0 */
+};
+int conf_parse_addr_ex(struct conf_addr *a, const char *s, int form);
 /* Format as "A.B.C.D:PORT" or "[V6]:PORT". */
 void conf_format_addr(char *out, size_t cap, const struct sockaddr *sa);
 

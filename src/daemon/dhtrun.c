@@ -62,7 +62,7 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct dhtrun *r = w->data;
-	uint8_t buf[2048];
+	uint8_t buf[4096]; /* larger than any KRPC datagram we parse */
 	struct sockaddr_storage from;
 	uint64_t now = mt6d_mono_ms();
 
