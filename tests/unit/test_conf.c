@@ -120,6 +120,20 @@ static void test_addr(void **state)
 	assert_int_equal(conf_parse_addr(&a, "2001:db8::7:5"), -EINVAL);
 	assert_int_equal(conf_parse_addr(&a, ":5"), -EINVAL);
 	assert_int_equal(conf_parse_addr(&a, "[]:5"), -EINVAL);
+	assert_int_equal(conf_parse_addr(&a, "192.0.2.1:0"), -EINVAL);
+	/* Port 0 (any) where a listener may take an ephemeral port. */
+	assert_int_equal(conf_parse_addr_ex(&a, "192.0.2.1:0", CONF_ADDR_PORT0), 0);
+	assert_int_equal(conf_parse_addr_ex(&a, "[::1]:0", CONF_ADDR_PORT0), 0);
+	assert_int_equal(conf_parse_addr_ex(&a, "::1", CONF_ADDR_PORT0), -EINVAL);
+	/* An address alone. */
+	assert_int_equal(conf_parse_addr_ex(&a, "2001:db8::7", CONF_ADDR_HOST), 0);
+	assert_int_equal(a.ss.ss_family, AF_INET6);
+	assert_int_equal(conf_parse_addr_ex(&a, "[2001:db8::7]", CONF_ADDR_HOST), 0);
+	assert_int_equal(conf_parse_addr_ex(&a, "198.51.100.3", CONF_ADDR_HOST), 0);
+	assert_int_equal(a.ss.ss_family, AF_INET);
+	assert_int_equal(conf_parse_addr_ex(&a, "198.51.100.3:5", CONF_ADDR_HOST), -EINVAL);
+	assert_int_equal(conf_parse_addr_ex(&a, "[198.51.100.3]:5", CONF_ADDR_PORT), -EINVAL);
+	assert_int_equal(conf_parse_addr_ex(&a, "2001:db8::7:5", CONF_ADDR_PORT), -EINVAL);
 }
 
 int main(void)
