@@ -31,7 +31,7 @@ struct mt6d_lookup {
 	mt6d_lookup_done_fn done;
 	void *arg;
 	struct mt6d_lookup_result res;
-	uint64_t start_ms;
+	uint64_t start_ms, spent_ms;
 	struct lk_ctx *pending;
 	int finished;
 };
@@ -112,6 +112,8 @@ static void on_result(void *arg, const struct mt6d_dht_result *r)
 		return;
 	lk->pending = NULL;
 	lk->res.nodes_answered += r->nodes_answered;
+	/* Operations run one after the other: the lookup took their sum. */
+	lk->spent_ms += r->elapsed_ms;
 	if (r->status == -ETIMEDOUT || (r->status < 0 && r->nodes_answered == 0)) {
 		note(lk, MT6D_LOOKUP_NO_NODES);
 	} else if (lk->transport == MT6D_RDV_BEP44) {
@@ -144,8 +146,8 @@ static void on_result(void *arg, const struct mt6d_dht_result *r)
 			note(lk, MT6D_LOOKUP_DOES_NOT_OPEN);
 		free(peers);
 	}
-	if (ok == 0 || start_next(lk, lk->start_ms + r->elapsed_ms) < 0)
-		finish(lk, lk->start_ms + r->elapsed_ms);
+	if (ok == 0 || start_next(lk, lk->start_ms + lk->spent_ms) < 0)
+		finish(lk, lk->start_ms + lk->spent_ms);
 }
 
 /* Advance to the next (window, transport) pair and start its operation.
