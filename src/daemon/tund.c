@@ -802,7 +802,7 @@ static int setup(struct tund *d)
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		/* Counters start at the time in ns: above anything a previous
-		 * run with this static key sent (docs/protocol-dataplane.md). */
+		 * run with this static key sent (docs/protocol.md, "Data plane"). */
 		ret = mt6d_tun_session_init(
 		        &d->sess, c->ks, &c->local, &c->remote, c->role, c->rot_ms,
 		        (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);

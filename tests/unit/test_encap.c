@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Encapsulation: the vectors of docs/protocol-dataplane.md (made by the
+ * Encapsulation: the vectors of docs/protocol.md ("Data plane") (made by the
  * independent Python code in tests/vectors/dataplane.py), round trips,
  * every kind of bad datagram, and the replay window as numbered rows plus a
  * randomized comparison with a naive reference.

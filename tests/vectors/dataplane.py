@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """Independent implementation of the MT6D data-plane encapsulation
-(docs/protocol-dataplane.md) with hashlib and PyNaCl, to make its test
+(docs/protocol.md, "Data plane") with hashlib and PyNaCl, to make its test
 vectors. Written from the document, not from the C code.
 
   k_dir    = BLAKE2b-256(key = K_S, msg = "mt6d data v1" || dir), dir 'C' or 'S'
