@@ -366,6 +366,76 @@ static void test_period_change(void **state)
 	w->pub = p;
 }
 
+/* SIGHUP's path: the registry is replaced mid-round; clients already done
+ * are not published twice, the new one is published in the same round. */
+static void test_reload_mid_round(void **state)
+{
+	struct world *w = *state;
+	struct mt6d_pub *p = pub_new(w, MT6D_RDV_BEP44, 21);
+	struct mt6d_registry bigger = {0};
+	struct mt6d_pub_status st;
+	uint8_t extra[32], extra_pub[32];
+
+	w->unix0 += 7ull * PERIOD * 1000; /* a fresh window */
+	(void)mt6d_pub_tick(p, w->sim->now, unix_now(w)); /* starts 8 (max_inflight) */
+	mt6d_pub_get_status(p, &st);
+	assert_int_equal(st.round_total, 8);
+	bigger.n = w->reg.n + 1;
+	bigger.clients = calloc(bigger.n, sizeof(*bigger.clients));
+	memcpy(bigger.clients, w->reg.clients, w->reg.n * sizeof(*bigger.clients));
+	mt6d_key_generate(extra);
+	mt6d_key_public(extra_pub, extra);
+	memcpy(bigger.clients[w->reg.n].pub, extra_pub, 32);
+	strcpy(bigger.clients[w->reg.n].name, "late");
+	assert_int_equal(mt6d_pub_set_clients(p, &bigger), 0);
+	publish_all(w, p);
+	mt6d_pub_get_status(p, &st);
+	assert_int_equal(st.round_total, CLIENTS + 1);
+	assert_int_equal(st.round_done, CLIENTS + 1);
+	assert_int_equal(st.ops_started, CLIENTS + 1);
+	struct mt6d_lookup_result r = lookup(w, extra, w->spub, MT6D_RDV_BEP44, 22);
+	assert_int_equal(r.step, MT6D_LOOKUP_OK);
+	free(bigger.clients);
+	sim_run(w->sim, 1000);
+	mt6d_pub_free(w->pub);
+	w->pub = p;
+}
+
+/* Items are republished before they expire while their window is live:
+ * with a 2 h period, BEP 44 items again after 1 h. */
+static void test_republish(void **state)
+{
+	struct world *w = *state;
+	struct mt6d_pub_config pc = {.dht = w->sim->node[23], .period = 7200,
+	                             .transports = MT6D_RDV_BEP44, .max_inflight = 8};
+	struct mt6d_pub_status st;
+	struct mt6d_pub *p;
+	uint64_t T;
+
+	memcpy(pc.server_priv, w->spriv, 32);
+	p = mt6d_pub_new(&pc);
+	assert_non_null(p);
+	assert_int_equal(mt6d_pub_set_clients(p, &w->reg), 0);
+	w->unix0 += (mt6d_window(unix_now(w) / 1000, 7200) + 7200 + 60) * 1000 - unix_now(w);
+	T = mt6d_window(unix_now(w) / 1000, 7200);
+	publish_all(w, p);
+	mt6d_pub_get_status(p, &st);
+	assert_int_equal(st.ops_started, CLIENTS);
+	w->unix0 += 30ull * 60 * 1000; /* half an hour: nothing due */
+	publish_all(w, p);
+	mt6d_pub_get_status(p, &st);
+	assert_int_equal(st.ops_started, CLIENTS);
+	w->unix0 += 31ull * 60 * 1000; /* past the hour: republished */
+	publish_all(w, p);
+	mt6d_pub_get_status(p, &st);
+	assert_int_equal(st.ops_started, 2 * CLIENTS);
+	assert_int_equal(st.round_window, T);
+	assert_int_equal(st.round_done, CLIENTS);
+	sim_run(w->sim, 1000);
+	mt6d_pub_free(w->pub);
+	w->pub = p;
+}
+
 static void test_no_nodes(void **state)
 {
 	struct world *w = *state;
@@ -399,6 +469,8 @@ int main(void)
 		cmocka_unit_test(test_window_edge),
 		cmocka_unit_test(test_stuffing_transport),
 		cmocka_unit_test(test_period_change),
+		cmocka_unit_test(test_reload_mid_round),
+		cmocka_unit_test(test_republish),
 		cmocka_unit_test(test_no_nodes),
 	};
 	if (mt6d_init() < 0)
