@@ -315,18 +315,24 @@ static int retry_add(struct mt6d_pub *pub, const uint8_t client[32], int transpo
 	return 0;
 }
 
+/* Take o out of the publisher's list of operations in flight. */
+static void op_unlink(struct mt6d_pub *pub, struct op_ctx *o)
+{
+	if (o->prev)
+		o->prev->next = o->next;
+	else
+		pub->ops = o->next;
+	if (o->next)
+		o->next->prev = o->prev;
+}
+
 static void op_done(void *arg, const struct mt6d_dht_result *res)
 {
 	struct op_ctx *o = arg;
 	struct mt6d_pub *pub = o->pub;
 
 	if (pub) {
-		if (o->prev)
-			o->prev->next = o->next;
-		else
-			pub->ops = o->next;
-		if (o->next)
-			o->next->prev = o->prev;
+		op_unlink(pub, o);
 		if (o->round_id == pub->round.id && pub->round.active) {
 			pub->round.inflight--;
 			pub->round.budget_used -= o->transport == MT6D_RDV_STUFFING ? STUFF_WEIGHT : 1;
@@ -367,12 +373,7 @@ static int op_track(struct mt6d_pub *pub, struct op_ctx **out, int transport,
 
 static void op_untrack(struct mt6d_pub *pub, struct op_ctx *o)
 {
-	if (o->prev)
-		o->prev->next = o->next;
-	else
-		pub->ops = o->next;
-	if (o->next)
-		o->next->prev = o->prev;
+	op_unlink(pub, o);
 	free(o);
 }
 
