@@ -42,6 +42,7 @@ cleanup() {
 	local rc=$?
 	set +e
 	for p in "${DAEMONS[@]}"; do kill -INT "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	for p in "${DAEMONS[@]}" "${PIDS[@]}"; do
 		for _ in $(seq 25); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
 		kill -KILL "$p" 2>/dev/null
@@ -181,9 +182,18 @@ daemon() {
 	eval "PID_$name=$!"
 }
 
+ups() {
+	local n
+	n=$(grep -c ' up: ' "$TMP/server.log" 2>/dev/null) || true
+	echo "${n:-0}"
+}
+more_ups() { [ "$(ups)" -gt "$1" ]; }
+
 start_server() {
+	local before
+	before=$(ups)
 	daemon "$S" server server -c "$TMP/server.conf"
-	wait_for 10 "server up" grep -q ' up: ' "$TMP/server.log"
+	wait_for 10 "server up" more_ups "$before"
 }
 
 start_client() {
@@ -226,6 +236,7 @@ is() {
 }
 
 in_session() { is "c$1" "j['state']=='session'"; }
+not_in_session() { is "c$1" "j['state']!='session'"; }
 
 # client_addr I: the client's tunnel address
 client_addr() { json "c$1" "j['tunnel']"; }
