@@ -19,6 +19,9 @@ C code is checked against it too.
   forge-session ADDR PORT K COUNT
       Send COUNT datagrams sealed with keys from K to a session endpoint of
       the server (as an observer sees it), carrying an inner packet.
+  watch IFNAME SECONDS NET
+      The observer's view (demo): every second, each pair of outer
+      endpoints seen on IFNAME with one end in NET, and its datagrams.
 """
 import base64
 import hashlib
@@ -83,7 +86,7 @@ def udp6(frame):
     if len(frame) < 62 or frame[12:14] != b"\x86\xdd" or frame[20] != 17:
         return None
     ip = frame[14:]
-    return ip[8:24], ip[24:40], ip[48:]
+    return ip[8:24], ip[24:40], ip[48:], struct.unpack(">HH", ip[40:44])
 
 
 def decrypt(pcap, k_hex, server_pub, victim_key, attacker_key, victim_net, server_net):
@@ -156,12 +159,47 @@ def forge_session(addr, port, k_hex, count):
     return 0
 
 
+def watch(ifname, seconds, net):
+    net = ipaddress.IPv6Network(net)
+    raw = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+    raw.bind((ifname, 3))
+    raw.settimeout(0.1)
+    start = time.monotonic()
+    tick = start + 1
+    flows = {}
+    total = 0
+    while time.monotonic() < start + seconds:
+        try:
+            p = udp6(raw.recv(65535))
+        except socket.timeout:
+            p = None
+        if p:
+            frame_src, frame_dst = ipaddress.IPv6Address(p[0]), ipaddress.IPv6Address(p[1])
+            if frame_src in net or frame_dst in net:
+                sport, dport = p[3]
+                key = (f"[{frame_src}]:{sport}", f"[{frame_dst}]:{dport}")
+                flows[key] = flows.get(key, 0) + 1
+                total += 1
+        if time.monotonic() >= tick:
+            t = int(tick - start)
+            print(f"-- observer, second {t}: {len(flows)} address pairs, {total} datagrams")
+            for (a, b), n in sorted(flows.items()):
+                print(f"   {a:>46} -> {b:<46} {n:6d}")
+            sys.stdout.flush()
+            flows = {}
+            total = 0
+            tick += 1
+    return 0
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "decrypt":
         return decrypt(*argv[2:9])
     if cmd == "forge-intro":
         return forge_intro(argv[2], argv[3], int(argv[4]), int(argv[5]))
+    if cmd == "watch":
+        return watch(argv[2], float(argv[3]), argv[4])
     if cmd == "forge-session":
         return forge_session(argv[2], int(argv[3]), argv[4], int(argv[5]))
     print(__doc__)

@@ -94,6 +94,21 @@ topology() {
 	done
 }
 
+# observer: namespace O gets a copy of every frame on R's link to the server
+# (tc mirred), as a wiretap there would
+observer() {
+	O=mt6d-$ID-o
+	mkns "$O"
+	run ip link add o netns "$R" type veth peer name obs netns "$O"
+	run ip -n "$R" link set o up
+	run ip -n "$O" link set obs up
+	run ip netns exec "$R" tc qdisc add dev rs clsact
+	for dir in ingress egress; do
+		run ip netns exec "$R" tc filter add dev rs "$dir" u32 match u32 0 0 \
+			action mirred egress mirror dev o
+	done
+}
+
 swarm() {
 	echo "+ ip netns exec $R $MT6D dht swarm --count $SWARM_N --listen 2001:db8:d::1 --base-port $SWARM_PORT --rate-limit 0 &" >&2
 	ip netns exec "$R" "$MT6D" dht swarm --count "$SWARM_N" --listen 2001:db8:d::1 \

@@ -49,6 +49,15 @@ for i in 1 2 3; do
 done
 is server "j['session_count']==3" || { echo "FAIL: server does not hold 3 sessions"; exit 1; }
 
+echo "== sessions are isolated: nothing crosses unless the server's routing says so"
+A2=$(client_addr 2)
+if run ip netns exec "$(cns 1)" ping -6 -c 2 -i 0.2 -w 2 "$A2"; then
+	echo "FAIL: client 1 reached client 2 with forwarding off"; exit 1
+fi
+run ip netns exec "$S" sysctl -qw net.ipv6.conf.all.forwarding=1
+run ip netns exec "$(cns 1)" ping -6 -c 2 -i 0.2 -w 5 "$A2"
+run ip netns exec "$S" sysctl -qw net.ipv6.conf.all.forwarding=0
+
 echo "== 2. a TCP stream per client for $STREAM s; client 2 attacks client 1 meanwhile"
 for i in 1 2 3; do
 	echo "+ ip netns exec $S $HELPER stream-server 500$i 30 &" >&2
