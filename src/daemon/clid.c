@@ -620,7 +620,7 @@ int cmd_client(int argc, char **argv)
 	}
 	if (!d->conf.state_file[0])
 		snprintf(d->conf.state_file, sizeof(d->conf.state_file),
-		         "/run/mt6d-client-%s.state", d->conf.ifname);
+		         "/run/mt6d/client-%s.state", d->conf.ifname);
 	if (cli_privkey_file(priv, "private_key", d->conf.private_key) < 0)
 		goto out;
 	signal(SIGPIPE, SIG_IGN);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -99,6 +100,21 @@ int sessd_state_open(struct state *st, struct nl *nl, const char *path, const ch
 	long oldpid;
 	int ret;
 
+	/* /run/mt6d is made by systemd (RuntimeDirectory) or here, 0700. */
+	{
+		char dir[4096], *slash;
+
+		if (strlen(path) < sizeof(dir)) {
+			strcpy(dir, path);
+			slash = strrchr(dir, '/');
+			if (slash && slash != dir) {
+				*slash = '\0';
+				if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+					sessd_log(who, "cannot make `%s': %s", dir,
+					          strerror(errno));
+			}
+		}
+	}
 	if (owner_alive(path)) {
 		sessd_log(who, "state file `%s' belongs to a running mt6d", path);
 		return -EBUSY;
