@@ -79,6 +79,7 @@ struct mt6d_srv_stats {
 	uint64_t intro_bad_source; /* IID known, but slot or port wrong */
 	uint64_t intro_forged;     /* does not open with that client's K_pair */
 	uint64_t intro_replayed;
+	uint64_t intro_stale;   /* a request older than one accepted before */
 	uint64_t intro_bad_msg; /* opens, but not a well-formed, timely request */
 	uint64_t requests, requests_repeated, refused_full;
 	uint64_t sessions_created, sessions_ended[5]; /* by enum mt6d_srv_end */

@@ -532,12 +532,10 @@ static int setup(struct clid *d, const uint8_t priv[static MT6D_KEY_LEN])
 	ev_signal_start(d->loop, &d->sig_term);
 	sessd_log(WHO, "%s up, %s mode, prefix of %s", c->ifname, c->routed ? "routed" : "bind",
 	          c->routed ? "lo" : c->uplink);
-	/* Let the bootstrap pings come back before the first lookup. */
+	/* The first lookup starts at once: the bootstrap nodes are its seeds
+	 * (mt6d_dht_add_node), as for mt6d lookup. */
 	mt6d_cli_start(d->cli, mt6d_unix_ms());
-	ev_timer_stop(d->loop, &d->lookup_w);
-	ev_timer_set(&d->lookup_w, 0.3, 0.);
-	ev_timer_start(d->loop, &d->lookup_w);
-	ev_timer_init(&d->tick_w, on_tick, 0.3, 0.);
+	ev_timer_init(&d->tick_w, on_tick, 0.1, 0.);
 	d->tick_w.data = d;
 	ev_timer_start(d->loop, &d->tick_w);
 	return 0;

@@ -271,25 +271,25 @@ static void status_json(struct srvd *d, FILE *out)
 	fprintf(out,
 	        "],\"stats\":{\"intro_rx\":%" PRIu64 ",\"intro_unknown\":%" PRIu64
 	        ",\"intro_bad_source\":%" PRIu64 ",\"intro_forged\":%" PRIu64
-	        ",\"intro_replayed\":%" PRIu64 ",\"intro_bad_msg\":%" PRIu64
-	        ",\"requests\":%" PRIu64 ",\"requests_repeated\":%" PRIu64
-	        ",\"refused_full\":%" PRIu64 ",\"sessions_created\":%" PRIu64
-	        ",\"ended_teardown\":%" PRIu64 ",\"ended_idle\":%" PRIu64
-	        ",\"ended_replaced\":%" PRIu64 ",\"ended_local\":%" PRIu64
-	        ",\"ended_unregistered\":%" PRIu64 ",\"rx_no_session\":%" PRIu64
-	        ",\"rx_forged\":%" PRIu64 ",\"rx_replayed\":%" PRIu64 ",\"rx_truncated\":%" PRIu64
-	        ",\"rx_bad_inner\":%" PRIu64 ",\"rx_spoofed\":%" PRIu64
+	        ",\"intro_replayed\":%" PRIu64 ",\"intro_stale\":%" PRIu64
+	        ",\"intro_bad_msg\":%" PRIu64 ",\"requests\":%" PRIu64
+	        ",\"requests_repeated\":%" PRIu64 ",\"refused_full\":%" PRIu64
+	        ",\"sessions_created\":%" PRIu64 ",\"ended_teardown\":%" PRIu64
+	        ",\"ended_idle\":%" PRIu64 ",\"ended_replaced\":%" PRIu64
+	        ",\"ended_local\":%" PRIu64 ",\"ended_unregistered\":%" PRIu64
+	        ",\"rx_no_session\":%" PRIu64 ",\"rx_forged\":%" PRIu64 ",\"rx_replayed\":%" PRIu64
+	        ",\"rx_truncated\":%" PRIu64 ",\"rx_bad_inner\":%" PRIu64 ",\"rx_spoofed\":%" PRIu64
 	        ",\"tx_no_session\":%" PRIu64 ",\"rx_datagrams\":%" PRIu64
 	        ",\"tx_datagrams\":%" PRIu64 ",\"tx_errors\":%" PRIu64 ",\"tun_errors\":%" PRIu64
 	        "},",
 	        st.intro_rx, st.intro_unknown, st.intro_bad_source, st.intro_forged,
-	        st.intro_replayed, st.intro_bad_msg, st.requests, st.requests_repeated,
-	        st.refused_full, st.sessions_created, st.sessions_ended[MT6D_SRV_END_TEARDOWN],
-	        st.sessions_ended[MT6D_SRV_END_IDLE], st.sessions_ended[MT6D_SRV_END_REPLACED],
-	        st.sessions_ended[MT6D_SRV_END_LOCAL], st.sessions_ended[MT6D_SRV_END_UNREGISTERED],
-	        st.rx_no_session, st.rx_forged, st.rx_replayed, st.rx_truncated, st.rx_bad_inner,
-	        st.rx_spoofed, st.tx_no_session, d->rx_dgrams, d->tx_dgrams, d->tx_errors,
-	        d->tun_errors);
+	        st.intro_replayed, st.intro_stale, st.intro_bad_msg, st.requests,
+	        st.requests_repeated, st.refused_full, st.sessions_created,
+	        st.sessions_ended[MT6D_SRV_END_TEARDOWN], st.sessions_ended[MT6D_SRV_END_IDLE],
+	        st.sessions_ended[MT6D_SRV_END_REPLACED], st.sessions_ended[MT6D_SRV_END_LOCAL],
+	        st.sessions_ended[MT6D_SRV_END_UNREGISTERED], st.rx_no_session, st.rx_forged,
+	        st.rx_replayed, st.rx_truncated, st.rx_bad_inner, st.rx_spoofed, st.tx_no_session,
+	        d->rx_dgrams, d->tx_dgrams, d->tx_errors, d->tun_errors);
 	fprintf(out, "\"sessions\":[");
 	for (const struct mt6d_srv_session *s = mt6d_srv_first(d->srv); s; s = s->next) {
 		const struct mt6d_tun_slot *sl = &s->tun.win[s->tun.cur % MT6D_TUN_SLOTS];

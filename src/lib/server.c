@@ -46,6 +46,7 @@ struct srv_client {
 	char name[MT6D_NAME_MAX + 1];
 	uint8_t s[MT6D_KEY_LEN];
 	uint8_t tun[16];
+	uint64_t last_req_ms; /* time of the newest request accepted */
 	struct mt6d_srv_session *sess;
 };
 
@@ -428,14 +429,22 @@ static void intro_input(struct mt6d_srv *srv, struct intro_win *w, uint64_t slot
 		srv->st.intro_bad_msg++;
 		return;
 	}
-	srv->st.requests++;
 	s = cl->sess;
 	if (s && s->request_id == m.u.request.request_id) {
 		/* Our response was lost: the same one again. */
+		srv->st.requests++;
 		srv->st.requests_repeated++;
 		intro_send(srv, w, p, local, remote, c, s->response, sizeof(s->response));
 		return;
 	}
+	/* A request older than one already accepted is a replay (the replay
+	 * window of K_pair is gone once a session is up): it must not replace
+	 * the session the client made since. */
+	if (m.u.request.time_ms <= cl->last_req_ms) {
+		srv->st.intro_stale++;
+		return;
+	}
+	srv->st.requests++;
 	if (s)
 		session_end(srv, s, MT6D_SRV_END_REPLACED);
 	if (srv->cfg.max_sessions && srv->count >= srv->cfg.max_sessions) {
@@ -443,8 +452,17 @@ static void intro_input(struct mt6d_srv *srv, struct intro_win *w, uint64_t slot
 		return;
 	}
 	s = session_new(srv, c, w, m.u.request.request_id, m.u.request.client_prefix, unix_ms);
-	if (s)
-		intro_send(srv, w, p, local, remote, c, s->response, sizeof(s->response));
+	if (!s)
+		return;
+	cl->last_req_ms = m.u.request.time_ms;
+	intro_send(srv, w, p, local, remote, c, s->response, sizeof(s->response));
+	/* The client is done with this window's introduction: its state goes,
+	 * so a server of 100,000 sessions does not keep 100,000 replay windows
+	 * until the window closes. A lost response brings a repeat, which
+	 * makes it again. */
+	mt6d_encap_clear(&p->encap);
+	free(p);
+	w->peers[c] = NULL;
 }
 
 static void win_clear_peers(struct intro_win *w)
@@ -667,6 +685,7 @@ int mt6d_srv_set_clients(struct mt6d_srv *srv, const struct mt6d_registry *reg, 
 		hit = srv->n ? bsearch(&nk[j], old, srv->n, sizeof(*old), key_idx_cmp) : NULL;
 		if (hit) {
 			memcpy(cl->s, srv->clients[hit->i].s, MT6D_KEY_LEN);
+			cl->last_req_ms = srv->clients[hit->i].last_req_ms;
 			continue;
 		}
 		ret = mt6d_shared_secret(cl->s, srv->cfg.server_priv, cl->pub);

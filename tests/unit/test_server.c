@@ -600,15 +600,17 @@ static void test_fix2_identifier(void **state)
 	world_free(w);
 }
 
-/* A replay inside the request's own slot meets the replay window. */
+/* Replays inside the request's own slot: of the request that made the
+ * current session, a repeat of its response; of an older one, nothing. */
 static void test_intro_replay(void **state)
 {
 	struct world *w = world_new();
 	struct mt6d_srv_stats st;
 	const struct cap *req;
-	uint8_t buf[CAPB];
+	uint8_t buf[CAPB], ks[16];
+	size_t ncap;
 
-	/* Start just after a slot edge so the replay stays in the slot. */
+	/* Start just after a slot edge so the replays stay in the slot. */
 	w->now = (mt6d_slot(w->now, ROT) + 1) * ROT + 1;
 	mt6d_cli_start(w->cli[0], w->now);
 	fix_lookups(w);
@@ -618,8 +620,27 @@ static void test_intro_replay(void **state)
 	memcpy(buf, req->data, req->len);
 	mt6d_srv_input(w->srv, &req->to, &req->from, buf, req->len, w->now);
 	mt6d_srv_get_stats(w->srv, &st);
-	assert_int_equal(st.intro_replayed, 1);
+	assert_int_equal(st.requests_repeated, 1);
 	assert_int_equal(st.sessions_created, 1);
+	/* The client makes a new session (a restart); the first request,
+	 * replayed now, must not replace it. */
+	w->now += 5;
+	mt6d_cli_close(w->cli[0], w->now);
+	pump(w);
+	ncap = w->ncap;
+	mt6d_cli_start(w->cli[0], w->now);
+	fix_lookups(w);
+	pump(w);
+	assert_int_equal(w->cli[0]->state, MT6D_CLI_SESSION);
+	assert_true(w->ncap > ncap);
+	memcpy(ks, mt6d_srv_find_name(w->srv, "client0")->tun.ks, 16);
+	memcpy(buf, req->data, req->len);
+	mt6d_srv_input(w->srv, &req->to, &req->from, buf, req->len, w->now);
+	mt6d_srv_get_stats(w->srv, &st);
+	assert_int_equal(st.intro_stale, 1);
+	assert_int_equal(st.sessions_created, 2);
+	assert_memory_equal(mt6d_srv_find_name(w->srv, "client0")->tun.ks, ks, 16);
+	exchange(w, 1, 90);
 	world_free(w);
 }
 
