@@ -3,7 +3,8 @@
  * mt6d show [--socket PATH] [--json]: what a running server or client is
  * doing, like `wg show`: its sessions, their current addresses and ports,
  * slot, bytes and last packet. The daemon formats the text; --json asks
- * for the same as JSON (the `status` request).
+ * for the same as JSON (the `status` request), --brief for the JSON
+ * without the list of sessions (a server may hold 100,000).
  *
  * mt6d teardown [--socket PATH] NAME: end that client's session on a
  * running server at once (message 2 is sent to the client).
@@ -34,14 +35,15 @@ int cmd_show(int argc, char **argv)
 	static const struct option opts[] = {
 	        {"socket", required_argument, NULL, 's'},
 	        {"json", no_argument, NULL, 'j'},
+	        {"brief", no_argument, NULL, 'b'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
 	const char *sock = DEFAULT_SOCKET;
-	int c, json = 0;
+	int c, json = 0, brief = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "s:jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:jbh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			sock = optarg;
@@ -49,16 +51,20 @@ int cmd_show(int argc, char **argv)
 		case 'j':
 			json = 1;
 			break;
+		case 'b':
+			brief = 1;
+			break;
 		case 'h':
-			printf("Usage: %s show [--socket PATH] [--json]\n", cli_prog);
+			printf("Usage: %s show [--socket PATH] [--json [--brief]]\n", cli_prog);
 			return 0;
 		default:
-			return cli_usage("Usage: %s show [--socket PATH] [--json]", cli_prog);
+			return cli_usage("Usage: %s show [--socket PATH] [--json [--brief]]",
+			                 cli_prog);
 		}
 	}
 	if (optind != argc)
-		return cli_usage("Usage: %s show [--socket PATH] [--json]", cli_prog);
-	return ask(sock, json ? "status" : "show");
+		return cli_usage("Usage: %s show [--socket PATH] [--json [--brief]]", cli_prog);
+	return ask(sock, brief ? "status brief" : json ? "status" : "show");
 }
 
 int cmd_teardown(int argc, char **argv)

@@ -437,7 +437,7 @@ static void on_control(void *arg, const char *req, FILE *out)
 {
 	struct clid *d = arg;
 
-	if (!strcmp(req, "status"))
+	if (!strcmp(req, "status") || !strcmp(req, "status brief"))
 		status_json(d, out);
 	else if (!strcmp(req, "show"))
 		show_text(d, out);

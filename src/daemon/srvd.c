@@ -232,7 +232,7 @@ static void json_tun_stats(FILE *out, const struct mt6d_tun_stats *s)
 	        s->rx_replayed, s->rx_truncated, s->rx_bad_inner, s->tx_errors, s->rotations);
 }
 
-static void status_json(struct srvd *d, FILE *out)
+static void status_json(struct srvd *d, FILE *out, bool brief)
 {
 	uint64_t now = mt6d_unix_ms();
 	struct mt6d_srv_intro_info in[4];
@@ -291,7 +291,8 @@ static void status_json(struct srvd *d, FILE *out)
 	        st.rx_replayed, st.rx_truncated, st.rx_bad_inner, st.rx_spoofed, st.tx_no_session,
 	        d->rx_dgrams, d->tx_dgrams, d->tx_errors, d->tun_errors);
 	fprintf(out, "\"sessions\":[");
-	for (const struct mt6d_srv_session *s = mt6d_srv_first(d->srv); s; s = s->next) {
+	for (const struct mt6d_srv_session *s = brief ? NULL : mt6d_srv_first(d->srv); s;
+	     s = s->next) {
 		const struct mt6d_tun_slot *sl = &s->tun.win[s->tun.cur % MT6D_TUN_SLOTS];
 		char l[80], r[80];
 
@@ -358,8 +359,8 @@ static void on_control(void *arg, const char *req, FILE *out)
 {
 	struct srvd *d = arg;
 
-	if (!strcmp(req, "status")) {
-		status_json(d, out);
+	if (!strcmp(req, "status") || !strcmp(req, "status brief")) {
+		status_json(d, out, req[6] != '\0');
 	} else if (!strcmp(req, "show")) {
 		show_text(d, out);
 	} else if (!strncmp(req, "teardown ", 9)) {
