@@ -19,6 +19,13 @@ C code is checked against it too.
   forge-session ADDR PORT K COUNT
       Send COUNT datagrams sealed with keys from K to a session endpoint of
       the server (as an observer sees it), carrying an inner packet.
+  echo PORT
+      A UDP echo server on [::]:PORT (runs until killed).
+  firstbyte MT6D CONF ADDR PORT COUNT
+      COUNT times: start `MT6D client -c CONF`, send a UDP probe to
+      [ADDR]:PORT every 2 ms until the first echo comes back through the
+      session, stop the client (SIGINT). Prints the times from start to
+      first byte and their median and 99th percentile.
   watch IFNAME SECONDS NET
       The observer's view (demo): every second, each pair of outer
       endpoints seen on IFNAME with one end in NET, and its datagrams.
@@ -192,12 +199,63 @@ def watch(ifname, seconds, net):
     return 0
 
 
+def echo(port):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.bind(("::", port))
+    while True:
+        b, a = s.recvfrom(2048)
+        s.sendto(b, a)
+
+
+def firstbyte(mt6d, conf, addr, port, count):
+    import signal
+    import subprocess
+    times = []
+    for k in range(count):
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        s.settimeout(0.002)
+        t0 = time.monotonic()
+        p = subprocess.Popen([mt6d, "client", "-c", conf], stderr=subprocess.DEVNULL)
+        got = None
+        while time.monotonic() - t0 < 60:
+            try:
+                s.sendto(b"first-byte-probe", (addr, port))
+            except OSError:
+                time.sleep(0.002)  # no route or address yet: no session
+                continue
+            try:
+                if s.recv(64) == b"first-byte-probe":
+                    got = time.monotonic() - t0
+                    break
+            except (socket.timeout, OSError):
+                pass
+        p.send_signal(signal.SIGINT)
+        p.wait()
+        s.close()
+        if got is None:
+            print(f"firstbyte: run {k}: no echo within 60 s")
+            return 1
+        times.append(got * 1000)
+        print(f"firstbyte: run {k}: {got * 1000:.1f} ms", flush=True)
+        time.sleep(0.2)
+    times.sort()
+    p50 = times[len(times) // 2]
+    p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+    print(f"firstbyte: {count} starts, median {p50:.1f} ms, p99 {p99:.1f} ms, "
+          f"min {times[0]:.1f} ms, max {times[-1]:.1f} ms")
+    return 0
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "decrypt":
         return decrypt(*argv[2:9])
     if cmd == "forge-intro":
         return forge_intro(argv[2], argv[3], int(argv[4]), int(argv[5]))
+    if cmd == "echo":
+        return echo(int(argv[2]))
+    if cmd == "firstbyte":
+        return firstbyte(argv[2], argv[3], argv[4], int(argv[5]), int(argv[6]))
     if cmd == "watch":
         return watch(argv[2], float(argv[3]), argv[4])
     if cmd == "forge-session":
