@@ -1,58 +1,90 @@
 #!/usr/bin/env bash
-# The main job. Until the daemon exists, a walk-through of protocol v1 with
-# the mt6d command: keys, the rendezvous location a server and a client both
-# compute, the sealed configuration, port stuffing, and rotating addresses.
-# Installs dependencies and builds first. Writes only to a temporary folder.
+# The main job: client/server MT6D live, in network namespaces this script
+# creates (a router with a local DHT swarm, a server, three clients, an
+# observer) and removes again on exit or Ctrl-C. It shows the blind
+# rendezvous through the DHT, the session establishment, the addresses
+# rotating every second on the wire, and traffic through the sessions.
+# Needs root (namespaces). Installs dependencies and builds first.
+#   DEMO_SECONDS=N  how long traffic runs while the observer watches (15)
+# Only 2001:db8::/32 addresses are used; nothing leaves the namespaces.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "$(id -u)" -ne 0 ]; then
+	echo "demo.sh: needs root (it creates network namespaces)" >&2
+	exit 1
+fi
 bash scripts/deps.sh
 cmake --preset release >/dev/null
 cmake --build --preset release -j"$(nproc)" >/dev/null
-mt6d=$PWD/build/release/mt6d
+secs=${DEMO_SECONDS:-15}
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
+ROT=1000 PERIOD=60 KEEPALIVE=5
+source tests/netns/sesslib.sh "$PWD/build/release/mt6d"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*"; eval "$@"; }
+logs() { sed 's/^/   /' "$TMP/$1.log"; }
 
-step "Keys: the server and a client each make an X25519 key pair (private files are 0600)"
-umask 077
-run "$mt6d genkey > server.key"
-run "$mt6d genkey > client.key"
-run "$mt6d pubkey < server.key > server.pub"
-run "$mt6d pubkey < client.key > client.pub"
-printf 'server public key: %s\nclient public key: %s\n' "$(cat server.pub)" "$(cat client.pub)"
+step "Network: router R with a DHT swarm of $SWARM_N nodes, server S, clients C1-C3, observer O"
+topology 3 2>/dev/null
+observer 2>/dev/null
+swarm 2>/dev/null
+cat <<EOF
+   S  2001:db8:5:1::2, MT6D prefix 2001:db8:5::/64 (routed to S), tunnel 2001:db8:100::1
+   Ci 2001:db8:ci::2, rotating addresses in 2001:db8:ci::/64 (added and removed on its link)
+   R  routes, runs the DHT swarm on [2001:db8:d::1]:$SWARM_PORT..; O sees a copy of S's link
+EOF
 
-now=$(date +%s)
-step "Blind rendezvous: both sides compute the same DHT location for window T (n = 900 s)"
-run "$mt6d derive descriptor --key server.key --peer \$(cat client.pub) --time $now"
-run "$mt6d derive descriptor --key client.key --peer \$(cat server.pub) --time $now"
-echo "BEP 44 target and signing key (the default transport):"
-run "$mt6d derive bep44 --key client.key --peer \$(cat server.pub) --time $now"
+step "Keys: the server and each client make an X25519 key pair; the server registers the clients"
+keys 3 3 2>&1 | sed 's/^+ /   $ /'
+server_config 2>/dev/null
+echo "   server public key: $(cat "$TMP/server.pub") (all a client is told)"
 
-step "The server seals this window's configuration for this client only"
-K=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
-run "$mt6d seal --key server.key --peer \$(cat client.pub) --time $now --rot-ms 3000 --seed-address 2001:db8:5::1 --intro-key $K > m.hex"
-echo "m ($(($(wc -c < m.hex) / 2)) bytes): $(cat m.hex)"
-run "$mt6d open --key client.key --peer \$(cat server.pub) < m.hex"
-echo "Another client cannot open it:"
-run "$mt6d genkey > other.key"
-run "$mt6d open --key other.key --peer \$(cat server.pub) < m.hex || true"
+step "Server (Algorithm 1): introduction endpoint with SeedIPv6_S and K; publishes each client's sealed configuration in the DHT (Algorithm 2)"
+start_server 2>/dev/null
+sleep 1.5
+logs server
 
-step "Port stuffing (the patent's BEP 5 transport): m as 85 announced ports"
-run "$mt6d stuff < m.hex > ports.txt"
-echo "first ports: $(head -5 ports.txt | tr '\n' ' ')..."
-run "$mt6d unstuff < ports.txt | cmp - m.hex && echo 'unstuffed: identical to m'"
-
-step "Moving target: the client's seed IID and its address and port, slot by slot (3 s)"
-iid=$($mt6d derive seed-iid --key client.key --peer "$(cat server.pub)" --intro-key "$K")
-echo "client seed IID: $iid"
-ms=$(($(date +%s%N) / 1000000))
-for i in 0 1 2 3 4; do
-	t=$((ms + i * 3000))
-	printf 'slot +%d: ' "$i"
-	$mt6d derive address --prefix 2001:db8:c::/64 --iid "$iid" --session-key "$K" --time-ms "$t" --rot-ms 3000
+step "Clients (FIG. 5): blind rendezvous through the DHT, then a configuration request to the introduction endpoint"
+for i in 1 2 3; do
+	start_client "$i" 2>/dev/null
+	wait_for 30 "client $i in a session" in_session "$i" 2>/dev/null
+	echo "   -- client $i:"
+	logs "c$i"
 done
-echo
-echo "Done. See docs/protocol.md for every formula and its test vectors."
+echo "   -- server:"
+grep 'session up' "$TMP/server.log" | sed 's/^/   /'
+
+step "mt6d show on the server (like wg show): sessions, current addresses and ports, slot, bytes"
+"$MT6D" show --socket "$TMP/server.sock" | sed 's/^/   /'
+
+step "Traffic through every session for $secs s (iperf3 over TCP), while the observer on S's link watches"
+for i in 1 2 3; do
+	ip netns exec "$S" iperf3 -s -1 -p "520$i" >/dev/null 2>&1 &
+	PIDS+=($!)
+done
+sleep 0.5
+for i in 1 2 3; do
+	ip netns exec "$(cns "$i")" iperf3 -c 2001:db8:100::1 -p "520$i" -t "$secs" -b 20M \
+		>"$TMP/iperf$i.out" 2>&1 &
+	PIDS+=($!)
+done
+ip netns exec "$O" $SESSHELPER watch obs "$secs" 2001:db8:5::/64
+wait_for 10 "iperf3 done" bash -c "grep -q receiver $TMP/iperf1.out && grep -q receiver $TMP/iperf2.out && grep -q receiver $TMP/iperf3.out" 2>/dev/null || true
+for i in 1 2 3; do
+	printf '   client %d: ' "$i"
+	grep receiver "$TMP/iperf$i.out" | awk '{print $5, $6, $7, $8, "received by the server through the session"}'
+done
+
+step "mt6d show on client 1: its session rotated every second and kept its TCP connection"
+"$MT6D" show --socket "$TMP/c1.sock" | sed 's/^/   /'
+
+step "Teardown: client 1 stops (SIGINT); the server ends its session at once"
+stop c1 2>/dev/null
+sleep 0.3
+grep 'session down' "$TMP/server.log" | sed 's/^/   /'
+"$MT6D" show --socket "$TMP/server.sock" | sed -n '1,6p' | sed 's/^/   /'
+
+step "Done: stopping everything and removing the namespaces"
+stop server 2>/dev/null
+for i in 2 3; do stop "c$i" 2>/dev/null; done
+check_server_clean 2>/dev/null && echo "   server: no route, rule, address or state file left"
+echo "   see docs/sessions.md for the protocol, docs/bench.md for numbers"

@@ -23,6 +23,10 @@ static const struct cli_command commands[] = {
 	{"set", cmd_set, "change a running daemon's publication or rotation period"},
 	{"dht", cmd_dht, "BitTorrent Mainline DHT: run nodes, look up, announce, put, get"},
 	{"tunnel", cmd_tunnel, "run a static two-peer MT6D tunnel from a config file"},
+	{"server", cmd_server, "run the server: rendezvous, introduction, client sessions"},
+	{"client", cmd_client, "run a client: find the server, establish a session, keep it"},
+	{"show", cmd_show, "show a running server's or client's sessions and addresses"},
+	{"teardown", cmd_teardown, "end a client's session on a running server"},
 };
 
 static void usage(FILE *f)

@@ -138,6 +138,26 @@ static int path(char out[CONF_PATH_MAX], const char *v)
 	return 0;
 }
 
+/* "ADDRESS/64": its first 8 bytes. */
+static int prefix64(uint8_t out[MT6D_PREFIX_LEN], const char *v)
+{
+	char buf[INET6_ADDRSTRLEN + 4];
+	uint8_t a[16];
+	char *slash;
+
+	if (strlen(v) >= sizeof(buf))
+		return -1;
+	strcpy(buf, v);
+	slash = strchr(buf, '/');
+	if (!slash || strcmp(slash, "/64"))
+		return -1;
+	*slash = '\0';
+	if (inet_pton(AF_INET6, buf, a) != 1)
+		return -1;
+	memcpy(out, a, MT6D_PREFIX_LEN);
+	return 0;
+}
+
 static int handler(void *user, const char *section, const char *key, const char *value)
 {
 	struct parse *p = user;
@@ -155,21 +175,47 @@ static int handler(void *user, const char *section, const char *key, const char 
 			if (mt6d_key_from_base64(c->server_pub, value) < 0)
 				return bad(p, "%s is not a base64 public key: `%s'", key, value);
 			c->have_server_pub = 1;
-		} else if (c->is_server && !strcmp(key, "prefix")) {
-			char buf[INET6_ADDRSTRLEN + 4];
-			uint8_t a[16];
-			char *slash;
-			if (strlen(value) >= sizeof(buf))
+		} else if (!strcmp(key, "prefix")) {
+			if (prefix64(c->prefix, value) < 0)
 				return bad(p, "%s is not an IPv6 prefix ADDRESS/64: `%s'", key, value);
-			strcpy(buf, value);
-			slash = strchr(buf, '/');
-			if (!slash || strcmp(slash, "/64"))
-				return bad(p, "%s is not an IPv6 prefix ADDRESS/64: `%s'", key, value);
-			*slash = '\0';
-			if (inet_pton(AF_INET6, buf, a) != 1)
-				return bad(p, "%s is not an IPv6 prefix ADDRESS/64: `%s'", key, value);
-			memcpy(c->prefix, a, MT6D_PREFIX_LEN);
 			c->have_prefix = 1;
+		} else if (c->is_server && !strcmp(key, "tunnel_prefix")) {
+			if (prefix64(c->tun_prefix, value) < 0)
+				return bad(p, "%s is not an IPv6 prefix ADDRESS/64: `%s'", key, value);
+			c->have_tun_prefix = 1;
+		} else if (!strcmp(key, "interface") || (!c->is_server && !strcmp(key, "uplink"))) {
+			char *dst = key[0] == 'i' ? c->ifname : c->uplink;
+			if (!*value || strlen(value) >= 16 || strchr(value, '/') || strchr(value, ' '))
+				return bad(p, "%s is not an interface name: `%s'", key, value);
+			strcpy(dst, value);
+		} else if (c->is_server && !strcmp(key, "idle_timeout")) {
+			if (u32(&c->idle_timeout_s, value, 5, 86400) < 0)
+				return bad(p, "%s is not a number of seconds from 5 to 86400: `%s'", key,
+				           value);
+		} else if (!strcmp(key, "keepalive")) {
+			if (u32(&c->keepalive_s, value, 1, 3600) < 0)
+				return bad(p, "%s is not a number of seconds from 1 to 3600: `%s'", key,
+				           value);
+		} else if (c->is_server && !strcmp(key, "max_sessions")) {
+			if (u32(&c->max_sessions, value, 0, 10000000) < 0)
+				return bad(p, "%s is not a number from 0 to 10000000: `%s'", key, value);
+		} else if (c->is_server && !strcmp(key, "tproxy_port")) {
+			if (u32(&c->tproxy_port, value, 1, 65535) < 0)
+				return bad(p, "%s is not a port from 1 to 65535: `%s'", key, value);
+		} else if (!c->is_server && !strcmp(key, "mode")) {
+			if (!strcmp(value, "bind"))
+				c->routed = 0;
+			else if (!strcmp(value, "routed"))
+				c->routed = 1;
+			else
+				return bad(p, "%s is neither bind nor routed: `%s'", key, value);
+		} else if (!c->is_server && !strcmp(key, "lookup_timeout")) {
+			if (u32(&c->lookup_timeout_s, value, 1, 3600) < 0)
+				return bad(p, "%s is not a number of seconds from 1 to 3600: `%s'", key,
+				           value);
+		} else if (!strcmp(key, "state_file")) {
+			if (path(c->state_file, value) < 0)
+				return bad(p, "%s is not a file path: `%s'", key, value);
 		} else if (!strcmp(key, "period")) {
 			/* The client may list several (docs/rendezvous.md). */
 			char buf[64], *save = NULL, *tok;
@@ -260,6 +306,9 @@ static void defaults(struct conf *c, int is_server)
 	c->rot_ms = MT6D_DEFAULT_ROT_MS;
 	c->transports = is_server ? MT6D_RDV_BEP44 : MT6D_RDV_BOTH;
 	c->max_inflight = 64;
+	strcpy(c->ifname, "mt6d0");
+	c->tproxy_port = 7364;
+	c->lookup_timeout_s = 30;
 }
 
 static int finish(struct conf *c, const char *name, int line)

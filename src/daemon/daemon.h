@@ -45,11 +45,12 @@ int tun_open(char *name, bool vnet_hdr);
  * device (which vanishes with the process):
  *   addr IFNAME ADDR/PLEN
  *   route-local IFNAME PREFIX/PLEN
+ *   nft-table NAME ::/0            (an nftables table of family ip6)
  * It is rewritten (write to a temporary file, rename) before anything is
  * added and after anything is removed, so after a crash it names at least
  * everything that is left.
  */
-enum state_kind { STATE_ADDR, STATE_ROUTE_LOCAL };
+enum state_kind { STATE_ADDR, STATE_ROUTE_LOCAL, STATE_NFT_TABLE };
 struct state_item {
 	enum state_kind kind;
 	char ifname[16];
@@ -70,5 +71,13 @@ int state_del(struct state *st, const struct state_item *it);
  * the file exists but cannot be read. *pid gets the pid it names (0). */
 int state_recover(const char *path, struct nl *nl, long *pid);
 int state_write(const struct state *st);
+
+/* ---- nft.c ---- */
+
+/* Run `nft -f -` with script on its standard input; 0, or -EIO when nft
+ * fails or cannot be run (its messages go to our stderr). */
+int nft_run(const char *script);
+/* Delete the ip6 table name; 0 when it is gone (or was never there). */
+int nft_del_table(const char *name);
 
 #endif

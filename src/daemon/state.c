@@ -46,7 +46,10 @@ int state_write(const struct state *st)
 		const struct state_item *it = &st->items[i];
 
 		inet_ntop(AF_INET6, it->addr, a, sizeof(a));
-		fprintf(f, "%s %s %s/%u\n", it->kind == STATE_ADDR ? "addr" : "route-local",
+		fprintf(f, "%s %s %s/%u\n",
+		        it->kind == STATE_ADDR          ? "addr"
+		        : it->kind == STATE_NFT_TABLE ? "nft-table"
+		                                      : "route-local",
 		        it->ifname, a, it->plen);
 	}
 	if (fflush(f) != 0 || ferror(f))
@@ -120,6 +123,11 @@ int state_recover(const char *path, struct nl *nl, long *pid)
 		*slash = '\0';
 		if (inet_pton(AF_INET6, a, addr) != 1)
 			continue;
+		if (!strcmp(kind, "nft-table")) {
+			nft_del_table(ifname);
+			n++;
+			continue;
+		}
 		ifindex = if_nametoindex(ifname);
 		if (!ifindex) {
 			n++; /* the interface is gone, and its addresses with it */

@@ -66,6 +66,37 @@ static void test_client_periods(void **state)
 	assert_non_null(strstr(c.error, "s.conf:5:"));
 }
 
+static void test_session_keys(void **state)
+{
+	struct conf c;
+	const char *srv = "[server]\nprivate_key = k\nclients = c\nprefix = 2001:db8:5::/64\n"
+	                  "tunnel_prefix = 2001:db8:100::/64\ninterface = mt6ds\n"
+	                  "idle_timeout = 30\nkeepalive = 5\nmax_sessions = 100000\n"
+	                  "tproxy_port = 9000\nstate_file = /run/mt6d/server.state\n";
+	const char *cli = "[client]\nprivate_key = k\n"
+	                  "server_public_key = 0cwRe3M/LRxGSCPmn3Zkkd7JX9j3WL5Vg9A+9iNoWng=\n"
+	                  "prefix = 2001:db8:c1::/64\nmode = routed\nuplink = eth0\n"
+	                  "keepalive = 2\nlookup_timeout = 10\n";
+
+	assert_int_equal(conf_load_string(&c, srv, "s.conf", 1), 0);
+	assert_int_equal(c.have_tun_prefix, 1);
+	assert_memory_equal(c.tun_prefix, "\x20\x01\x0d\xb8\x01\x00\x00\x00", 8);
+	assert_string_equal(c.ifname, "mt6ds");
+	assert_int_equal(c.idle_timeout_s, 30);
+	assert_int_equal(c.keepalive_s, 5);
+	assert_int_equal(c.max_sessions, 100000);
+	assert_int_equal(c.tproxy_port, 9000);
+	assert_string_equal(c.state_file, "/run/mt6d/server.state");
+	assert_int_equal(conf_load_string(&c, cli, "c.conf", 0), 0);
+	assert_int_equal(c.have_prefix, 1);
+	assert_memory_equal(c.prefix, "\x20\x01\x0d\xb8\x00\xc1\x00\x00", 8);
+	assert_int_equal(c.routed, 1);
+	assert_string_equal(c.uplink, "eth0");
+	assert_string_equal(c.ifname, "mt6d0"); /* the default */
+	assert_int_equal(c.keepalive_s, 2);
+	assert_int_equal(c.lookup_timeout_s, 10);
+}
+
 static void test_errors_name_the_line(void **state)
 {
 	static const struct {
@@ -86,6 +117,14 @@ static void test_errors_name_the_line(void **state)
 		{"[client]\nserver_public_key = short\n", "x.conf:2: server_public_key"},
 		{"[server]\nclients = /c\nprefix = 2001:db8::/64\n", "private_key is required"},
 		{"[server]\nperiod = 10\nperiod = -20\n", "x.conf:3:"},
+		{"[server]\n\ntunnel_prefix = 2001:db8::/56\n", "x.conf:3: tunnel_prefix"},
+		{"[server]\nidle_timeout = 1\n", "x.conf:2: idle_timeout is not"},
+		{"[server]\ninterface = a-name-much-too-long\n", "x.conf:2: interface"},
+		{"[server]\nmode = routed\n", "x.conf:2: unknown key `mode'"},
+		{"[server]\ntproxy_port = 70000\n", "x.conf:2: tproxy_port"},
+		{"[client]\nmode = bridged\n", "x.conf:2: mode is neither"},
+		{"[client]\nuplink = eth 0\n", "x.conf:2: uplink"},
+		{"[client]\nkeepalive = 0\n", "x.conf:2: keepalive"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -140,6 +179,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_server_good),   cmocka_unit_test(test_client_periods),
+		cmocka_unit_test(test_session_keys),
 		cmocka_unit_test(test_errors_name_the_line), cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_addr),
 	};

@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libmt6d server and client of the session protocol (docs/sessions.md):
+ * the patent's Algorithm 1 and FIG. 3-5 without any I/O.
+ *
+ * Server: the introduction endpoints of the live windows (one per window,
+ * keyed by K), the registered clients recognized by their expected
+ * introduction IIDs (fix 2), the pairwise introduction channel sealed with
+ * K_pair (fix 1), and the client sessions: one per registered client, each
+ * with a fresh key, fresh IIDs and a tunnel address, found in O(1) from the
+ * local outer (address, port) a datagram came to and from the inner
+ * destination address a packet from the TUN device goes to.
+ *
+ * Client: the state machine LOOKUP -> INTRO -> SESSION, and BACKOFF when a
+ * step fails or the server goes silent.
+ *
+ * Both take the time as an argument (Unix ms, the wall clock slots and
+ * windows are computed from) and call back to send a datagram, to deliver
+ * an inner packet, and to report slots and state changes, so a unit test
+ * can wire a server and many clients in one process with a fake clock.
+ * Nothing here blocks, allocates per packet, or keeps a global.
+ */
+#ifndef MT6D_SERVER_H
+#define MT6D_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mt6d/mt6d.h"
+#include "mt6d/rendezvous.h"
+#include "mt6d/session.h"
+#include "mt6d/tunnel.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MT6D_IDLE_TIMEOUT_S   120   /* a session with no authentic packet this long ends */
+#define MT6D_KEEPALIVE_S      25    /* send a keepalive after this long without sending */
+#define MT6D_DEAD_INTERVALS   3     /* client: server silent for 3 keepalive intervals */
+#define MT6D_REQUEST_SKEW_MS  60000 /* a request's time within 60 s of the server's */
+#define MT6D_REQUEST_EVERY_MS 1000  /* client: resend an unanswered request */
+#define MT6D_REQUEST_TRIES    5
+#define MT6D_BACKOFF_MIN_MS   1000
+#define MT6D_BACKOFF_MAX_MS   60000
+
+/* Send one datagram from a local endpoint to a remote one. */
+typedef void (*mt6d_send_fn)(void *arg, const struct mt6d_tun_endpoint *from,
+                             const struct mt6d_tun_endpoint *to, const uint8_t *p, size_t len);
+
+/* ---- server (server.c) ---- */
+
+enum mt6d_srv_end {
+	MT6D_SRV_END_TEARDOWN = 0, /* the client sent message 2 */
+	MT6D_SRV_END_IDLE,         /* idle_timeout without an authentic packet */
+	MT6D_SRV_END_REPLACED,     /* the client asked for a new session */
+	MT6D_SRV_END_LOCAL,        /* mt6d_srv_teardown() or mt6d_srv_close() */
+	MT6D_SRV_END_UNREGISTERED, /* the client left the registry */
+};
+const char *mt6d_srv_end_name(enum mt6d_srv_end why);
+
+/* One client session; read-only outside server.c. */
+struct mt6d_srv_session {
+	struct mt6d_tun_session tun; /* ks is the session key; stats */
+	size_t client;               /* index in the registry */
+	char name[MT6D_NAME_MAX + 1];
+	uint8_t client_tun[16], server_tun[16];
+	uint64_t request_id;
+	uint64_t created_ms, last_rx_ms, last_tx_ms;
+	uint64_t rx_spoofed; /* inner source other than the client's tunnel address */
+	struct mt6d_srv_session *prev, *next;
+	uint8_t response[MT6D_MSG_RESPONSE_LEN]; /* for a repeated request; holds the key */
+};
+
+struct mt6d_srv_stats {
+	uint64_t intro_rx;         /* datagrams to an introduction endpoint */
+	uint64_t intro_unknown;    /* source IID of no registered client (fix 2) */
+	uint64_t intro_bad_source; /* IID known, but slot or port wrong */
+	uint64_t intro_forged;     /* does not open with that client's K_pair */
+	uint64_t intro_replayed;
+	uint64_t intro_stale;   /* a request older than one accepted before */
+	uint64_t intro_bad_msg; /* opens, but not a well-formed, timely request */
+	uint64_t requests, requests_repeated, refused_full;
+	uint64_t sessions_created, sessions_ended[5]; /* by enum mt6d_srv_end */
+	uint64_t rx_no_session; /* outer destination of no session or window */
+	uint64_t rx_truncated, rx_forged, rx_replayed, rx_bad_inner, rx_spoofed;
+	uint64_t tx_no_session; /* inner destination of no session */
+	uint64_t tx_bad_inner;
+};
+
+struct mt6d_srv_config {
+	uint8_t server_priv[MT6D_KEY_LEN];   /* copied; wiped by mt6d_srv_free */
+	uint8_t prefix[MT6D_PREFIX_LEN];     /* the server's outer /64 */
+	uint8_t tun_prefix[MT6D_PREFIX_LEN]; /* the tunnel network /64; the server is ::1 */
+	uint32_t idle_timeout_s;             /* 0: MT6D_IDLE_TIMEOUT_S */
+	uint32_t keepalive_s;                /* 0: MT6D_KEEPALIVE_S */
+	uint32_t request_skew_ms;            /* 0: MT6D_REQUEST_SKEW_MS */
+	size_t max_sessions;                 /* 0: no limit */
+	mt6d_send_fn send;
+	/* An authentic inner packet of session s, for the TUN device. */
+	void (*deliver)(void *arg, struct mt6d_srv_session *s, const uint8_t *pkt, size_t len);
+	/* A session was made (up), or is about to be freed (why). May be NULL. */
+	void (*on_session)(void *arg, struct mt6d_srv_session *s, bool up, enum mt6d_srv_end why);
+	/* Slots of sessions and introduction endpoints entering and leaving
+	 * the window (a daemon with per-slot sockets binds here). May be NULL. */
+	mt6d_tun_slot_cb on_slot;
+	void *arg;
+};
+
+struct mt6d_srv;
+
+/* NULL with errno on failure. */
+struct mt6d_srv *mt6d_srv_new(const struct mt6d_srv_config *cfg);
+/* Frees every session without sending anything; NULL is a no-op. */
+void mt6d_srv_free(struct mt6d_srv *srv);
+/*
+ * Replace the registry. Known keys keep their sessions; the sessions of
+ * removed keys end (MT6D_SRV_END_UNREGISTERED); the introduction tables of
+ * the live windows are rebuilt. One X25519 per new client.
+ */
+int mt6d_srv_set_clients(struct mt6d_srv *srv, const struct mt6d_registry *reg, uint64_t unix_ms);
+/* Open the introduction endpoint of a window (the publisher's on_intro). A
+ * window already open is replaced (new K). */
+int mt6d_srv_intro_add(struct mt6d_srv *srv, const struct mt6d_intro *intro, uint64_t unix_ms);
+/* Close it; client sessions do not depend on it and continue. */
+void mt6d_srv_intro_drop(struct mt6d_srv *srv, uint64_t window);
+/*
+ * One datagram that arrived at local from remote; dgram is modified (opened
+ * in place). Everything malformed is counted and dropped.
+ */
+void mt6d_srv_input(struct mt6d_srv *srv, const struct mt6d_tun_endpoint *local,
+                    const struct mt6d_tun_endpoint *remote, uint8_t *dgram, size_t len,
+                    uint64_t unix_ms);
+/*
+ * One inner packet from the TUN device, at buf + MT6D_ENCAP_INNER_OFF, len
+ * bytes; buf holds cap >= len + MT6D_ENCAP_OVERHEAD bytes and is sealed in
+ * place and sent to the session of the packet's destination.
+ */
+void mt6d_srv_output(struct mt6d_srv *srv, uint8_t *buf, size_t cap, size_t len, uint64_t unix_ms);
+/* Rotation, keepalives, idle expiry. Returns the Unix ms to call it again. */
+uint64_t mt6d_srv_tick(struct mt6d_srv *srv, uint64_t unix_ms);
+/* Send message 2 and end the session at once. */
+void mt6d_srv_teardown(struct mt6d_srv *srv, struct mt6d_srv_session *s, uint64_t unix_ms);
+/* Tear down every session (the daemon is stopping). */
+void mt6d_srv_close(struct mt6d_srv *srv, uint64_t unix_ms);
+
+/* Walking and finding sessions (for mt6d show and the control socket). */
+struct mt6d_srv_session *mt6d_srv_first(const struct mt6d_srv *srv);
+size_t mt6d_srv_count(const struct mt6d_srv *srv);
+struct mt6d_srv_session *mt6d_srv_find_name(const struct mt6d_srv *srv, const char *name);
+/* The session whose client has tunnel address addr, or NULL. */
+struct mt6d_srv_session *mt6d_srv_find_tun(const struct mt6d_srv *srv,
+                                           const uint8_t addr[static 16]);
+void mt6d_srv_get_stats(const struct mt6d_srv *srv, struct mt6d_srv_stats *st);
+size_t mt6d_srv_clients(const struct mt6d_srv *srv);
+
+/* An open introduction endpoint, for status output. */
+struct mt6d_srv_intro_info {
+	uint64_t window, slot;
+	uint32_t rot_ms;
+	uint8_t seed_addr[16];
+	struct mt6d_tun_endpoint cur; /* the endpoint of the current slot */
+};
+/* Fill up to max windows; returns how many are open. */
+size_t mt6d_srv_intros(const struct mt6d_srv *srv, struct mt6d_srv_intro_info *out, size_t max);
+
+/* The server's tunnel address: tun_prefix::1. A client's: tun_prefix ||
+ * SHA-256("mt6d tun v1" || client public key)[0..8), stable across
+ * sessions and server restarts, so a client keeps its inner address. */
+void mt6d_tun_addr_client(uint8_t addr[static 16], const uint8_t tun_prefix[static MT6D_PREFIX_LEN],
+                          const uint8_t client_pub[static MT6D_KEY_LEN]);
+
+/* ---- client (client.c) ---- */
+
+enum mt6d_cli_state {
+	MT6D_CLI_LOOKUP = 0, /* waiting for the rendezvous (mt6d_cli_lookup_done) */
+	MT6D_CLI_INTRO,      /* request sent on the introduction session */
+	MT6D_CLI_SESSION,    /* the client session is up */
+	MT6D_CLI_BACKOFF,    /* waiting before the next lookup */
+	MT6D_CLI_CLOSED,     /* mt6d_cli_close() */
+};
+const char *mt6d_cli_state_name(enum mt6d_cli_state st);
+
+struct mt6d_cli_stats {
+	uint64_t lookups, lookups_failed, requests_sent, responses, sessions;
+	uint64_t rx_not_ours; /* to an endpoint of no current slot */
+	uint64_t rx_truncated, rx_forged, rx_replayed, rx_bad_inner, rx_bad_msg;
+	uint64_t tx_no_session; /* inner packets while no session is up */
+	uint64_t teardowns_rx, server_silent, intro_timeouts;
+};
+
+struct mt6d_cli_config {
+	uint8_t client_priv[MT6D_KEY_LEN]; /* copied; wiped by mt6d_cli_free */
+	uint8_t server_pub[MT6D_KEY_LEN];
+	uint8_t prefix[MT6D_PREFIX_LEN];         /* the client's outer /64 */
+	uint32_t keepalive_s;                    /* 0: MT6D_KEEPALIVE_S */
+	uint32_t dead_intervals;                 /* 0: MT6D_DEAD_INTERVALS */
+	uint32_t request_every_ms;               /* 0: MT6D_REQUEST_EVERY_MS */
+	uint32_t request_tries;                  /* 0: MT6D_REQUEST_TRIES */
+	uint32_t backoff_min_ms, backoff_max_ms; /* 0: 1 s, 60 s */
+	mt6d_send_fn send;
+	void (*deliver)(void *arg, const uint8_t *pkt, size_t len);
+	/* Slots of the active MT6D session (introduction, then client). */
+	mt6d_tun_slot_cb on_slot;
+	/* The state changed; in LOOKUP the caller starts a rendezvous. */
+	void (*on_state)(void *arg, enum mt6d_cli_state from, enum mt6d_cli_state to);
+	void *arg;
+};
+
+/* Read-only outside client.c. */
+struct mt6d_cli {
+	struct mt6d_cli_config cfg;
+	enum mt6d_cli_state state;
+	uint8_t s[MT6D_KEY_LEN];        /* shared secret with the server */
+	struct mt6d_config intro;       /* the configuration found (INTRO, SESSION) */
+	uint8_t seed_iid[MT6D_IID_LEN]; /* C_IID */
+	struct mt6d_tun_session tun;    /* introduction or client session */
+	bool have_tun;
+	uint64_t request_id;
+	unsigned tries;
+	uint64_t next_ms; /* next request, or end of backoff */
+	uint32_t backoff_ms;
+	/* the session (SESSION) */
+	uint8_t client_tun[16], server_tun[16];
+	uint8_t tun_prefix_len;
+	uint32_t idle_timeout_s;
+	uint64_t session_ms, last_rx_ms, last_tx_ms;
+	struct mt6d_cli_stats stats;
+};
+
+struct mt6d_cli *mt6d_cli_new(const struct mt6d_cli_config *cfg);
+void mt6d_cli_free(struct mt6d_cli *c); /* NULL is a no-op */
+/* Enter LOOKUP (on_state is called). */
+void mt6d_cli_start(struct mt6d_cli *c, uint64_t unix_ms);
+/* The rendezvous ended: cfg found, or NULL (BACKOFF). */
+void mt6d_cli_lookup_done(struct mt6d_cli *c, const struct mt6d_config *cfg, uint64_t unix_ms);
+/* A datagram that arrived at local (a slot endpoint) from remote. */
+void mt6d_cli_input(struct mt6d_cli *c, const struct mt6d_tun_endpoint *local,
+                    const struct mt6d_tun_endpoint *remote, uint8_t *dgram, size_t len,
+                    uint64_t unix_ms);
+/* As mt6d_srv_output, to the server. */
+void mt6d_cli_output(struct mt6d_cli *c, uint8_t *buf, size_t cap, size_t len, uint64_t unix_ms);
+/* Requests, rotation, keepalives, silence, backoff. Returns when to call again. */
+uint64_t mt6d_cli_tick(struct mt6d_cli *c, uint64_t unix_ms);
+/* Send message 2 if a session is up; the client is CLOSED after. */
+void mt6d_cli_close(struct mt6d_cli *c, uint64_t unix_ms);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,642 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mt6d client -c FILE: the patent's client (FIG. 5) in one process. It
+ * finds the server's configuration in the DHT knowing only the server's
+ * public key, asks the introduction endpoint for a session, and keeps the
+ * session: one TUN device, one MT6D session, a UDP socket per slot of the
+ * window (three at a time). The state machine is src/lib/client.c; this
+ * file is its I/O.
+ *
+ * Rules this file keeps:
+ *  - A slot's socket exists while its slot is in the window. In bind mode
+ *    its address is added to the uplink (nodad, deprecated so nothing else
+ *    picks it as a source) before the socket and removed after it; in
+ *    routed mode the client's /64 is a `local` route added once.
+ *  - The TUN device carries the tunnel address only while a session is up,
+ *    so nothing is routed into a session that does not exist.
+ *  - A rendezvous runs on a read-only DHT node (BEP 43) and is bounded by
+ *    lookup_timeout; the library is told the result from a fresh loop
+ *    iteration, never from inside a DHT callback.
+ *  - Everything added outside the TUN device is in the state file first;
+ *    SIGINT and SIGTERM send a teardown (message 2) and remove it all.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ev.h>
+#include <sodium.h>
+
+#include "cli.h"
+#include "conf.h"
+#include "control.h"
+#include "daemon.h"
+#include "datapath.h"
+#include "dhtrun.h"
+#include "sessd.h"
+#include "mt6d/rendezvous.h"
+#include "mt6d/server.h"
+
+#define WHO     "client"
+#define BATCH   64
+#define BUF_LEN (MT6D_ENCAP_OVERHEAD + MT6D_INNER_MAX)
+
+struct clid {
+	struct ev_loop *loop;
+	struct conf conf;
+	struct dhtrun run;
+	struct mt6d_lookup_config lc;
+	struct mt6d_lookup *lk;
+	struct mt6d_lookup_result res;
+	bool lookup_done, lookup_wanted;
+	ev_timer lookup_w, deadline_w, tick_w;
+	struct mt6d_cli *cli;
+	struct control ctl;
+	struct nl *nl;
+	struct state st;
+	int tun_fd;
+	unsigned tun_ifindex, uplink_ifindex, lo_ifindex;
+	bool local_route, tun_addr;
+	uint8_t tun_addr_v[16];
+	unsigned tun_plen;
+	ev_io tun_w, sock_w[MT6D_TUN_SLOTS];
+	ev_signal sig_int, sig_term;
+	uint8_t *buf;
+	uint64_t started_ms, lookup_started_ms, first_session_ms;
+	uint64_t tun_errors, tx_errors;
+	int fatal;
+};
+
+/* ---- slots: addresses and sockets ---- */
+
+static void on_udp(struct ev_loop *loop, ev_io *w, int revents);
+
+static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool add, void *arg)
+{
+	struct clid *d = arg;
+	size_t idx = (size_t)(sl - s->win);
+	struct state_item it = {.kind = STATE_ADDR, .plen = 128};
+	char e[80];
+	int ret;
+
+	memcpy(it.addr, sl->local.addr, 16);
+	strcpy(it.ifname, d->conf.uplink);
+	if (!add) {
+		if (sl->fd >= 0) {
+			ev_io_stop(d->loop, &d->sock_w[idx]);
+			close(sl->fd);
+			sl->fd = -1;
+		}
+		if (!d->conf.routed) {
+			ret = nl_addr(d->nl, false, d->uplink_ifindex, sl->local.addr, 128, false);
+			if (ret < 0 && ret != -EADDRNOTAVAIL)
+				sessd_log(WHO, "removing %s: %s",
+				          sessd_ep(e, sizeof(e), &sl->local), strerror(-ret));
+			state_del(&d->st, &it);
+		}
+		return;
+	}
+	if (!d->conf.routed) {
+		ret = state_add(&d->st, &it);
+		if (ret == 0)
+			ret = nl_addr(d->nl, true, d->uplink_ifindex, sl->local.addr, 128, true);
+		if (ret < 0 && ret != -EEXIST) {
+			sessd_log(WHO, "adding %s to %s: %s", sessd_ep(e, sizeof(e), &sl->local),
+			          d->conf.uplink, strerror(-ret));
+			d->fatal = ret;
+			ev_break(d->loop, EVBREAK_ALL);
+			return;
+		}
+	}
+	ret = dp_slot_socket(&sl->local);
+	if (ret < 0) {
+		sessd_log(WHO, "socket on %s: %s", sessd_ep(e, sizeof(e), &sl->local),
+		          strerror(-ret));
+		d->fatal = ret;
+		ev_break(d->loop, EVBREAK_ALL);
+		return;
+	}
+	sl->fd = ret;
+	ev_io_init(&d->sock_w[idx], on_udp, sl->fd, EV_READ);
+	d->sock_w[idx].data = d;
+	ev_io_start(d->loop, &d->sock_w[idx]);
+}
+
+/* ---- library callbacks ---- */
+
+static void on_send(void *arg, const struct mt6d_tun_endpoint *from,
+                    const struct mt6d_tun_endpoint *to, const uint8_t *p, size_t len)
+{
+	struct clid *d = arg;
+	struct mt6d_tun_session *t = &d->cli->tun;
+
+	for (int i = 0; i < MT6D_TUN_SLOTS; i++) {
+		struct mt6d_tun_slot *sl = &t->win[i];
+
+		if (sl->valid && sl->fd >= 0 && sl->local.port == from->port &&
+		    !memcmp(sl->local.addr, from->addr, 16)) {
+			if (dp_send(sl->fd, to, p, len) < 0)
+				d->tx_errors++;
+			return;
+		}
+	}
+	d->tx_errors++;
+}
+
+static void on_deliver(void *arg, const uint8_t *pkt, size_t len)
+{
+	struct clid *d = arg;
+
+	if (write(d->tun_fd, pkt, len) < 0)
+		d->tun_errors++;
+}
+
+static void set_tun_addr(struct clid *d, bool up)
+{
+	char a[64];
+	int ret;
+
+	if (up == d->tun_addr)
+		return;
+	if (up) {
+		memcpy(d->tun_addr_v, d->cli->client_tun, 16);
+		d->tun_plen = d->cli->tun_prefix_len;
+	}
+	ret = nl_addr(d->nl, up, d->tun_ifindex, d->tun_addr_v, d->tun_plen, false);
+	if (ret < 0 && ret != -EEXIST && ret != -EADDRNOTAVAIL)
+		sessd_log(WHO, "%s tunnel address %s/%u: %s", up ? "adding" : "removing",
+		          sessd_addr(a, sizeof(a), d->tun_addr_v), d->tun_plen, strerror(-ret));
+	d->tun_addr = up;
+}
+
+static void on_state(void *arg, enum mt6d_cli_state from, enum mt6d_cli_state to)
+{
+	struct clid *d = arg;
+	struct mt6d_cli *c = d->cli;
+	uint64_t now = mt6d_unix_ms();
+	char a[64], b[64], e[80];
+
+	if (from == MT6D_CLI_SESSION)
+		set_tun_addr(d, false);
+	switch (to) {
+	case MT6D_CLI_LOOKUP:
+		sessd_log(WHO, "rendezvous: looking up the server's configuration");
+		d->lookup_wanted = true;
+		ev_timer_stop(d->loop, &d->lookup_w);
+		ev_timer_set(&d->lookup_w, 0., 0.);
+		ev_timer_start(d->loop, &d->lookup_w);
+		break;
+	case MT6D_CLI_INTRO:
+		sessd_log(WHO, "introduction: window %" PRIu64 ", server seed %s, request from %s",
+		          c->intro.window, sessd_addr(a, sizeof(a), c->intro.seed_addr),
+		          sessd_ep(e, sizeof(e), &c->tun.win[c->tun.cur % MT6D_TUN_SLOTS].local));
+		break;
+	case MT6D_CLI_SESSION:
+		set_tun_addr(d, true);
+		if (!d->first_session_ms)
+			d->first_session_ms = now;
+		sessd_log(WHO,
+		          "session up: tunnel %s/%u, server %s, local %s, %" PRIu64
+		          " ms after start",
+		          sessd_addr(a, sizeof(a), c->client_tun), c->tun_prefix_len,
+		          sessd_addr(b, sizeof(b), c->server_tun),
+		          sessd_ep(e, sizeof(e), &c->tun.win[c->tun.cur % MT6D_TUN_SLOTS].local),
+		          now - d->started_ms);
+		break;
+	case MT6D_CLI_BACKOFF:
+		sessd_log(WHO, "%s; back to the rendezvous in %.1f s",
+		          from == MT6D_CLI_SESSION ? "session down"
+		          : from == MT6D_CLI_INTRO ? "no answer from the introduction endpoint"
+		                                   : "rendezvous failed",
+		          (double)(c->next_ms > now ? c->next_ms - now : 0) / 1000.0);
+		break;
+	case MT6D_CLI_CLOSED:
+		break;
+	}
+	/* The tick's deadline may have moved (a new session, a backoff). */
+	if (d->tick_w.data) {
+		ev_timer_stop(d->loop, &d->tick_w);
+		ev_timer_set(&d->tick_w, 0., 0.);
+		ev_timer_start(d->loop, &d->tick_w);
+	}
+}
+
+/* ---- rendezvous ---- */
+
+static void on_lookup_result(void *arg, const struct mt6d_lookup_result *res)
+{
+	struct clid *d = arg;
+
+	/* Called from inside the DHT: only note it, act from the loop. */
+	d->res = *res;
+	d->lookup_done = true;
+	ev_timer_stop(d->loop, &d->lookup_w);
+	ev_timer_set(&d->lookup_w, 0., 0.);
+	ev_timer_start(d->loop, &d->lookup_w);
+}
+
+static void lookup_finish(struct clid *d, const struct mt6d_lookup_result *res)
+{
+	ev_timer_stop(d->loop, &d->deadline_w);
+	mt6d_lookup_free(d->lk);
+	d->lk = NULL;
+	d->lookup_done = false;
+	if (res && res->step == MT6D_LOOKUP_OK) {
+		sessd_log(WHO, "rendezvous: found window %" PRIu64 " through %s in %" PRIu64 " ms",
+		          res->window, mt6d_rdv_transport_name(res->transport),
+		          mt6d_unix_ms() - d->lookup_started_ms);
+		mt6d_cli_lookup_done(d->cli, &res->config, mt6d_unix_ms());
+	} else {
+		sessd_log(WHO, "rendezvous failed: %s",
+		          res ? mt6d_lookup_step_name(res->step) : "timed out");
+		mt6d_cli_lookup_done(d->cli, NULL, mt6d_unix_ms());
+	}
+	sodium_memzero(&d->res, sizeof(d->res));
+}
+
+static void on_lookup_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct clid *d = w->data;
+
+	if (d->lookup_done) {
+		lookup_finish(d, &d->res);
+		return;
+	}
+	if (!d->lookup_wanted || d->lk)
+		return;
+	d->lookup_wanted = false;
+	d->lookup_started_ms = mt6d_unix_ms();
+	d->lk = mt6d_lookup_start(&d->lc, mt6d_mono_ms(), d->lookup_started_ms, on_lookup_result,
+	                          d);
+	if (!d->lk) {
+		sessd_log(WHO, "cannot start a lookup: %s", strerror(errno));
+		mt6d_cli_lookup_done(d->cli, NULL, mt6d_unix_ms());
+		return;
+	}
+	dhtrun_kick(&d->run);
+	ev_timer_set(&d->deadline_w, (double)d->conf.lookup_timeout_s, 0.);
+	ev_timer_start(loop, &d->deadline_w);
+}
+
+static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct clid *d = w->data;
+
+	if (d->lk && !d->lookup_done)
+		lookup_finish(d, NULL);
+}
+
+/* ---- data path and timers ---- */
+
+static void on_udp(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct clid *d = w->data;
+	struct mt6d_tun_slot *sl = &d->cli->tun.win[w - d->sock_w];
+	int fd = w->fd;
+
+	for (int i = 0; i < BATCH; i++) {
+		struct mt6d_tun_endpoint from, local;
+		int n = dp_recv(fd, d->buf, BUF_LEN, &from);
+
+		if (n == -EAGAIN || n == -EWOULDBLOCK)
+			break;
+		if (n < 0)
+			continue;
+		local = sl->local;
+		mt6d_cli_input(d->cli, &local, &from, d->buf, (size_t)n, mt6d_unix_ms());
+		/* The input may have changed the session: this socket may be
+		 * closed and its slot reused. */
+		if (!ev_is_active(w) || w->fd != fd || sl->fd != fd)
+			break;
+	}
+}
+
+static void on_tun(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct clid *d = w->data;
+
+	for (int i = 0; i < BATCH; i++) {
+		ssize_t n = read(d->tun_fd, d->buf + MT6D_ENCAP_INNER_OFF,
+		                 BUF_LEN - MT6D_ENCAP_OVERHEAD);
+		if (n <= 0)
+			break;
+		mt6d_cli_output(d->cli, d->buf, BUF_LEN, (size_t)n, mt6d_unix_ms());
+	}
+}
+
+static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct clid *d = w->data;
+	uint64_t now = mt6d_unix_ms(), next = mt6d_cli_tick(d->cli, now);
+
+	ev_timer_stop(loop, w);
+	ev_timer_set(w, next > now ? (double)(next - now + 1) / 1000.0 : 0.001, 0.);
+	ev_timer_start(loop, w);
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	sessd_log(WHO, "%s, ending the session and cleaning up", strsignal(w->signum));
+	ev_break(loop, EVBREAK_ALL);
+}
+
+/* ---- control socket ---- */
+
+static void status_json(struct clid *d, FILE *out)
+{
+	const struct mt6d_cli *c = d->cli;
+	const struct mt6d_tun_slot *sl =
+	        c->have_tun ? &c->tun.win[c->tun.cur % MT6D_TUN_SLOTS] : NULL;
+	const struct mt6d_tun_stats *ts = &c->tun.stats;
+	char a[64], b[64], l[80], r[80], k[MT6D_KEY_B64_LEN + 1];
+
+	mt6d_key_to_base64(k, d->conf.server_pub);
+	fprintf(out,
+	        "{\"role\":\"client\",\"interface\":\"%s\",\"server_public_key\":\"%s\","
+	        "\"state\":\"%s\",\"now_ms\":%" PRIu64 ",\"started_ms\":%" PRIu64
+	        ",\"first_session_ms\":%" PRIu64 ",",
+	        d->conf.ifname, k, mt6d_cli_state_name(c->state), mt6d_unix_ms(), d->started_ms,
+	        d->first_session_ms);
+	if (c->state == MT6D_CLI_SESSION)
+		fprintf(out,
+		        "\"tunnel\":\"%s\",\"server_tunnel\":\"%s\",\"session_ms\":%" PRIu64 ",",
+		        sessd_addr(a, sizeof(a), c->client_tun),
+		        sessd_addr(b, sizeof(b), c->server_tun), c->session_ms);
+	if (c->state == MT6D_CLI_INTRO || c->state == MT6D_CLI_SESSION)
+		fprintf(out, "\"window\":%" PRIu64 ",\"seed\":\"%s\",", c->intro.window,
+		        sessd_addr(a, sizeof(a), c->intro.seed_addr));
+	if (sl)
+		fprintf(out,
+		        "\"slot\":%" PRIu64
+		        ",\"local\":\"%s\",\"remote\":\"%s\",\"rotation_ms\":%u,",
+		        c->tun.cur, sessd_ep(l, sizeof(l), &sl->local),
+		        sessd_ep(r, sizeof(r), &sl->remote), c->tun.rot_ms);
+	fprintf(out,
+	        "\"last_rx_ms\":%" PRIu64 ",\"rx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
+	        ",\"tx_packets\":%" PRIu64 ",\"tx_bytes\":%" PRIu64 ",\"rotations\":%" PRIu64 ",",
+	        c->last_rx_ms, ts->rx_packets, ts->rx_bytes, ts->tx_packets, ts->tx_bytes,
+	        ts->rotations);
+	fprintf(out,
+	        "\"stats\":{\"lookups\":%" PRIu64 ",\"lookups_failed\":%" PRIu64
+	        ",\"requests_sent\":%" PRIu64 ",\"responses\":%" PRIu64 ",\"sessions\":%" PRIu64
+	        ",\"rx_not_ours\":%" PRIu64 ",\"rx_forged\":%" PRIu64 ",\"rx_replayed\":%" PRIu64
+	        ",\"rx_truncated\":%" PRIu64 ",\"rx_bad_inner\":%" PRIu64 ",\"rx_bad_msg\":%" PRIu64
+	        ",\"tx_no_session\":%" PRIu64 ",\"teardowns_rx\":%" PRIu64
+	        ",\"server_silent\":%" PRIu64 ",\"intro_timeouts\":%" PRIu64
+	        ",\"tx_errors\":%" PRIu64 ",\"tun_errors\":%" PRIu64 "}}",
+	        c->stats.lookups, c->stats.lookups_failed, c->stats.requests_sent,
+	        c->stats.responses, c->stats.sessions, c->stats.rx_not_ours, c->stats.rx_forged,
+	        c->stats.rx_replayed, c->stats.rx_truncated, c->stats.rx_bad_inner,
+	        c->stats.rx_bad_msg, c->stats.tx_no_session, c->stats.teardowns_rx,
+	        c->stats.server_silent, c->stats.intro_timeouts, d->tx_errors, d->tun_errors);
+}
+
+static void show_text(struct clid *d, FILE *out)
+{
+	const struct mt6d_cli *c = d->cli;
+	uint64_t now = mt6d_unix_ms();
+	char a[64], b[80], e[80], x[32], y[32], k[MT6D_KEY_B64_LEN + 1];
+
+	mt6d_key_to_base64(k, d->conf.server_pub);
+	fprintf(out, "client: %s\n  server public key: %s\n  state: %s\n", d->conf.ifname, k,
+	        mt6d_cli_state_name(c->state));
+	if (c->state == MT6D_CLI_INTRO || c->state == MT6D_CLI_SESSION)
+		fprintf(out, "  introduction: window %" PRIu64 ", server seed %s\n",
+		        c->intro.window, sessd_addr(a, sizeof(a), c->intro.seed_addr));
+	if (c->state == MT6D_CLI_SESSION) {
+		fprintf(out, "  tunnel address: %s/%u (server %s)\n",
+		        sessd_addr(a, sizeof(a), c->client_tun), c->tun_prefix_len,
+		        sessd_addr(b, sizeof(b), c->server_tun));
+		fprintf(out, "  established: %s\n", sessd_ago(x, sizeof(x), now, c->session_ms));
+	}
+	if (c->have_tun) {
+		const struct mt6d_tun_slot *sl = &c->tun.win[c->tun.cur % MT6D_TUN_SLOTS];
+		fprintf(out, "  endpoints: local %s, remote %s (slot %" PRIu64 ", every %u ms)\n",
+		        sessd_ep(b, sizeof(b), &sl->local), sessd_ep(e, sizeof(e), &sl->remote),
+		        c->tun.cur, c->tun.rot_ms);
+		fprintf(out, "  transfer: %s received, %s sent\n",
+		        sessd_bytes(x, sizeof(x), c->tun.stats.rx_bytes),
+		        sessd_bytes(y, sizeof(y), c->tun.stats.tx_bytes));
+		fprintf(out, "  last packet: %s; %" PRIu64 " rotations\n",
+		        sessd_ago(x, sizeof(x), now, c->last_rx_ms), c->tun.stats.rotations);
+	} else if (c->state == MT6D_CLI_BACKOFF) {
+		fprintf(out, "  next rendezvous in %.1f s\n",
+		        (double)(c->next_ms > now ? c->next_ms - now : 0) / 1000.0);
+	}
+	fprintf(out, "  sessions so far: %" PRIu64 ", lookups: %" PRIu64 " (%" PRIu64 " failed)\n",
+	        c->stats.sessions, c->stats.lookups, c->stats.lookups_failed);
+}
+
+static void on_control(void *arg, const char *req, FILE *out)
+{
+	struct clid *d = arg;
+
+	if (!strcmp(req, "status") || !strcmp(req, "status brief"))
+		status_json(d, out);
+	else if (!strcmp(req, "show"))
+		show_text(d, out);
+	else
+		fprintf(out, "{\"error\":\"unknown request\"}");
+}
+
+/* ---- setup and teardown ---- */
+
+static int setup(struct clid *d, const uint8_t priv[static MT6D_KEY_LEN])
+{
+	struct conf *c = &d->conf;
+	struct mt6d_cli_config cc = {
+	        .keepalive_s = c->keepalive_s,
+	        .send = on_send,
+	        .deliver = on_deliver,
+	        .on_slot = on_slot,
+	        .on_state = on_state,
+	        .arg = d,
+	};
+	struct mt6d_dht_config dc = {.read_only = true};
+	char err[512];
+	int ret;
+
+	d->started_ms = mt6d_unix_ms();
+	ret = nl_open(&d->nl);
+	if (ret < 0)
+		return cli_fail("netlink: %s", strerror(-ret)), ret;
+	ret = sessd_state_open(&d->st, d->nl, c->state_file, WHO);
+	if (ret < 0)
+		return ret;
+	d->tun_fd = tun_open(c->ifname, false);
+	if (d->tun_fd < 0)
+		return cli_fail("TUN device `%s': %s", c->ifname, strerror(-d->tun_fd)), d->tun_fd;
+	d->tun_ifindex = if_nametoindex(c->ifname);
+	ret = nl_link_up(d->nl, d->tun_ifindex, MT6D_TUN_MTU);
+	if (ret < 0)
+		return cli_fail("%s: link up: %s", c->ifname, strerror(-ret)), ret;
+	if (c->routed) {
+		struct state_item it = {.kind = STATE_ROUTE_LOCAL, .plen = 64, .ifname = "lo"};
+
+		d->lo_ifindex = if_nametoindex("lo");
+		memcpy(it.addr, c->prefix, 8);
+		ret = state_add(&d->st, &it);
+		if (ret == 0)
+			ret = nl_route(d->nl, true, true, d->lo_ifindex, it.addr, 64);
+		if (ret < 0) {
+			state_del(&d->st, &it);
+			return cli_fail("local route for the /64 on lo: %s", strerror(-ret)), ret;
+		}
+		d->local_route = true;
+	} else {
+		d->uplink_ifindex = if_nametoindex(c->uplink);
+		if (!d->uplink_ifindex)
+			return cli_fail("uplink `%s': %s", c->uplink, strerror(errno)), -ENODEV;
+	}
+	d->buf = malloc(BUF_LEN);
+	if (!d->buf)
+		return -ENOMEM;
+
+	memcpy(cc.client_priv, priv, MT6D_KEY_LEN);
+	memcpy(cc.server_pub, c->server_pub, MT6D_KEY_LEN);
+	memcpy(cc.prefix, c->prefix, 8);
+	d->cli = mt6d_cli_new(&cc);
+	sodium_memzero(&cc, sizeof(cc));
+	if (!d->cli)
+		return cli_fail("the keys give an all-zero shared secret"), -EINVAL;
+
+	if (dhtrun_start(&d->run, d->loop, &c->listen[0], &dc, err, sizeof(err)) < 0)
+		return cli_fail("%s", err), -EIO;
+	if (dhtrun_bootstrap(&d->run, c->bootstrap, c->nbootstrap) == 0)
+		sessd_log(WHO, "warning: no bootstrap node of the DHT listen address's family");
+	d->lc.dht = d->run.dht;
+	memcpy(d->lc.client_priv, priv, MT6D_KEY_LEN);
+	memcpy(d->lc.server_pub, c->server_pub, MT6D_KEY_LEN);
+	memcpy(d->lc.periods, c->periods, sizeof(d->lc.periods));
+	d->lc.transports = c->transports;
+	if (c->control_socket[0] &&
+	    control_start(&d->ctl, d->loop, c->control_socket, on_control, d, err, sizeof(err)) < 0)
+		return cli_fail("%s", err), -EIO;
+
+	ev_io_init(&d->tun_w, on_tun, d->tun_fd, EV_READ);
+	d->tun_w.data = d;
+	ev_io_start(d->loop, &d->tun_w);
+	ev_init(&d->lookup_w, on_lookup_timer);
+	ev_init(&d->deadline_w, on_deadline);
+	d->lookup_w.data = d->deadline_w.data = d;
+	ev_signal_init(&d->sig_int, on_signal, SIGINT);
+	ev_signal_init(&d->sig_term, on_signal, SIGTERM);
+	d->sig_int.data = d->sig_term.data = d;
+	ev_signal_start(d->loop, &d->sig_int);
+	ev_signal_start(d->loop, &d->sig_term);
+	sessd_log(WHO, "%s up, %s mode, prefix of %s", c->ifname, c->routed ? "routed" : "bind",
+	          c->routed ? "lo" : c->uplink);
+	/* The first lookup starts at once: the bootstrap nodes are its seeds
+	 * (mt6d_dht_add_node), as for mt6d lookup. */
+	mt6d_cli_start(d->cli, mt6d_unix_ms());
+	ev_timer_init(&d->tick_w, on_tick, 0.1, 0.);
+	d->tick_w.data = d;
+	ev_timer_start(d->loop, &d->tick_w);
+	return 0;
+}
+
+static void teardown(struct clid *d)
+{
+	if (d->cli) {
+		/* Sends message 2 from the current slot, then closes them all. */
+		mt6d_cli_close(d->cli, mt6d_unix_ms());
+		set_tun_addr(d, false);
+	}
+	control_stop(&d->ctl);
+	mt6d_lookup_free(d->lk);
+	dhtrun_stop(&d->run);
+	mt6d_cli_free(d->cli);
+	if (d->local_route) {
+		struct state_item it = {.kind = STATE_ROUTE_LOCAL, .plen = 64, .ifname = "lo"};
+
+		memcpy(it.addr, d->conf.prefix, 8);
+		nl_route(d->nl, false, true, d->lo_ifindex, it.addr, 64);
+		state_del(&d->st, &it);
+	}
+	if (d->tun_fd >= 0)
+		close(d->tun_fd);
+	sessd_state_close(&d->st);
+	nl_close(d->nl);
+	free(d->buf);
+	sodium_memzero(&d->lc, sizeof(d->lc));
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "Usage: %s client -c FILE\n", cli_prog);
+	return EXIT_USAGE;
+}
+
+int cmd_client(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        {"config", required_argument, NULL, 'c'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
+	};
+	uint8_t priv[MT6D_KEY_LEN];
+	const char *path = NULL;
+	struct clid *d;
+	int c, ret = 1;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'h':
+			usage();
+			return 0;
+		default:
+			return usage();
+		}
+	}
+	if (!path || optind != argc)
+		return usage();
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return cli_fail("out of memory");
+	d->tun_fd = -1;
+	d->ctl.fd = -1;
+	if (conf_load(&d->conf, path, 0) < 0) {
+		cli_fail("%s", d->conf.error);
+		goto out;
+	}
+	if (!d->conf.have_prefix || d->conf.nlisten == 0 ||
+	    (!d->conf.routed && !d->conf.uplink[0])) {
+		cli_fail("%s: mt6d client needs [client] prefix, uplink (or mode = routed) and "
+		         "[dht] listen",
+		         path);
+		goto out;
+	}
+	if (!d->conf.state_file[0])
+		snprintf(d->conf.state_file, sizeof(d->conf.state_file),
+		         "/run/mt6d/client-%s.state", d->conf.ifname);
+	if (cli_privkey_file(priv, "private_key", d->conf.private_key) < 0)
+		goto out;
+	signal(SIGPIPE, SIG_IGN);
+	d->loop = ev_default_loop(EVFLAG_AUTO);
+	if (!d->loop) {
+		cli_fail("cannot start the event loop");
+		goto out;
+	}
+	ret = setup(d, priv) < 0 ? 1 : 0;
+	sodium_memzero(priv, sizeof(priv));
+	if (ret == 0) {
+		ev_run(d->loop, 0);
+		ret = d->fatal ? 1 : 0;
+	}
+out:
+	sodium_memzero(priv, sizeof(priv));
+	teardown(d);
+	sodium_memzero(d, sizeof(*d));
+	free(d);
+	return ret;
+}

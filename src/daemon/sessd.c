@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers shared by the session daemons (sessd.h). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sessd.h"
+
+void sessd_log(const char *who, const char *fmt, ...)
+{
+	struct timespec ts;
+	struct tm tm;
+	va_list ap;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	fprintf(stderr, "%02d:%02d:%02d.%03ld mt6d %s: ", tm.tm_hour, tm.tm_min, tm.tm_sec,
+	        ts.tv_nsec / 1000000, who);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+const char *sessd_addr(char *buf, size_t len, const uint8_t a[static 16])
+{
+	if (!inet_ntop(AF_INET6, a, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+const char *sessd_ep(char *buf, size_t len, const struct mt6d_tun_endpoint *ep)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	snprintf(buf, len, "[%s]:%u", sessd_addr(a, sizeof(a), ep->addr), ep->port);
+	return buf;
+}
+
+const char *sessd_bytes(char *buf, size_t len, uint64_t b)
+{
+	static const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)b;
+	int u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%" PRIu64 " B", b);
+	else
+		snprintf(buf, len, "%.2f %s", v, unit[u]);
+	return buf;
+}
+
+const char *sessd_ago(char *buf, size_t len, uint64_t now_ms, uint64_t then_ms)
+{
+	if (!then_ms)
+		snprintf(buf, len, "never");
+	else if (then_ms > now_ms)
+		snprintf(buf, len, "just now");
+	else
+		snprintf(buf, len, "%.1f s ago", (double)(now_ms - then_ms) / 1000.0);
+	return buf;
+}
+
+/* Is the pid in the file a running mt6d (not us)? */
+static bool owner_alive(const char *path)
+{
+	char comm[64], p[64];
+	long pid = 0;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return false;
+	if (fscanf(f, "mt6d-state 1 pid %ld", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	if (pid <= 0 || pid == (long)getpid())
+		return false;
+	snprintf(p, sizeof(p), "/proc/%ld/comm", pid);
+	f = fopen(p, "re");
+	if (!f)
+		return false;
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = '\0';
+	fclose(f);
+	return strncmp(comm, "mt6d", 4) == 0;
+}
+
+int sessd_state_open(struct state *st, struct nl *nl, const char *path, const char *who)
+{
+	long oldpid;
+	int ret;
+
+	/* /run/mt6d is made by systemd (RuntimeDirectory) or here, 0700. */
+	{
+		char dir[4096], *slash;
+
+		if (strlen(path) < sizeof(dir)) {
+			strcpy(dir, path);
+			slash = strrchr(dir, '/');
+			if (slash && slash != dir) {
+				*slash = '\0';
+				if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+					sessd_log(who, "cannot make `%s': %s", dir,
+					          strerror(errno));
+			}
+		}
+	}
+	if (owner_alive(path)) {
+		sessd_log(who, "state file `%s' belongs to a running mt6d", path);
+		return -EBUSY;
+	}
+	ret = state_recover(path, nl, &oldpid);
+	if (ret < 0) {
+		sessd_log(who, "state file `%s': %s", path, strerror(-ret));
+		return ret;
+	}
+	if (ret > 0)
+		sessd_log(who, "removed %d item(s) left by pid %ld (state file %s)", ret, oldpid,
+		          path);
+	ret = state_init(st, path);
+	if (ret == 0)
+		ret = state_write(st);
+	if (ret < 0)
+		sessd_log(who, "state file `%s': %s", path, strerror(-ret));
+	return ret;
+}
+
+void sessd_state_close(struct state *st)
+{
+	if (!st->path)
+		return;
+	if (st->n == 0)
+		unlink(st->path);
+	state_free(st);
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Helpers shared by the session daemons (srvd.c: mt6d server, clid.c:
+ * mt6d client): logging, formatting for mt6d show, and the state file
+ * dance at start-up (refuse if a live daemon owns it, undo what a dead one
+ * left, start a new one).
+ */
+#ifndef MT6D_SESSD_H
+#define MT6D_SESSD_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon.h"
+#include "mt6d/tunnel.h"
+
+/* "mt6d server: " + message on stderr, with the time of day in ms. */
+void sessd_log(const char *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+const char *sessd_addr(char *buf, size_t len, const uint8_t a[static 16]);
+const char *sessd_ep(char *buf, size_t len, const struct mt6d_tun_endpoint *ep);
+/* "12.3 KiB" */
+const char *sessd_bytes(char *buf, size_t len, uint64_t b);
+/* "1.2 s ago", "never" */
+const char *sessd_ago(char *buf, size_t len, uint64_t now_ms, uint64_t then_ms);
+
+/* Start the state file at path: -EBUSY when a running mt6d owns it;
+ * otherwise undo what a previous run left (logged) and write a new one. */
+int sessd_state_open(struct state *st, struct nl *nl, const char *path, const char *who);
+/* Remove the file if nothing is left in it, and free. */
+void sessd_state_close(struct state *st);
+
+#endif

@@ -1,0 +1,626 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mt6d server -c FILE: the patent's server (Algorithm 1) in one process.
+ *
+ * Start-up: signals; the state file (undo a crashed run); the TUN device
+ * with the server's tunnel address; the routed /64 (`local` route on lo)
+ * and the nftables TPROXY rule that brings every datagram to it to one
+ * socket; the raw send socket; the session server (src/lib/server.c); the
+ * DHT node and the publisher, whose every new window opens an introduction
+ * endpoint (SeedIPv6_S, K); the control socket. Then one libev loop: the
+ * TUN fd, the receive socket, the DHT socket, the rotation timer (every
+ * slot edge), the publication timer.
+ *
+ * Rules this file keeps:
+ *  - In steady state only the introduction endpoints of the live windows
+ *    answer; everything else to the /64 is dropped (counted).
+ *  - Nothing per session touches the kernel: receiving is one socket,
+ *    sending one raw socket, so rotating 100,000 sessions is table work.
+ *  - The local route and the nftables table are in the state file before
+ *    they exist and leave it after they are gone; SIGINT and SIGTERM tear
+ *    every session down (message 2) and remove both; after SIGKILL the next
+ *    start removes them before adding its own.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ev.h>
+#include <sodium.h>
+
+#include "cli.h"
+#include "conf.h"
+#include "control.h"
+#include "daemon.h"
+#include "datapath.h"
+#include "dhtrun.h"
+#include "sessd.h"
+#include "mt6d/rendezvous.h"
+#include "mt6d/server.h"
+
+#define WHO     "server"
+#define BATCH   64
+#define BUF_LEN (MT6D_ENCAP_OVERHEAD + MT6D_INNER_MAX)
+
+struct srvd {
+	struct ev_loop *loop;
+	struct conf conf;
+	uint8_t pub_key[MT6D_KEY_LEN];
+	struct dhtrun run;
+	struct mt6d_pub *pub;
+	struct mt6d_srv *srv;
+	struct control ctl;
+	struct nl *nl;
+	struct state st;
+	int tun_fd, rx_fd, tx_fd;
+	unsigned tun_ifindex, lo_ifindex;
+	bool local_route, nft_table;
+	char table[16];
+	ev_io tun_w, rx_w;
+	ev_timer pub_w, srv_w;
+	ev_signal sig_int, sig_term, sig_hup;
+	uint8_t *buf;     /* one datagram or inner packet, sealed or opened in place */
+	uint8_t *scratch; /* raw send: headers + datagram */
+	uint64_t started_ms;
+	uint64_t tx_dgrams, tx_errors, rx_dgrams, rx_errors, tun_errors;
+	bool verbose;
+};
+
+/* ---- library callbacks ---- */
+
+static void on_send(void *arg, const struct mt6d_tun_endpoint *from,
+                    const struct mt6d_tun_endpoint *to, const uint8_t *p, size_t len)
+{
+	struct srvd *d = arg;
+
+	if (dp_raw_send(d->tx_fd, d->scratch, from, to, p, len) < 0)
+		d->tx_errors++;
+	else
+		d->tx_dgrams++;
+}
+
+static void on_deliver(void *arg, struct mt6d_srv_session *s, const uint8_t *pkt, size_t len)
+{
+	struct srvd *d = arg;
+
+	if (write(d->tun_fd, pkt, len) < 0)
+		d->tun_errors++;
+}
+
+static void on_session(void *arg, struct mt6d_srv_session *s, bool up, enum mt6d_srv_end why)
+{
+	char a[64], ep[80];
+
+	if (up)
+		sessd_log(WHO, "session up: %s, tunnel %s, local %s", s->name,
+		          sessd_addr(a, sizeof(a), s->client_tun),
+		          sessd_ep(ep, sizeof(ep), &s->tun.win[s->tun.cur % MT6D_TUN_SLOTS].local));
+	else
+		sessd_log(WHO, "session down: %s (%s), %" PRIu64 " packets in, %" PRIu64 " out",
+		          s->name, mt6d_srv_end_name(why), s->tun.stats.rx_packets,
+		          s->tun.stats.tx_packets);
+}
+
+static void on_intro(void *arg, const struct mt6d_intro *intro, uint64_t window)
+{
+	struct srvd *d = arg;
+	char a[64];
+	int ret;
+
+	if (!intro) {
+		mt6d_srv_intro_drop(d->srv, window);
+		sessd_log(WHO, "introduction endpoint of window %" PRIu64 " closed", window);
+		return;
+	}
+	ret = mt6d_srv_intro_add(d->srv, intro, mt6d_unix_ms());
+	if (ret < 0)
+		sessd_log(WHO, "introduction endpoint of window %" PRIu64 ": %s", window,
+		          strerror(-ret));
+	else
+		sessd_log(WHO,
+		          "introduction endpoint of window %" PRIu64
+		          " open: seed %s, rotation %u ms",
+		          window, sessd_addr(a, sizeof(a), intro->seed_addr), intro->rot_ms);
+}
+
+/* ---- loop callbacks ---- */
+
+static void on_rx(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct srvd *d = w->data;
+
+	for (int i = 0; i < BATCH; i++) {
+		struct mt6d_tun_endpoint from, to;
+		int n = dp_tproxy_recv(d->rx_fd, d->buf, BUF_LEN, &from, &to);
+
+		if (n == -EAGAIN || n == -EWOULDBLOCK)
+			break;
+		if (n < 0) {
+			d->rx_errors++;
+			continue;
+		}
+		d->rx_dgrams++;
+		mt6d_srv_input(d->srv, &to, &from, d->buf, (size_t)n, mt6d_unix_ms());
+	}
+}
+
+static void on_tun(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct srvd *d = w->data;
+
+	for (int i = 0; i < BATCH; i++) {
+		ssize_t n = read(d->tun_fd, d->buf + MT6D_ENCAP_INNER_OFF,
+		                 BUF_LEN - MT6D_ENCAP_OVERHEAD);
+		if (n <= 0)
+			break;
+		mt6d_srv_output(d->srv, d->buf, BUF_LEN, (size_t)n, mt6d_unix_ms());
+	}
+}
+
+static void on_srv_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct srvd *d = w->data;
+	uint64_t now = mt6d_unix_ms(), next = mt6d_srv_tick(d->srv, now);
+
+	/* 1 ms past the edge so the clock reads the new slot when it fires. */
+	ev_timer_set(w, next > now ? (double)(next - now + 1) / 1000.0 : 0.001, 0.);
+	ev_timer_start(loop, w);
+}
+
+static void on_pub_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct srvd *d = w->data;
+	uint64_t mono = mt6d_mono_ms(), next = mt6d_pub_tick(d->pub, mono, mt6d_unix_ms());
+
+	dhtrun_kick(&d->run);
+	ev_timer_stop(loop, w);
+	ev_timer_set(w, next > mono ? (double)(next - mono) / 1000.0 : 0.0, 0.);
+	ev_timer_start(loop, w);
+}
+
+static int reload(struct srvd *d)
+{
+	struct mt6d_registry reg;
+	char err[300];
+	int ret = mt6d_registry_load(&reg, d->conf.clients, err, sizeof(err));
+
+	if (ret < 0) {
+		sessd_log(WHO, "%s", err);
+		return ret;
+	}
+	ret = mt6d_srv_set_clients(d->srv, &reg, mt6d_unix_ms());
+	if (ret == 0 && d->pub)
+		ret = mt6d_pub_set_clients(d->pub, &reg);
+	if (ret == 0)
+		sessd_log(WHO, "%zu registered clients", reg.n);
+	else
+		sessd_log(WHO, "registry: %s", strerror(-ret));
+	mt6d_registry_free(&reg);
+	return ret;
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct srvd *d = w->data;
+
+	if (w->signum == SIGHUP) {
+		if (reload(d) < 0)
+			sessd_log(WHO, "keeping the previous registry");
+		return;
+	}
+	sessd_log(WHO, "%s, tearing down %zu session(s) and cleaning up", strsignal(w->signum),
+	          mt6d_srv_count(d->srv));
+	ev_break(loop, EVBREAK_ALL);
+}
+
+/* ---- control socket ---- */
+
+static void json_tun_stats(FILE *out, const struct mt6d_tun_stats *s)
+{
+	fprintf(out,
+	        "\"rx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64 ",\"tx_packets\":%" PRIu64
+	        ",\"tx_bytes\":%" PRIu64 ",\"rx_forged\":%" PRIu64 ",\"rx_replayed\":%" PRIu64
+	        ",\"rx_truncated\":%" PRIu64 ",\"rx_bad_inner\":%" PRIu64 ",\"tx_errors\":%" PRIu64
+	        ",\"rotations\":%" PRIu64,
+	        s->rx_packets, s->rx_bytes, s->tx_packets, s->tx_bytes, s->rx_forged,
+	        s->rx_replayed, s->rx_truncated, s->rx_bad_inner, s->tx_errors, s->rotations);
+}
+
+static void status_json(struct srvd *d, FILE *out, bool brief)
+{
+	uint64_t now = mt6d_unix_ms();
+	struct mt6d_srv_intro_info in[4];
+	struct mt6d_srv_stats st;
+	struct mt6d_pub_status ps;
+	char a[64], b[80], k[MT6D_KEY_B64_LEN + 1];
+	uint8_t tun[16] = {0};
+	size_t ni = mt6d_srv_intros(d->srv, in, 4), first = 1;
+
+	mt6d_srv_get_stats(d->srv, &st);
+	mt6d_pub_get_status(d->pub, &ps);
+	mt6d_key_to_base64(k, d->pub_key);
+	memcpy(tun, d->conf.prefix, 8);
+	fprintf(out, "{\"role\":\"server\",\"interface\":\"%s\",\"public_key\":\"%s\",",
+	        d->conf.ifname, k);
+	fprintf(out, "\"prefix\":\"%s/64\",", sessd_addr(a, sizeof(a), tun));
+	memcpy(tun, d->conf.tun_prefix, 8);
+	tun[15] = 1;
+	fprintf(out,
+	        "\"tunnel_address\":\"%s/64\",\"now_ms\":%" PRIu64 ",\"uptime_s\":%" PRIu64
+	        ",\"clients\":%zu,\"session_count\":%zu,",
+	        sessd_addr(a, sizeof(a), tun), now, (now - d->started_ms) / 1000,
+	        mt6d_srv_clients(d->srv), mt6d_srv_count(d->srv));
+	fprintf(out,
+	        "\"publisher\":{\"window\":%" PRIu64 ",\"period\":%u,\"rotation_ms\":%u,"
+	        "\"round_window\":%" PRIu64 ",\"done\":%zu,\"total\":%zu,\"failed\":%zu},",
+	        ps.window, ps.period, ps.rot_ms, ps.round_window, ps.round_done, ps.round_total,
+	        ps.round_failed);
+	fprintf(out, "\"introduction\":[");
+	for (size_t i = 0; i < ni && i < 4; i++)
+		fprintf(out,
+		        "%s{\"window\":%" PRIu64 ",\"seed\":\"%s\",\"slot\":%" PRIu64
+		        ",\"endpoint\":\"%s\",\"rotation_ms\":%u}",
+		        i ? "," : "", in[i].window, sessd_addr(a, sizeof(a), in[i].seed_addr),
+		        in[i].slot, sessd_ep(b, sizeof(b), &in[i].cur), in[i].rot_ms);
+	fprintf(out,
+	        "],\"stats\":{\"intro_rx\":%" PRIu64 ",\"intro_unknown\":%" PRIu64
+	        ",\"intro_bad_source\":%" PRIu64 ",\"intro_forged\":%" PRIu64
+	        ",\"intro_replayed\":%" PRIu64 ",\"intro_stale\":%" PRIu64
+	        ",\"intro_bad_msg\":%" PRIu64 ",\"requests\":%" PRIu64
+	        ",\"requests_repeated\":%" PRIu64 ",\"refused_full\":%" PRIu64
+	        ",\"sessions_created\":%" PRIu64 ",\"ended_teardown\":%" PRIu64
+	        ",\"ended_idle\":%" PRIu64 ",\"ended_replaced\":%" PRIu64
+	        ",\"ended_local\":%" PRIu64 ",\"ended_unregistered\":%" PRIu64
+	        ",\"rx_no_session\":%" PRIu64 ",\"rx_forged\":%" PRIu64 ",\"rx_replayed\":%" PRIu64
+	        ",\"rx_truncated\":%" PRIu64 ",\"rx_bad_inner\":%" PRIu64 ",\"rx_spoofed\":%" PRIu64
+	        ",\"tx_no_session\":%" PRIu64 ",\"rx_datagrams\":%" PRIu64
+	        ",\"tx_datagrams\":%" PRIu64 ",\"tx_errors\":%" PRIu64 ",\"tun_errors\":%" PRIu64
+	        "},",
+	        st.intro_rx, st.intro_unknown, st.intro_bad_source, st.intro_forged,
+	        st.intro_replayed, st.intro_stale, st.intro_bad_msg, st.requests,
+	        st.requests_repeated, st.refused_full, st.sessions_created,
+	        st.sessions_ended[MT6D_SRV_END_TEARDOWN], st.sessions_ended[MT6D_SRV_END_IDLE],
+	        st.sessions_ended[MT6D_SRV_END_REPLACED], st.sessions_ended[MT6D_SRV_END_LOCAL],
+	        st.sessions_ended[MT6D_SRV_END_UNREGISTERED], st.rx_no_session, st.rx_forged,
+	        st.rx_replayed, st.rx_truncated, st.rx_bad_inner, st.rx_spoofed, st.tx_no_session,
+	        d->rx_dgrams, d->tx_dgrams, d->tx_errors, d->tun_errors);
+	fprintf(out, "\"sessions\":[");
+	for (const struct mt6d_srv_session *s = brief ? NULL : mt6d_srv_first(d->srv); s;
+	     s = s->next) {
+		const struct mt6d_tun_slot *sl = &s->tun.win[s->tun.cur % MT6D_TUN_SLOTS];
+		char l[80], r[80];
+
+		fprintf(out,
+		        "%s{\"name\":\"%s\",\"tunnel\":\"%s\",\"slot\":%" PRIu64
+		        ",\"local\":\"%s\",\"remote\":\"%s\",\"established_ms\":%" PRIu64
+		        ",\"last_rx_ms\":%" PRIu64 ",\"rx_spoofed\":%" PRIu64 ",",
+		        first ? "" : ",", s->name, sessd_addr(a, sizeof(a), s->client_tun),
+		        s->tun.cur, sessd_ep(l, sizeof(l), &sl->local),
+		        sessd_ep(r, sizeof(r), &sl->remote), s->created_ms, s->last_rx_ms,
+		        s->rx_spoofed);
+		json_tun_stats(out, &s->tun.stats);
+		fputc('}', out);
+		first = 0;
+	}
+	fprintf(out, "]}");
+}
+
+static void show_text(struct srvd *d, FILE *out)
+{
+	uint64_t now = mt6d_unix_ms();
+	struct mt6d_srv_intro_info in[4];
+	char a[64], b[80], c[80], x[32], y[32], k[MT6D_KEY_B64_LEN + 1];
+	uint8_t tun[16] = {0};
+	size_t ni = mt6d_srv_intros(d->srv, in, 4);
+
+	mt6d_key_to_base64(k, d->pub_key);
+	fprintf(out, "server: %s\n  public key: %s\n", d->conf.ifname, k);
+	memcpy(tun, d->conf.prefix, 8);
+	fprintf(out, "  prefix: %s/64 (routed)\n", sessd_addr(a, sizeof(a), tun));
+	memcpy(tun, d->conf.tun_prefix, 8);
+	tun[15] = 1;
+	fprintf(out, "  tunnel address: %s/64\n", sessd_addr(a, sizeof(a), tun));
+	fprintf(out, "  sessions: %zu of %zu registered clients\n", mt6d_srv_count(d->srv),
+	        mt6d_srv_clients(d->srv));
+	for (size_t i = 0; i < ni && i < 4; i++)
+		fprintf(out,
+		        "  introduction: window %" PRIu64 ", seed %s, slot %" PRIu64 " at %s\n",
+		        in[i].window, sessd_addr(a, sizeof(a), in[i].seed_addr), in[i].slot,
+		        sessd_ep(b, sizeof(b), &in[i].cur));
+	for (const struct mt6d_srv_session *s = mt6d_srv_first(d->srv); s; s = s->next) {
+		const struct mt6d_tun_slot *sl = &s->tun.win[s->tun.cur % MT6D_TUN_SLOTS];
+
+		fprintf(out, "\nsession: %s\n  tunnel address: %s\n", s->name,
+		        sessd_addr(a, sizeof(a), s->client_tun));
+		fprintf(out, "  endpoints: local %s, remote %s (slot %" PRIu64 ", every %u ms)\n",
+		        sessd_ep(b, sizeof(b), &sl->local), sessd_ep(c, sizeof(c), &sl->remote),
+		        s->tun.cur, s->tun.rot_ms);
+		fprintf(out, "  transfer: %s received, %s sent\n",
+		        sessd_bytes(x, sizeof(x), s->tun.stats.rx_bytes),
+		        sessd_bytes(y, sizeof(y), s->tun.stats.tx_bytes));
+		fprintf(out, "  last packet: %s; established %s; %" PRIu64 " rotations\n",
+		        sessd_ago(x, sizeof(x), now, s->last_rx_ms),
+		        sessd_ago(y, sizeof(y), now, s->created_ms), s->tun.stats.rotations);
+		if (s->tun.stats.rx_forged || s->tun.stats.rx_replayed || s->rx_spoofed)
+			fprintf(out,
+			        "  dropped: %" PRIu64 " forged, %" PRIu64 " replayed, %" PRIu64
+			        " spoofed\n",
+			        s->tun.stats.rx_forged, s->tun.stats.rx_replayed, s->rx_spoofed);
+	}
+}
+
+static void on_control(void *arg, const char *req, FILE *out)
+{
+	struct srvd *d = arg;
+
+	if (!strcmp(req, "status") || !strcmp(req, "status brief")) {
+		status_json(d, out, req[6] != '\0');
+	} else if (!strcmp(req, "show")) {
+		show_text(d, out);
+	} else if (!strncmp(req, "teardown ", 9)) {
+		struct mt6d_srv_session *s = mt6d_srv_find_name(d->srv, req + 9);
+
+		if (!s) {
+			fprintf(out, "{\"error\":\"no session for that client\"}");
+			return;
+		}
+		fprintf(out, "{\"teardown\":\"%s\"}", s->name);
+		mt6d_srv_teardown(d->srv, s, mt6d_unix_ms());
+	} else {
+		fprintf(out, "{\"error\":\"unknown request\"}");
+	}
+}
+
+/* ---- setup and teardown ---- */
+
+static int setup(struct srvd *d, const uint8_t priv[static MT6D_KEY_LEN])
+{
+	struct conf *c = &d->conf;
+	struct mt6d_srv_config sc = {
+	        .idle_timeout_s = c->idle_timeout_s,
+	        .keepalive_s = c->keepalive_s,
+	        .max_sessions = c->max_sessions,
+	        .send = on_send,
+	        .deliver = on_deliver,
+	        .on_session = on_session,
+	        .arg = d,
+	};
+	struct mt6d_pub_config pc = {0};
+	struct mt6d_dht_config dc = {0};
+	struct state_item route = {.kind = STATE_ROUTE_LOCAL, .plen = 64, .ifname = "lo"};
+	struct state_item table = {.kind = STATE_NFT_TABLE, .plen = 0};
+	uint8_t tun[16] = {0};
+	char err[512], script[512];
+	int ret;
+
+	d->started_ms = mt6d_unix_ms();
+	ret = nl_open(&d->nl);
+	if (ret < 0)
+		return cli_fail("netlink: %s", strerror(-ret)), ret;
+	ret = sessd_state_open(&d->st, d->nl, c->state_file, WHO);
+	if (ret < 0)
+		return ret;
+
+	/* The TUN device and the server's tunnel address. */
+	d->tun_fd = tun_open(c->ifname, false);
+	if (d->tun_fd < 0)
+		return cli_fail("TUN device `%s': %s", c->ifname, strerror(-d->tun_fd)), d->tun_fd;
+	d->tun_ifindex = if_nametoindex(c->ifname);
+	ret = nl_link_up(d->nl, d->tun_ifindex, MT6D_TUN_MTU);
+	memcpy(tun, c->tun_prefix, 8);
+	tun[15] = 1;
+	if (ret == 0)
+		ret = nl_addr(d->nl, true, d->tun_ifindex, tun, 64, false);
+	if (ret < 0)
+		return cli_fail("%s: link up, address: %s", c->ifname, strerror(-ret)), ret;
+
+	/* The routed /64 and the one socket every datagram to it reaches. */
+	d->lo_ifindex = if_nametoindex("lo");
+	memcpy(route.addr, c->prefix, 8);
+	ret = state_add(&d->st, &route);
+	if (ret == 0)
+		ret = nl_route(d->nl, true, true, d->lo_ifindex, route.addr, 64);
+	if (ret < 0) {
+		state_del(&d->st, &route);
+		return cli_fail("local route for the /64 on lo: %s", strerror(-ret)), ret;
+	}
+	d->local_route = true;
+	d->rx_fd = dp_tproxy_socket((uint16_t)c->tproxy_port);
+	if (d->rx_fd < 0)
+		return cli_fail("TPROXY socket on port %u: %s", c->tproxy_port,
+		                strerror(-d->rx_fd)),
+		       d->rx_fd;
+	snprintf(d->table, sizeof(d->table), "mt6d%u", c->tproxy_port);
+	strcpy(table.ifname, d->table);
+	ret = state_add(&d->st, &table);
+	if (ret < 0)
+		return cli_fail("state file: %s", strerror(-ret)), ret;
+	d->nft_table = true;
+	dp_tproxy_rules(script, sizeof(script), d->table, c->prefix, (uint16_t)c->tproxy_port);
+	ret = nft_run(script);
+	if (ret < 0)
+		return cli_fail("nftables: cannot add the TPROXY rule (is nft installed, and the "
+		                "nft_tproxy module available?)"),
+		       ret;
+	d->tx_fd = dp_raw_socket();
+	if (d->tx_fd < 0)
+		return cli_fail("raw socket: %s", strerror(-d->tx_fd)), d->tx_fd;
+	d->buf = malloc(BUF_LEN);
+	d->scratch = malloc(48 + BUF_LEN);
+	if (!d->buf || !d->scratch)
+		return -ENOMEM;
+
+	/* Sessions, then the publisher that opens their introduction endpoints. */
+	memcpy(sc.server_priv, priv, MT6D_KEY_LEN);
+	memcpy(sc.prefix, c->prefix, 8);
+	memcpy(sc.tun_prefix, c->tun_prefix, 8);
+	d->srv = mt6d_srv_new(&sc);
+	sodium_memzero(&sc, sizeof(sc));
+	if (!d->srv)
+		return -errno;
+	if (dhtrun_start(&d->run, d->loop, &c->listen[0], &dc, err, sizeof(err)) < 0)
+		return cli_fail("%s", err), -EIO;
+	if (c->dht_state[0]) {
+		d->run.state = c->dht_state;
+		(void)mt6d_dht_load(d->run.dht, d->run.state, mt6d_mono_ms());
+	}
+	if (dhtrun_bootstrap(&d->run, c->bootstrap, c->nbootstrap) == 0 && !c->dht_state[0])
+		sessd_log(WHO, "warning: no bootstrap node of the DHT listen address's family");
+	pc.dht = d->run.dht;
+	memcpy(pc.server_priv, priv, MT6D_KEY_LEN);
+	memcpy(pc.prefix, c->prefix, 8);
+	pc.period = c->period;
+	pc.rot_ms = c->rot_ms;
+	pc.transports = c->transports;
+	pc.lead_s = c->lead_s;
+	pc.max_inflight = c->max_inflight;
+	pc.on_intro = on_intro;
+	pc.arg = d;
+	d->pub = mt6d_pub_new(&pc);
+	sodium_memzero(&pc, sizeof(pc));
+	if (!d->pub)
+		return -ENOMEM;
+	ret = reload(d);
+	if (ret < 0)
+		return ret;
+	if (c->control_socket[0] &&
+	    control_start(&d->ctl, d->loop, c->control_socket, on_control, d, err, sizeof(err)) < 0)
+		return cli_fail("%s", err), -EIO;
+
+	ev_io_init(&d->tun_w, on_tun, d->tun_fd, EV_READ);
+	ev_io_init(&d->rx_w, on_rx, d->rx_fd, EV_READ);
+	d->tun_w.data = d->rx_w.data = d;
+	ev_io_start(d->loop, &d->tun_w);
+	ev_io_start(d->loop, &d->rx_w);
+	/* Let the bootstrap pings come back before the first round. */
+	ev_timer_init(&d->pub_w, on_pub_timer, 0.5, 0.);
+	ev_timer_init(&d->srv_w, on_srv_timer, 0.1, 0.);
+	d->pub_w.data = d->srv_w.data = d;
+	ev_timer_start(d->loop, &d->pub_w);
+	ev_timer_start(d->loop, &d->srv_w);
+	ev_signal_init(&d->sig_int, on_signal, SIGINT);
+	ev_signal_init(&d->sig_term, on_signal, SIGTERM);
+	ev_signal_init(&d->sig_hup, on_signal, SIGHUP);
+	d->sig_int.data = d->sig_term.data = d->sig_hup.data = d;
+	ev_signal_start(d->loop, &d->sig_int);
+	ev_signal_start(d->loop, &d->sig_term);
+	ev_signal_start(d->loop, &d->sig_hup);
+	memcpy(tun, c->prefix, 8);
+	memset(tun + 8, 0, 8);
+	sessd_log(WHO, "%s up: prefix %s/64 routed to TPROXY port %u, %zu registered clients",
+	          c->ifname, sessd_addr(err, sizeof(err), tun), c->tproxy_port,
+	          mt6d_srv_clients(d->srv));
+	return 0;
+}
+
+static void teardown(struct srvd *d)
+{
+	if (d->srv && d->tx_fd >= 0)
+		mt6d_srv_close(d->srv, mt6d_unix_ms());
+	control_stop(&d->ctl);
+	dhtrun_stop(&d->run); /* before the publisher: completes its operations */
+	mt6d_pub_free(d->pub);
+	mt6d_srv_free(d->srv);
+	if (d->nft_table) {
+		struct state_item it = {.kind = STATE_NFT_TABLE, .plen = 0};
+
+		strcpy(it.ifname, d->table);
+		if (nft_del_table(d->table) == 0)
+			state_del(&d->st, &it);
+		else
+			sessd_log(WHO, "could not delete nftables table %s", d->table);
+	}
+	if (d->local_route) {
+		struct state_item it = {.kind = STATE_ROUTE_LOCAL, .plen = 64, .ifname = "lo"};
+
+		memcpy(it.addr, d->conf.prefix, 8);
+		nl_route(d->nl, false, true, d->lo_ifindex, it.addr, 64);
+		state_del(&d->st, &it);
+	}
+	if (d->rx_fd >= 0)
+		close(d->rx_fd);
+	if (d->tx_fd >= 0)
+		close(d->tx_fd);
+	if (d->tun_fd >= 0)
+		close(d->tun_fd);
+	sessd_state_close(&d->st);
+	nl_close(d->nl);
+	free(d->buf);
+	free(d->scratch);
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "Usage: %s server -c FILE\n", cli_prog);
+	return EXIT_USAGE;
+}
+
+int cmd_server(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        {"config", required_argument, NULL, 'c'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
+	};
+	uint8_t priv[MT6D_KEY_LEN];
+	const char *path = NULL;
+	struct srvd *d;
+	int c, ret = 1;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'h':
+			usage();
+			return 0;
+		default:
+			return usage();
+		}
+	}
+	if (!path || optind != argc)
+		return usage();
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return cli_fail("out of memory");
+	d->tun_fd = d->rx_fd = d->tx_fd = -1;
+	d->ctl.fd = -1;
+	if (conf_load(&d->conf, path, 1) < 0) {
+		cli_fail("%s", d->conf.error);
+		goto out;
+	}
+	if (!d->conf.have_tun_prefix || d->conf.nlisten == 0) {
+		cli_fail("%s: mt6d server needs [server] tunnel_prefix and [dht] listen", path);
+		goto out;
+	}
+	if (!d->conf.state_file[0])
+		snprintf(d->conf.state_file, sizeof(d->conf.state_file),
+		         "/run/mt6d/server-%s.state", d->conf.ifname);
+	if (cli_privkey_file(priv, "private_key", d->conf.private_key) < 0)
+		goto out;
+	mt6d_key_public(d->pub_key, priv);
+	signal(SIGPIPE, SIG_IGN);
+	d->loop = ev_default_loop(EVFLAG_AUTO);
+	if (!d->loop) {
+		cli_fail("cannot start the event loop");
+		goto out;
+	}
+	ret = setup(d, priv) < 0 ? 1 : 0;
+	sodium_memzero(priv, sizeof(priv));
+	if (ret == 0)
+		ev_run(d->loop, 0);
+out:
+	sodium_memzero(priv, sizeof(priv));
+	teardown(d);
+	sodium_memzero(d, sizeof(*d));
+	free(d);
+	return ret;
+}

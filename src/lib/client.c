@@ -1,0 +1,420 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The client side of the session protocol (docs/sessions.md): a state
+ * machine with no I/O.
+ *
+ *   LOOKUP --found--> INTRO --response--> SESSION
+ *     ^                 |                    |
+ *     |            no answer          teardown, silence
+ *     +---- BACKOFF <---+--------------------+
+ *
+ * Rules this file keeps:
+ *  - At most one MT6D session at a time: the introduction session (K for
+ *    addresses, K_pair for the seal) until the response, then the client
+ *    session. Its slots are reported through on_slot as they come and go,
+ *    so the caller holds sockets for exactly the current window.
+ *  - A datagram counts only if it reached an endpoint of the current window
+ *    from the server's endpoint of the same slot and opens under the
+ *    session's key; nothing else changes any state.
+ *  - The server is judged alive by what arrives: after keepalive_s without
+ *    receiving, a keepalive goes out (the server answers it); after
+ *    dead_intervals such intervals of silence the client goes back to the
+ *    rendezvous. Backoff doubles from backoff_min_ms to backoff_max_ms with
+ *    jitter, and resets once a session is up.
+ *  - Only packets from the client's own tunnel address leave through the
+ *    session: the TUN device's link-local chatter stays home.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "mt6d/server.h"
+
+#define CTL_BUF (MT6D_ENCAP_OVERHEAD + 40 + MT6D_MSG_MAX_LEN)
+
+const char *mt6d_cli_state_name(enum mt6d_cli_state st)
+{
+	switch (st) {
+	case MT6D_CLI_LOOKUP:
+		return "lookup";
+	case MT6D_CLI_INTRO:
+		return "introduction";
+	case MT6D_CLI_SESSION:
+		return "session";
+	case MT6D_CLI_BACKOFF:
+		return "backoff";
+	case MT6D_CLI_CLOSED:
+		return "closed";
+	}
+	return "?";
+}
+
+static void set_state(struct mt6d_cli *c, enum mt6d_cli_state to)
+{
+	enum mt6d_cli_state from = c->state;
+
+	c->state = to;
+	if (c->cfg.on_state)
+		c->cfg.on_state(c->cfg.arg, from, to);
+}
+
+static void release_tun(struct mt6d_cli *c)
+{
+	if (!c->have_tun)
+		return;
+	for (int i = 0; i < MT6D_TUN_SLOTS; i++)
+		if (c->tun.win[i].valid && c->cfg.on_slot)
+			c->cfg.on_slot(&c->tun, &c->tun.win[i], false, c->cfg.arg);
+	mt6d_tun_session_clear(NULL, &c->tun);
+	c->have_tun = false;
+}
+
+static void rotate(struct mt6d_cli *c, uint64_t unix_ms)
+{
+	uint64_t slot = mt6d_slot(unix_ms, c->tun.rot_ms);
+
+	if (c->have_tun && (slot != c->tun.cur || !c->tun.win[slot % MT6D_TUN_SLOTS].valid))
+		mt6d_tun_session_rotate(NULL, &c->tun, slot, c->cfg.on_slot, c->cfg.arg);
+}
+
+/* Seal the inner packet at buf + MT6D_ENCAP_INNER_OFF and send it from the
+ * slot the clock says. */
+static void send_tun(struct mt6d_cli *c, uint8_t *buf, size_t cap, size_t len, uint64_t unix_ms)
+{
+	struct mt6d_tun_slot *sl =
+	        mt6d_tun_session_slot(&c->tun, mt6d_slot(unix_ms, c->tun.rot_ms));
+	int n;
+
+	if (!sl)
+		sl = mt6d_tun_session_slot(&c->tun, c->tun.cur);
+	if (!sl) {
+		c->tun.stats.tx_errors++;
+		return;
+	}
+	n = mt6d_encap_seal_inplace(&c->tun.encap, buf, cap, len);
+	if (n < 0) {
+		c->tun.stats.tx_errors++;
+		return;
+	}
+	c->tun.stats.tx_packets++;
+	c->tun.stats.tx_bytes += len;
+	c->last_tx_ms = unix_ms;
+	c->cfg.send(c->cfg.arg, &sl->local, &sl->remote, buf, (size_t)n);
+}
+
+static void send_msg(struct mt6d_cli *c, const struct mt6d_msg *m, const uint8_t src[static 16],
+                     const uint8_t dst[static 16], uint64_t unix_ms)
+{
+	uint8_t buf[CTL_BUF], msg[MT6D_MSG_MAX_LEN];
+	int len = mt6d_msg_encode(msg, sizeof(msg), m);
+
+	if (len < 0)
+		return;
+	len = mt6d_msg_wrap(buf + MT6D_ENCAP_INNER_OFF, sizeof(buf) - MT6D_ENCAP_INNER_OFF, src,
+	                    dst, msg, (size_t)len);
+	if (len > 0)
+		send_tun(c, buf, sizeof(buf), (size_t)len, unix_ms);
+}
+
+static void send_request(struct mt6d_cli *c, uint64_t unix_ms)
+{
+	struct mt6d_msg m = {.type = MT6D_MSG_REQUEST};
+	uint8_t src[16];
+
+	m.u.request.request_id = c->request_id;
+	memcpy(m.u.request.client_prefix, c->cfg.prefix, MT6D_PREFIX_LEN);
+	m.u.request.time_ms = unix_ms;
+	memcpy(src, c->cfg.prefix, MT6D_PREFIX_LEN);
+	memcpy(src + 8, c->seed_iid, MT6D_IID_LEN);
+	send_msg(c, &m, src, c->intro.seed_addr, unix_ms);
+	c->tries++;
+	c->stats.requests_sent++;
+	c->next_ms = unix_ms + c->cfg.request_every_ms;
+}
+
+static void send_keepalive(struct mt6d_cli *c, uint64_t unix_ms)
+{
+	struct mt6d_msg m = {.type = MT6D_MSG_KEEPALIVE, .u.keepalive.time_ms = unix_ms};
+
+	send_msg(c, &m, c->client_tun, c->server_tun, unix_ms);
+	c->next_ms = unix_ms; /* the last keepalive sent */
+}
+
+static void backoff(struct mt6d_cli *c, uint64_t unix_ms)
+{
+	uint32_t b;
+
+	release_tun(c);
+	sodium_memzero(&c->intro, sizeof(c->intro));
+	if (!c->backoff_ms)
+		c->backoff_ms = c->cfg.backoff_min_ms;
+	else if (c->backoff_ms < c->cfg.backoff_max_ms / 2)
+		c->backoff_ms *= 2;
+	else
+		c->backoff_ms = c->cfg.backoff_max_ms;
+	/* Jitter: 3/4 to 5/4 of the step, so clients of a restarted server do
+	 * not all come back in the same millisecond. */
+	b = c->backoff_ms / 2;
+	c->next_ms = unix_ms + c->backoff_ms - b / 2 + (b ? randombytes_uniform(b + 1) : 0);
+	set_state(c, MT6D_CLI_BACKOFF);
+}
+
+struct mt6d_cli *mt6d_cli_new(const struct mt6d_cli_config *cfg)
+{
+	struct mt6d_cli *c;
+
+	if (!cfg || !cfg->send || !cfg->deliver) {
+		errno = EINVAL;
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->cfg = *cfg;
+	if (!c->cfg.keepalive_s)
+		c->cfg.keepalive_s = MT6D_KEEPALIVE_S;
+	if (!c->cfg.dead_intervals)
+		c->cfg.dead_intervals = MT6D_DEAD_INTERVALS;
+	if (!c->cfg.request_every_ms)
+		c->cfg.request_every_ms = MT6D_REQUEST_EVERY_MS;
+	if (!c->cfg.request_tries)
+		c->cfg.request_tries = MT6D_REQUEST_TRIES;
+	if (!c->cfg.backoff_min_ms)
+		c->cfg.backoff_min_ms = MT6D_BACKOFF_MIN_MS;
+	if (!c->cfg.backoff_max_ms)
+		c->cfg.backoff_max_ms = MT6D_BACKOFF_MAX_MS;
+	if (c->cfg.backoff_max_ms < c->cfg.backoff_min_ms)
+		c->cfg.backoff_max_ms = c->cfg.backoff_min_ms;
+	if (mt6d_shared_secret(c->s, c->cfg.client_priv, c->cfg.server_pub) < 0) {
+		mt6d_cli_free(c);
+		errno = EINVAL;
+		return NULL;
+	}
+	c->state = MT6D_CLI_CLOSED;
+	return c;
+}
+
+void mt6d_cli_free(struct mt6d_cli *c)
+{
+	if (!c)
+		return;
+	c->cfg.on_slot = NULL;
+	release_tun(c);
+	sodium_memzero(c, sizeof(*c));
+	free(c);
+}
+
+void mt6d_cli_start(struct mt6d_cli *c, uint64_t unix_ms)
+{
+	release_tun(c);
+	set_state(c, MT6D_CLI_LOOKUP);
+}
+
+void mt6d_cli_lookup_done(struct mt6d_cli *c, const struct mt6d_config *cfg, uint64_t unix_ms)
+{
+	struct mt6d_tun_host local, remote;
+	uint8_t kpair[MT6D_INTRO_KEY_LEN];
+
+	if (c->state != MT6D_CLI_LOOKUP)
+		return;
+	c->stats.lookups++;
+	if (!cfg || !cfg->rot_ms) {
+		c->stats.lookups_failed++;
+		backoff(c, unix_ms);
+		return;
+	}
+	c->intro = *cfg;
+	mt6d_client_seed_iid(c->seed_iid, c->s, cfg->intro_key);
+	memcpy(local.prefix, c->cfg.prefix, MT6D_PREFIX_LEN);
+	memcpy(local.iid, c->seed_iid, MT6D_IID_LEN);
+	memcpy(remote.prefix, cfg->seed_addr, MT6D_PREFIX_LEN);
+	memcpy(remote.iid, cfg->seed_addr + 8, MT6D_IID_LEN);
+	if (mt6d_tun_session_init(&c->tun, cfg->intro_key, &local, &remote, MT6D_ROLE_CLIENT,
+	                          cfg->rot_ms, unix_ms * 1000000u) < 0) {
+		c->stats.lookups_failed++;
+		backoff(c, unix_ms);
+		return;
+	}
+	/* Addresses from K, the seal from K_pair: K is every client's (fix 1). */
+	mt6d_encap_clear(&c->tun.encap);
+	mt6d_intro_pair_key(kpair, c->s, cfg->intro_key);
+	mt6d_encap_init(&c->tun.encap, kpair, MT6D_ROLE_CLIENT, unix_ms * 1000000u);
+	sodium_memzero(kpair, sizeof(kpair));
+	c->have_tun = true;
+	rotate(c, unix_ms);
+	randombytes_buf(&c->request_id, sizeof(c->request_id));
+	c->tries = 0;
+	set_state(c, MT6D_CLI_INTRO);
+	send_request(c, unix_ms);
+}
+
+static void establish(struct mt6d_cli *c, const struct mt6d_msg *m, uint64_t unix_ms)
+{
+	struct mt6d_tun_host local, remote;
+
+	release_tun(c);
+	memcpy(local.prefix, c->cfg.prefix, MT6D_PREFIX_LEN);
+	memcpy(local.iid, m->u.response.client_iid, MT6D_IID_LEN);
+	memcpy(remote.prefix, c->intro.seed_addr, MT6D_PREFIX_LEN);
+	memcpy(remote.iid, m->u.response.server_iid, MT6D_IID_LEN);
+	if (mt6d_tun_session_init(&c->tun, m->u.response.session_key, &local, &remote,
+	                          MT6D_ROLE_CLIENT, m->u.response.rot_ms, unix_ms * 1000000u) < 0) {
+		backoff(c, unix_ms);
+		return;
+	}
+	c->have_tun = true;
+	memcpy(c->client_tun, m->u.response.client_tun, 16);
+	memcpy(c->server_tun, m->u.response.server_tun, 16);
+	c->tun_prefix_len = m->u.response.tun_prefix_len;
+	c->idle_timeout_s = m->u.response.idle_timeout_s;
+	c->session_ms = c->last_rx_ms = unix_ms;
+	c->backoff_ms = 0;
+	c->stats.sessions++;
+	rotate(c, unix_ms);
+	set_state(c, MT6D_CLI_SESSION);
+	/* The first packet on the new addresses: the server sees the
+	 * session is in use, and answers. */
+	send_keepalive(c, unix_ms);
+}
+
+void mt6d_cli_input(struct mt6d_cli *c, const struct mt6d_tun_endpoint *local,
+                    const struct mt6d_tun_endpoint *remote, uint8_t *dgram, size_t len,
+                    uint64_t unix_ms)
+{
+	uint8_t *inner = dgram + MT6D_ENCAP_INNER_OFF, src[16], dst[16];
+	struct mt6d_tun_stats *ts = &c->tun.stats;
+	const struct mt6d_tun_slot *sl = NULL;
+	const uint8_t *msg;
+	struct mt6d_msg m;
+	int n, ml;
+
+	if (c->have_tun)
+		for (int i = 0; i < MT6D_TUN_SLOTS && !sl; i++) {
+			const struct mt6d_tun_slot *x = &c->tun.win[i];
+			if (x->valid && x->local.port == local->port &&
+			    !memcmp(x->local.addr, local->addr, 16) &&
+			    x->remote.port == remote->port &&
+			    !memcmp(x->remote.addr, remote->addr, 16))
+				sl = x;
+		}
+	if (!sl || (c->state != MT6D_CLI_INTRO && c->state != MT6D_CLI_SESSION)) {
+		c->stats.rx_not_ours++;
+		return;
+	}
+	n = mt6d_encap_open_inplace(&c->tun.encap, dgram, len, NULL);
+	if (n == -EMSGSIZE) {
+		ts->rx_truncated++;
+		c->stats.rx_truncated++;
+		return;
+	} else if (n == -EBADMSG) {
+		ts->rx_forged++;
+		c->stats.rx_forged++;
+		return;
+	} else if (n == -EEXIST) {
+		ts->rx_replayed++;
+		c->stats.rx_replayed++;
+		return;
+	} else if (n < 40 || inner[0] >> 4 != 6) {
+		ts->rx_bad_inner++;
+		c->stats.rx_bad_inner++;
+		return;
+	}
+	ts->rx_packets++;
+	ts->rx_bytes += (uint64_t)n;
+	c->last_rx_ms = unix_ms;
+	if (c->state == MT6D_CLI_SESSION && inner[6] != MT6D_NH_CONTROL) {
+		c->cfg.deliver(c->cfg.arg, inner, (size_t)n);
+		return;
+	}
+	ml = mt6d_msg_unwrap(inner, (size_t)n, &msg, src, dst);
+	if (ml < 0 || mt6d_msg_decode(&m, msg, (size_t)ml) < 0) {
+		c->stats.rx_bad_msg++;
+		return;
+	}
+	if (c->state == MT6D_CLI_INTRO) {
+		if (m.type == MT6D_MSG_RESPONSE && m.u.response.request_id == c->request_id) {
+			c->stats.responses++;
+			establish(c, &m, unix_ms);
+		} else {
+			c->stats.rx_bad_msg++;
+		}
+	} else if (m.type == MT6D_MSG_TEARDOWN) {
+		c->stats.teardowns_rx++;
+		c->backoff_ms = 0;
+		backoff(c, unix_ms);
+	} else if (m.type != MT6D_MSG_KEEPALIVE) {
+		c->stats.rx_bad_msg++;
+	}
+	sodium_memzero(&m, sizeof(m));
+}
+
+void mt6d_cli_output(struct mt6d_cli *c, uint8_t *buf, size_t cap, size_t len, uint64_t unix_ms)
+{
+	const uint8_t *pkt = buf + MT6D_ENCAP_INNER_OFF;
+
+	if (c->state != MT6D_CLI_SESSION || len < 40 || pkt[0] >> 4 != 6 ||
+	    cap < len + MT6D_ENCAP_OVERHEAD || memcmp(pkt + 8, c->client_tun, 16) != 0) {
+		c->stats.tx_no_session++;
+		return;
+	}
+	send_tun(c, buf, cap, len, unix_ms);
+}
+
+uint64_t mt6d_cli_tick(struct mt6d_cli *c, uint64_t unix_ms)
+{
+	uint64_t ka = (uint64_t)c->cfg.keepalive_s * 1000, dead = ka * c->cfg.dead_intervals;
+	uint64_t next = unix_ms + 1000, edge;
+
+	switch (c->state) {
+	case MT6D_CLI_LOOKUP:
+	case MT6D_CLI_CLOSED:
+		return next;
+	case MT6D_CLI_BACKOFF:
+		if (unix_ms >= c->next_ms) {
+			set_state(c, MT6D_CLI_LOOKUP);
+			return next;
+		}
+		return c->next_ms;
+	case MT6D_CLI_INTRO:
+		rotate(c, unix_ms);
+		if (unix_ms >= c->next_ms) {
+			if (c->tries >= c->cfg.request_tries) {
+				c->stats.intro_timeouts++;
+				backoff(c, unix_ms);
+				return c->next_ms;
+			}
+			send_request(c, unix_ms);
+		}
+		if (c->next_ms < next)
+			next = c->next_ms;
+		break;
+	case MT6D_CLI_SESSION:
+		rotate(c, unix_ms);
+		if (unix_ms >= c->last_rx_ms + dead) {
+			c->stats.server_silent++;
+			backoff(c, unix_ms);
+			return c->next_ms;
+		}
+		/* next_ms: when the last keepalive went out. */
+		if ((unix_ms >= c->last_tx_ms + ka || unix_ms >= c->last_rx_ms + ka) &&
+		    unix_ms >= c->next_ms + ka)
+			send_keepalive(c, unix_ms);
+		break;
+	}
+	edge = (c->tun.cur + 1) * c->tun.rot_ms;
+	return edge < next ? edge : next;
+}
+
+void mt6d_cli_close(struct mt6d_cli *c, uint64_t unix_ms)
+{
+	if (c->state == MT6D_CLI_SESSION) {
+		struct mt6d_msg m = {.type = MT6D_MSG_TEARDOWN,
+		                     .u.teardown.reason = MT6D_TEARDOWN_CLOSED};
+		send_msg(c, &m, c->client_tun, c->server_tun, unix_ms);
+	}
+	release_tun(c);
+	if (c->state != MT6D_CLI_CLOSED)
+		set_state(c, MT6D_CLI_CLOSED);
+}
