@@ -202,13 +202,14 @@ ups() {
 	n=$(grep -c ' up: ' "$TMP/server.log" 2>/dev/null) || true
 	echo "${n:-0}"
 }
-more_ups() { [ "$(ups)" -gt "$1" ]; }
+more_ups() { [ "$(ups)" -gt "$1" ] || ! kill -0 "$PID_server" 2>/dev/null; }
 
 start_server() {
 	local before
 	before=$(ups)
 	daemon "$S" server server -c "$TMP/server.conf"
-	wait_for 10 "server up" more_ups "$before"
+	wait_for "${SERVER_START_TIMEOUT:-10}" "server up" more_ups "$before"
+	kill -0 "$PID_server" 2>/dev/null || { echo "FAIL: the server exited" >&2; return 1; }
 }
 
 start_client() {
