@@ -363,6 +363,25 @@ static void on_control(void *arg, const char *req, FILE *out)
 		status_json(d, out, req[6] != '\0');
 	} else if (!strcmp(req, "show")) {
 		show_text(d, out);
+	} else if (!strncmp(req, "set ", 4)) {
+		/* As mt6d publish: the next window made uses the new values; new
+		 * sessions take the rotation of the window they came through. */
+		struct mt6d_pub_status ps;
+		const char *p = strstr(req, "period="), *r = strstr(req, "rotation_ms=");
+		unsigned long period, rot;
+
+		mt6d_pub_get_status(d->pub, &ps);
+		period = p ? strtoul(p + 7, NULL, 10) : ps.period;
+		rot = r ? strtoul(r + 12, NULL, 10) : ps.rot_ms;
+		if (period < 10 || period > 7 * 86400 || rot < 100 || rot > 3600000 ||
+		    mt6d_pub_set_period(d->pub, (uint32_t)period, (uint32_t)rot) < 0) {
+			fprintf(out, "{\"error\":\"period must be 10-604800 s and rotation_ms "
+			             "100-3600000\"}");
+			return;
+		}
+		sessd_log(WHO, "period set to %lu s, rotation %lu ms", period, rot);
+		ev_feed_event(d->loop, &d->pub_w, EV_TIMER);
+		fprintf(out, "{\"period\":%lu,\"rotation_ms\":%lu}", period, rot);
 	} else if (!strncmp(req, "teardown ", 9)) {
 		struct mt6d_srv_session *s = mt6d_srv_find_name(d->srv, req + 9);
 

@@ -80,7 +80,11 @@ link() {
 	run ip -n "$1" -6 route add default via "$4::1"
 }
 
-# topology NCLIENTS
+# topology NCLIENTS: client i is in bind mode on 2001:db8:c<i>::/64, or, if
+# it is listed in ROUTED (e.g. ROUTED="3"), in routed mode with
+# 2001:db8:e<i>::/64 routed to it by R
+routed() { [[ " ${ROUTED:-} " == *" $1 "* ]]; }
+
 topology() {
 	mkns "$R"
 	run ip netns exec "$R" sysctl -qw net.ipv6.conf.all.forwarding=1
@@ -91,6 +95,9 @@ topology() {
 	for i in $(seq "$1"); do
 		mkns "$(cns "$i")"
 		link "$(cns "$i")" wan "r$i" "2001:db8:c$i"
+		if routed "$i"; then
+			run ip -n "$R" -6 route add "2001:db8:e$i::/64" via "2001:db8:c$i::2"
+		fi
 	done
 }
 
@@ -170,8 +177,8 @@ client_config() {
 [client]
 private_key = $TMP/c$i.key
 server_public_key = $(cat "$TMP/server.pub")
-prefix = 2001:db8:c$i::/64
-uplink = wan
+$(if routed "$i"; then echo "prefix = 2001:db8:e$i::/64"; echo "mode = routed"
+  else echo "prefix = 2001:db8:c$i::/64"; echo "uplink = wan"; fi)
 period = $PERIOD
 transport = bep44
 keepalive = ${KEEPALIVE:-2}
@@ -202,13 +209,14 @@ ups() {
 	n=$(grep -c ' up: ' "$TMP/server.log" 2>/dev/null) || true
 	echo "${n:-0}"
 }
-more_ups() { [ "$(ups)" -gt "$1" ]; }
+more_ups() { [ "$(ups)" -gt "$1" ] || ! kill -0 "$PID_server" 2>/dev/null; }
 
 start_server() {
 	local before
 	before=$(ups)
 	daemon "$S" server server -c "$TMP/server.conf"
-	wait_for 10 "server up" more_ups "$before"
+	wait_for "${SERVER_START_TIMEOUT:-10}" "server up" more_ups "$before"
+	kill -0 "$PID_server" 2>/dev/null || { echo "FAIL: the server exited" >&2; return 1; }
 }
 
 start_client() {
@@ -279,6 +287,8 @@ check_client_clean() {
 	echo "+ ip -n $ns -6 addr show scope global: $n address(es)" >&2
 	[ "$n" = 1 ] || { echo "FAIL: addresses left on client $1"; ip -n "$ns" -6 addr show; return 1; }
 	[ "$(ip netns exec "$ns" nft list ruleset | wc -c)" = 0 ] || { echo "FAIL: nft rules on client $1"; return 1; }
+	n=$(ip -n "$ns" -6 route show table local type local | grep -c '/64' || true)
+	[ "$n" = 0 ] || { echo "FAIL: local route left on client $1"; return 1; }
 	! ip -n "$ns" link show mt6d0 >/dev/null 2>&1 || { echo "FAIL: TUN left on client $1"; return 1; }
 	[ ! -e "$TMP/c$1.state" ] || { echo "FAIL: state file left on client $1"; return 1; }
 }

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Client/server sessions end to end (docs/sessions.md): a router with a DHT
 # swarm, a server, three registered clients and one unregistered, all in
-# namespaces. Rotation 1000 ms, publication period 20 s (so windows and
+# namespaces; clients 1, 2, 4 in bind mode, client 3 in routed mode.
+# Rotation 1000 ms, publication period 20 s (so windows and
 # their K change during the streams). Checks:
 #  1. the three registered clients find the server through the DHT and get
 #     sessions; the unregistered one gets none;
@@ -19,6 +20,7 @@
 #     sessions on their own;
 #  6. SIGINT leaves nothing: addresses, routes, nftables rules, TUN, state.
 # Usage: test_sessions.sh PATH/TO/mt6d   (root; about 2 minutes)
+ROUTED="3" # client 3 in routed mode, the others in bind mode
 source "$(dirname "$0")/sesslib.sh"
 ROT=1000
 PERIOD=20
