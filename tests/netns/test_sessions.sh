@@ -50,6 +50,9 @@ for i in 1 2 3; do
 	run ip netns exec "$(cns "$i")" ping -6 -c 3 -i 0.2 -w 5 2001:db8:100::1
 done
 is server "j['session_count']==3" || { echo "FAIL: server does not hold 3 sessions"; exit 1; }
+# The window of client 1's introduction: the attacker (client 2) later
+# fetches that window's K, as any registered client can while it is live.
+W1=$(json c1 "j['window']")
 
 echo "== sessions are isolated: nothing crosses unless the server's routing says so"
 A2=$(client_addr 2)
@@ -82,6 +85,11 @@ run ip netns exec "$(cns 2)" "$MT6D" lookup --key "$TMP/c2.key" --server "$(cat 
 	--bootstrap "[2001:db8:d::1]:$SWARM_PORT" --period $PERIOD --transport bep44 >"$TMP/lookup2.out"
 cat "$TMP/lookup2.out"
 K=$(sed -n 's/^intro_key=//p' "$TMP/lookup2.out")
+# K of the window client 1 introduced itself in (it may be an earlier one).
+run ip netns exec "$(cns 2)" "$MT6D" lookup --key "$TMP/c2.key" --server "$(cat "$TMP/server.pub")" \
+	--bootstrap "[2001:db8:d::1]:$SWARM_PORT" --period $PERIOD --transport bep44 \
+	--time $((W1 + 1)) >"$TMP/lookup2w1.out"
+K1=$(sed -n 's/^intro_key=//p' "$TMP/lookup2w1.out")
 SEED=$(sed -n 's/^seed_address=//p' "$TMP/lookup2.out")
 forged0=$(json server "j['stats']['intro_unknown']")
 run ip netns exec "$(cns 2)" $SESSHELPER forge-intro "$SEED" "$K" $ROT 20
@@ -123,7 +131,7 @@ is c4 "j['stats']['lookups_failed']>=1" || { echo "FAIL: client 4 never tried"; 
 
 echo "== observer: what client 2 captured of client 1 opens with none of its keys"
 sleep 1
-run $SESSHELPER decrypt "$TMP/c1-link.pcap" "$K" "$(cat "$TMP/server.pub")" "$TMP/c1.key" \
+run $SESSHELPER decrypt "$TMP/c1-link.pcap" "$K1" "$(cat "$TMP/server.pub")" "$TMP/c1.key" \
 	"$TMP/c2.key" 2001:db8:c1::/64 2001:db8:5::/64 ||
 	{ echo "FAIL: isolation"; exit 1; }
 A1=$(client_addr 1); A2=$(client_addr 2); A3=$(client_addr 3)
