@@ -177,28 +177,32 @@ static int handler(void *user, const char *section, const char *key, const char 
 			c->have_server_pub = 1;
 		} else if (!strcmp(key, "prefix")) {
 			if (prefix64(c->prefix, value) < 0)
-				return bad(p, "%s is not an IPv6 prefix ADDRESS/64: `%s'", key, value);
+				return bad(p, "%s is not an IPv6 prefix ADDRESS/64: `%s'", key,
+				           value);
 			c->have_prefix = 1;
 		} else if (c->is_server && !strcmp(key, "tunnel_prefix")) {
 			if (prefix64(c->tun_prefix, value) < 0)
-				return bad(p, "%s is not an IPv6 prefix ADDRESS/64: `%s'", key, value);
+				return bad(p, "%s is not an IPv6 prefix ADDRESS/64: `%s'", key,
+				           value);
 			c->have_tun_prefix = 1;
 		} else if (!strcmp(key, "interface") || (!c->is_server && !strcmp(key, "uplink"))) {
 			char *dst = key[0] == 'i' ? c->ifname : c->uplink;
-			if (!*value || strlen(value) >= 16 || strchr(value, '/') || strchr(value, ' '))
+			if (!*value || strlen(value) >= 16 || strchr(value, '/') ||
+			    strchr(value, ' '))
 				return bad(p, "%s is not an interface name: `%s'", key, value);
 			strcpy(dst, value);
 		} else if (c->is_server && !strcmp(key, "idle_timeout")) {
 			if (u32(&c->idle_timeout_s, value, 5, 86400) < 0)
-				return bad(p, "%s is not a number of seconds from 5 to 86400: `%s'", key,
-				           value);
+				return bad(p, "%s is not a number of seconds from 5 to 86400: `%s'",
+				           key, value);
 		} else if (!strcmp(key, "keepalive")) {
 			if (u32(&c->keepalive_s, value, 1, 3600) < 0)
-				return bad(p, "%s is not a number of seconds from 1 to 3600: `%s'", key,
-				           value);
+				return bad(p, "%s is not a number of seconds from 1 to 3600: `%s'",
+				           key, value);
 		} else if (c->is_server && !strcmp(key, "max_sessions")) {
 			if (u32(&c->max_sessions, value, 0, 10000000) < 0)
-				return bad(p, "%s is not a number from 0 to 10000000: `%s'", key, value);
+				return bad(p, "%s is not a number from 0 to 10000000: `%s'", key,
+				           value);
 		} else if (c->is_server && !strcmp(key, "tproxy_port")) {
 			if (u32(&c->tproxy_port, value, 1, 65535) < 0)
 				return bad(p, "%s is not a port from 1 to 65535: `%s'", key, value);
@@ -211,8 +215,8 @@ static int handler(void *user, const char *section, const char *key, const char 
 				return bad(p, "%s is neither bind nor routed: `%s'", key, value);
 		} else if (!c->is_server && !strcmp(key, "lookup_timeout")) {
 			if (u32(&c->lookup_timeout_s, value, 1, 3600) < 0)
-				return bad(p, "%s is not a number of seconds from 1 to 3600: `%s'", key,
-				           value);
+				return bad(p, "%s is not a number of seconds from 1 to 3600: `%s'",
+				           key, value);
 		} else if (!strcmp(key, "state_file")) {
 			if (path(c->state_file, value) < 0)
 				return bad(p, "%s is not a file path: `%s'", key, value);

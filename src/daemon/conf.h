@@ -39,15 +39,15 @@ struct conf {
 	/* Sessions (mt6d server, mt6d client); docs/config.md */
 	uint8_t tun_prefix[MT6D_PREFIX_LEN]; /* server: the tunnel network /64 */
 	int have_tun_prefix;
-	char ifname[16];                   /* TUN device name; default mt6d0 */
-	uint32_t idle_timeout_s;           /* server; 0: default */
-	uint32_t keepalive_s;              /* 0: default */
-	uint32_t max_sessions;             /* server; 0: no limit */
-	uint32_t tproxy_port;              /* server: port of the TPROXY socket */
-	int routed;                        /* client: mode = routed (else bind) */
-	char uplink[16];                   /* client: interface of the rotating addresses */
-	uint32_t lookup_timeout_s;         /* client: one rendezvous attempt */
-	char state_file[CONF_PATH_MAX];    /* what to undo after a crash */
+	char ifname[16];                /* TUN device name; default mt6d0 */
+	uint32_t idle_timeout_s;        /* server; 0: default */
+	uint32_t keepalive_s;           /* 0: default */
+	uint32_t max_sessions;          /* server; 0: no limit */
+	uint32_t tproxy_port;           /* server: port of the TPROXY socket */
+	int routed;                     /* client: mode = routed (else bind) */
+	char uplink[16];                /* client: interface of the rotating addresses */
+	uint32_t lookup_timeout_s;      /* client: one rendezvous attempt */
+	char state_file[CONF_PATH_MAX]; /* what to undo after a crash */
 	/* [dht] */
 	struct conf_addr listen[CONF_MAX_LISTEN];
 	int nlisten;

@@ -47,7 +47,7 @@ int state_write(const struct state *st)
 
 		inet_ntop(AF_INET6, it->addr, a, sizeof(a));
 		fprintf(f, "%s %s %s/%u\n",
-		        it->kind == STATE_ADDR          ? "addr"
+		        it->kind == STATE_ADDR        ? "addr"
 		        : it->kind == STATE_NFT_TABLE ? "nft-table"
 		                                      : "route-local",
 		        it->ifname, a, it->plen);
