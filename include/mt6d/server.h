@@ -44,6 +44,10 @@ extern "C" {
 #define MT6D_REQUEST_TRIES    5
 #define MT6D_BACKOFF_MIN_MS   1000
 #define MT6D_BACKOFF_MAX_MS   60000
+/* A rotation period outside these bounds (from the DHT or a response) is
+ * refused: both ends are authentic, but a slot of 1 ms would only burn CPU. */
+#define MT6D_ROT_MIN_MS 100
+#define MT6D_ROT_MAX_MS 3600000
 
 /* Send one datagram from a local endpoint to a remote one. */
 typedef void (*mt6d_send_fn)(void *arg, const struct mt6d_tun_endpoint *from,

@@ -220,7 +220,7 @@ void mt6d_cli_lookup_done(struct mt6d_cli *c, const struct mt6d_config *cfg, uin
 	if (c->state != MT6D_CLI_LOOKUP)
 		return;
 	c->stats.lookups++;
-	if (!cfg || !cfg->rot_ms) {
+	if (!cfg || cfg->rot_ms < MT6D_ROT_MIN_MS || cfg->rot_ms > MT6D_ROT_MAX_MS) {
 		c->stats.lookups_failed++;
 		backoff(c, unix_ms);
 		return;
@@ -334,7 +334,9 @@ void mt6d_cli_input(struct mt6d_cli *c, const struct mt6d_tun_endpoint *local,
 		return;
 	}
 	if (c->state == MT6D_CLI_INTRO) {
-		if (m.type == MT6D_MSG_RESPONSE && m.u.response.request_id == c->request_id) {
+		if (m.type == MT6D_MSG_RESPONSE && m.u.response.request_id == c->request_id &&
+		    m.u.response.rot_ms >= MT6D_ROT_MIN_MS &&
+		    m.u.response.rot_ms <= MT6D_ROT_MAX_MS) {
 			c->stats.responses++;
 			establish(c, &m, unix_ms);
 		} else {

@@ -49,7 +49,8 @@ cleanup() {
 	done
 	wait 2>/dev/null
 	for n in "${NS_ALL[@]}"; do ip netns del "$n" 2>/dev/null; done
-	if [ $rc -ne 0 ]; then
+	# The logs of a failure; not of an interruption (Ctrl-C, SIGTERM).
+	if [ $rc -ne 0 ] && [ $rc -ne 143 ]; then
 		for f in "$TMP"/*.log; do [ -f "$f" ] && { echo "== $f"; tail -40 "$f"; }; done
 	fi
 	rm -rf "$TMP"
