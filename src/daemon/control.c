@@ -87,6 +87,16 @@ int control_start(struct control *c, struct ev_loop *loop, const char *path, con
 		return -EADDRINUSE;
 	}
 	close(c->fd);
+	c->fd = -1;
+	/* Replace only a stale socket: a mistyped path must never delete a
+	 * file (say, the private key) that happens to be there. */
+	{
+		struct stat st;
+		if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+			snprintf(err, errlen, "`%s' exists and is not a socket", path);
+			return -EEXIST;
+		}
+	}
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
 		ret = -errno;

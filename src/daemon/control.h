@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The daemon's control socket: a Unix stream socket, mode 0600, that
+ * The daemon's control socket: a Unix stream socket with no group or other access, that
  * accepts one request line and answers one JSON object, then closes. Peers
  * are checked with SO_PEERCRED: only root and the daemon's own user.
  */
