@@ -14,6 +14,7 @@
 #include <ini.h>
 
 #include "conf.h"
+#include "mt6d/rebind.h"
 #include "mt6d/rendezvous.h"
 
 struct parse {
@@ -81,6 +82,21 @@ int conf_parse_addr_ex(struct conf_addr *a, const char *s, int form)
 int conf_parse_addr(struct conf_addr *a, const char *s)
 {
 	return conf_parse_addr_ex(a, s, CONF_ADDR_PORT);
+}
+
+void conf_addr_v6(uint8_t addr[static 16], uint16_t *port, const struct conf_addr *a)
+{
+	if (a->ss.ss_family == AF_INET) {
+		const struct sockaddr_in *v4 = (const struct sockaddr_in *)&a->ss;
+		memset(addr, 0, 10);
+		addr[10] = addr[11] = 0xff;
+		memcpy(addr + 12, &v4->sin_addr, 4);
+		*port = ntohs(v4->sin_port);
+	} else {
+		const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&a->ss;
+		memcpy(addr, &v6->sin6_addr, 16);
+		*port = ntohs(v6->sin6_port);
+	}
 }
 
 void conf_format_addr(char *out, size_t cap, const struct sockaddr *sa)
@@ -175,7 +191,11 @@ static int handler(void *user, const char *section, const char *key, const char 
 			if (mt6d_key_from_base64(c->server_pub, value) < 0)
 				return bad(p, "%s is not a base64 public key: `%s'", key, value);
 			c->have_server_pub = 1;
+		} else if (!c->is_server && !strcmp(key, "prefix") && !strcmp(value, "auto")) {
+			c->prefix_auto = 1;
+			c->have_prefix = 0;
 		} else if (!strcmp(key, "prefix")) {
+			c->prefix_auto = 0;
 			if (prefix64(c->prefix, value) < 0)
 				return bad(p, "%s is not an IPv6 prefix ADDRESS/64: `%s'", key,
 				           value);
@@ -207,12 +227,38 @@ static int handler(void *user, const char *section, const char *key, const char 
 			if (u32(&c->tproxy_port, value, 1, 65535) < 0)
 				return bad(p, "%s is not a port from 1 to 65535: `%s'", key, value);
 		} else if (!c->is_server && !strcmp(key, "mode")) {
-			if (!strcmp(value, "bind"))
-				c->routed = 0;
-			else if (!strcmp(value, "routed"))
+			c->routed = c->underlay = 0;
+			if (!strcmp(value, "routed"))
 				c->routed = 1;
-			else
-				return bad(p, "%s is neither bind nor routed: `%s'", key, value);
+			else if (!strcmp(value, "underlay"))
+				c->underlay = 1;
+			else if (strcmp(value, "bind") != 0)
+				return bad(p, "%s is neither bind, routed nor underlay: `%s'", key,
+				           value);
+		} else if (c->is_server && !strcmp(key, "underlay")) {
+			struct conf_addr a;
+			if (conf_parse_addr(&a, value) < 0)
+				return bad(p, "%s is not ADDRESS:PORT or [ADDRESS]:PORT: `%s'", key,
+				           value);
+			conf_addr_v6(c->underlay_addr, &c->underlay_port, &a);
+		} else if (c->is_server && !strcmp(key, "rebind_levels")) {
+			if (u32(&c->rebind_levels, value, MT6D_REBIND_MIN_LEVELS,
+			        MT6D_REBIND_MAX_LEVELS) < 0)
+				return bad(p, "%s is not a number from 1 to 24: `%s'", key, value);
+		} else if (c->is_server && !strcmp(key, "rebind_epoch")) {
+			if (u32(&c->rebind_epoch_s, value, 10, 7 * 86400) < 0)
+				return bad(p, "%s is not a number of seconds from 10 to 604800: `%s'",
+				           key, value);
+		} else if (c->is_server && !strcmp(key, "rebind_window")) {
+			if (u32(&c->rebind_window_s, value, 1, 600) < 0)
+				return bad(p, "%s is not a number of seconds from 1 to 600: `%s'", key,
+				           value);
+		} else if (c->is_server && !strcmp(key, "reply_rate")) {
+			if (u32(&c->reply_rate, value, 1, 1000000) < 0)
+				return bad(p, "%s is not a number from 1 to 1000000: `%s'", key, value);
+		} else if (c->is_server && !strcmp(key, "reply_burst")) {
+			if (u32(&c->reply_burst, value, 1, 1000000) < 0)
+				return bad(p, "%s is not a number from 1 to 1000000: `%s'", key, value);
 		} else if (!c->is_server && !strcmp(key, "lookup_timeout")) {
 			if (u32(&c->lookup_timeout_s, value, 1, 3600) < 0)
 				return bad(p, "%s is not a number of seconds from 1 to 3600: `%s'",

@@ -45,6 +45,14 @@ struct conf {
 	uint32_t max_sessions;          /* server; 0: no limit */
 	uint32_t tproxy_port;           /* server: port of the TPROXY socket */
 	int routed;                     /* client: mode = routed (else bind) */
+	int underlay;                   /* client: mode = underlay (docs/rebind.md) */
+	int prefix_auto;                /* client: prefix = auto, follow the uplink's /64 */
+	/* server: the static underlay endpoint (IPv4 as ::ffff:a.b.c.d); port 0: none */
+	uint8_t underlay_addr[16];
+	uint16_t underlay_port;
+	/* server: rebinding (docs/rebind.md); 0: the library's default */
+	uint32_t rebind_levels, rebind_epoch_s, rebind_window_s;
+	uint32_t reply_rate, reply_burst; /* unrecognized-connection replies per /64 (/24) */
 	char uplink[16];                /* client: interface of the rotating addresses */
 	uint32_t lookup_timeout_s;      /* client: one rendezvous attempt */
 	char state_file[CONF_PATH_MAX]; /* what to undo after a crash */
@@ -68,6 +76,8 @@ enum {
 	CONF_ADDR_HOST = 2,  /* an address alone: A.B.C.D, V6 or [V6]; port 0 */
 };
 int conf_parse_addr_ex(struct conf_addr *a, const char *s, int form);
+/* The address as 16 bytes (IPv4 as ::ffff:a.b.c.d) and the port. */
+void conf_addr_v6(uint8_t addr[static 16], uint16_t *port, const struct conf_addr *a);
 /* Format as "A.B.C.D:PORT" or "[V6]:PORT". */
 void conf_format_addr(char *out, size_t cap, const struct sockaddr *sa);
 

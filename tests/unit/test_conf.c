@@ -97,6 +97,46 @@ static void test_session_keys(void **state)
 	assert_int_equal(c.lookup_timeout_s, 10);
 }
 
+static void test_rebind_keys(void **state)
+{
+	struct conf c;
+	const char *srv = "[server]\nprivate_key = k\nclients = c\nprefix = 2001:db8:5::/64\n"
+	                  "underlay = 203.0.113.1:7000\nrebind_levels = 20\nrebind_epoch = 60\n"
+	                  "rebind_window = 5\nreply_rate = 7\nreply_burst = 3\n";
+	const char *cli = "[client]\nprivate_key = k\n"
+	                  "server_public_key = 0cwRe3M/LRxGSCPmn3Zkkd7JX9j3WL5Vg9A+9iNoWng=\n"
+	                  "prefix = auto\nuplink = eth0\n";
+
+	assert_int_equal(conf_load_string(&c, srv, "s.conf", 1), 0);
+	assert_memory_equal(c.underlay_addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff\xcb\x00\x71\x01", 16);
+	assert_int_equal(c.underlay_port, 7000);
+	assert_int_equal(c.rebind_levels, 20);
+	assert_int_equal(c.rebind_epoch_s, 60);
+	assert_int_equal(c.rebind_window_s, 5);
+	assert_int_equal(c.reply_rate, 7);
+	assert_int_equal(c.reply_burst, 3);
+	assert_int_equal(conf_load_string(&c,
+	                                  "[server]\nprivate_key=k\nclients=c\n"
+	                                  "prefix=2001:db8::/64\nunderlay = [2001:db8:9::1]:443\n",
+	                                  "s.conf", 1),
+	                 0);
+	assert_int_equal(c.underlay_addr[0], 0x20);
+	assert_int_equal(c.underlay_addr[15], 1);
+	assert_int_equal(c.underlay_port, 443);
+	assert_int_equal(conf_load_string(&c, cli, "c.conf", 0), 0);
+	assert_int_equal(c.prefix_auto, 1);
+	assert_int_equal(c.have_prefix, 0);
+	assert_int_equal(c.underlay, 0);
+	assert_int_equal(conf_load_string(&c,
+	                                  "[client]\nprivate_key=k\nmode = underlay\n"
+	                                  "server_public_key = "
+	                                  "0cwRe3M/LRxGSCPmn3Zkkd7JX9j3WL5Vg9A+9iNoWng=\n",
+	                                  "c.conf", 0),
+	                 0);
+	assert_int_equal(c.underlay, 1);
+	assert_int_equal(c.routed, 0);
+}
+
 static void test_errors_name_the_line(void **state)
 {
 	static const struct {
@@ -123,6 +163,12 @@ static void test_errors_name_the_line(void **state)
 		{"[server]\nmode = routed\n", "x.conf:2: unknown key `mode'"},
 		{"[server]\ntproxy_port = 70000\n", "x.conf:2: tproxy_port"},
 		{"[client]\nmode = bridged\n", "x.conf:2: mode is neither"},
+		{"[server]\nunderlay = 203.0.113.1\n", "x.conf:2: underlay"},
+		{"[server]\nrebind_levels = 25\n", "x.conf:2: rebind_levels"},
+		{"[server]\nrebind_epoch = 5\n", "x.conf:2: rebind_epoch"},
+		{"[server]\n\nrebind_window = 0\n", "x.conf:3: rebind_window"},
+		{"[server]\nreply_rate = 0\n", "x.conf:2: reply_rate"},
+		{"[client]\nunderlay = 203.0.113.1:7000\n", "x.conf:2: unknown key `underlay'"},
 		{"[client]\nuplink = eth 0\n", "x.conf:2: uplink"},
 		{"[client]\nkeepalive = 0\n", "x.conf:2: keepalive"},
 	};
@@ -179,7 +225,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_server_good),   cmocka_unit_test(test_client_periods),
-		cmocka_unit_test(test_session_keys),
+		cmocka_unit_test(test_session_keys), cmocka_unit_test(test_rebind_keys),
 		cmocka_unit_test(test_errors_name_the_line), cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_addr),
 	};
