@@ -14,6 +14,11 @@
 # 2001:db8:c<i>::/64, its link with R, where it adds its rotating addresses
 # (bind mode, nodad). The tunnel network is 2001:db8:100::/64, the server
 # being ::1. C4, when made, is not registered. Every command is echoed.
+#
+# Knobs for other topologies (test_rebind_*.sh): SWARM_ADDR (the swarm's
+# address, IPv6 or IPv4), SERVER_DHT (the server's [dht] listen),
+# CLIENT_DHT_<i> (client i's [dht] listen), AUTO="1" (client 1 in bind mode
+# with prefix = auto), UNDERLAY="1" (client 1 in underlay mode).
 set -euo pipefail
 
 MT6D=$(readlink -f "$1")
@@ -29,6 +34,7 @@ SWARM_PORT=20000
 SWARM_N=${SWARM_N:-16}
 ROT=${ROT:-1000}
 PERIOD=${PERIOD:-900}
+SWARM_ADDR=${SWARM_ADDR:-2001:db8:d::1}
 NS_ALL=()
 PIDS=()
 DAEMONS=()
@@ -85,6 +91,8 @@ link() {
 # it is listed in ROUTED (e.g. ROUTED="3"), in routed mode with
 # 2001:db8:e<i>::/64 routed to it by R
 routed() { [[ " ${ROUTED:-} " == *" $1 "* ]]; }
+auto() { [[ " ${AUTO:-} " == *" $1 "* ]]; }
+underlay() { [[ " ${UNDERLAY:-} " == *" $1 "* ]]; }
 
 topology() {
 	mkns "$R"
@@ -117,9 +125,14 @@ observer() {
 	done
 }
 
+# swarm_ep: the swarm's first node, ADDRESS:PORT or [ADDRESS]:PORT
+swarm_ep() {
+	if [[ $SWARM_ADDR == *:* ]]; then echo "[$SWARM_ADDR]:$SWARM_PORT"; else echo "$SWARM_ADDR:$SWARM_PORT"; fi
+}
+
 swarm() {
-	echo "+ ip netns exec $R $MT6D dht swarm --count $SWARM_N --listen 2001:db8:d::1 --base-port $SWARM_PORT --rate-limit 0 &" >&2
-	ip netns exec "$R" "$MT6D" dht swarm --count "$SWARM_N" --listen 2001:db8:d::1 \
+	echo "+ ip netns exec $R $MT6D dht swarm --count $SWARM_N --listen $SWARM_ADDR --base-port $SWARM_PORT --rate-limit 0 &" >&2
+	ip netns exec "$R" "$MT6D" dht swarm --count "$SWARM_N" --listen "$SWARM_ADDR" \
 		--base-port $SWARM_PORT --rate-limit 0 >"$TMP/swarm.out" 2>"$TMP/swarm.log" &
 	PIDS+=($!)
 	for _ in $(seq 50); do
@@ -162,8 +175,8 @@ state_file = $TMP/server.state
 ${SERVER_EXTRA:-}
 
 [dht]
-listen = [2001:db8:5:1::2]:6881
-bootstrap = [2001:db8:d::1]:$SWARM_PORT
+listen = ${SERVER_DHT:-[2001:db8:5:1::2]:6881}
+bootstrap = $(swarm_ep)
 
 [control]
 socket = $TMP/server.sock
@@ -172,13 +185,16 @@ CONF
 }
 
 client_config() {
-	local i=$1
+	local i=$1 dht
+	eval "dht=\${CLIENT_DHT_$i:-[2001:db8:c$i::2]:6881}"
 	cat >"$TMP/c$i.conf" <<CONF
 # written by $(basename "$0")
 [client]
 private_key = $TMP/c$i.key
 server_public_key = $(cat "$TMP/server.pub")
 $(if routed "$i"; then echo "prefix = 2001:db8:e$i::/64"; echo "mode = routed"
+  elif underlay "$i"; then echo "mode = underlay"
+  elif auto "$i"; then echo "prefix = auto"; echo "uplink = wan"
   else echo "prefix = 2001:db8:c$i::/64"; echo "uplink = wan"; fi)
 period = $PERIOD
 transport = bep44
@@ -187,8 +203,8 @@ lookup_timeout = 10
 state_file = $TMP/c$i.state
 
 [dht]
-listen = [2001:db8:c$i::2]:6881
-bootstrap = [2001:db8:d::1]:$SWARM_PORT
+listen = $dht
+bootstrap = $(swarm_ep)
 
 [control]
 socket = $TMP/c$i.sock
