@@ -252,7 +252,7 @@ struct mt6d_cli_stats {
 	uint64_t claims_sent;
 	uint64_t rebinds;        /* claims answered: the session continued */
 	uint64_t prefix_changes; /* mt6d_cli_set_prefix with a new /64 */
-	uint64_t grants_rx;      /* grants received (response, renewals) */
+	uint64_t renewals_rx;    /* renewals (message 4) taken */
 	uint64_t no_underlay;    /* configurations without the underlay (underlay mode) */
 };
 

@@ -374,8 +374,6 @@ static void establish(struct mt6d_cli *c, const struct mt6d_msg *m, uint64_t uni
 	c->have_grant =
 	        m->u.response.grant_len && mt6d_rebind_grant_decode(&c->grant, m->u.response.grant,
 	                                                            m->u.response.grant_len) == 0;
-	if (c->have_grant)
-		c->stats.grants_rx++;
 	c->claim_pending = false;
 	c->claim_tries = 0;
 	memset(c->echoes, 0, sizeof(*c->echoes));
@@ -484,7 +482,7 @@ void mt6d_cli_input(struct mt6d_cli *c, const struct mt6d_tun_endpoint *local,
 		    c->have_grant && g.conn == c->grant.conn && g.levels == c->grant.levels &&
 		    g.epoch >= c->grant.epoch) {
 			c->grant = g;
-			c->stats.grants_rx++;
+			c->stats.renewals_rx++;
 		} else {
 			c->stats.rx_bad_msg++;
 		}

@@ -1288,7 +1288,7 @@ static void test_rebind_renewal(void **state)
 	assert_sessions(w, 2);
 	assert_int_equal(w->cli[0]->grant.epoch, e0 + 1);
 	assert_int_equal(w->cli[1]->grant.epoch, e0 + 1);
-	assert_true(w->cli[0]->stats.grants_rx >= 2);
+	assert_true(w->cli[0]->stats.renewals_rx >= 1);
 	w->nat[0].port = 41000;
 	send_up(w, 0, 1);
 	pump(w);
