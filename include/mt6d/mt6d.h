@@ -17,22 +17,22 @@
 extern "C" {
 #endif
 
-#define MT6D_KEY_LEN 32       /* X25519 private or public key, shared secret */
-#define MT6D_KEY_B64_LEN 44   /* standard base64 of 32 bytes, with padding */
-#define MT6D_DESC_LEN 20      /* DHT descriptor d_T (an infohash) */
-#define MT6D_IID_LEN 8        /* interface identifier */
-#define MT6D_PREFIX_LEN 8     /* /64 prefix */
-#define MT6D_INTRO_KEY_LEN 16 /* introduction key K; also session key K_S */
-#define MT6D_NONCE_LEN 24     /* crypto_box nonce */
-#define MT6D_MAC_LEN 16       /* crypto_box MAC */
+#define MT6D_KEY_LEN        32 /* X25519 private or public key, shared secret */
+#define MT6D_KEY_B64_LEN    44 /* standard base64 of 32 bytes, with padding */
+#define MT6D_DESC_LEN       20 /* DHT descriptor d_T (an infohash) */
+#define MT6D_IID_LEN        8  /* interface identifier */
+#define MT6D_PREFIX_LEN     8  /* /64 prefix */
+#define MT6D_INTRO_KEY_LEN  16 /* introduction key K; also session key K_S */
+#define MT6D_NONCE_LEN      24 /* crypto_box nonce */
+#define MT6D_MAC_LEN        16 /* crypto_box MAC */
 #define MT6D_CONFIG_VERSION 1
-#define MT6D_CONFIG_LEN 45 /* version(1) T(8) rot_ms(4) seed(16) K(16) */
-#define MT6D_SEALED_LEN (MT6D_NONCE_LEN + MT6D_MAC_LEN + MT6D_CONFIG_LEN) /* 85 */
-#define MT6D_STUFF_MAX 255 /* longest port-stuffed message */
+#define MT6D_CONFIG_LEN     45 /* version(1) T(8) rot_ms(4) seed(16) K(16) */
+#define MT6D_SEALED_LEN     (MT6D_NONCE_LEN + MT6D_MAC_LEN + MT6D_CONFIG_LEN) /* 85 */
+#define MT6D_STUFF_MAX      255  /* longest port-stuffed message */
 #define MT6D_DEFAULT_PERIOD 900  /* publication period n, seconds */
 #define MT6D_DEFAULT_ROT_MS 3000 /* address rotation period */
-#define MT6D_PORT_BASE 1024
-#define MT6D_PORT_SPAN 64512
+#define MT6D_PORT_BASE      1024
+#define MT6D_PORT_SPAN      64512
 
 /* 0 on success, -1 if libsodium cannot start. Safe to call repeatedly. */
 int mt6d_init(void);
@@ -47,8 +47,7 @@ void mt6d_key_to_base64(char out[static MT6D_KEY_B64_LEN + 1],
                         const uint8_t key[static MT6D_KEY_LEN]);
 /* A new clamped X25519 private key. */
 void mt6d_key_generate(uint8_t priv[static MT6D_KEY_LEN]);
-int mt6d_key_public(uint8_t pub[static MT6D_KEY_LEN],
-                    const uint8_t priv[static MT6D_KEY_LEN]);
+int mt6d_key_public(uint8_t pub[static MT6D_KEY_LEN], const uint8_t priv[static MT6D_KEY_LEN]);
 /*
  * Read a private key file (one base64 line). Refused with -EPERM when the
  * file is readable or writable by group or others, -ENOENT etc. from the
@@ -94,11 +93,13 @@ void mt6d_slot_address(uint8_t addr[static 16], uint16_t *port,
 /* ---- configuration and sealed message (config.c) ---- */
 
 struct mt6d_config {
-	uint8_t version;                      /* MT6D_CONFIG_VERSION */
-	uint64_t window;                      /* T, Unix seconds */
-	uint32_t rot_ms;                      /* rotation period, ms */
-	uint8_t seed_addr[16];                /* SeedIPv6_S */
+	uint8_t version;                       /* MT6D_CONFIG_VERSION */
+	uint64_t window;                       /* T, Unix seconds */
+	uint32_t rot_ms;                       /* rotation period, ms */
+	uint8_t seed_addr[16];                 /* SeedIPv6_S */
 	uint8_t intro_key[MT6D_INTRO_KEY_LEN]; /* K */
+	uint8_t underlay_addr[16];             /* version 2: the server's underlay */
+	uint16_t underlay_port;                /* host order; 0: none (version 1) */
 };
 
 void mt6d_config_encode(uint8_t out[static MT6D_CONFIG_LEN], const struct mt6d_config *c);

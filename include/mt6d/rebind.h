@@ -225,15 +225,16 @@ int mt6d_rebind_reply_decode(const uint8_t *in, size_t len,
 /*
  * The client's record of the starts of datagrams it sent recently, to
  * check a reply's echo: a reply whose echo is not here (an off-path forgery,
- * or a reply to something long gone) is ignored. Caller-allocated; zero it
- * to start.
+ * or a reply to something long gone) is ignored. A direct-mapped table: a
+ * datagram's echo is kept in the entry its first two bytes choose (they are
+ * random nonce bytes), replacing what was there, so about the last 16,384
+ * datagrams are recognized (0.2 s at 80,000 datagrams/s), whatever the
+ * rate, at O(1) per datagram. Caller-allocated (256 KiB); zero it to start.
  */
-#define MT6D_REBIND_ECHO_SLOTS 64
+#define MT6D_REBIND_ECHO_SLOTS 16384 /* a power of two */
 
 struct mt6d_rebind_echoes {
-	uint8_t echo[MT6D_REBIND_ECHO_SLOTS][MT6D_REBIND_ECHO_LEN];
-	uint8_t used[MT6D_REBIND_ECHO_SLOTS];
-	unsigned next;
+	uint8_t echo[MT6D_REBIND_ECHO_SLOTS][MT6D_REBIND_ECHO_LEN]; /* all zero: empty */
 };
 
 /* Remember a datagram being sent (only those long enough to get a reply). */

@@ -76,16 +76,16 @@ struct mt6d_intro {
 };
 
 struct mt6d_pub_config {
-	struct mt6d_dht *dht;                 /* the node to publish through */
-	uint8_t server_priv[MT6D_KEY_LEN];    /* copied; wiped by mt6d_pub_free */
-	uint8_t prefix[MT6D_PREFIX_LEN];      /* the server's /64 */
-	uint32_t period;                      /* n, seconds; 0: 900 */
-	uint32_t rot_ms;                      /* 0: 3000 */
-	int transports;                       /* MT6D_RDV_*; 0: BEP 44 */
-	unsigned max_inflight;                /* DHT operations at once; 0: 64 (a port-stuffing
-	                                         announce counts as 8: it sends 85 times more) */
-	uint32_t lead_s;                      /* publish the next window this long before
-	                                         its start; 0: min(n/5, 300) */
+	struct mt6d_dht *dht;              /* the node to publish through */
+	uint8_t server_priv[MT6D_KEY_LEN]; /* copied; wiped by mt6d_pub_free */
+	uint8_t prefix[MT6D_PREFIX_LEN];   /* the server's /64 */
+	uint32_t period;                   /* n, seconds; 0: 900 */
+	uint32_t rot_ms;                   /* 0: 3000 */
+	int transports;                    /* MT6D_RDV_*; 0: BEP 44 */
+	unsigned max_inflight;             /* DHT operations at once; 0: 64 (a port-stuffing
+	                                      announce counts as 8: it sends 85 times more) */
+	uint32_t lead_s;                   /* publish the next window this long before
+	                                      its start; 0: min(n/5, 300) */
 	/* A new window's configuration was made (before it is published), or
 	 * one was dropped (intro == NULL, window given): the server adds or
 	 * removes that introduction endpoint. May be NULL. */
@@ -94,18 +94,18 @@ struct mt6d_pub_config {
 };
 
 struct mt6d_pub_status {
-	uint64_t window;          /* newest window with a live configuration */
+	uint64_t window; /* newest window with a live configuration */
 	uint32_t period, rot_ms;
 	size_t clients;
 	/* The most recent publication round (current or next window). */
 	uint64_t round_window;
 	/* DHT operations: one per client and transport. */
 	size_t round_total, round_done, round_failed, round_inflight;
-	size_t round_retried;       /* operations tried again (up to 3 attempts) */
+	size_t round_retried;                        /* operations tried again (up to 3 attempts) */
 	uint64_t round_started_ms, round_elapsed_ms; /* mono; elapsed 0 while running */
-	unsigned round_stored_min;  /* fewest nodes that stored one client's item */
+	unsigned round_stored_min; /* fewest nodes that stored one client's item */
 	uint64_t ops_started, ops_failed, dht_messages;
-	unsigned windows_live;    /* introduction configurations kept */
+	unsigned windows_live; /* introduction configurations kept */
 };
 
 struct mt6d_pub;
@@ -153,8 +153,8 @@ struct mt6d_lookup_result {
 	int transport;              /* the transport that gave it */
 	uint64_t window;            /* the window it was found for */
 	unsigned windows_tried;
-	unsigned nodes_answered;    /* summed over the DHT operations */
-	unsigned candidates;        /* values or port groups tried */
+	unsigned nodes_answered; /* summed over the DHT operations */
+	unsigned candidates;     /* values or port groups tried */
 	uint64_t elapsed_ms;
 };
 
@@ -170,7 +170,7 @@ struct mt6d_lookup_config {
 	 * server operator who changes n at run time lists the old and the new
 	 * value in the clients' configuration for the transition. */
 	uint32_t periods[MT6D_LOOKUP_MAX_PERIODS];
-	int transports;   /* 0: both, BEP 44 first */
+	int transports; /* 0: both, BEP 44 first */
 };
 
 struct mt6d_lookup;
@@ -188,7 +188,8 @@ void mt6d_lookup_free(struct mt6d_lookup *lk);
 
 /* The value stored in BEP 44: m as a bencoded string "85:" || m. */
 #define MT6D_BEP44_VALUE_LEN (3 + MT6D_SEALED_LEN)
-void mt6d_bep44_value(uint8_t v[static MT6D_BEP44_VALUE_LEN], const uint8_t m[static MT6D_SEALED_LEN]);
+void mt6d_bep44_value(uint8_t v[static MT6D_BEP44_VALUE_LEN],
+                      const uint8_t m[static MT6D_SEALED_LEN]);
 
 #ifdef __cplusplus
 }

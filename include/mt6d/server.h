@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "mt6d/mt6d.h"
+#include "mt6d/rebind.h"
 #include "mt6d/rendezvous.h"
 #include "mt6d/session.h"
 #include "mt6d/tunnel.h"
@@ -46,8 +47,10 @@ extern "C" {
 #define MT6D_BACKOFF_MAX_MS   60000
 /* A rotation period outside these bounds (from the DHT or a response) is
  * refused: both ends are authentic, but a slot of 1 ms would only burn CPU. */
-#define MT6D_ROT_MIN_MS 100
-#define MT6D_ROT_MAX_MS 3600000
+#define MT6D_ROT_MIN_MS     100
+#define MT6D_ROT_MAX_MS     3600000
+#define MT6D_CLAIM_EVERY_MS 250 /* client: at most 4 claims a second */
+#define MT6D_CLAIM_TRIES    8   /* claims for one move before giving up on it */
 
 /* Send one datagram from a local endpoint to a remote one. */
 typedef void (*mt6d_send_fn)(void *arg, const struct mt6d_tun_endpoint *from,
@@ -75,6 +78,23 @@ struct mt6d_srv_session {
 	uint64_t rx_spoofed; /* inner source other than the client's tunnel address */
 	struct mt6d_srv_session *prev, *next;
 	uint8_t response[MT6D_MSG_RESPONSE_LEN]; /* for a repeated request; holds the key */
+	/* Rebinding (docs/rebind.md). */
+	bool has_conn;                 /* the session holds a connection ID */
+	uint32_t conn;                 /* c */
+	uint64_t rebinds;              /* claims accepted for it */
+	uint64_t rebind_ms;            /* time of the last one */
+	bool underlay;                 /* on the underlay endpoint, not MT6D addresses */
+	struct mt6d_tun_endpoint peer; /* underlay: the client's endpoint as seen */
+	unsigned renew_left;           /* grant messages still to send for this epoch */
+	uint64_t renew_next_ms;
+};
+
+/* Why a claim was refused (mt6d_srv_stats.claims_refused). */
+enum mt6d_srv_claim {
+	MT6D_SRV_CLAIM_BAD = 0,  /* not authentic, or for a session of the other kind */
+	MT6D_SRV_CLAIM_LOCATION, /* authentic, but not from the location inside */
+	MT6D_SRV_CLAIM_STALE,    /* authentic, time outside the window */
+	MT6D_SRV_CLAIM_REPLAYED, /* authentic, not newer than the last one accepted */
 };
 
 struct mt6d_srv_stats {
@@ -91,6 +111,14 @@ struct mt6d_srv_stats {
 	uint64_t rx_truncated, rx_forged, rx_replayed, rx_bad_inner, rx_spoofed;
 	uint64_t tx_no_session; /* inner destination of no session */
 	uint64_t tx_bad_inner;
+	/* rebinding */
+	uint64_t unrecognized;    /* datagrams from a tuple no session expects */
+	uint64_t replies;         /* unrecognized-connection replies sent */
+	uint64_t replies_limited; /* not sent: the rate limit (triggers >= 34 bytes) */
+	uint64_t claims_accepted, claims_refused[4]; /* by enum mt6d_srv_claim */
+	uint64_t grants_sent;                        /* renewals (message 4) */
+	uint64_t conn_full;                          /* sessions made without a connection ID */
+	uint64_t intro_underlay; /* introductions through the underlay endpoint */
 };
 
 struct mt6d_srv_config {
@@ -101,6 +129,15 @@ struct mt6d_srv_config {
 	uint32_t keepalive_s;                /* 0: MT6D_KEEPALIVE_S */
 	uint32_t request_skew_ms;            /* 0: MT6D_REQUEST_SKEW_MS */
 	size_t max_sessions;                 /* 0: no limit */
+	/* Rebinding: L, epoch, window (0: the defaults); rebind_off turns it
+	 * off (responses without a grant, no claims, no replies). */
+	struct mt6d_rebind_params rebind;
+	bool rebind_off;
+	struct mt6d_rebind_rl_params replies; /* limits of unrecognized-connection replies */
+	/* The underlay endpoint (static; IPv4 as ::ffff:a.b.c.d), port 0: none.
+	 * Its datagrams come in through mt6d_srv_input_underlay and leave
+	 * through send with from = this endpoint. */
+	struct mt6d_tun_endpoint underlay;
 	mt6d_send_fn send;
 	/* An authentic inner packet of session s, for the TUN device. */
 	void (*deliver)(void *arg, struct mt6d_srv_session *s, const uint8_t *pkt, size_t len);
@@ -136,6 +173,23 @@ void mt6d_srv_intro_drop(struct mt6d_srv *srv, uint64_t window);
 void mt6d_srv_input(struct mt6d_srv *srv, const struct mt6d_tun_endpoint *local,
                     const struct mt6d_tun_endpoint *remote, uint8_t *dgram, size_t len,
                     uint64_t unix_ms);
+/*
+ * One datagram that arrived at the underlay endpoint from remote (the
+ * client's address and port after any NAT). Sessions there are found by
+ * remote; an introduction starts with the client's introduction IID of the
+ * slot (8 bytes) before the sealed datagram, since its source address says
+ * nothing; anything else from an unknown remote is tried as a claim and
+ * answered with an unrecognized-connection reply.
+ */
+void mt6d_srv_input_underlay(struct mt6d_srv *srv, const struct mt6d_tun_endpoint *remote,
+                             uint8_t *dgram, size_t len, uint64_t unix_ms);
+/* The session's current endpoints (underlay: the underlay and the peer). */
+void mt6d_srv_session_endpoints(const struct mt6d_srv_session *s, struct mt6d_tun_endpoint *local,
+                                struct mt6d_tun_endpoint *remote);
+/* L and the rebinding verifier's connections in use (0, 0 when off). */
+unsigned mt6d_srv_rebind_levels(const struct mt6d_srv *srv);
+size_t mt6d_srv_rebind_count(const struct mt6d_srv *srv);
+const char *mt6d_srv_claim_name(enum mt6d_srv_claim why);
 /*
  * One inner packet from the TUN device, at buf + MT6D_ENCAP_INNER_OFF, len
  * bytes; buf holds cap >= len + MT6D_ENCAP_OVERHEAD bytes and is sealed in
@@ -192,6 +246,14 @@ struct mt6d_cli_stats {
 	uint64_t rx_truncated, rx_forged, rx_replayed, rx_bad_inner, rx_bad_msg;
 	uint64_t tx_no_session; /* inner packets while no session is up */
 	uint64_t teardowns_rx, server_silent, intro_timeouts;
+	/* rebinding */
+	uint64_t replies_rx;      /* unrecognized-connection replies acted on */
+	uint64_t replies_ignored; /* replies whose echo is none of ours */
+	uint64_t claims_sent;
+	uint64_t rebinds;        /* claims answered: the session continued */
+	uint64_t prefix_changes; /* mt6d_cli_set_prefix with a new /64 */
+	uint64_t renewals_rx;    /* renewals (message 4) taken */
+	uint64_t no_underlay;    /* configurations without the underlay (underlay mode) */
 };
 
 struct mt6d_cli_config {
@@ -203,6 +265,10 @@ struct mt6d_cli_config {
 	uint32_t request_every_ms;               /* 0: MT6D_REQUEST_EVERY_MS */
 	uint32_t request_tries;                  /* 0: MT6D_REQUEST_TRIES */
 	uint32_t backoff_min_ms, backoff_max_ms; /* 0: 1 s, 60 s */
+	/* Underlay mode: talk to the server's underlay endpoint (from the
+	 * rendezvous, version 2) from one socket whose address the caller does
+	 * not know; send is called with an all-zero `from`. */
+	bool underlay;
 	mt6d_send_fn send;
 	void (*deliver)(void *arg, const uint8_t *pkt, size_t len);
 	/* Slots of the active MT6D session (introduction, then client). */
@@ -231,6 +297,16 @@ struct mt6d_cli {
 	uint32_t idle_timeout_s;
 	uint64_t session_ms, last_rx_ms, last_tx_ms;
 	struct mt6d_cli_stats stats;
+	/* rebinding (docs/rebind.md) */
+	struct mt6d_tun_endpoint underlay; /* the server's, underlay mode */
+	struct mt6d_rebind_grant grant;
+	bool have_grant;
+	bool claim_pending;   /* a claim is out, nothing authentic since */
+	unsigned claim_tries; /* claims sent for the current move */
+	uint64_t claim_t;     /* t of the last claim (each is newer) */
+	uint64_t claim_ms;    /* when the last claim was sent */
+	struct mt6d_rebind_loc claim_loc;
+	struct mt6d_rebind_echoes *echoes;
 };
 
 struct mt6d_cli *mt6d_cli_new(const struct mt6d_cli_config *cfg);
@@ -247,6 +323,14 @@ void mt6d_cli_input(struct mt6d_cli *c, const struct mt6d_tun_endpoint *local,
 void mt6d_cli_output(struct mt6d_cli *c, uint8_t *buf, size_t cap, size_t len, uint64_t unix_ms);
 /* Requests, rotation, keepalives, silence, backoff. Returns when to call again. */
 uint64_t mt6d_cli_tick(struct mt6d_cli *c, uint64_t unix_ms);
+/*
+ * The client's /64 changed (MT6D mode): its slot endpoints move to the new
+ * prefix (on_slot reports the old ones leaving and the new ones coming)
+ * and, with a session up, a claim goes to the server at once. Before a
+ * session the introduction starts over from the new prefix.
+ */
+void mt6d_cli_set_prefix(struct mt6d_cli *c, const uint8_t prefix[static MT6D_PREFIX_LEN],
+                         uint64_t unix_ms);
 /* Send message 2 if a session is up; the client is CLOSED after. */
 void mt6d_cli_close(struct mt6d_cli *c, uint64_t unix_ms);
 

@@ -15,12 +15,13 @@
 #include <stdint.h>
 
 #include "mt6d/mt6d.h"
+#include "mt6d/rebind.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define MT6D_NH_CONTROL 254 /* inner IPv6 next header of session messages */
+#define MT6D_NH_CONTROL  254 /* inner IPv6 next header of session messages */
 #define MT6D_MSG_VERSION 1
 
 enum mt6d_msg_type {
@@ -28,6 +29,7 @@ enum mt6d_msg_type {
 	MT6D_MSG_RESPONSE = 1,  /* configuration response, server -> client */
 	MT6D_MSG_TEARDOWN = 2,  /* either side, on the client session */
 	MT6D_MSG_KEEPALIVE = 3, /* either side, on the client session */
+	MT6D_MSG_GRANT = 4,     /* server -> client, on the client session */
 };
 
 /*
@@ -37,14 +39,23 @@ enum mt6d_msg_type {
  *   type(1)=1 version(1)=1 reserved(1)=0 tun_prefix_len(1) request_id(8) rot_ms(4)
  *   idle_timeout_s(4) session_key(16) server_iid(8) client_iid(8)
  *   client_tun(16) server_tun(16)
+ * Response version 2, 84 + 48 + 32*L bytes: the 84 bytes above with
+ *   version(1)=2, then the client's rebinding grant (include/mt6d/rebind.h,
+ *   docs/rebind.md): connection ID, tree keys, connection key.
  * Teardown, 4 bytes:  type(1)=2 version(1)=1 reason(1) reserved(1)=0
  * Keepalive, 12 bytes: type(1)=3 version(1)=1 reserved(2)=0 time_ms(8)
+ * Grant, 4 + 48 + 32*L bytes: type(1)=4 version(1)=1 reserved(2)=0 grant:
+ *   the renewal of the tree keys for a new epoch (same c and P).
+ * A grant inside a message must be well formed (its L byte gives its
+ * length); its content is checked by mt6d_rebind_grant_decode.
  */
-#define MT6D_MSG_REQUEST_LEN 28
-#define MT6D_MSG_RESPONSE_LEN 84
-#define MT6D_MSG_TEARDOWN_LEN 4
+#define MT6D_MSG_REQUEST_LEN   28
+#define MT6D_MSG_RESPONSE_LEN  84
+#define MT6D_MSG_RESPONSE_V2   2
+#define MT6D_MSG_TEARDOWN_LEN  4
 #define MT6D_MSG_KEEPALIVE_LEN 12
-#define MT6D_MSG_MAX_LEN MT6D_MSG_RESPONSE_LEN
+#define MT6D_MSG_GRANT_HDR     4
+#define MT6D_MSG_MAX_LEN       (MT6D_MSG_RESPONSE_LEN + MT6D_REBIND_GRANT_MAX)
 
 enum mt6d_teardown_reason {
 	MT6D_TEARDOWN_CLOSED = 0,   /* the peer is stopping */
@@ -70,7 +81,13 @@ struct mt6d_msg {
 			uint8_t client_iid[MT6D_IID_LEN];
 			uint8_t client_tun[16];
 			uint8_t server_tun[16];
+			uint16_t grant_len; /* 0: version 1, no grant */
+			uint8_t grant[MT6D_REBIND_GRANT_MAX];
 		} response;
+		struct {
+			uint16_t len;
+			uint8_t bytes[MT6D_REBIND_GRANT_MAX];
+		} grant;
 		struct {
 			uint8_t reason;
 		} teardown;
@@ -98,7 +115,8 @@ int mt6d_msg_unwrap(const uint8_t *pkt, size_t len, const uint8_t **msg, uint8_t
 
 /* K_pair = SHA-256("mt6d intro v1" || s || K)[0..16): the encapsulation key
  * of one client's introduction session. */
-void mt6d_intro_pair_key(uint8_t out[static MT6D_INTRO_KEY_LEN], const uint8_t s[static MT6D_KEY_LEN],
+void mt6d_intro_pair_key(uint8_t out[static MT6D_INTRO_KEY_LEN],
+                         const uint8_t s[static MT6D_KEY_LEN],
                          const uint8_t k[static MT6D_INTRO_KEY_LEN]);
 
 /*

@@ -55,12 +55,13 @@ struct clid {
 	struct mt6d_lookup *lk;
 	struct mt6d_lookup_result res;
 	bool lookup_done, lookup_wanted;
-	ev_timer lookup_w, deadline_w, tick_w;
+	ev_timer lookup_w, deadline_w, tick_w, prefix_w;
 	struct mt6d_cli *cli;
 	struct control ctl;
 	struct nl *nl;
 	struct state st;
-	int tun_fd;
+	int tun_fd, ul_fd; /* ul_fd: the underlay socket (mode = underlay), else -1 */
+	ev_io ul_w;
 	unsigned tun_ifindex, uplink_ifindex, lo_ifindex;
 	bool local_route, tun_addr;
 	uint8_t tun_addr_v[16];
@@ -85,6 +86,8 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 	char e[80];
 	int ret;
 
+	if (d->conf.underlay)
+		return; /* one socket, no MT6D addresses */
 	memcpy(it.addr, sl->local.addr, 16);
 	strcpy(it.ifname, d->conf.uplink);
 	if (!add) {
@@ -136,6 +139,11 @@ static void on_send(void *arg, const struct mt6d_tun_endpoint *from,
 	struct clid *d = arg;
 	struct mt6d_tun_session *t = &d->cli->tun;
 
+	if (d->ul_fd >= 0) {
+		if (dp_send(d->ul_fd, to, p, len) < 0)
+			d->tx_errors++;
+		return;
+	}
 	for (int i = 0; i < MT6D_TUN_SLOTS; i++) {
 		struct mt6d_tun_slot *sl = &t->win[i];
 
@@ -317,6 +325,42 @@ static void on_udp(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
+static void on_underlay(struct ev_loop *loop, ev_io *w, int revents)
+{
+	static const struct mt6d_tun_endpoint any;
+	struct clid *d = w->data;
+
+	for (int i = 0; i < BATCH; i++) {
+		struct mt6d_tun_endpoint from;
+		int n = dp_recv(d->ul_fd, d->buf, BUF_LEN, &from);
+
+		if (n == -EAGAIN || n == -EWOULDBLOCK)
+			break;
+		if (n >= 0)
+			mt6d_cli_input(d->cli, &any, &from, d->buf, (size_t)n, mt6d_unix_ms());
+	}
+}
+
+/* prefix = auto: the uplink's /64, checked every second. A new one moves
+ * the session there (a claim); none at all (the old one gone before the
+ * new one came) changes nothing yet. */
+static void on_prefix_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct clid *d = w->data;
+	uint8_t p[8], a[16] = {0}, b[16] = {0};
+	char x[64], y[64];
+
+	if (nl_prefix64(d->nl, d->uplink_ifindex, p) == 0 &&
+	    memcmp(p, d->cli->cfg.prefix, 8) != 0) {
+		memcpy(a, d->cli->cfg.prefix, 8);
+		memcpy(b, p, 8);
+		sessd_log(WHO, "prefix of %s changed: %s/64 -> %s/64%s", d->conf.uplink,
+		          sessd_addr(x, sizeof(x), a), sessd_addr(y, sizeof(y), b),
+		          d->cli->state == MT6D_CLI_SESSION ? ", rebinding the session" : "");
+		mt6d_cli_set_prefix(d->cli, p, mt6d_unix_ms());
+	}
+}
+
 static void on_tun(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct clid *d = w->data;
@@ -360,9 +404,22 @@ static void status_json(struct clid *d, FILE *out)
 	fprintf(out,
 	        "{\"role\":\"client\",\"interface\":\"%s\",\"server_public_key\":\"%s\","
 	        "\"state\":\"%s\",\"now_ms\":%" PRIu64 ",\"started_ms\":%" PRIu64
-	        ",\"first_session_ms\":%" PRIu64 ",",
+	        ",\"first_session_ms\":%" PRIu64 ",\"mode\":\"%s\",",
 	        d->conf.ifname, k, mt6d_cli_state_name(c->state), mt6d_unix_ms(), d->started_ms,
-	        d->first_session_ms);
+	        d->first_session_ms,
+	        d->conf.underlay ? "underlay"
+	        : d->conf.routed ? "routed"
+	                         : "bind");
+	if (!d->conf.underlay) {
+		uint8_t p[16] = {0};
+		memcpy(p, c->cfg.prefix, 8);
+		fprintf(out, "\"prefix\":\"%s/64\",", sessd_addr(a, sizeof(a), p));
+	} else if (c->state == MT6D_CLI_INTRO || c->state == MT6D_CLI_SESSION) {
+		fprintf(out, "\"underlay\":\"%s\",", sessd_ep(l, sizeof(l), &c->underlay));
+	}
+	if (c->have_grant)
+		fprintf(out, "\"conn\":%u,\"grant_epoch\":%" PRIu64 ",", c->grant.conn,
+		        c->grant.epoch);
 	if (c->state == MT6D_CLI_SESSION)
 		fprintf(out,
 		        "\"tunnel\":\"%s\",\"server_tunnel\":\"%s\",\"session_ms\":%" PRIu64 ",",
@@ -371,7 +428,9 @@ static void status_json(struct clid *d, FILE *out)
 	if (c->state == MT6D_CLI_INTRO || c->state == MT6D_CLI_SESSION)
 		fprintf(out, "\"window\":%" PRIu64 ",\"seed\":\"%s\",", c->intro.window,
 		        sessd_addr(a, sizeof(a), c->intro.seed_addr));
-	if (sl)
+	if (sl && d->conf.underlay)
+		fprintf(out, "\"remote\":\"%s\",", sessd_ep(r, sizeof(r), &c->underlay));
+	else if (sl)
 		fprintf(out,
 		        "\"slot\":%" PRIu64
 		        ",\"local\":\"%s\",\"remote\":\"%s\",\"rotation_ms\":%u,",
@@ -389,12 +448,19 @@ static void status_json(struct clid *d, FILE *out)
 	        ",\"rx_truncated\":%" PRIu64 ",\"rx_bad_inner\":%" PRIu64 ",\"rx_bad_msg\":%" PRIu64
 	        ",\"tx_no_session\":%" PRIu64 ",\"teardowns_rx\":%" PRIu64
 	        ",\"server_silent\":%" PRIu64 ",\"intro_timeouts\":%" PRIu64
-	        ",\"tx_errors\":%" PRIu64 ",\"tun_errors\":%" PRIu64 "}}",
+	        ",\"tx_errors\":%" PRIu64 ",\"tun_errors\":%" PRIu64 ",",
 	        c->stats.lookups, c->stats.lookups_failed, c->stats.requests_sent,
 	        c->stats.responses, c->stats.sessions, c->stats.rx_not_ours, c->stats.rx_forged,
 	        c->stats.rx_replayed, c->stats.rx_truncated, c->stats.rx_bad_inner,
 	        c->stats.rx_bad_msg, c->stats.tx_no_session, c->stats.teardowns_rx,
 	        c->stats.server_silent, c->stats.intro_timeouts, d->tx_errors, d->tun_errors);
+	fprintf(out,
+	        "\"replies_rx\":%" PRIu64 ",\"replies_ignored\":%" PRIu64
+	        ",\"claims_sent\":%" PRIu64 ",\"rebinds\":%" PRIu64 ",\"prefix_changes\":%" PRIu64
+	        ",\"renewals_rx\":%" PRIu64 ",\"no_underlay\":%" PRIu64 "}}",
+	        c->stats.replies_rx, c->stats.replies_ignored, c->stats.claims_sent,
+	        c->stats.rebinds, c->stats.prefix_changes, c->stats.renewals_rx,
+	        c->stats.no_underlay);
 }
 
 static void show_text(struct clid *d, FILE *out)
@@ -417,9 +483,22 @@ static void show_text(struct clid *d, FILE *out)
 	}
 	if (c->have_tun) {
 		const struct mt6d_tun_slot *sl = &c->tun.win[c->tun.cur % MT6D_TUN_SLOTS];
-		fprintf(out, "  endpoints: local %s, remote %s (slot %" PRIu64 ", every %u ms)\n",
-		        sessd_ep(b, sizeof(b), &sl->local), sessd_ep(e, sizeof(e), &sl->remote),
-		        c->tun.cur, c->tun.rot_ms);
+		if (d->conf.underlay)
+			fprintf(out, "  endpoint: server underlay %s\n",
+			        sessd_ep(e, sizeof(e), &c->underlay));
+		else
+			fprintf(out,
+			        "  endpoints: local %s, remote %s (slot %" PRIu64
+			        ", every %u ms)\n",
+			        sessd_ep(b, sizeof(b), &sl->local),
+			        sessd_ep(e, sizeof(e), &sl->remote), c->tun.cur, c->tun.rot_ms);
+		if (c->stats.claims_sent)
+			fprintf(out,
+			        "  rebinding: %" PRIu64 " rebinds, %" PRIu64
+			        " claims sent, %" PRIu64 " replies (%" PRIu64 " ignored), %" PRIu64
+			        " prefix changes\n",
+			        c->stats.rebinds, c->stats.claims_sent, c->stats.replies_rx,
+			        c->stats.replies_ignored, c->stats.prefix_changes);
 		fprintf(out, "  transfer: %s received, %s sent\n",
 		        sessd_bytes(x, sizeof(x), c->tun.stats.rx_bytes),
 		        sessd_bytes(y, sizeof(y), c->tun.stats.tx_bytes));
@@ -476,7 +555,13 @@ static int setup(struct clid *d, const uint8_t priv[static MT6D_KEY_LEN])
 	ret = nl_link_up(d->nl, d->tun_ifindex, MT6D_TUN_MTU);
 	if (ret < 0)
 		return cli_fail("%s: link up: %s", c->ifname, strerror(-ret)), ret;
-	if (c->routed) {
+	if (c->underlay) {
+		struct mt6d_tun_endpoint any = {.port = 0};
+
+		d->ul_fd = dp_dual_socket(&any);
+		if (d->ul_fd < 0)
+			return cli_fail("underlay socket: %s", strerror(-d->ul_fd)), d->ul_fd;
+	} else if (c->routed) {
 		struct state_item it = {.kind = STATE_ROUTE_LOCAL, .plen = 64, .ifname = "lo"};
 
 		d->lo_ifindex = if_nametoindex("lo");
@@ -493,6 +578,9 @@ static int setup(struct clid *d, const uint8_t priv[static MT6D_KEY_LEN])
 		d->uplink_ifindex = if_nametoindex(c->uplink);
 		if (!d->uplink_ifindex)
 			return cli_fail("uplink `%s': %s", c->uplink, strerror(errno)), -ENODEV;
+		if (c->prefix_auto && (ret = nl_prefix64(d->nl, d->uplink_ifindex, c->prefix)) < 0)
+			return cli_fail("prefix = auto: `%s' has no global /64 address", c->uplink),
+			       ret;
 	}
 	d->buf = malloc(BUF_LEN);
 	if (!d->buf)
@@ -500,7 +588,9 @@ static int setup(struct clid *d, const uint8_t priv[static MT6D_KEY_LEN])
 
 	memcpy(cc.client_priv, priv, MT6D_KEY_LEN);
 	memcpy(cc.server_pub, c->server_pub, MT6D_KEY_LEN);
-	memcpy(cc.prefix, c->prefix, 8);
+	if (!c->underlay)
+		memcpy(cc.prefix, c->prefix, 8);
+	cc.underlay = c->underlay;
 	d->cli = mt6d_cli_new(&cc);
 	sodium_memzero(&cc, sizeof(cc));
 	if (!d->cli)
@@ -522,6 +612,16 @@ static int setup(struct clid *d, const uint8_t priv[static MT6D_KEY_LEN])
 	ev_io_init(&d->tun_w, on_tun, d->tun_fd, EV_READ);
 	d->tun_w.data = d;
 	ev_io_start(d->loop, &d->tun_w);
+	if (d->ul_fd >= 0) {
+		ev_io_init(&d->ul_w, on_underlay, d->ul_fd, EV_READ);
+		d->ul_w.data = d;
+		ev_io_start(d->loop, &d->ul_w);
+	}
+	if (c->prefix_auto) {
+		ev_timer_init(&d->prefix_w, on_prefix_timer, 1., 1.);
+		d->prefix_w.data = d;
+		ev_timer_start(d->loop, &d->prefix_w);
+	}
 	ev_init(&d->lookup_w, on_lookup_timer);
 	ev_init(&d->deadline_w, on_deadline);
 	d->lookup_w.data = d->deadline_w.data = d;
@@ -530,8 +630,17 @@ static int setup(struct clid *d, const uint8_t priv[static MT6D_KEY_LEN])
 	d->sig_int.data = d->sig_term.data = d;
 	ev_signal_start(d->loop, &d->sig_int);
 	ev_signal_start(d->loop, &d->sig_term);
-	sessd_log(WHO, "%s up, %s mode, prefix of %s", c->ifname, c->routed ? "routed" : "bind",
-	          c->routed ? "lo" : c->uplink);
+	if (c->underlay) {
+		sessd_log(WHO, "%s up, underlay mode", c->ifname);
+	} else {
+		uint8_t a[16] = {0};
+		char x[64];
+
+		memcpy(a, c->prefix, 8);
+		sessd_log(WHO, "%s up, %s mode, prefix %s/64%s on %s", c->ifname,
+		          c->routed ? "routed" : "bind", sessd_addr(x, sizeof(x), a),
+		          c->prefix_auto ? " (auto)" : "", c->routed ? "lo" : c->uplink);
+	}
 	/* The first lookup starts at once: the bootstrap nodes are its seeds
 	 * (mt6d_dht_add_node), as for mt6d lookup. */
 	mt6d_cli_start(d->cli, mt6d_unix_ms());
@@ -561,6 +670,8 @@ static void teardown(struct clid *d)
 	}
 	if (d->tun_fd >= 0)
 		close(d->tun_fd);
+	if (d->ul_fd >= 0)
+		close(d->ul_fd);
 	sessd_state_close(&d->st);
 	nl_close(d->nl);
 	free(d->buf);
@@ -603,17 +714,22 @@ int cmd_client(int argc, char **argv)
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return cli_fail("out of memory");
-	d->tun_fd = -1;
+	d->tun_fd = d->ul_fd = -1;
 	d->ctl.fd = -1;
 	if (conf_load(&d->conf, path, 0) < 0) {
 		cli_fail("%s", d->conf.error);
 		goto out;
 	}
-	if (!d->conf.have_prefix || d->conf.nlisten == 0 ||
-	    (!d->conf.routed && !d->conf.uplink[0])) {
-		cli_fail("%s: mt6d client needs [client] prefix, uplink (or mode = routed) and "
-		         "[dht] listen",
+	if (d->conf.nlisten == 0 ||
+	    (!d->conf.underlay && ((!d->conf.have_prefix && !d->conf.prefix_auto) ||
+	                           (!d->conf.routed && !d->conf.uplink[0])))) {
+		cli_fail("%s: mt6d client needs [dht] listen and, unless mode = underlay, [client] "
+		         "prefix and uplink (or mode = routed)",
 		         path);
+		goto out;
+	}
+	if (d->conf.prefix_auto && d->conf.routed) {
+		cli_fail("%s: prefix = auto needs mode = bind (the uplink's /64)", path);
 		goto out;
 	}
 	if (!d->conf.state_file[0])

@@ -247,18 +247,21 @@ static int handler(void *user, const char *section, const char *key, const char 
 				return bad(p, "%s is not a number from 1 to 24: `%s'", key, value);
 		} else if (c->is_server && !strcmp(key, "rebind_epoch")) {
 			if (u32(&c->rebind_epoch_s, value, 10, 7 * 86400) < 0)
-				return bad(p, "%s is not a number of seconds from 10 to 604800: `%s'",
+				return bad(p,
+				           "%s is not a number of seconds from 10 to 604800: `%s'",
 				           key, value);
 		} else if (c->is_server && !strcmp(key, "rebind_window")) {
 			if (u32(&c->rebind_window_s, value, 1, 600) < 0)
-				return bad(p, "%s is not a number of seconds from 1 to 600: `%s'", key,
-				           value);
+				return bad(p, "%s is not a number of seconds from 1 to 600: `%s'",
+				           key, value);
 		} else if (c->is_server && !strcmp(key, "reply_rate")) {
 			if (u32(&c->reply_rate, value, 1, 1000000) < 0)
-				return bad(p, "%s is not a number from 1 to 1000000: `%s'", key, value);
+				return bad(p, "%s is not a number from 1 to 1000000: `%s'", key,
+				           value);
 		} else if (c->is_server && !strcmp(key, "reply_burst")) {
 			if (u32(&c->reply_burst, value, 1, 1000000) < 0)
-				return bad(p, "%s is not a number from 1 to 1000000: `%s'", key, value);
+				return bad(p, "%s is not a number from 1 to 1000000: `%s'", key,
+				           value);
 		} else if (!c->is_server && !strcmp(key, "lookup_timeout")) {
 			if (u32(&c->lookup_timeout_s, value, 1, 3600) < 0)
 				return bad(p, "%s is not a number of seconds from 1 to 3600: `%s'",
@@ -271,16 +274,21 @@ static int handler(void *user, const char *section, const char *key, const char 
 			char buf[64], *save = NULL, *tok;
 			int n = 0;
 			if (strlen(value) >= sizeof(buf))
-				return bad(p, "%s is not a number of seconds from 10 to 604800: `%s'",
+				return bad(p,
+				           "%s is not a number of seconds from 10 to 604800: `%s'",
 				           key, value);
 			strcpy(buf, value);
 			memset(c->periods, 0, sizeof(c->periods));
-			for (tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
-				if (n == (c->is_server ? 1 : 4) || u32(&c->periods[n], tok, 10, 7 * 86400) < 0)
-					return bad(p, c->is_server ? "%s is not a number of seconds "
-					                             "from 10 to 604800: `%s'"
-					                           : "%s is not 1-4 numbers of seconds "
-					                             "from 10 to 604800: `%s'",
+			for (tok = strtok_r(buf, ", ", &save); tok;
+			     tok = strtok_r(NULL, ", ", &save)) {
+				if (n == (c->is_server ? 1 : 4) ||
+				    u32(&c->periods[n], tok, 10, 7 * 86400) < 0)
+					return bad(p,
+					           c->is_server
+					                   ? "%s is not a number of seconds "
+					                     "from 10 to 604800: `%s'"
+					                   : "%s is not 1-4 numbers of seconds "
+					                     "from 10 to 604800: `%s'",
 					           key, value);
 				n++;
 			}
@@ -289,8 +297,9 @@ static int handler(void *user, const char *section, const char *key, const char 
 			c->period = c->periods[0];
 		} else if (!strcmp(key, "rotation_ms")) {
 			if (u32(&c->rot_ms, value, 100, 3600000) < 0)
-				return bad(p, "%s is not a number of milliseconds from 100 to "
-				              "3600000: `%s'",
+				return bad(p,
+				           "%s is not a number of milliseconds from 100 to "
+				           "3600000: `%s'",
 				           key, value);
 		} else if (!strcmp(key, "transport")) {
 			int t = mt6d_rdv_transport_parse(value);
@@ -305,7 +314,8 @@ static int handler(void *user, const char *section, const char *key, const char 
 		} else if (c->is_server && !strcmp(key, "publish_inflight")) {
 			uint32_t v;
 			if (u32(&v, value, 1, 4096) < 0)
-				return bad(p, "%s is not a number from 1 to 4096: `%s'", key, value);
+				return bad(p, "%s is not a number from 1 to 4096: `%s'", key,
+				           value);
 			c->max_inflight = v;
 		} else {
 			return bad(p, "unknown key `%s' (value `%s')", key, value);
@@ -313,7 +323,8 @@ static int handler(void *user, const char *section, const char *key, const char 
 	} else if (!strcmp(section, "dht")) {
 		if (!strcmp(key, "listen")) {
 			if (c->nlisten == CONF_MAX_LISTEN)
-				return bad(p, "%s is given more than twice (one IPv4, one IPv6): `%s'",
+				return bad(p,
+				           "%s is given more than twice (one IPv4, one IPv6): `%s'",
 				           key, value);
 			if (conf_parse_addr(&c->listen[c->nlisten], value) < 0)
 				return bad(p, "%s is not ADDRESS:PORT or [ADDRESS]:PORT: `%s'", key,
@@ -341,8 +352,8 @@ static int handler(void *user, const char *section, const char *key, const char 
 			return bad(p, "unknown key `%s' (value `%s')", key, value);
 		}
 	} else {
-		return bad(p, "unknown section [%.60s] (expected [%s], [dht] or [control])", section,
-		           role);
+		return bad(p, "unknown section [%.60s] (expected [%s], [dht] or [control])",
+		           section, role);
 	}
 	return 1;
 }

@@ -13,8 +13,8 @@
 #include "mt6d/mt6d.h"
 
 #define CONF_MAX_BOOTSTRAP 16
-#define CONF_MAX_LISTEN 2
-#define CONF_PATH_MAX 256
+#define CONF_MAX_LISTEN    2
+#define CONF_PATH_MAX      256
 
 struct conf_addr {
 	struct sockaddr_storage ss;
@@ -24,38 +24,38 @@ struct conf_addr {
 struct conf {
 	int is_server;
 	/* [server] or [client] */
-	char private_key[CONF_PATH_MAX];   /* path of the private key file */
-	char clients[CONF_PATH_MAX];       /* server: registry file */
-	uint8_t server_pub[MT6D_KEY_LEN];  /* client: the server's public key */
+	char private_key[CONF_PATH_MAX];  /* path of the private key file */
+	char clients[CONF_PATH_MAX];      /* server: registry file */
+	uint8_t server_pub[MT6D_KEY_LEN]; /* client: the server's public key */
 	int have_server_pub;
-	uint8_t prefix[MT6D_PREFIX_LEN];   /* server: its /64 */
+	uint8_t prefix[MT6D_PREFIX_LEN]; /* server: its /64 */
 	int have_prefix;
-	uint32_t period;                   /* seconds; the first of periods */
-	uint32_t periods[4];               /* client: periods to try, new first */
+	uint32_t period;     /* seconds; the first of periods */
+	uint32_t periods[4]; /* client: periods to try, new first */
 	uint32_t rot_ms;
-	int transports;                    /* MT6D_RDV_* */
-	uint32_t lead_s;                   /* server: pre-publication lead; 0 auto */
-	unsigned max_inflight;             /* server: DHT operations at once */
+	int transports;        /* MT6D_RDV_* */
+	uint32_t lead_s;       /* server: pre-publication lead; 0 auto */
+	unsigned max_inflight; /* server: DHT operations at once */
 	/* Sessions (mt6d server, mt6d client); docs/config.md */
 	uint8_t tun_prefix[MT6D_PREFIX_LEN]; /* server: the tunnel network /64 */
 	int have_tun_prefix;
-	char ifname[16];                /* TUN device name; default mt6d0 */
-	uint32_t idle_timeout_s;        /* server; 0: default */
-	uint32_t keepalive_s;           /* 0: default */
-	uint32_t max_sessions;          /* server; 0: no limit */
-	uint32_t tproxy_port;           /* server: port of the TPROXY socket */
-	int routed;                     /* client: mode = routed (else bind) */
-	int underlay;                   /* client: mode = underlay (docs/rebind.md) */
-	int prefix_auto;                /* client: prefix = auto, follow the uplink's /64 */
+	char ifname[16];         /* TUN device name; default mt6d0 */
+	uint32_t idle_timeout_s; /* server; 0: default */
+	uint32_t keepalive_s;    /* 0: default */
+	uint32_t max_sessions;   /* server; 0: no limit */
+	uint32_t tproxy_port;    /* server: port of the TPROXY socket */
+	int routed;              /* client: mode = routed (else bind) */
+	int underlay;            /* client: mode = underlay (docs/rebind.md) */
+	int prefix_auto;         /* client: prefix = auto, follow the uplink's /64 */
 	/* server: the static underlay endpoint (IPv4 as ::ffff:a.b.c.d); port 0: none */
 	uint8_t underlay_addr[16];
 	uint16_t underlay_port;
 	/* server: rebinding (docs/rebind.md); 0: the library's default */
 	uint32_t rebind_levels, rebind_epoch_s, rebind_window_s;
 	uint32_t reply_rate, reply_burst; /* unrecognized-connection replies per /64 (/24) */
-	char uplink[16];                /* client: interface of the rotating addresses */
-	uint32_t lookup_timeout_s;      /* client: one rendezvous attempt */
-	char state_file[CONF_PATH_MAX]; /* what to undo after a crash */
+	char uplink[16];                  /* client: interface of the rotating addresses */
+	uint32_t lookup_timeout_s;        /* client: one rendezvous attempt */
+	char state_file[CONF_PATH_MAX];   /* what to undo after a crash */
 	/* [dht] */
 	struct conf_addr listen[CONF_MAX_LISTEN];
 	int nlisten;

@@ -63,7 +63,7 @@ static void big_buffers(int fd)
 		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
 }
 
-int dp_slot_socket(const struct mt6d_tun_endpoint *ep)
+static int udp_socket(const struct mt6d_tun_endpoint *ep, int v6only)
 {
 	struct sockaddr_in6 sa;
 	int fd, one = 1;
@@ -73,12 +73,22 @@ int dp_slot_socket(const struct mt6d_tun_endpoint *ep)
 		return -errno;
 	to_sa(&sa, ep);
 	if (setsockopt(fd, IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) < 0)
 		return fail_close(fd);
 	big_buffers(fd);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return fail_close(fd);
 	return fd;
+}
+
+int dp_slot_socket(const struct mt6d_tun_endpoint *ep)
+{
+	return udp_socket(ep, 1);
+}
+
+int dp_dual_socket(const struct mt6d_tun_endpoint *ep)
+{
+	return udp_socket(ep, 0);
 }
 
 int dp_recv(int fd, uint8_t *buf, size_t cap, struct mt6d_tun_endpoint *from)

@@ -23,6 +23,9 @@
 /* A non-blocking UDP socket bound to ep (FREEBIND: in routed mode the
  * address is only covered by a local route). fd or -errno. */
 int dp_slot_socket(const struct mt6d_tun_endpoint *ep);
+/* The same, dual-stack (IPV6_V6ONLY off): ep may be ::ffff:a.b.c.d or ::,
+ * for the underlay. fd or -errno. */
+int dp_dual_socket(const struct mt6d_tun_endpoint *ep);
 
 /* Receive one datagram on a slot socket: its length, the sender in *from;
  * -EAGAIN when none is waiting, -EMSGSIZE when it was truncated. */

@@ -150,3 +150,63 @@ int nl_route(struct nl *nl, bool add, bool local, unsigned ifindex, const uint8_
 	mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
 	return talk(nl, nlh);
 }
+
+struct prefix_find {
+	unsigned ifindex;
+	uint8_t *out;
+	bool found;
+};
+
+static int prefix_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct prefix_find *f = data;
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a;
+
+	if (f->found || ifa->ifa_family != AF_INET6 || ifa->ifa_index != f->ifindex ||
+	    ifa->ifa_prefixlen != 64 || ifa->ifa_scope != RT_SCOPE_UNIVERSE ||
+	    (ifa->ifa_flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED | IFA_F_DEPRECATED)))
+		return MNL_CB_OK;
+	mnl_attr_for_each(a, nlh, sizeof(*ifa))
+	{
+		if (mnl_attr_get_type(a) == IFA_ADDRESS && mnl_attr_get_payload_len(a) == 16) {
+			memcpy(f->out, mnl_attr_get_payload(a), 8);
+			f->found = true;
+			break;
+		}
+	}
+	return MNL_CB_OK;
+}
+
+int nl_prefix64(struct nl *nl, unsigned ifindex, uint8_t out[static 8])
+{
+	char buf[256];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifaddrmsg *ifa;
+	struct prefix_find f = {.ifindex = ifindex, .out = out};
+	unsigned seq;
+	ssize_t n;
+	int ret;
+
+	nlh->nlmsg_type = RTM_GETADDR;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	seq = nlh->nlmsg_seq = ++nl->seq;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = AF_INET6;
+	if (mnl_socket_sendto(nl->sk, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		n = mnl_socket_recvfrom(nl->sk, nl->buf, sizeof(nl->buf));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		ret = mnl_cb_run(nl->buf, (size_t)n, seq, nl->portid, prefix_cb, &f);
+		if (ret < 0)
+			return -errno;
+		if (ret == MNL_CB_STOP)
+			break;
+	}
+	return f.found ? 0 : -ENOENT;
+}

@@ -58,11 +58,11 @@ struct srvd {
 	struct control ctl;
 	struct nl *nl;
 	struct state st;
-	int tun_fd, rx_fd, tx_fd;
+	int tun_fd, rx_fd, tx_fd, ul_fd; /* ul_fd: the underlay socket, -1 without */
 	unsigned tun_ifindex, lo_ifindex;
 	bool local_route, nft_table;
 	char table[16];
-	ev_io tun_w, rx_w;
+	ev_io tun_w, rx_w, ul_w;
 	ev_timer pub_w, srv_w;
 	ev_signal sig_int, sig_term, sig_hup;
 	uint8_t *buf;     /* one datagram or inner packet, sealed or opened in place */
@@ -78,8 +78,14 @@ static void on_send(void *arg, const struct mt6d_tun_endpoint *from,
                     const struct mt6d_tun_endpoint *to, const uint8_t *p, size_t len)
 {
 	struct srvd *d = arg;
+	int ret;
 
-	if (dp_raw_send(d->tx_fd, d->scratch, from, to, p, len) < 0)
+	if (d->ul_fd >= 0 && from->port == d->conf.underlay_port &&
+	    !memcmp(from->addr, d->conf.underlay_addr, 16))
+		ret = dp_send(d->ul_fd, to, p, len);
+	else
+		ret = dp_raw_send(d->tx_fd, d->scratch, from, to, p, len);
+	if (ret < 0)
 		d->tx_errors++;
 	else
 		d->tx_dgrams++;
@@ -97,7 +103,11 @@ static void on_session(void *arg, struct mt6d_srv_session *s, bool up, enum mt6d
 {
 	char a[64], ep[80];
 
-	if (up)
+	if (up && s->underlay)
+		sessd_log(WHO, "session up: %s, tunnel %s, underlay from %s", s->name,
+		          sessd_addr(a, sizeof(a), s->client_tun),
+		          sessd_ep(ep, sizeof(ep), &s->peer));
+	else if (up)
 		sessd_log(WHO, "session up: %s, tunnel %s, local %s", s->name,
 		          sessd_addr(a, sizeof(a), s->client_tun),
 		          sessd_ep(ep, sizeof(ep), &s->tun.win[s->tun.cur % MT6D_TUN_SLOTS].local));
@@ -147,6 +157,25 @@ static void on_rx(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		d->rx_dgrams++;
 		mt6d_srv_input(d->srv, &to, &from, d->buf, (size_t)n, mt6d_unix_ms());
+	}
+}
+
+static void on_underlay(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct srvd *d = w->data;
+
+	for (int i = 0; i < BATCH; i++) {
+		struct mt6d_tun_endpoint from;
+		int n = dp_recv(d->ul_fd, d->buf, BUF_LEN, &from);
+
+		if (n == -EAGAIN || n == -EWOULDBLOCK)
+			break;
+		if (n < 0) {
+			d->rx_errors++;
+			continue;
+		}
+		d->rx_dgrams++;
+		mt6d_srv_input_underlay(d->srv, &from, d->buf, (size_t)n, mt6d_unix_ms());
 	}
 }
 
@@ -281,7 +310,7 @@ static void status_json(struct srvd *d, FILE *out, bool brief)
 	        ",\"rx_truncated\":%" PRIu64 ",\"rx_bad_inner\":%" PRIu64 ",\"rx_spoofed\":%" PRIu64
 	        ",\"tx_no_session\":%" PRIu64 ",\"rx_datagrams\":%" PRIu64
 	        ",\"tx_datagrams\":%" PRIu64 ",\"tx_errors\":%" PRIu64 ",\"tun_errors\":%" PRIu64
-	        "},",
+	        ",",
 	        st.intro_rx, st.intro_unknown, st.intro_bad_source, st.intro_forged,
 	        st.intro_replayed, st.intro_stale, st.intro_bad_msg, st.requests,
 	        st.requests_repeated, st.refused_full, st.sessions_created,
@@ -290,20 +319,51 @@ static void status_json(struct srvd *d, FILE *out, bool brief)
 	        st.sessions_ended[MT6D_SRV_END_UNREGISTERED], st.rx_no_session, st.rx_forged,
 	        st.rx_replayed, st.rx_truncated, st.rx_bad_inner, st.rx_spoofed, st.tx_no_session,
 	        d->rx_dgrams, d->tx_dgrams, d->tx_errors, d->tun_errors);
+	fprintf(out,
+	        "\"unrecognized\":%" PRIu64 ",\"replies\":%" PRIu64 ",\"replies_limited\":%" PRIu64
+	        ",\"claims_accepted\":%" PRIu64 ",\"claims_refused_bad\":%" PRIu64
+	        ",\"claims_refused_location\":%" PRIu64 ",\"claims_refused_stale\":%" PRIu64
+	        ",\"claims_refused_replayed\":%" PRIu64 ",\"renewals\":%" PRIu64
+	        ",\"conn_full\":%" PRIu64 ",\"intro_underlay\":%" PRIu64 "},",
+	        st.unrecognized, st.replies, st.replies_limited, st.claims_accepted,
+	        st.claims_refused[MT6D_SRV_CLAIM_BAD], st.claims_refused[MT6D_SRV_CLAIM_LOCATION],
+	        st.claims_refused[MT6D_SRV_CLAIM_STALE], st.claims_refused[MT6D_SRV_CLAIM_REPLAYED],
+	        st.grants_sent, st.conn_full, st.intro_underlay);
+	fprintf(out,
+	        "\"rebind\":{\"levels\":%u,\"epoch_s\":%u,\"window_s\":%u,\"connections\":%zu},",
+	        mt6d_srv_rebind_levels(d->srv),
+	        d->conf.rebind_epoch_s ? d->conf.rebind_epoch_s
+	                               : MT6D_REBIND_DEFAULT_EPOCH_MS / 1000,
+	        d->conf.rebind_window_s ? d->conf.rebind_window_s
+	                                : MT6D_REBIND_DEFAULT_WINDOW_MS / 1000,
+	        mt6d_srv_rebind_count(d->srv));
+	if (d->ul_fd >= 0) {
+		struct mt6d_tun_endpoint ul = {.port = d->conf.underlay_port};
+		memcpy(ul.addr, d->conf.underlay_addr, 16);
+		fprintf(out, "\"underlay\":\"%s\",", sessd_ep(b, sizeof(b), &ul));
+	}
 	fprintf(out, "\"sessions\":[");
 	for (const struct mt6d_srv_session *s = brief ? NULL : mt6d_srv_first(d->srv); s;
 	     s = s->next) {
-		const struct mt6d_tun_slot *sl = &s->tun.win[s->tun.cur % MT6D_TUN_SLOTS];
+		struct mt6d_tun_endpoint le, re;
 		char l[80], r[80];
 
+		mt6d_srv_session_endpoints(s, &le, &re);
+		if (s->underlay) {
+			memcpy(le.addr, d->conf.underlay_addr, 16);
+			le.port = d->conf.underlay_port;
+		}
 		fprintf(out,
 		        "%s{\"name\":\"%s\",\"tunnel\":\"%s\",\"slot\":%" PRIu64
 		        ",\"local\":\"%s\",\"remote\":\"%s\",\"established_ms\":%" PRIu64
-		        ",\"last_rx_ms\":%" PRIu64 ",\"rx_spoofed\":%" PRIu64 ",",
+		        ",\"last_rx_ms\":%" PRIu64 ",\"rx_spoofed\":%" PRIu64
+		        ",\"underlay\":%s,\"rebinds\":%" PRIu64 ",\"rebind_ms\":%" PRIu64 ",",
 		        first ? "" : ",", s->name, sessd_addr(a, sizeof(a), s->client_tun),
-		        s->tun.cur, sessd_ep(l, sizeof(l), &sl->local),
-		        sessd_ep(r, sizeof(r), &sl->remote), s->created_ms, s->last_rx_ms,
-		        s->rx_spoofed);
+		        s->tun.cur, sessd_ep(l, sizeof(l), &le), sessd_ep(r, sizeof(r), &re),
+		        s->created_ms, s->last_rx_ms, s->rx_spoofed, s->underlay ? "true" : "false",
+		        s->rebinds, s->rebind_ms);
+		if (s->has_conn)
+			fprintf(out, "\"conn\":%u,", s->conn);
 		json_tun_stats(out, &s->tun.stats);
 		fputc('}', out);
 		first = 0;
@@ -333,14 +393,44 @@ static void show_text(struct srvd *d, FILE *out)
 		        "  introduction: window %" PRIu64 ", seed %s, slot %" PRIu64 " at %s\n",
 		        in[i].window, sessd_addr(a, sizeof(a), in[i].seed_addr), in[i].slot,
 		        sessd_ep(b, sizeof(b), &in[i].cur));
-	for (const struct mt6d_srv_session *s = mt6d_srv_first(d->srv); s; s = s->next) {
-		const struct mt6d_tun_slot *sl = &s->tun.win[s->tun.cur % MT6D_TUN_SLOTS];
+	{
+		struct mt6d_srv_stats st;
 
+		mt6d_srv_get_stats(d->srv, &st);
+		if (d->ul_fd >= 0) {
+			struct mt6d_tun_endpoint ul = {.port = d->conf.underlay_port};
+			memcpy(ul.addr, d->conf.underlay_addr, 16);
+			fprintf(out, "  underlay: %s\n", sessd_ep(b, sizeof(b), &ul));
+		}
+		fprintf(out,
+		        "  rebinding: %u levels; %" PRIu64 " unrecognized, %" PRIu64
+		        " replies (%" PRIu64 " held back); claims %" PRIu64
+		        " accepted, refused %" PRIu64 " bad, %" PRIu64 " location, %" PRIu64
+		        " stale, %" PRIu64 " replayed\n",
+		        mt6d_srv_rebind_levels(d->srv), st.unrecognized, st.replies,
+		        st.replies_limited, st.claims_accepted,
+		        st.claims_refused[MT6D_SRV_CLAIM_BAD],
+		        st.claims_refused[MT6D_SRV_CLAIM_LOCATION],
+		        st.claims_refused[MT6D_SRV_CLAIM_STALE],
+		        st.claims_refused[MT6D_SRV_CLAIM_REPLAYED]);
+	}
+	for (const struct mt6d_srv_session *s = mt6d_srv_first(d->srv); s; s = s->next) {
+		struct mt6d_tun_endpoint le, re;
+
+		mt6d_srv_session_endpoints(s, &le, &re);
 		fprintf(out, "\nsession: %s\n  tunnel address: %s\n", s->name,
 		        sessd_addr(a, sizeof(a), s->client_tun));
-		fprintf(out, "  endpoints: local %s, remote %s (slot %" PRIu64 ", every %u ms)\n",
-		        sessd_ep(b, sizeof(b), &sl->local), sessd_ep(c, sizeof(c), &sl->remote),
-		        s->tun.cur, s->tun.rot_ms);
+		if (s->underlay)
+			fprintf(out, "  endpoint: %s (underlay)\n", sessd_ep(c, sizeof(c), &re));
+		else
+			fprintf(out,
+			        "  endpoints: local %s, remote %s (slot %" PRIu64
+			        ", every %u ms)\n",
+			        sessd_ep(b, sizeof(b), &le), sessd_ep(c, sizeof(c), &re),
+			        s->tun.cur, s->tun.rot_ms);
+		if (s->rebinds)
+			fprintf(out, "  rebinds: %" PRIu64 ", last %s\n", s->rebinds,
+			        sessd_ago(x, sizeof(x), now, s->rebind_ms));
 		fprintf(out, "  transfer: %s received, %s sent\n",
 		        sessd_bytes(x, sizeof(x), s->tun.stats.rx_bytes),
 		        sessd_bytes(y, sizeof(y), s->tun.stats.tx_bytes));
@@ -476,6 +566,21 @@ static int setup(struct srvd *d, const uint8_t priv[static MT6D_KEY_LEN])
 		return -ENOMEM;
 
 	/* Sessions, then the publisher that opens their introduction endpoints. */
+	if (c->underlay_port) {
+		memcpy(sc.underlay.addr, c->underlay_addr, 16);
+		sc.underlay.port = c->underlay_port;
+		d->ul_fd = dp_dual_socket(&sc.underlay);
+		if (d->ul_fd < 0)
+			return cli_fail("underlay socket on %s: %s",
+			                sessd_ep(err, sizeof(err), &sc.underlay),
+			                strerror(-d->ul_fd)),
+			       d->ul_fd;
+	}
+	sc.rebind.levels = c->rebind_levels;
+	sc.rebind.epoch_ms = c->rebind_epoch_s * 1000;
+	sc.rebind.window_ms = c->rebind_window_s * 1000;
+	sc.replies.prefix_rate = c->reply_rate;
+	sc.replies.prefix_burst = c->reply_burst;
 	memcpy(sc.server_priv, priv, MT6D_KEY_LEN);
 	memcpy(sc.prefix, c->prefix, 8);
 	memcpy(sc.tun_prefix, c->tun_prefix, 8);
@@ -514,9 +619,13 @@ static int setup(struct srvd *d, const uint8_t priv[static MT6D_KEY_LEN])
 
 	ev_io_init(&d->tun_w, on_tun, d->tun_fd, EV_READ);
 	ev_io_init(&d->rx_w, on_rx, d->rx_fd, EV_READ);
-	d->tun_w.data = d->rx_w.data = d;
+	d->tun_w.data = d->rx_w.data = d->ul_w.data = d;
 	ev_io_start(d->loop, &d->tun_w);
 	ev_io_start(d->loop, &d->rx_w);
+	if (d->ul_fd >= 0) {
+		ev_io_init(&d->ul_w, on_underlay, d->ul_fd, EV_READ);
+		ev_io_start(d->loop, &d->ul_w);
+	}
 	/* Let the bootstrap pings come back before the first round. */
 	ev_timer_init(&d->pub_w, on_pub_timer, 0.5, 0.);
 	ev_timer_init(&d->srv_w, on_srv_timer, 0.1, 0.);
@@ -535,6 +644,15 @@ static int setup(struct srvd *d, const uint8_t priv[static MT6D_KEY_LEN])
 	sessd_log(WHO, "%s up: prefix %s/64 routed to TPROXY port %u, %zu registered clients",
 	          c->ifname, sessd_addr(err, sizeof(err), tun), c->tproxy_port,
 	          mt6d_srv_clients(d->srv));
+	if (d->ul_fd >= 0) {
+		struct mt6d_tun_endpoint ul = {.port = c->underlay_port};
+		memcpy(ul.addr, c->underlay_addr, 16);
+		sessd_log(WHO, "underlay on %s", sessd_ep(err, sizeof(err), &ul));
+	}
+	sessd_log(WHO, "rebinding: %u levels (%zu connections), key epoch %u s, claim window %u s",
+	          mt6d_srv_rebind_levels(d->srv), (size_t)1 << mt6d_srv_rebind_levels(d->srv),
+	          c->rebind_epoch_s ? c->rebind_epoch_s : MT6D_REBIND_DEFAULT_EPOCH_MS / 1000,
+	          c->rebind_window_s ? c->rebind_window_s : MT6D_REBIND_DEFAULT_WINDOW_MS / 1000);
 	return 0;
 }
 
@@ -566,6 +684,8 @@ static void teardown(struct srvd *d)
 		close(d->rx_fd);
 	if (d->tx_fd >= 0)
 		close(d->tx_fd);
+	if (d->ul_fd >= 0)
+		close(d->ul_fd);
 	if (d->tun_fd >= 0)
 		close(d->tun_fd);
 	sessd_state_close(&d->st);
@@ -610,7 +730,7 @@ int cmd_server(int argc, char **argv)
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return cli_fail("out of memory");
-	d->tun_fd = d->rx_fd = d->tx_fd = -1;
+	d->tun_fd = d->rx_fd = d->tx_fd = d->ul_fd = -1;
 	d->ctl.fd = -1;
 	if (conf_load(&d->conf, path, 1) < 0) {
 		cli_fail("%s", d->conf.error);

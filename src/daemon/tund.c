@@ -59,8 +59,8 @@
 #define BATCH     64
 /* A UDP GRO batch may join the end of one GSO train to the start of the
  * next: room for twice 64 KB, and MSG_TRUNC is still checked. */
-#define BUF_LEN   (2 * (MT6D_INNER_MAX + MT6D_ENCAP_OVERHEAD))
-#define VNET_LEN  ((int)sizeof(struct virtio_net_hdr))
+#define BUF_LEN  (2 * (MT6D_INNER_MAX + MT6D_ENCAP_OVERHEAD))
+#define VNET_LEN ((int)sizeof(struct virtio_net_hdr))
 /* Segments of one superpacket, and per UDP GSO send: the kernel takes at
  * most 64 segments and 64 KB per send. */
 #define MAX_SEGS  64

@@ -34,6 +34,8 @@
 
 #define CTL_BUF (MT6D_ENCAP_OVERHEAD + 40 + MT6D_MSG_MAX_LEN)
 
+static const struct mt6d_tun_endpoint any_ep; /* underlay: the caller's socket */
+
 const char *mt6d_cli_state_name(enum mt6d_cli_state st)
 {
 	switch (st) {
@@ -79,16 +81,26 @@ static void rotate(struct mt6d_cli *c, uint64_t unix_ms)
 		mt6d_tun_session_rotate(NULL, &c->tun, slot, c->cfg.on_slot, c->cfg.arg);
 }
 
-/* Seal the inner packet at buf + MT6D_ENCAP_INNER_OFF and send it from the
- * slot the clock says. */
-static void send_tun(struct mt6d_cli *c, uint8_t *buf, size_t cap, size_t len, uint64_t unix_ms)
+/* The slot to send from: what the clock says, or the current one. */
+static struct mt6d_tun_slot *tx_slot(struct mt6d_cli *c, uint64_t unix_ms)
 {
 	struct mt6d_tun_slot *sl =
 	        mt6d_tun_session_slot(&c->tun, mt6d_slot(unix_ms, c->tun.rot_ms));
+
+	return sl ? sl : mt6d_tun_session_slot(&c->tun, c->tun.cur);
+}
+
+/*
+ * Seal the inner packet at buf + MT6D_ENCAP_INNER_OFF and send it from the
+ * slot the clock says (MT6D) or to the underlay. An underlay introduction
+ * datagram starts with the client's introduction IID of the slot, which
+ * the caller leaves room for before buf.
+ */
+static void send_tun(struct mt6d_cli *c, uint8_t *buf, size_t cap, size_t len, uint64_t unix_ms)
+{
+	struct mt6d_tun_slot *sl = tx_slot(c, unix_ms);
 	int n;
 
-	if (!sl)
-		sl = mt6d_tun_session_slot(&c->tun, c->tun.cur);
 	if (!sl) {
 		c->tun.stats.tx_errors++;
 		return;
@@ -101,21 +113,96 @@ static void send_tun(struct mt6d_cli *c, uint8_t *buf, size_t cap, size_t len, u
 	c->tun.stats.tx_packets++;
 	c->tun.stats.tx_bytes += len;
 	c->last_tx_ms = unix_ms;
-	c->cfg.send(c->cfg.arg, &sl->local, &sl->remote, buf, (size_t)n);
+	if (c->state == MT6D_CLI_SESSION)
+		mt6d_rebind_echo_note(c->echoes, buf, (size_t)n);
+	if (!c->cfg.underlay) {
+		c->cfg.send(c->cfg.arg, &sl->local, &sl->remote, buf, (size_t)n);
+	} else if (c->state == MT6D_CLI_INTRO) {
+		memcpy(buf - MT6D_IID_LEN, sl->local.addr + 8, MT6D_IID_LEN);
+		c->cfg.send(c->cfg.arg, &any_ep, &c->underlay, buf - MT6D_IID_LEN,
+		            (size_t)n + MT6D_IID_LEN);
+	} else {
+		c->cfg.send(c->cfg.arg, &any_ep, &c->underlay, buf, (size_t)n);
+	}
 }
 
 static void send_msg(struct mt6d_cli *c, const struct mt6d_msg *m, const uint8_t src[static 16],
                      const uint8_t dst[static 16], uint64_t unix_ms)
 {
-	uint8_t buf[CTL_BUF], msg[MT6D_MSG_MAX_LEN];
+	uint8_t raw[MT6D_IID_LEN + CTL_BUF], *buf = raw + MT6D_IID_LEN, msg[MT6D_MSG_MAX_LEN];
 	int len = mt6d_msg_encode(msg, sizeof(msg), m);
 
 	if (len < 0)
 		return;
-	len = mt6d_msg_wrap(buf + MT6D_ENCAP_INNER_OFF, sizeof(buf) - MT6D_ENCAP_INNER_OFF, src,
-	                    dst, msg, (size_t)len);
+	len = mt6d_msg_wrap(buf + MT6D_ENCAP_INNER_OFF, CTL_BUF - MT6D_ENCAP_INNER_OFF, src, dst,
+	                    msg, (size_t)len);
 	if (len > 0)
-		send_tun(c, buf, sizeof(buf), (size_t)len, unix_ms);
+		send_tun(c, buf, CTL_BUF, (size_t)len, unix_ms);
+	sodium_memzero(raw, sizeof(raw));
+	sodium_memzero(msg, sizeof(msg));
+}
+
+/*
+ * A claim for location loc (docs/rebind.md), from the current endpoint to
+ * the server's: t is always after the previous claim's. Replies to what
+ * was sent before it are of no use any more, so the echoes are forgotten,
+ * and the claim itself is remembered: if it is refused from where it
+ * arrived (a NAT moved again), its reply tells the new location.
+ */
+static void send_claim(struct mt6d_cli *c, const struct mt6d_rebind_loc *loc, uint64_t unix_ms)
+{
+	uint8_t buf[MT6D_REBIND_CLAIM_MAX];
+	struct mt6d_tun_slot *sl = tx_slot(c, unix_ms);
+	uint64_t t = unix_ms > c->claim_t ? unix_ms : c->claim_t + 1;
+	struct mt6d_rebind_loc here;
+	int n;
+
+	if (!c->have_grant || !sl)
+		return;
+	if (!c->cfg.underlay) {
+		/* MT6D: no NAT, the client knows where it is: the endpoint
+		 * of the slot it sends from. */
+		memcpy(here.addr, sl->local.addr, 16);
+		here.port = sl->local.port;
+		loc = &here;
+	}
+	n = mt6d_rebind_claim(buf, sizeof(buf), &c->grant, t, loc);
+	if (n < 0)
+		return;
+	c->claim_t = t;
+	c->claim_ms = unix_ms;
+	c->claim_loc = *loc;
+	c->claim_pending = true;
+	c->claim_tries++;
+	c->stats.claims_sent++;
+	memset(c->echoes, 0, sizeof(*c->echoes));
+	mt6d_rebind_echo_note(c->echoes, buf, (size_t)n);
+	if (c->cfg.underlay)
+		c->cfg.send(c->cfg.arg, &any_ep, &c->underlay, buf, (size_t)n);
+	else
+		c->cfg.send(c->cfg.arg, &sl->local, &sl->remote, buf, (size_t)n);
+}
+
+/* A 34-byte datagram from the server: an unrecognized-connection reply. */
+static void on_reply(struct mt6d_cli *c, const uint8_t *dgram, size_t len, uint64_t unix_ms)
+{
+	uint8_t echo[MT6D_REBIND_ECHO_LEN];
+	struct mt6d_rebind_loc loc;
+
+	if (mt6d_rebind_reply_decode(dgram, len, echo, &loc) < 0 ||
+	    !mt6d_rebind_echo_take(c->echoes, echo)) {
+		c->stats.replies_ignored++;
+		return;
+	}
+	c->stats.replies_rx++;
+	/* One claim per CLAIM_EVERY_MS whatever the replies: a burst of them
+	 * (one per datagram in flight) is one move. */
+	if (c->claim_pending && unix_ms < c->claim_ms + MT6D_CLAIM_EVERY_MS &&
+	    !memcmp(&loc, &c->claim_loc, sizeof(loc)))
+		return;
+	if (!c->claim_pending)
+		c->claim_tries = 0;
+	send_claim(c, &loc, unix_ms);
 }
 
 static void send_request(struct mt6d_cli *c, uint64_t unix_ms)
@@ -148,6 +235,8 @@ static void backoff(struct mt6d_cli *c, uint64_t unix_ms)
 
 	release_tun(c);
 	sodium_memzero(&c->intro, sizeof(c->intro));
+	mt6d_rebind_grant_wipe(&c->grant);
+	c->have_grant = c->claim_pending = false;
 	if (!c->backoff_ms)
 		c->backoff_ms = c->cfg.backoff_min_ms;
 	else if (c->backoff_ms < c->cfg.backoff_max_ms / 2)
@@ -187,6 +276,12 @@ struct mt6d_cli *mt6d_cli_new(const struct mt6d_cli_config *cfg)
 		c->cfg.backoff_max_ms = MT6D_BACKOFF_MAX_MS;
 	if (c->cfg.backoff_max_ms < c->cfg.backoff_min_ms)
 		c->cfg.backoff_max_ms = c->cfg.backoff_min_ms;
+	c->echoes = calloc(1, sizeof(*c->echoes));
+	if (!c->echoes) {
+		mt6d_cli_free(c);
+		errno = ENOMEM;
+		return NULL;
+	}
 	if (mt6d_shared_secret(c->s, c->cfg.client_priv, c->cfg.server_pub) < 0) {
 		mt6d_cli_free(c);
 		errno = EINVAL;
@@ -202,6 +297,7 @@ void mt6d_cli_free(struct mt6d_cli *c)
 		return;
 	c->cfg.on_slot = NULL;
 	release_tun(c);
+	free(c->echoes);
 	sodium_memzero(c, sizeof(*c));
 	free(c);
 }
@@ -225,7 +321,16 @@ void mt6d_cli_lookup_done(struct mt6d_cli *c, const struct mt6d_config *cfg, uin
 		backoff(c, unix_ms);
 		return;
 	}
+	if (c->cfg.underlay && !cfg->underlay_port) {
+		/* Found, but the server offers no underlay (version 1). */
+		c->stats.lookups_failed++;
+		c->stats.no_underlay++;
+		backoff(c, unix_ms);
+		return;
+	}
 	c->intro = *cfg;
+	memcpy(c->underlay.addr, cfg->underlay_addr, 16);
+	c->underlay.port = cfg->underlay_port;
 	mt6d_client_seed_iid(c->seed_iid, c->s, cfg->intro_key);
 	memcpy(local.prefix, c->cfg.prefix, MT6D_PREFIX_LEN);
 	memcpy(local.iid, c->seed_iid, MT6D_IID_LEN);
@@ -265,6 +370,13 @@ static void establish(struct mt6d_cli *c, const struct mt6d_msg *m, uint64_t uni
 		return;
 	}
 	c->have_tun = true;
+	mt6d_rebind_grant_wipe(&c->grant);
+	c->have_grant =
+	        m->u.response.grant_len && mt6d_rebind_grant_decode(&c->grant, m->u.response.grant,
+	                                                            m->u.response.grant_len) == 0;
+	c->claim_pending = false;
+	c->claim_tries = 0;
+	memset(c->echoes, 0, sizeof(*c->echoes));
 	memcpy(c->client_tun, m->u.response.client_tun, 16);
 	memcpy(c->server_tun, m->u.response.server_tun, 16);
 	c->tun_prefix_len = m->u.response.tun_prefix_len;
@@ -290,7 +402,10 @@ void mt6d_cli_input(struct mt6d_cli *c, const struct mt6d_tun_endpoint *local,
 	struct mt6d_msg m;
 	int n, ml;
 
-	if (c->have_tun)
+	if (c->have_tun && c->cfg.underlay) {
+		if (remote->port == c->underlay.port && !memcmp(remote->addr, c->underlay.addr, 16))
+			sl = &c->tun.win[0]; /* any: only "it is the server" matters */
+	} else if (c->have_tun) {
 		for (int i = 0; i < MT6D_TUN_SLOTS && !sl; i++) {
 			const struct mt6d_tun_slot *x = &c->tun.win[i];
 			if (x->valid && x->local.port == local->port &&
@@ -299,8 +414,14 @@ void mt6d_cli_input(struct mt6d_cli *c, const struct mt6d_tun_endpoint *local,
 			    !memcmp(x->remote.addr, remote->addr, 16))
 				sl = x;
 		}
+	}
 	if (!sl || (c->state != MT6D_CLI_INTRO && c->state != MT6D_CLI_SESSION)) {
 		c->stats.rx_not_ours++;
+		return;
+	}
+	/* No tunnel datagram is this short: the server did not know us. */
+	if (len == MT6D_REBIND_REPLY_LEN && c->state == MT6D_CLI_SESSION) {
+		on_reply(c, dgram, len, unix_ms);
 		return;
 	}
 	n = mt6d_encap_open_inplace(&c->tun.encap, dgram, len, NULL);
@@ -324,6 +445,13 @@ void mt6d_cli_input(struct mt6d_cli *c, const struct mt6d_tun_endpoint *local,
 	ts->rx_packets++;
 	ts->rx_bytes += (uint64_t)n;
 	c->last_rx_ms = unix_ms;
+	if (c->claim_pending && c->state == MT6D_CLI_SESSION) {
+		/* Authentic traffic after a claim: the server took it (it
+		 * answers an accepted claim at once). */
+		c->claim_pending = false;
+		c->claim_tries = 0;
+		c->stats.rebinds++;
+	}
 	if (c->state == MT6D_CLI_SESSION && inner[6] != MT6D_NH_CONTROL) {
 		c->cfg.deliver(c->cfg.arg, inner, (size_t)n);
 		return;
@@ -346,6 +474,19 @@ void mt6d_cli_input(struct mt6d_cli *c, const struct mt6d_tun_endpoint *local,
 		c->stats.teardowns_rx++;
 		c->backoff_ms = 0;
 		backoff(c, unix_ms);
+	} else if (m.type == MT6D_MSG_GRANT) {
+		struct mt6d_rebind_grant g;
+
+		/* A renewal: same connection, a newer epoch. */
+		if (mt6d_rebind_grant_decode(&g, m.u.grant.bytes, m.u.grant.len) == 0 &&
+		    c->have_grant && g.conn == c->grant.conn && g.levels == c->grant.levels &&
+		    g.epoch >= c->grant.epoch) {
+			c->grant = g;
+			c->stats.renewals_rx++;
+		} else {
+			c->stats.rx_bad_msg++;
+		}
+		mt6d_rebind_grant_wipe(&g);
 	} else if (m.type != MT6D_MSG_KEEPALIVE) {
 		c->stats.rx_bad_msg++;
 	}
@@ -394,6 +535,15 @@ uint64_t mt6d_cli_tick(struct mt6d_cli *c, uint64_t unix_ms)
 		break;
 	case MT6D_CLI_SESSION:
 		rotate(c, unix_ms);
+		if (c->claim_pending && unix_ms >= c->claim_ms + 1000) {
+			/* Unanswered: again (lost), for a while. */
+			if (c->claim_tries < MT6D_CLAIM_TRIES)
+				send_claim(c, &c->claim_loc, unix_ms);
+			else
+				c->claim_pending = false;
+		}
+		if (c->claim_pending && c->claim_ms + 1000 < next)
+			next = c->claim_ms + 1000;
 		if (unix_ms >= c->last_rx_ms + dead) {
 			c->stats.server_silent++;
 			backoff(c, unix_ms);
@@ -407,6 +557,45 @@ uint64_t mt6d_cli_tick(struct mt6d_cli *c, uint64_t unix_ms)
 	}
 	edge = (c->tun.cur + 1) * c->tun.rot_ms;
 	return edge < next ? edge : next;
+}
+
+void mt6d_cli_set_prefix(struct mt6d_cli *c, const uint8_t prefix[static MT6D_PREFIX_LEN],
+                         uint64_t unix_ms)
+{
+	struct mt6d_tun_slot *sl;
+	struct mt6d_rebind_loc loc;
+
+	if (!memcmp(c->cfg.prefix, prefix, MT6D_PREFIX_LEN))
+		return;
+	memcpy(c->cfg.prefix, prefix, MT6D_PREFIX_LEN);
+	c->stats.prefix_changes++;
+	if (c->cfg.underlay || !c->have_tun)
+		return;
+	if (c->state != MT6D_CLI_SESSION || !c->have_grant) {
+		/* Nothing to carry over: introduce ourselves from the new
+		 * prefix (the request names it). */
+		release_tun(c);
+		c->backoff_ms = 0;
+		set_state(c, MT6D_CLI_LOOKUP);
+		return;
+	}
+	/* Every endpoint of the window moves to the new prefix. */
+	for (int i = 0; i < MT6D_TUN_SLOTS; i++) {
+		sl = &c->tun.win[i];
+		if (sl->valid && c->cfg.on_slot)
+			c->cfg.on_slot(&c->tun, sl, false, c->cfg.arg);
+		sl->valid = false;
+	}
+	memcpy(c->tun.local.prefix, prefix, MT6D_PREFIX_LEN);
+	mt6d_tun_session_rotate(NULL, &c->tun, mt6d_slot(unix_ms, c->tun.rot_ms), c->cfg.on_slot,
+	                        c->cfg.arg);
+	sl = tx_slot(c, unix_ms);
+	if (!sl)
+		return;
+	memcpy(loc.addr, sl->local.addr, 16);
+	loc.port = sl->local.port;
+	c->claim_tries = 0;
+	send_claim(c, &loc, unix_ms);
 }
 
 void mt6d_cli_close(struct mt6d_cli *c, uint64_t unix_ms)

@@ -533,25 +533,25 @@ int mt6d_rebind_reply_decode(const uint8_t *in, size_t len,
 	return 0;
 }
 
+static size_t echo_slot(const uint8_t *e)
+{
+	return (size_t)mt6d_get_be16(e) & (MT6D_REBIND_ECHO_SLOTS - 1);
+}
+
 void mt6d_rebind_echo_note(struct mt6d_rebind_echoes *r, const uint8_t *dgram, size_t len)
 {
-	unsigned i = r->next % MT6D_REBIND_ECHO_SLOTS;
-
-	if (len < MT6D_REBIND_REPLY_LEN)
-		return;
-	memcpy(r->echo[i], dgram, MT6D_REBIND_ECHO_LEN);
-	r->used[i] = 1;
-	r->next = (i + 1) % MT6D_REBIND_ECHO_SLOTS;
+	if (len >= MT6D_REBIND_REPLY_LEN)
+		memcpy(r->echo[echo_slot(dgram)], dgram, MT6D_REBIND_ECHO_LEN);
 }
 
 int mt6d_rebind_echo_take(struct mt6d_rebind_echoes *r,
                           const uint8_t echo[static MT6D_REBIND_ECHO_LEN])
 {
-	for (unsigned i = 0; i < MT6D_REBIND_ECHO_SLOTS; i++) {
-		if (r->used[i] && sodium_memcmp(r->echo[i], echo, MT6D_REBIND_ECHO_LEN) == 0) {
-			r->used[i] = 0;
-			return 1;
-		}
-	}
-	return 0;
+	uint8_t *e = r->echo[echo_slot(echo)];
+
+	if (sodium_is_zero(e, MT6D_REBIND_ECHO_LEN) ||
+	    sodium_memcmp(e, echo, MT6D_REBIND_ECHO_LEN) != 0)
+		return 0;
+	memset(e, 0, MT6D_REBIND_ECHO_LEN);
+	return 1;
 }

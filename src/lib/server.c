@@ -70,6 +70,12 @@ struct mt6d_srv {
 	size_t n;
 	struct mt6d_tun_table *table; /* local outer endpoint -> MT6D session */
 	struct mt6d_tun_table *inner; /* client tunnel address (port 0) -> session */
+	struct mt6d_tun_table *peers; /* underlay: client endpoint -> session */
+	struct mt6d_rebind_server *rb;
+	struct mt6d_rebind_rl *rl;
+	struct mt6d_srv_session **by_conn; /* 2^L */
+	uint32_t epoch_ms;
+	uint64_t epoch;
 	struct intro_win win[MAX_WINDOWS];
 	struct mt6d_srv_session *head;
 	size_t count;
@@ -155,13 +161,32 @@ static struct mt6d_tun_slot *tx_slot(struct mt6d_tun_session *t, uint64_t unix_m
 
 /* ---- sessions ---- */
 
+static bool ep_eq(const struct mt6d_tun_endpoint *a, const struct mt6d_tun_endpoint *b)
+{
+	return a->port == b->port && !memcmp(a->addr, b->addr, 16);
+}
+
+void mt6d_srv_session_endpoints(const struct mt6d_srv_session *s, struct mt6d_tun_endpoint *local,
+                                struct mt6d_tun_endpoint *remote)
+{
+	const struct mt6d_tun_slot *sl = &s->tun.win[s->tun.cur % MT6D_TUN_SLOTS];
+
+	if (s->underlay) {
+		memset(local, 0, sizeof(*local)); /* the caller knows its underlay */
+		*remote = s->peer;
+	} else {
+		*local = sl->local;
+		*remote = sl->remote;
+	}
+}
+
 static void session_send(struct mt6d_srv *srv, struct mt6d_srv_session *s, uint8_t *buf, size_t cap,
                          size_t len, uint64_t unix_ms)
 {
-	struct mt6d_tun_slot *sl = tx_slot(&s->tun, unix_ms);
+	struct mt6d_tun_slot *sl = s->underlay ? NULL : tx_slot(&s->tun, unix_ms);
 	int n;
 
-	if (!sl) {
+	if (!sl && !s->underlay) {
 		s->tun.stats.tx_errors++;
 		return;
 	}
@@ -173,7 +198,10 @@ static void session_send(struct mt6d_srv *srv, struct mt6d_srv_session *s, uint8
 	s->tun.stats.tx_packets++;
 	s->tun.stats.tx_bytes += len;
 	s->last_tx_ms = unix_ms;
-	srv->cfg.send(srv->cfg.arg, &sl->local, &sl->remote, buf, (size_t)n);
+	if (s->underlay)
+		srv->cfg.send(srv->cfg.arg, &srv->cfg.underlay, &s->peer, buf, (size_t)n);
+	else
+		srv->cfg.send(srv->cfg.arg, &sl->local, &sl->remote, buf, (size_t)n);
 }
 
 static void session_control(struct mt6d_srv *srv, struct mt6d_srv_session *s,
@@ -206,6 +234,12 @@ static void session_end(struct mt6d_srv *srv, struct mt6d_srv_session *s, enum m
 		srv->clients[s->client].sess = NULL;
 	memcpy(ep.addr, s->client_tun, 16);
 	mt6d_tun_table_del(srv->inner, &ep, &s->tun);
+	if (s->underlay)
+		mt6d_tun_table_del(srv->peers, &s->peer, &s->tun);
+	if (s->has_conn) {
+		mt6d_rebind_server_release(srv->rb, s->conn);
+		srv->by_conn[s->conn] = NULL;
+	}
 	tun_release(srv, &s->tun);
 	sodium_memzero(s, sizeof(*s));
 	free(s);
@@ -276,21 +310,45 @@ static void session_input(struct mt6d_srv *srv, struct mt6d_srv_session *s, uint
 
 /* ---- introduction ---- */
 
-static void intro_send(struct mt6d_srv *srv, struct intro_win *w, struct intro_peer *p,
-                       const struct mt6d_tun_endpoint *local,
-                       const struct mt6d_tun_endpoint *remote, size_t c, const uint8_t *msg,
-                       size_t mlen)
+/* The grant of session s for the epoch of unix_ms, encoded into out: its
+ * length, or 0 when the session has no connection ID. */
+static size_t grant_bytes(struct mt6d_srv *srv, const struct mt6d_srv_session *s, uint8_t *out,
+                          size_t cap, uint64_t unix_ms)
 {
-	uint8_t buf[CTL_BUF], dst[16];
+	struct mt6d_rebind_grant g;
+	int n;
+
+	if (!s->has_conn || mt6d_rebind_server_renew(srv->rb, s->conn, unix_ms, &g) < 0)
+		return 0;
+	n = mt6d_rebind_grant_encode(out, cap, &g);
+	mt6d_rebind_grant_wipe(&g);
+	return n > 0 ? (size_t)n : 0;
+}
+
+/* Send session s's response (version 2 with the grant of the current epoch
+ * when it has a connection ID) on the introduction channel of client c. */
+static void intro_respond(struct mt6d_srv *srv, struct intro_win *w, struct intro_peer *p,
+                          const struct mt6d_tun_endpoint *local,
+                          const struct mt6d_tun_endpoint *remote,
+                          const uint8_t prefix[static MT6D_PREFIX_LEN], size_t c,
+                          const struct mt6d_srv_session *s, uint64_t unix_ms)
+{
+	uint8_t buf[CTL_BUF], dst[16], *msg = buf + MT6D_ENCAP_INNER_OFF + 40;
+	size_t mlen = MT6D_MSG_RESPONSE_LEN, g;
 	int len;
 
-	memcpy(dst, remote->addr, MT6D_PREFIX_LEN);
+	memcpy(msg, s->response, MT6D_MSG_RESPONSE_LEN);
+	g = grant_bytes(srv, s, msg + mlen, MT6D_REBIND_GRANT_MAX, unix_ms);
+	if (g) {
+		msg[1] = MT6D_MSG_RESPONSE_V2;
+		mlen += g;
+	}
+	memcpy(dst, prefix, MT6D_PREFIX_LEN);
 	memcpy(dst + 8, w->seeds[c], MT6D_IID_LEN);
 	len = mt6d_msg_wrap(buf + MT6D_ENCAP_INNER_OFF, sizeof(buf) - MT6D_ENCAP_INNER_OFF,
 	                    w->intro.seed_addr, dst, msg, mlen);
-	if (len < 0)
-		return;
-	len = mt6d_encap_seal_inplace(&p->encap, buf, sizeof(buf), (size_t)len);
+	if (len > 0)
+		len = mt6d_encap_seal_inplace(&p->encap, buf, sizeof(buf), (size_t)len);
 	if (len > 0)
 		srv->cfg.send(srv->cfg.arg, local, remote, buf, (size_t)len);
 	sodium_memzero(buf, sizeof(buf));
@@ -298,7 +356,8 @@ static void intro_send(struct mt6d_srv *srv, struct intro_win *w, struct intro_p
 
 static struct mt6d_srv_session *session_new(struct mt6d_srv *srv, size_t c,
                                             const struct intro_win *w, uint64_t request_id,
-                                            const uint8_t client_prefix[static 8], uint64_t unix_ms)
+                                            const uint8_t client_prefix[static 8],
+                                            const struct mt6d_tun_endpoint *peer, uint64_t unix_ms)
 {
 	struct srv_client *cl = &srv->clients[c];
 	struct mt6d_srv_session *s = calloc(1, sizeof(*s));
@@ -329,6 +388,26 @@ static struct mt6d_srv_session *session_new(struct mt6d_srv *srv, size_t c,
 	memcpy(ep.addr, s->client_tun, 16);
 	if (mt6d_tun_table_add(srv->inner, &ep, &s->tun, 0) < 0)
 		goto fail;
+	if (peer) {
+		s->underlay = true;
+		s->peer = *peer;
+		if (mt6d_tun_table_add(srv->peers, peer, &s->tun, 0) < 0) {
+			mt6d_tun_table_del(srv->inner, &ep, &s->tun);
+			goto fail;
+		}
+	}
+	if (srv->rb) {
+		struct mt6d_rebind_grant g;
+
+		if (mt6d_rebind_server_assign(srv->rb, unix_ms, &g) == 0) {
+			s->has_conn = true;
+			s->conn = g.conn;
+			srv->by_conn[g.conn] = s;
+		} else {
+			srv->st.conn_full++;
+		}
+		mt6d_rebind_grant_wipe(&g);
+	}
 	m.u.response.request_id = request_id;
 	m.u.response.tun_prefix_len = 64;
 	m.u.response.rot_ms = w->intro.rot_ms;
@@ -341,8 +420,9 @@ static struct mt6d_srv_session *session_new(struct mt6d_srv *srv, size_t c,
 	mt6d_msg_encode(s->response, sizeof(s->response), &m);
 	sodium_memzero(&m, sizeof(m));
 	sodium_memzero(key, sizeof(key));
-	mt6d_tun_session_rotate(srv->table, &s->tun, mt6d_slot(unix_ms, s->tun.rot_ms),
-	                        srv->cfg.on_slot, srv->cfg.arg);
+	if (!s->underlay)
+		mt6d_tun_session_rotate(srv->table, &s->tun, mt6d_slot(unix_ms, s->tun.rot_ms),
+		                        srv->cfg.on_slot, srv->cfg.arg);
 	s->next = srv->head;
 	if (srv->head)
 		srv->head->prev = s;
@@ -379,35 +459,29 @@ static struct intro_peer *peer_get(struct intro_win *w, const struct srv_client 
 	return p;
 }
 
-static void intro_input(struct mt6d_srv *srv, struct intro_win *w, uint64_t slot,
+/*
+ * A datagram of client c on window w's introduction channel, found by its
+ * source IID (MT6D) or by the IID in front of it (underlay, peer = the
+ * client's endpoint): open it, check the request, make or repeat the
+ * session.
+ */
+static void intro_input(struct mt6d_srv *srv, struct intro_win *w, size_t c,
                         const struct mt6d_tun_endpoint *local,
-                        const struct mt6d_tun_endpoint *remote, uint8_t *dgram, size_t len,
-                        uint64_t unix_ms)
+                        const struct mt6d_tun_endpoint *remote, bool underlay, uint8_t *dgram,
+                        size_t len, uint64_t unix_ms)
 {
-	uint8_t *inner = dgram + MT6D_ENCAP_INNER_OFF, src[16], dst[16], a[16];
-	struct srv_client *cl;
+	uint8_t *inner = dgram + MT6D_ENCAP_INNER_OFF, src[16], dst[16];
+	uint8_t prefix[MT6D_PREFIX_LEN] = {0};
+	struct srv_client *cl = &srv->clients[c];
 	struct mt6d_srv_session *s;
 	struct intro_peer *p;
 	const uint8_t *msg;
 	struct mt6d_msg m;
-	uint64_t found_slot;
-	uint16_t port;
-	size_t c;
 	int n, ml;
 
-	srv->st.intro_rx++;
-	if (mt6d_intro_table_find(w->tab, remote->addr + 8, &c, &found_slot) < 0) {
-		srv->st.intro_unknown++;
-		return;
-	}
-	/* The client sends from its slot-i endpoint to ours: both the slot
-	 * and its port must agree, or this is not that client's datagram. */
-	mt6d_slot_address(a, &port, remote->addr, w->seeds[c], w->intro.key, slot);
-	if (found_slot != slot || port != remote->port) {
-		srv->st.intro_bad_source++;
-		return;
-	}
-	cl = &srv->clients[c];
+	/* An underlay client has no MT6D prefix: it says zero. */
+	if (!underlay)
+		memcpy(prefix, remote->addr, MT6D_PREFIX_LEN);
 	p = peer_get(w, cl, c, unix_ms);
 	if (!p)
 		return;
@@ -421,20 +495,21 @@ static void intro_input(struct mt6d_srv *srv, struct intro_win *w, uint64_t slot
 	}
 	ml = n < 0 ? -1 : mt6d_msg_unwrap(inner, (size_t)n, &msg, src, dst);
 	if (ml < 0 || mt6d_msg_decode(&m, msg, (size_t)ml) < 0 || m.type != MT6D_MSG_REQUEST ||
-	    memcmp(dst, w->intro.seed_addr, 16) != 0 || memcmp(src, remote->addr, 8) != 0 ||
+	    memcmp(dst, w->intro.seed_addr, 16) != 0 || memcmp(src, prefix, 8) != 0 ||
 	    memcmp(src + 8, w->seeds[c], 8) != 0 ||
-	    memcmp(m.u.request.client_prefix, remote->addr, MT6D_PREFIX_LEN) != 0 ||
+	    memcmp(m.u.request.client_prefix, prefix, MT6D_PREFIX_LEN) != 0 ||
 	    m.u.request.time_ms + srv->cfg.request_skew_ms < unix_ms ||
 	    m.u.request.time_ms > unix_ms + srv->cfg.request_skew_ms) {
 		srv->st.intro_bad_msg++;
 		return;
 	}
 	s = cl->sess;
-	if (s && s->request_id == m.u.request.request_id) {
+	if (s && s->request_id == m.u.request.request_id && s->underlay == underlay &&
+	    (!underlay || ep_eq(&s->peer, remote))) {
 		/* Our response was lost: the same one again. */
 		srv->st.requests++;
 		srv->st.requests_repeated++;
-		intro_send(srv, w, p, local, remote, c, s->response, sizeof(s->response));
+		intro_respond(srv, w, p, local, remote, prefix, c, s, unix_ms);
 		return;
 	}
 	/* A request older than one already accepted is a replay (the replay
@@ -445,17 +520,31 @@ static void intro_input(struct mt6d_srv *srv, struct intro_win *w, uint64_t slot
 		return;
 	}
 	srv->st.requests++;
+	if (underlay)
+		srv->st.intro_underlay++;
 	if (s)
 		session_end(srv, s, MT6D_SRV_END_REPLACED);
 	if (srv->cfg.max_sessions && srv->count >= srv->cfg.max_sessions) {
 		srv->st.refused_full++;
 		return;
 	}
-	s = session_new(srv, c, w, m.u.request.request_id, m.u.request.client_prefix, unix_ms);
+	if (underlay) {
+		/* The tuple may still be another session's (a NAT reused it):
+		 * it is this client's now. */
+		struct mt6d_tun_session *t = mt6d_tun_table_find(srv->peers, remote, NULL);
+
+		if (t) {
+			struct mt6d_srv_session *o = t->user;
+			mt6d_tun_table_del(srv->peers, &o->peer, &o->tun);
+			memset(&o->peer, 0, sizeof(o->peer));
+		}
+	}
+	s = session_new(srv, c, w, m.u.request.request_id, prefix, underlay ? remote : NULL,
+	                unix_ms);
 	if (!s)
 		return;
 	cl->last_req_ms = m.u.request.time_ms;
-	intro_send(srv, w, p, local, remote, c, s->response, sizeof(s->response));
+	intro_respond(srv, w, p, local, remote, prefix, c, s, unix_ms);
 	/* The client is done with this window's introduction: its state goes,
 	 * so a server of 100,000 sessions does not keep 100,000 replay windows
 	 * until the window closes. A lost response brings a repeat, which
@@ -463,6 +552,56 @@ static void intro_input(struct mt6d_srv *srv, struct intro_win *w, uint64_t slot
 	mt6d_encap_clear(&p->encap);
 	free(p);
 	w->peers[c] = NULL;
+}
+
+/* A datagram to an introduction endpoint (MT6D): the client is the one
+ * whose introduction IID in this slot is the source's. */
+static void intro_input_mt6d(struct mt6d_srv *srv, struct intro_win *w, uint64_t slot,
+                             const struct mt6d_tun_endpoint *local,
+                             const struct mt6d_tun_endpoint *remote, uint8_t *dgram, size_t len,
+                             uint64_t unix_ms)
+{
+	uint64_t found_slot;
+	uint8_t a[16];
+	uint16_t port;
+	size_t c;
+
+	srv->st.intro_rx++;
+	if (mt6d_intro_table_find(w->tab, remote->addr + 8, &c, &found_slot) < 0) {
+		srv->st.intro_unknown++;
+		return;
+	}
+	/* The client sends from its slot-i endpoint to ours: both the slot
+	 * and its port must agree, or this is not that client's datagram. */
+	mt6d_slot_address(a, &port, remote->addr, w->seeds[c], w->intro.key, slot);
+	if (found_slot != slot || port != remote->port) {
+		srv->st.intro_bad_source++;
+		return;
+	}
+	intro_input(srv, w, c, local, remote, false, dgram, len, unix_ms);
+}
+
+/* An underlay datagram that starts with a registered client's introduction
+ * IID of slot i-1, i or i+1 of a live window: 0 when it was one (handled),
+ * -ENOENT when not. */
+static int intro_input_underlay(struct mt6d_srv *srv, const struct mt6d_tun_endpoint *remote,
+                                uint8_t *dgram, size_t len, uint64_t unix_ms)
+{
+	if (len < MT6D_IID_LEN + MT6D_ENCAP_OVERHEAD)
+		return -ENOENT;
+	for (int i = 0; i < MAX_WINDOWS; i++) {
+		struct intro_win *w = &srv->win[i];
+		uint64_t slot;
+		size_t c;
+
+		if (!w->used || mt6d_intro_table_find(w->tab, dgram, &c, &slot) < 0)
+			continue;
+		srv->st.intro_rx++;
+		intro_input(srv, w, c, &srv->cfg.underlay, remote, true, dgram + MT6D_IID_LEN,
+		            len - MT6D_IID_LEN, unix_ms);
+		return 0;
+	}
+	return -ENOENT;
 }
 
 static void win_clear_peers(struct intro_win *w)
@@ -588,6 +727,148 @@ size_t mt6d_srv_intros(const struct mt6d_srv *srv, struct mt6d_srv_intro_info *o
 	return n;
 }
 
+/* ---- rebinding (docs/rebind.md) ---- */
+
+const char *mt6d_srv_claim_name(enum mt6d_srv_claim why)
+{
+	switch (why) {
+	case MT6D_SRV_CLAIM_BAD:
+		return "bad";
+	case MT6D_SRV_CLAIM_LOCATION:
+		return "location";
+	case MT6D_SRV_CLAIM_STALE:
+		return "stale";
+	case MT6D_SRV_CLAIM_REPLAYED:
+		return "replayed";
+	}
+	return "?";
+}
+
+/* Message 4 with the grant of the current epoch. */
+static void send_grant(struct mt6d_srv *srv, struct mt6d_srv_session *s, uint64_t unix_ms)
+{
+	struct mt6d_msg m = {.type = MT6D_MSG_GRANT};
+	size_t n = grant_bytes(srv, s, m.u.grant.bytes, sizeof(m.u.grant.bytes), unix_ms);
+
+	if (n) {
+		m.u.grant.len = (uint16_t)n;
+		session_control(srv, s, &m, unix_ms);
+		srv->st.grants_sent++;
+	}
+	sodium_memzero(&m, sizeof(m));
+}
+
+/*
+ * An authentic claim for connection res->conn arrived from remote: move its
+ * session there. MT6D: the claim came from the client's address of one of
+ * the window's slots (its IID and port) under a new /64, which becomes the
+ * session's client prefix. Underlay: remote becomes the session's peer.
+ */
+static int claim_accept(struct mt6d_srv *srv, const struct mt6d_rebind_result *res,
+                        const struct mt6d_tun_endpoint *remote, bool underlay, uint64_t unix_ms)
+{
+	struct mt6d_srv_session *s = srv->by_conn[res->conn];
+	struct mt6d_msg ka = {.type = MT6D_MSG_KEEPALIVE, .u.keepalive.time_ms = unix_ms};
+
+	if (!s || s->underlay != underlay) {
+		srv->st.claims_refused[MT6D_SRV_CLAIM_BAD]++;
+		return -EBADMSG;
+	}
+	if (underlay) {
+		struct mt6d_tun_session *t = mt6d_tun_table_find(srv->peers, remote, NULL);
+
+		if (t && t != &s->tun) {
+			/* A NAT gave the tuple to this client: not the other's. */
+			struct mt6d_srv_session *o = t->user;
+			mt6d_tun_table_del(srv->peers, &o->peer, &o->tun);
+			memset(&o->peer, 0, sizeof(o->peer));
+		}
+		mt6d_tun_table_del(srv->peers, &s->peer, &s->tun);
+		s->peer = *remote;
+		mt6d_tun_table_add(srv->peers, &s->peer, &s->tun, 0);
+	} else {
+		struct mt6d_tun_slot *hit = NULL;
+
+		for (int i = 0; i < MT6D_TUN_SLOTS && !hit; i++) {
+			struct mt6d_tun_slot *sl = &s->tun.win[i];
+			if (sl->valid && sl->remote.port == remote->port &&
+			    !memcmp(sl->remote.addr + 8, remote->addr + 8, MT6D_IID_LEN))
+				hit = sl;
+		}
+		if (!hit) {
+			srv->st.claims_refused[MT6D_SRV_CLAIM_LOCATION]++;
+			return -EADDRNOTAVAIL;
+		}
+		memcpy(s->tun.remote.prefix, remote->addr, MT6D_PREFIX_LEN);
+		for (int i = 0; i < MT6D_TUN_SLOTS; i++)
+			memcpy(s->tun.win[i].remote.addr, remote->addr, MT6D_PREFIX_LEN);
+	}
+	srv->st.claims_accepted++;
+	s->rebinds++;
+	s->rebind_ms = unix_ms;
+	s->last_rx_ms = unix_ms;
+	/* The client learns the claim worked from what arrives next. */
+	session_control(srv, s, &ka, unix_ms);
+	/* A claim made with the previous epoch's keys: the client missed the
+	 * renewal. */
+	if (res->epoch < srv->epoch && !s->renew_left) {
+		s->renew_left = 1;
+		s->renew_next_ms = unix_ms;
+	}
+	return 0;
+}
+
+/*
+ * A datagram that arrived at local from a tuple no session expects: a claim
+ * if it is one, else an unrecognized-connection reply (never larger than
+ * the datagram, rate-limited per source prefix).
+ */
+static void unknown_input(struct mt6d_srv *srv, const struct mt6d_tun_endpoint *local,
+                          const struct mt6d_tun_endpoint *remote, bool underlay,
+                          const uint8_t *dgram, size_t len, uint64_t unix_ms)
+{
+	struct mt6d_rebind_loc from;
+	struct mt6d_rebind_result res;
+	uint8_t out[MT6D_REBIND_REPLY_LEN];
+	int n;
+
+	srv->st.unrecognized++;
+	if (!srv->rb)
+		return;
+	memcpy(from.addr, remote->addr, 16);
+	from.port = remote->port;
+	if (len == MT6D_REBIND_CLAIM_LEN(mt6d_rebind_server_levels(srv->rb))) {
+		n = mt6d_rebind_server_verify(srv->rb, dgram, len, &from, unix_ms, &res);
+		if (n == 0 && claim_accept(srv, &res, remote, underlay, unix_ms) == 0)
+			return;
+		if (n == -EADDRNOTAVAIL)
+			srv->st.claims_refused[MT6D_SRV_CLAIM_LOCATION]++;
+		else if (n == -ESTALE)
+			srv->st.claims_refused[MT6D_SRV_CLAIM_STALE]++;
+		else if (n == -EALREADY)
+			srv->st.claims_refused[MT6D_SRV_CLAIM_REPLAYED]++;
+		else if (n < 0)
+			srv->st.claims_refused[MT6D_SRV_CLAIM_BAD]++;
+	}
+	n = mt6d_rebind_reply(srv->rl, out, sizeof(out), dgram, len, &from, unix_ms);
+	if (n > 0) {
+		srv->st.replies++;
+		srv->cfg.send(srv->cfg.arg, local, remote, out, (size_t)n);
+	} else if (len >= MT6D_REBIND_REPLY_LEN) {
+		srv->st.replies_limited++;
+	}
+}
+
+unsigned mt6d_srv_rebind_levels(const struct mt6d_srv *srv)
+{
+	return srv->rb ? mt6d_rebind_server_levels(srv->rb) : 0;
+}
+
+size_t mt6d_srv_rebind_count(const struct mt6d_srv *srv)
+{
+	return srv->rb ? mt6d_rebind_server_count(srv->rb) : 0;
+}
+
 /* ---- the server object ---- */
 
 struct mt6d_srv *mt6d_srv_new(const struct mt6d_srv_config *cfg)
@@ -612,12 +893,37 @@ struct mt6d_srv *mt6d_srv_new(const struct mt6d_srv_config *cfg)
 	srv->server_tun[15] = 1;
 	srv->table = mt6d_tun_table_new();
 	srv->inner = mt6d_tun_table_new();
-	if (!srv->table || !srv->inner) {
-		mt6d_srv_free(srv);
-		errno = ENOMEM;
-		return NULL;
+	srv->peers = mt6d_tun_table_new();
+	if (!srv->table || !srv->inner || !srv->peers)
+		goto nomem;
+	if (!cfg->rebind_off) {
+		/* One master secret per run: sessions do not outlive the
+		 * process, so neither need the keys that rebind them. */
+		uint8_t master[MT6D_REBIND_KEY_LEN];
+		unsigned levels;
+
+		randombytes_buf(master, sizeof(master));
+		srv->rb = mt6d_rebind_server_new(&cfg->rebind, master);
+		sodium_memzero(master, sizeof(master));
+		if (!srv->rb) {
+			int err = errno;
+			mt6d_srv_free(srv);
+			errno = err;
+			return NULL;
+		}
+		levels = mt6d_rebind_server_levels(srv->rb);
+		srv->by_conn = calloc((size_t)1 << levels, sizeof(*srv->by_conn));
+		srv->rl = mt6d_rebind_rl_new(&cfg->replies);
+		if (!srv->by_conn || !srv->rl)
+			goto nomem;
+		srv->epoch_ms =
+		        cfg->rebind.epoch_ms ? cfg->rebind.epoch_ms : MT6D_REBIND_DEFAULT_EPOCH_MS;
 	}
 	return srv;
+nomem:
+	mt6d_srv_free(srv);
+	errno = ENOMEM;
+	return NULL;
 }
 
 void mt6d_srv_free(struct mt6d_srv *srv)
@@ -636,6 +942,10 @@ void mt6d_srv_free(struct mt6d_srv *srv)
 	free(srv->clients);
 	mt6d_tun_table_free(srv->table);
 	mt6d_tun_table_free(srv->inner);
+	mt6d_tun_table_free(srv->peers);
+	mt6d_rebind_server_free(srv->rb);
+	mt6d_rebind_rl_free(srv->rl);
+	free(srv->by_conn);
 	sodium_memzero(srv, sizeof(*srv));
 	free(srv);
 }
@@ -732,6 +1042,7 @@ void mt6d_srv_input(struct mt6d_srv *srv, const struct mt6d_tun_endpoint *local,
 {
 	uint64_t slot;
 	struct mt6d_tun_session *t = mt6d_tun_table_find(srv->table, local, &slot);
+	struct mt6d_tun_slot *sl;
 	struct intro_win *w;
 
 	if (!t) {
@@ -739,10 +1050,36 @@ void mt6d_srv_input(struct mt6d_srv *srv, const struct mt6d_tun_endpoint *local,
 		return;
 	}
 	w = intro_of(srv, t);
-	if (w)
-		intro_input(srv, w, slot, local, remote, dgram, len, unix_ms);
+	if (w) {
+		intro_input_mt6d(srv, w, slot, local, remote, dgram, len, unix_ms);
+		return;
+	}
+	/* A session is its whole tuple: its endpoint of this slot and the
+	 * client's. Only a live endpoint answers a stranger, so scanning the
+	 * /64 finds nothing. */
+	sl = mt6d_tun_session_slot(t, slot);
+	if (!sl || !ep_eq(&sl->remote, remote))
+		unknown_input(srv, local, remote, false, dgram, len, unix_ms);
 	else
 		session_input(srv, t->user, dgram, len, unix_ms);
+}
+
+void mt6d_srv_input_underlay(struct mt6d_srv *srv, const struct mt6d_tun_endpoint *remote,
+                             uint8_t *dgram, size_t len, uint64_t unix_ms)
+{
+	struct mt6d_tun_session *t;
+
+	if (!srv->cfg.underlay.port)
+		return;
+	/* An introduction first: a client that restarted behind the same NAT
+	 * mapping comes from its old session's tuple. */
+	if (intro_input_underlay(srv, remote, dgram, len, unix_ms) == 0)
+		return;
+	t = mt6d_tun_table_find(srv->peers, remote, NULL);
+	if (t)
+		session_input(srv, t->user, dgram, len, unix_ms);
+	else
+		unknown_input(srv, &srv->cfg.underlay, remote, true, dgram, len, unix_ms);
 }
 
 void mt6d_srv_output(struct mt6d_srv *srv, uint8_t *buf, size_t cap, size_t len, uint64_t unix_ms)
@@ -785,20 +1122,43 @@ uint64_t mt6d_srv_tick(struct mt6d_srv *srv, uint64_t unix_ms)
 		if (edge < next)
 			next = edge;
 	}
+	if (srv->rb && unix_ms / srv->epoch_ms != srv->epoch) {
+		/* New tree keys: every session gets its renewal, spread over
+		 * up to 10 s, sent twice (a lost one costs the client only
+		 * claims under the previous epoch's keys, still accepted). */
+		uint32_t spread = srv->epoch_ms / 10 < 10000 ? srv->epoch_ms / 10 : 10000;
+
+		bool first = srv->epoch == 0;
+
+		srv->epoch = unix_ms / srv->epoch_ms;
+		for (struct mt6d_srv_session *s = first ? NULL : srv->head; s; s = s->next)
+			if (s->has_conn) {
+				s->renew_left = 2;
+				s->renew_next_ms = unix_ms + randombytes_uniform(spread + 1);
+			}
+	}
 	for (struct mt6d_srv_session *s = srv->head, *nx; s; s = nx) {
 		nx = s->next;
 		if (unix_ms >= s->last_rx_ms + (uint64_t)srv->cfg.idle_timeout_s * 1000) {
 			session_end(srv, s, MT6D_SRV_END_IDLE);
 			continue;
 		}
-		tun_rotate(srv, &s->tun, unix_ms);
+		if (s->renew_left && unix_ms >= s->renew_next_ms) {
+			send_grant(srv, s, unix_ms);
+			s->renew_left--;
+			s->renew_next_ms = unix_ms + 3000;
+		}
+		if (s->renew_left && s->renew_next_ms < next)
+			next = s->renew_next_ms;
+		if (!s->underlay)
+			tun_rotate(srv, &s->tun, unix_ms);
 		if (unix_ms >= s->last_tx_ms + (uint64_t)srv->cfg.keepalive_s * 1000) {
 			struct mt6d_msg ka = {.type = MT6D_MSG_KEEPALIVE,
 			                      .u.keepalive.time_ms = unix_ms};
 			session_control(srv, s, &ka, unix_ms);
 		}
 		edge = (s->tun.cur + 1) * s->tun.rot_ms;
-		if (edge < next)
+		if (!s->underlay && edge < next)
 			next = edge;
 	}
 	return next;

@@ -10,6 +10,7 @@
  * window by one slot rebuilds only the table of the slot that entered.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,17 +20,43 @@
 
 static const char intro_label[] = "mt6d intro v1"; /* 13 bytes hashed */
 
+/* A grant's own length field agrees with its length (its content is the
+ * rebinding code's business). */
+static bool grant_ok(const uint8_t *g, size_t len)
+{
+	return len >= 2 && g[1] >= MT6D_REBIND_MIN_LEVELS && g[1] <= MT6D_REBIND_MAX_LEVELS &&
+	       len == MT6D_REBIND_GRANT_LEN(g[1]);
+}
+
 int mt6d_msg_encode(uint8_t *out, size_t cap, const struct mt6d_msg *m)
 {
 	size_t len;
 
 	switch (m->type) {
-	case MT6D_MSG_REQUEST: len = MT6D_MSG_REQUEST_LEN; break;
-	case MT6D_MSG_RESPONSE: len = MT6D_MSG_RESPONSE_LEN; break;
-	case MT6D_MSG_TEARDOWN: len = MT6D_MSG_TEARDOWN_LEN; break;
-	case MT6D_MSG_KEEPALIVE: len = MT6D_MSG_KEEPALIVE_LEN; break;
-	default: return -EINVAL;
+	case MT6D_MSG_REQUEST:
+		len = MT6D_MSG_REQUEST_LEN;
+		break;
+	case MT6D_MSG_RESPONSE:
+		len = MT6D_MSG_RESPONSE_LEN;
+		break;
+	case MT6D_MSG_TEARDOWN:
+		len = MT6D_MSG_TEARDOWN_LEN;
+		break;
+	case MT6D_MSG_KEEPALIVE:
+		len = MT6D_MSG_KEEPALIVE_LEN;
+		break;
+	case MT6D_MSG_GRANT:
+		len = MT6D_MSG_GRANT_HDR + m->u.grant.len;
+		break;
+	default:
+		return -EINVAL;
 	}
+	if (m->type == MT6D_MSG_RESPONSE)
+		len += m->u.response.grant_len;
+	if ((m->type == MT6D_MSG_RESPONSE && m->u.response.grant_len &&
+	     !grant_ok(m->u.response.grant, m->u.response.grant_len)) ||
+	    (m->type == MT6D_MSG_GRANT && !grant_ok(m->u.grant.bytes, m->u.grant.len)))
+		return -EINVAL;
 	if (cap < len)
 		return -EMSGSIZE;
 	memset(out, 0, len);
@@ -53,6 +80,14 @@ int mt6d_msg_encode(uint8_t *out, size_t cap, const struct mt6d_msg *m)
 		memcpy(out + 44, m->u.response.client_iid, 8);
 		memcpy(out + 52, m->u.response.client_tun, 16);
 		memcpy(out + 68, m->u.response.server_tun, 16);
+		if (m->u.response.grant_len) {
+			out[1] = MT6D_MSG_RESPONSE_V2;
+			memcpy(out + MT6D_MSG_RESPONSE_LEN, m->u.response.grant,
+			       m->u.response.grant_len);
+		}
+		break;
+	case MT6D_MSG_GRANT:
+		memcpy(out + MT6D_MSG_GRANT_HDR, m->u.grant.bytes, m->u.grant.len);
 		break;
 	case MT6D_MSG_TEARDOWN:
 		out[2] = m->u.teardown.reason;
@@ -76,7 +111,8 @@ int mt6d_msg_decode(struct mt6d_msg *m, const uint8_t *in, size_t len)
 {
 	if (len < 2)
 		return -EMSGSIZE;
-	if (in[1] != MT6D_MSG_VERSION)
+	if (in[1] != MT6D_MSG_VERSION &&
+	    !(in[0] == MT6D_MSG_RESPONSE && in[1] == MT6D_MSG_RESPONSE_V2))
 		return -EPROTONOSUPPORT;
 	memset(m, 0, sizeof(*m));
 	m->type = in[0];
@@ -91,8 +127,16 @@ int mt6d_msg_decode(struct mt6d_msg *m, const uint8_t *in, size_t len)
 		m->u.request.time_ms = mt6d_get_be64(in + 20);
 		return 0;
 	case MT6D_MSG_RESPONSE:
-		if (len != MT6D_MSG_RESPONSE_LEN)
+		if (in[1] == MT6D_MSG_RESPONSE_V2) {
+			if (len <= MT6D_MSG_RESPONSE_LEN ||
+			    !grant_ok(in + MT6D_MSG_RESPONSE_LEN, len - MT6D_MSG_RESPONSE_LEN))
+				return -EMSGSIZE;
+			m->u.response.grant_len = (uint16_t)(len - MT6D_MSG_RESPONSE_LEN);
+			memcpy(m->u.response.grant, in + MT6D_MSG_RESPONSE_LEN,
+			       m->u.response.grant_len);
+		} else if (len != MT6D_MSG_RESPONSE_LEN) {
 			return -EMSGSIZE;
+		}
 		if (in[2] != 0 || in[3] > 128)
 			return -EBADMSG;
 		m->u.response.tun_prefix_len = in[3];
@@ -120,6 +164,15 @@ int mt6d_msg_decode(struct mt6d_msg *m, const uint8_t *in, size_t len)
 		if (!zero(in + 2, 2))
 			return -EBADMSG;
 		m->u.keepalive.time_ms = mt6d_get_be64(in + 4);
+		return 0;
+	case MT6D_MSG_GRANT:
+		if (len <= MT6D_MSG_GRANT_HDR ||
+		    !grant_ok(in + MT6D_MSG_GRANT_HDR, len - MT6D_MSG_GRANT_HDR))
+			return -EMSGSIZE;
+		if (!zero(in + 2, 2))
+			return -EBADMSG;
+		m->u.grant.len = (uint16_t)(len - MT6D_MSG_GRANT_HDR);
+		memcpy(m->u.grant.bytes, in + MT6D_MSG_GRANT_HDR, m->u.grant.len);
 		return 0;
 	}
 	return -EBADMSG;
@@ -154,7 +207,8 @@ int mt6d_msg_unwrap(const uint8_t *pkt, size_t len, const uint8_t **msg, uint8_t
 	return (int)(len - 40);
 }
 
-void mt6d_intro_pair_key(uint8_t out[static MT6D_INTRO_KEY_LEN], const uint8_t s[static MT6D_KEY_LEN],
+void mt6d_intro_pair_key(uint8_t out[static MT6D_INTRO_KEY_LEN],
+                         const uint8_t s[static MT6D_KEY_LEN],
                          const uint8_t k[static MT6D_INTRO_KEY_LEN])
 {
 	crypto_hash_sha256_state st;

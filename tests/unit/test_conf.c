@@ -58,11 +58,12 @@ static void test_client_periods(void **state)
 	assert_int_equal(c.periods[1], 900);
 	assert_int_equal(c.transports, MT6D_RDV_BOTH);
 	/* A server takes one period only. */
-	assert_int_equal(conf_load_string(&c,
-	                                  "[server]\nprivate_key=k\nclients=c\nprefix=2001:db8::/64\n"
-	                                  "period = 300, 900\n",
-	                                  "s.conf", 1),
-	                 -EINVAL);
+	assert_int_equal(
+	        conf_load_string(&c,
+	                         "[server]\nprivate_key=k\nclients=c\nprefix=2001:db8::/64\n"
+	                         "period = 300, 900\n",
+	                         "s.conf", 1),
+	        -EINVAL);
 	assert_non_null(strstr(c.error, "s.conf:5:"));
 }
 
@@ -142,35 +143,36 @@ static void test_errors_name_the_line(void **state)
 	static const struct {
 		const char *text, *want;
 	} cases[] = {
-		{"[server]\nperiod = 5\n", "x.conf:2: period is not"},
-		{"[server]\nrotation_ms = abc\n", "x.conf:2: rotation_ms"},
-		{"[server]\ntransport = carrier-pigeon\n", "`carrier-pigeon'"},
-		{"[server]\nprefix = 2001:db8::/48\n", "x.conf:2: prefix"},
-		{"[server]\nprefix = 2001:db8::1\n", "x.conf:2: prefix"},
-		{"\n\n[dht]\nlisten = 127.0.0.1\n", "x.conf:4: listen"},
-		{"[dht]\nbootstrap = 127.0.0.1:0\n", "x.conf:2: bootstrap"},
-		{"[dht]\nbootstrap = [::1:6881\n", "x.conf:2: bootstrap"},
-		{"[dht]\nlisten = 1.2.3.4:1\nlisten = 1.2.3.4:2\nlisten = 1.2.3.4:3\n", "x.conf:4:"},
-		{"[server]\ncolour = blue\n", "unknown key `colour'"},
-		{"[servre]\nprivate_key = k\n", "x.conf:2: unknown section [servre]"},
-		{"[server]\nno equals sign here\n", "x.conf:2: syntax error"},
-		{"[client]\nserver_public_key = short\n", "x.conf:2: server_public_key"},
-		{"[server]\nclients = /c\nprefix = 2001:db8::/64\n", "private_key is required"},
-		{"[server]\nperiod = 10\nperiod = -20\n", "x.conf:3:"},
-		{"[server]\n\ntunnel_prefix = 2001:db8::/56\n", "x.conf:3: tunnel_prefix"},
-		{"[server]\nidle_timeout = 1\n", "x.conf:2: idle_timeout is not"},
-		{"[server]\ninterface = a-name-much-too-long\n", "x.conf:2: interface"},
-		{"[server]\nmode = routed\n", "x.conf:2: unknown key `mode'"},
-		{"[server]\ntproxy_port = 70000\n", "x.conf:2: tproxy_port"},
-		{"[client]\nmode = bridged\n", "x.conf:2: mode is neither"},
-		{"[server]\nunderlay = 203.0.113.1\n", "x.conf:2: underlay"},
-		{"[server]\nrebind_levels = 25\n", "x.conf:2: rebind_levels"},
-		{"[server]\nrebind_epoch = 5\n", "x.conf:2: rebind_epoch"},
-		{"[server]\n\nrebind_window = 0\n", "x.conf:3: rebind_window"},
-		{"[server]\nreply_rate = 0\n", "x.conf:2: reply_rate"},
-		{"[client]\nunderlay = 203.0.113.1:7000\n", "x.conf:2: unknown key `underlay'"},
-		{"[client]\nuplink = eth 0\n", "x.conf:2: uplink"},
-		{"[client]\nkeepalive = 0\n", "x.conf:2: keepalive"},
+	        {"[server]\nperiod = 5\n", "x.conf:2: period is not"},
+	        {"[server]\nrotation_ms = abc\n", "x.conf:2: rotation_ms"},
+	        {"[server]\ntransport = carrier-pigeon\n", "`carrier-pigeon'"},
+	        {"[server]\nprefix = 2001:db8::/48\n", "x.conf:2: prefix"},
+	        {"[server]\nprefix = 2001:db8::1\n", "x.conf:2: prefix"},
+	        {"\n\n[dht]\nlisten = 127.0.0.1\n", "x.conf:4: listen"},
+	        {"[dht]\nbootstrap = 127.0.0.1:0\n", "x.conf:2: bootstrap"},
+	        {"[dht]\nbootstrap = [::1:6881\n", "x.conf:2: bootstrap"},
+	        {"[dht]\nlisten = 1.2.3.4:1\nlisten = 1.2.3.4:2\nlisten = 1.2.3.4:3\n",
+	         "x.conf:4:"},
+	        {"[server]\ncolour = blue\n", "unknown key `colour'"},
+	        {"[servre]\nprivate_key = k\n", "x.conf:2: unknown section [servre]"},
+	        {"[server]\nno equals sign here\n", "x.conf:2: syntax error"},
+	        {"[client]\nserver_public_key = short\n", "x.conf:2: server_public_key"},
+	        {"[server]\nclients = /c\nprefix = 2001:db8::/64\n", "private_key is required"},
+	        {"[server]\nperiod = 10\nperiod = -20\n", "x.conf:3:"},
+	        {"[server]\n\ntunnel_prefix = 2001:db8::/56\n", "x.conf:3: tunnel_prefix"},
+	        {"[server]\nidle_timeout = 1\n", "x.conf:2: idle_timeout is not"},
+	        {"[server]\ninterface = a-name-much-too-long\n", "x.conf:2: interface"},
+	        {"[server]\nmode = routed\n", "x.conf:2: unknown key `mode'"},
+	        {"[server]\ntproxy_port = 70000\n", "x.conf:2: tproxy_port"},
+	        {"[client]\nmode = bridged\n", "x.conf:2: mode is neither"},
+	        {"[server]\nunderlay = 203.0.113.1\n", "x.conf:2: underlay"},
+	        {"[server]\nrebind_levels = 25\n", "x.conf:2: rebind_levels"},
+	        {"[server]\nrebind_epoch = 5\n", "x.conf:2: rebind_epoch"},
+	        {"[server]\n\nrebind_window = 0\n", "x.conf:3: rebind_window"},
+	        {"[server]\nreply_rate = 0\n", "x.conf:2: reply_rate"},
+	        {"[client]\nunderlay = 203.0.113.1:7000\n", "x.conf:2: unknown key `underlay'"},
+	        {"[client]\nuplink = eth 0\n", "x.conf:2: uplink"},
+	        {"[client]\nkeepalive = 0\n", "x.conf:2: keepalive"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -224,10 +226,13 @@ static void test_addr(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_server_good),   cmocka_unit_test(test_client_periods),
-		cmocka_unit_test(test_session_keys), cmocka_unit_test(test_rebind_keys),
-		cmocka_unit_test(test_errors_name_the_line), cmocka_unit_test(test_missing_file),
-		cmocka_unit_test(test_addr),
+	        cmocka_unit_test(test_server_good),
+	        cmocka_unit_test(test_client_periods),
+	        cmocka_unit_test(test_session_keys),
+	        cmocka_unit_test(test_rebind_keys),
+	        cmocka_unit_test(test_errors_name_the_line),
+	        cmocka_unit_test(test_missing_file),
+	        cmocka_unit_test(test_addr),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -724,24 +724,41 @@ static void test_reply_size(void **state)
  * and on each such reply once. */
 static void test_reply_echo(void **state)
 {
-	struct mt6d_rebind_echoes r = {0};
+	static struct mt6d_rebind_echoes r; /* 256 KiB: not on the stack */
 	struct mt6d_rebind_loc from = loc6(1, 1), got;
-	uint8_t sent[80][48], reply[64], echo[16], forged[16];
+	uint8_t sent[80][48], reply[64], echo[16], forged[16], other[48];
 	int n;
 
+	memset(&r, 0, sizeof(r));
 	randombytes_buf(sent, sizeof(sent));
-	for (int k = 0; k < 80; k++)
+	for (int k = 0; k < 80; k++) {
+		mt6d_put_be16(sent[k], (uint16_t)(k * 200)); /* distinct entries */
 		mt6d_rebind_echo_note(&r, sent[k], sizeof(sent[k]));
-	mt6d_rebind_echo_note(&r, sent[0], 33); /* too short to get a reply: not kept */
+	}
+	memcpy(other, sent[1], sizeof(other));
+	other[0] ^= 0x80;                     /* another entry */
+	mt6d_rebind_echo_note(&r, other, 33); /* too short to get a reply: not kept */
+	assert_int_equal(mt6d_rebind_echo_take(&r, other), 0);
 	n = mt6d_rebind_reply_encode(reply, sizeof(reply), sent[79], 48, &from);
 	assert_int_equal(n, MT6D_REBIND_REPLY_LEN);
 	assert_int_equal(mt6d_rebind_reply_decode(reply, (size_t)n, echo, &got), 0);
 	assert_int_equal(mt6d_rebind_echo_take(&r, echo), 1);
-	assert_int_equal(mt6d_rebind_echo_take(&r, echo), 0);     /* once */
-	assert_int_equal(mt6d_rebind_echo_take(&r, sent[16]), 1); /* the last 64 are kept */
-	assert_int_equal(mt6d_rebind_echo_take(&r, sent[15]), 0); /* older ones are not */
-	assert_int_equal(mt6d_rebind_echo_take(&r, sent[0]), 0);
-	randombytes_buf(forged, sizeof(forged));
+	assert_int_equal(mt6d_rebind_echo_take(&r, echo), 0); /* once */
+	for (int k = 0; k < 79; k++)
+		assert_int_equal(mt6d_rebind_echo_take(&r, sent[k]), 1);
+	/* A later datagram whose entry is the same replaces the earlier. */
+	mt6d_rebind_echo_note(&r, sent[3], 48);
+	memcpy(other, sent[3], sizeof(other));
+	other[15] ^= 1;
+	mt6d_rebind_echo_note(&r, other, 48);
+	assert_int_equal(mt6d_rebind_echo_take(&r, sent[3]), 0);
+	assert_int_equal(mt6d_rebind_echo_take(&r, other), 1);
+	for (int k = 0; k < 1000; k++) {
+		randombytes_buf(forged, sizeof(forged));
+		mt6d_rebind_echo_note(&r, sent[k % 80], 48);
+		assert_int_equal(mt6d_rebind_echo_take(&r, forged), 0);
+	}
+	memset(forged, 0, sizeof(forged)); /* an empty entry matches nothing */
 	assert_int_equal(mt6d_rebind_echo_take(&r, forged), 0);
 }
 

@@ -30,9 +30,12 @@
 #define NREG 3
 #define QMAX 4096
 #define CAPN 60000
-#define CAPB 256
-#define T0   UINT64_C(1700000000000)
-#define ROT  1000
+#define CAPB 1024
+/* A response carries the rebinding grant (L = 16). */
+#define RESP_MSG   (MT6D_MSG_RESPONSE_LEN + MT6D_REBIND_GRANT_LEN(16))
+#define RESP_DGRAM (MT6D_ENCAP_OVERHEAD + 40 + RESP_MSG)
+#define T0         UINT64_C(1700000000000)
+#define ROT        1000
 
 struct dgram {
 	struct mt6d_tun_endpoint from, to;
@@ -68,7 +71,7 @@ struct world {
 	struct dgram *q;
 	size_t qh, qt;
 	bool drop_to_server, drop_to_client[NCLI];
-	int drop_responses[NCLI]; /* datagrams of 172 bytes to drop */
+	int drop_responses[NCLI]; /* responses (RESP_DGRAM bytes) to drop */
 	struct cap *cap;
 	size_t ncap;
 	/* deliveries */
@@ -76,7 +79,17 @@ struct world {
 	uint32_t cli_last_tag[NCLI], srv_last_tag[NCLI];
 	int srv_rx_from_session[NCLI]; /* client index of the session that delivered */
 	int sessions_up, sessions_down;
+	/* rebinding */
+	uint8_t prefix[NCLI][8];            /* where the network delivers to client i */
+	bool underlay;                      /* clients use the server's underlay */
+	struct mt6d_tun_endpoint nat[NCLI]; /* underlay: client i's public endpoint */
+	uint32_t epoch_ms, window_ms;
 };
+
+/* The server's underlay endpoint: 203.0.113.1:7000. */
+static const struct mt6d_tun_endpoint ul_ep = {
+        .addr = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 203, 0, 113, 1}, .port = 7000};
+static const struct mt6d_tun_endpoint any_ep;
 
 static const uint8_t srv_prefix[8] = {0x20, 0x01, 0x0d, 0xb8, 0x00, 0x05, 0, 0};
 static const uint8_t tun_prefix[8] = {0x20, 0x01, 0x0d, 0xb8, 0x01, 0x00, 0, 0};
@@ -94,6 +107,8 @@ static void enqueue(struct world *w, int sender, const struct mt6d_tun_endpoint 
 	struct dgram *d;
 
 	assert_true(len <= sizeof(d->data));
+	if (w->underlay && sender >= 0)
+		from = &w->nat[sender]; /* the NAT rewrites the source */
 	if (w->ncap < CAPN) {
 		struct cap *c = &w->cap[w->ncap++];
 		c->sender = sender;
@@ -195,6 +210,10 @@ static void make_server(struct world *w)
 	};
 	struct mt6d_registry reg = {0};
 
+	sc.rebind.epoch_ms = w->epoch_ms;
+	sc.rebind.window_ms = w->window_ms;
+	if (w->underlay)
+		sc.underlay = ul_ep;
 	memcpy(sc.server_priv, w->srv_priv, 32);
 	memcpy(sc.prefix, srv_prefix, 8);
 	memcpy(sc.tun_prefix, tun_prefix, 8);
@@ -211,11 +230,23 @@ static void make_server(struct world *w)
 	assert_int_equal(mt6d_srv_intro_add(w->srv, &w->intro, w->now), 0);
 }
 
-static struct world *world_new(void)
+static struct world *world_new_ex(bool underlay, uint32_t epoch_ms, uint32_t window_ms)
 {
 	struct world *w = calloc(1, sizeof(*w));
 
 	assert_non_null(w);
+	w->underlay = underlay;
+	w->epoch_ms = epoch_ms;
+	w->window_ms = window_ms;
+	for (int i = 0; i < NCLI; i++) {
+		cli_prefix(w->prefix[i], i);
+		memcpy(w->nat[i].addr, ul_ep.addr, 12);
+		w->nat[i].addr[12] = 198;
+		w->nat[i].addr[13] = 51;
+		w->nat[i].addr[14] = 100;
+		w->nat[i].addr[15] = (uint8_t)(10 + i);
+		w->nat[i].port = (uint16_t)(40000 + i);
+	}
 	w->q = calloc(QMAX, sizeof(*w->q));
 	w->cap = calloc(CAPN, sizeof(*w->cap));
 	assert_non_null(w->q);
@@ -242,11 +273,18 @@ static struct world *world_new(void)
 		w->parties[i].idx = i;
 		memcpy(cc.client_priv, w->cpriv[i], 32);
 		memcpy(cc.server_pub, w->srv_pub, 32);
-		cli_prefix(cc.prefix, i);
+		cc.underlay = underlay;
+		if (!underlay)
+			cli_prefix(cc.prefix, i);
 		w->cli[i] = mt6d_cli_new(&cc);
 		assert_non_null(w->cli[i]);
 	}
 	return w;
+}
+
+static struct world *world_new(void)
+{
+	return world_new_ex(false, 0, 0);
 }
 
 static void world_free(struct world *w)
@@ -264,17 +302,29 @@ static void pump(struct world *w)
 	while (w->qh != w->qt) {
 		struct dgram *d = &w->q[w->qh++ % QMAX];
 
+		if (!memcmp(&d->to, &ul_ep, sizeof(ul_ep))) {
+			if (!w->drop_to_server && w->srv)
+				mt6d_srv_input_underlay(w->srv, &d->from, d->data, d->len, w->now);
+			continue;
+		}
 		if (!memcmp(d->to.addr, srv_prefix, 8)) {
 			if (!w->drop_to_server && w->srv)
 				mt6d_srv_input(w->srv, &d->to, &d->from, d->data, d->len, w->now);
 			continue;
 		}
 		for (int i = 0; i < NCLI; i++) {
-			uint8_t p[8];
-			cli_prefix(p, i);
-			if (memcmp(d->to.addr, p, 8) != 0 || w->drop_to_client[i])
+			if (w->underlay) {
+				/* Only the current mapping reaches the client. */
+				if (memcmp(&d->to, &w->nat[i], sizeof(d->to)) != 0 ||
+				    w->drop_to_client[i])
+					continue;
+				mt6d_cli_input(w->cli[i], &any_ep, &d->from, d->data, d->len,
+				               w->now);
 				continue;
-			if (d->len == 172 && w->drop_responses[i] > 0) {
+			}
+			if (memcmp(d->to.addr, w->prefix[i], 8) != 0 || w->drop_to_client[i])
+				continue;
+			if (d->len == RESP_DGRAM && w->drop_responses[i] > 0) {
 				w->drop_responses[i]--;
 				continue;
 			}
@@ -296,6 +346,11 @@ static void fix_lookups(struct world *w)
 		cfg.rot_ms = w->intro.rot_ms;
 		memcpy(cfg.seed_addr, w->intro.seed_addr, 16);
 		memcpy(cfg.intro_key, w->intro.key, 16);
+		if (w->underlay) {
+			cfg.version = 2;
+			memcpy(cfg.underlay_addr, ul_ep.addr, 16);
+			cfg.underlay_port = ul_ep.port;
+		}
 		mt6d_cli_lookup_done(w->cli[i], w->lookups_fail[i] ? NULL : &cfg, w->now);
 	}
 	pump(w);
@@ -493,7 +548,7 @@ static void test_fix1_pairwise(void **state)
 
 	start(w, 3);
 	sess = mt6d_srv_find_tun(w->srv, w->cli[0]->client_tun);
-	resp = find_cap(w, -1, 0, MT6D_ENCAP_OVERHEAD + 40 + MT6D_MSG_RESPONSE_LEN);
+	resp = find_cap(w, -1, 0, RESP_DGRAM);
 	req = find_cap(w, 0, -1, MT6D_ENCAP_OVERHEAD + 40 + MT6D_MSG_REQUEST_LEN);
 	assert_non_null(resp);
 	assert_non_null(req);
@@ -509,9 +564,9 @@ static void test_fix1_pairwise(void **state)
 	assert_int_equal(mt6d_shared_secret(s0, w->cpriv[0], w->srv_pub), 0);
 	mt6d_intro_pair_key(kp0, s0, w->intro.key);
 	n = try_open(resp, kp0, MT6D_ROLE_CLIENT, buf);
-	assert_int_equal(n, 40 + MT6D_MSG_RESPONSE_LEN);
+	assert_int_equal(n, 40 + RESP_MSG);
 	n = mt6d_msg_unwrap(buf + MT6D_ENCAP_INNER_OFF, (size_t)n, &msg, src, dst);
-	assert_int_equal(n, MT6D_MSG_RESPONSE_LEN);
+	assert_int_equal(n, RESP_MSG);
 	assert_int_equal(mt6d_msg_decode(&m, msg, (size_t)n), 0);
 	assert_memory_equal(m.u.response.session_key, sess->tun.ks, 16);
 	/* And nothing of the session key or K appears in clear. */
@@ -662,10 +717,19 @@ static void test_isolation(void **state)
 		struct mt6d_tun_slot *sl = &s0->tun.win[s0->tun.cur % 3];
 		struct mt6d_tun_slot *my = &w->cli[1]->tun.win[w->cli[1]->tun.cur % 3];
 		uint64_t forged = s0->tun.stats.rx_forged;
+		struct mt6d_srv_stats st0, st1;
 
 		n = mkpkt(buf, w->cli[0]->client_tun, w->cli[0]->server_tun, 7);
 		len = mt6d_encap_seal_inplace(&w->cli[1]->tun.encap, buf, sizeof(buf), n);
+		/* From its own endpoint: not client 0's tuple, not even tried. */
+		mt6d_srv_get_stats(w->srv, &st0);
 		mt6d_srv_input(w->srv, &sl->local, &my->local, buf, (size_t)len, w->now);
+		mt6d_srv_get_stats(w->srv, &st1);
+		assert_int_equal(st1.unrecognized, st0.unrecognized + 1);
+		assert_int_equal(s0->tun.stats.rx_forged, forged);
+		/* From client 0's endpoint (spoofed): forged. */
+		len = mt6d_encap_seal_inplace(&w->cli[1]->tun.encap, buf, sizeof(buf), n);
+		mt6d_srv_input(w->srv, &sl->local, &sl->remote, buf, (size_t)len, w->now);
 		assert_int_equal(s0->tun.stats.rx_forged, forged + 1);
 		/* With K (it is registered, it knows K): also forged. */
 		{
@@ -674,7 +738,7 @@ static void test_isolation(void **state)
 			n = mkpkt(buf, w->cli[0]->client_tun, w->cli[0]->server_tun, 7);
 			len = mt6d_encap_seal_inplace(&e, buf, sizeof(buf), n);
 			mt6d_encap_clear(&e);
-			mt6d_srv_input(w->srv, &sl->local, &my->local, buf, (size_t)len, w->now);
+			mt6d_srv_input(w->srv, &sl->local, &sl->remote, buf, (size_t)len, w->now);
 			assert_int_equal(s0->tun.stats.rx_forged, forged + 2);
 		}
 	}
@@ -1000,6 +1064,284 @@ static void test_lookup_failure_backoff(void **state)
 	world_free(w);
 }
 
+/* ---- rebinding (docs/rebind.md) ---- */
+
+#define CLAIM16 MT6D_REBIND_CLAIM_LEN(16)
+
+static struct mt6d_srv_session *sess_of(struct world *w, int i)
+{
+	struct mt6d_srv_session *s = mt6d_srv_find_tun(w->srv, w->cli[i]->client_tun);
+
+	assert_non_null(s);
+	return s;
+}
+
+/* The last claim client i sent (from the capture), or NULL. */
+static const struct cap *last_claim(struct world *w, int i)
+{
+	for (size_t k = w->ncap; k-- > 0;)
+		if (w->cap[k].sender == i && w->cap[k].len == CLAIM16)
+			return &w->cap[k];
+	return NULL;
+}
+
+/* (a) in the library: the client's /64 changes; the session follows it. */
+static void test_rebind_prefix(void **state)
+{
+	struct world *w = world_new_ex(false, 0, 5000);
+	uint8_t np[8] = {0x20, 0x01, 0x0d, 0xb8, 0x00, 0xc7, 0, 0};
+	struct mt6d_srv_session *s;
+	struct mt6d_srv_stats st;
+
+	start(w, 3);
+	assert_sessions(w, 3);
+	exchange(w, 3, 10);
+	s = sess_of(w, 0);
+	assert_true(s->has_conn);
+	assert_true(w->cli[0]->have_grant);
+	assert_int_equal(w->cli[0]->grant.conn, s->conn);
+	/* The network now delivers the new /64 only. */
+	memcpy(w->prefix[0], np, 8);
+	mt6d_cli_set_prefix(w->cli[0], np, w->now);
+	assert_memory_equal(w->cli[0]->tun.local.prefix, np, 8);
+	pump(w);
+	assert_int_equal(s->rebinds, 1);
+	assert_memory_equal(s->tun.remote.prefix, np, 8);
+	for (int i = 0; i < 3; i++)
+		assert_memory_equal(s->tun.win[i].remote.addr, np, 8);
+	assert_int_equal(w->cli[0]->stats.claims_sent, 1);
+	assert_int_equal(w->cli[0]->stats.rebinds, 1);
+	exchange(w, 3, 20);
+	run(w, 5 * ROT);
+	assert_sessions(w, 3);
+	exchange(w, 3, 30);
+	mt6d_srv_get_stats(w->srv, &st);
+	assert_int_equal(st.claims_accepted, 1);
+	assert_int_equal(st.claims_refused[0] + st.claims_refused[1] + st.claims_refused[2] +
+	                         st.claims_refused[3],
+	                 0);
+	assert_int_equal(w->sessions_down, 0);
+	world_free(w);
+}
+
+/* (c), (e) and a replay, through the server: a captured claim sent again
+ * from another address, from its own address, and after the window. */
+static void test_rebind_replays(void **state)
+{
+	struct world *w = world_new_ex(false, 0, 5000);
+	uint8_t np[8] = {0x20, 0x01, 0x0d, 0xb8, 0x00, 0xc7, 0, 0}, buf[CLAIM16];
+	struct mt6d_tun_endpoint attacker = {.addr = {0x20, 0x01, 0x0d, 0xb8, 0x00, 0xaa, 0, 0, 1},
+	                                     .port = 5555};
+	struct mt6d_srv_session *s;
+	struct mt6d_srv_stats st;
+	const struct cap *c;
+	struct cap claim;
+
+	start(w, 2);
+	memcpy(w->prefix[0], np, 8);
+	mt6d_cli_set_prefix(w->cli[0], np, w->now);
+	pump(w);
+	s = sess_of(w, 0);
+	assert_int_equal(s->rebinds, 1);
+	c = last_claim(w, 0);
+	assert_non_null(c);
+	claim = *c;
+	/* From elsewhere, to the session's endpoint of now: the location
+	 * inside is not the source. A reply goes back, no larger. */
+	{
+		struct mt6d_tun_slot *sl = &s->tun.win[s->tun.cur % 3];
+		size_t ncap = w->ncap;
+
+		memcpy(buf, claim.data, CLAIM16);
+		mt6d_srv_input(w->srv, &sl->local, &attacker, buf, CLAIM16, w->now);
+		mt6d_srv_get_stats(w->srv, &st);
+		assert_int_equal(st.claims_refused[MT6D_SRV_CLAIM_LOCATION], 1);
+		assert_int_equal(w->ncap, ncap + 1);
+		assert_int_equal(w->cap[ncap].len, MT6D_REBIND_REPLY_LEN);
+		assert_memory_equal(&w->cap[ncap].to, &attacker, sizeof(attacker));
+		/* From its own source, now the session's tuple: just a datagram
+		 * that does not open. */
+		memcpy(buf, claim.data, CLAIM16);
+		mt6d_srv_input(w->srv, &sl->local, &claim.from, buf, CLAIM16, w->now);
+		assert_int_equal(s->tun.stats.rx_forged, 1);
+		pump(w);
+	}
+	/* Two slots later that source is nobody's: a replay, inside the window. */
+	run(w, 2 * ROT + 100);
+	{
+		struct mt6d_tun_slot *sl = &s->tun.win[s->tun.cur % 3];
+
+		memcpy(buf, claim.data, CLAIM16);
+		mt6d_srv_input(w->srv, &sl->local, &claim.from, buf, CLAIM16, w->now);
+		mt6d_srv_get_stats(w->srv, &st);
+		assert_int_equal(st.claims_refused[MT6D_SRV_CLAIM_REPLAYED], 1);
+		pump(w);
+	}
+	assert_int_equal(s->rebinds, 1);
+	assert_memory_equal(s->tun.remote.prefix, np, 8);
+	exchange(w, 2, 40);
+	/* After the window (5 s): stale, from its own source as well. */
+	run(w, 6000);
+	{
+		struct mt6d_tun_slot *sl = &s->tun.win[s->tun.cur % 3];
+
+		memcpy(buf, claim.data, CLAIM16);
+		mt6d_srv_input(w->srv, &sl->local, &claim.from, buf, CLAIM16, w->now);
+		mt6d_srv_get_stats(w->srv, &st);
+		assert_int_equal(st.claims_refused[MT6D_SRV_CLAIM_STALE], 1);
+		pump(w);
+	}
+	/* A claim-sized datagram of junk: not authentic. */
+	{
+		struct mt6d_tun_slot *sl = &s->tun.win[s->tun.cur % 3];
+
+		randombytes_buf(buf, sizeof(buf));
+		mt6d_srv_input(w->srv, &sl->local, &attacker, buf, CLAIM16, w->now);
+		mt6d_srv_get_stats(w->srv, &st);
+		assert_int_equal(st.claims_refused[MT6D_SRV_CLAIM_BAD], 1);
+		pump(w);
+	}
+	assert_sessions(w, 2);
+	exchange(w, 2, 50);
+	assert_int_equal(w->sessions_down, 0);
+	world_free(w);
+}
+
+/* (b) in the library: clients on the underlay behind a NAT whose mapping
+ * changes (port, then address, then while the client is idle). */
+static void test_underlay_nat(void **state)
+{
+	struct world *w = world_new_ex(true, 0, 0);
+	struct mt6d_srv_session *s;
+	struct mt6d_srv_stats st;
+
+	start(w, 3);
+	assert_sessions(w, 3);
+	exchange(w, 3, 10);
+	s = sess_of(w, 0);
+	assert_true(s->underlay);
+	assert_memory_equal(&s->peer, &w->nat[0], sizeof(s->peer));
+	mt6d_srv_get_stats(w->srv, &st);
+	assert_int_equal(st.intro_underlay, 3);
+	/* New port: the first datagram is not recognized; its reply brings a
+	 * claim, and the session moves. */
+	w->nat[0].port = 41234;
+	send_up(w, 0, 99);
+	pump(w);
+	assert_int_equal(s->rebinds, 1);
+	assert_memory_equal(&s->peer, &w->nat[0], sizeof(s->peer));
+	assert_int_equal(w->cli[0]->stats.replies_rx, 1);
+	assert_int_equal(w->cli[0]->stats.rebinds, 1);
+	exchange(w, 3, 20);
+	/* New address. */
+	w->nat[0].addr[15] = 77;
+	send_up(w, 0, 98);
+	pump(w);
+	assert_int_equal(s->rebinds, 2);
+	exchange(w, 3, 30);
+	/* Idle: the next keepalive finds the change. */
+	w->nat[0].port = 45000;
+	run(w, 5000);
+	assert_int_equal(s->rebinds, 3);
+	assert_memory_equal(&s->peer, &w->nat[0], sizeof(s->peer));
+	assert_sessions(w, 3);
+	exchange(w, 3, 40);
+	mt6d_srv_get_stats(w->srv, &st);
+	assert_int_equal(st.claims_accepted, 3);
+	assert_true(st.replies >= 3);
+	assert_int_equal(w->sessions_down, 0);
+	/* Another client's tuple is not client 0's: its datagrams still
+	 * reach its own session only. */
+	assert_int_equal(w->srv_rx_from_session[1], 1);
+	world_free(w);
+}
+
+/* A reply whose echo is nothing the client sent is ignored. */
+static void test_forged_reply(void **state)
+{
+	struct world *w = world_new_ex(true, 0, 0);
+	uint8_t r[MT6D_REBIND_REPLY_LEN], trig[64];
+	struct mt6d_rebind_loc loc = {.port = 1};
+
+	start(w, 1);
+	randombytes_buf(trig, sizeof(trig));
+	assert_int_equal(mt6d_rebind_reply_encode(r, sizeof(r), trig, sizeof(trig), &loc),
+	                 MT6D_REBIND_REPLY_LEN);
+	mt6d_cli_input(w->cli[0], &any_ep, &ul_ep, r, sizeof(r), w->now);
+	assert_int_equal(w->cli[0]->stats.replies_ignored, 1);
+	assert_int_equal(w->cli[0]->stats.claims_sent, 0);
+	world_free(w);
+}
+
+/* Tree keys are renewed inside sessions each epoch; claims keep working. */
+static void test_rebind_renewal(void **state)
+{
+	struct world *w = world_new_ex(true, 10000, 0);
+	struct mt6d_srv_session *s;
+	uint64_t e0;
+
+	start(w, 2);
+	s = sess_of(w, 0);
+	e0 = w->cli[0]->grant.epoch;
+	assert_int_equal(e0, w->now / 10000);
+	run(w, 10000 + 10000 / 10 + 500); /* the next epoch and its spread */
+	assert_sessions(w, 2);
+	assert_int_equal(w->cli[0]->grant.epoch, e0 + 1);
+	assert_int_equal(w->cli[1]->grant.epoch, e0 + 1);
+	assert_true(w->cli[0]->stats.renewals_rx >= 1);
+	w->nat[0].port = 41000;
+	send_up(w, 0, 1);
+	pump(w);
+	assert_int_equal(s->rebinds, 1);
+	/* Two epochs on, the first keys are of no use; the renewed are. */
+	run(w, 2 * 10000 + 2000);
+	w->nat[0].port = 42000;
+	send_up(w, 0, 2);
+	pump(w);
+	assert_int_equal(s->rebinds, 2);
+	exchange(w, 2, 60);
+	world_free(w);
+}
+
+/* (f) through the server: junk at the underlay gets replies only up to the
+ * limit, none larger than its trigger, none to a short one. */
+static void test_reply_flood(void **state)
+{
+	struct world *w = world_new_ex(true, 0, 0);
+	struct mt6d_tun_endpoint src = w->nat[3];
+	struct mt6d_srv_stats st;
+	uint8_t junk[1400];
+	size_t ncap, replies = 0, sent = 0;
+
+	start(w, 1);
+	ncap = w->ncap;
+	for (int k = 0; k < 3000; k++) {
+		size_t len = randombytes_uniform(sizeof(junk)) + 1;
+
+		randombytes_buf(junk, len);
+		src.port = (uint16_t)(1024 + k); /* any port of the same /24 */
+		mt6d_srv_input_underlay(w->srv, &src, junk, len, w->now);
+		sent++;
+		for (; ncap < w->ncap; ncap++) {
+			assert_int_equal(w->cap[ncap].len, MT6D_REBIND_REPLY_LEN);
+			assert_true(len >= MT6D_REBIND_REPLY_LEN);
+			assert_memory_equal(w->cap[ncap].data, junk, 16);
+			replies++;
+		}
+		if (k % 100 == 99)
+			w->now += 100; /* 3 s in all */
+	}
+	w->qh = w->qt; /* the replies go nowhere */
+	mt6d_srv_get_stats(w->srv, &st);
+	/* burst 10, then 5 a second, over 3 s */
+	assert_true(replies >= 10);
+	assert_true(replies <= 10 + 5 * 3 + 1);
+	assert_int_equal(st.replies, replies);
+	assert_int_equal(st.unrecognized, sent);
+	assert_true(st.replies_limited > 0);
+	world_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1018,6 +1360,12 @@ int main(void)
 	        cmocka_unit_test(test_registry_reload),
 	        cmocka_unit_test(test_malformed),
 	        cmocka_unit_test(test_lookup_failure_backoff),
+	        cmocka_unit_test(test_rebind_prefix),
+	        cmocka_unit_test(test_rebind_replays),
+	        cmocka_unit_test(test_underlay_nat),
+	        cmocka_unit_test(test_forged_reply),
+	        cmocka_unit_test(test_rebind_renewal),
+	        cmocka_unit_test(test_reply_flood),
 	};
 
 	if (mt6d_init() < 0)

@@ -34,8 +34,12 @@ static struct mt6d_msg sample(uint8_t type)
 		randombytes_buf(m.u.response.client_tun, 16);
 		randombytes_buf(m.u.response.server_tun, 16);
 		break;
-	case MT6D_MSG_TEARDOWN: m.u.teardown.reason = MT6D_TEARDOWN_REPLACED; break;
-	case MT6D_MSG_KEEPALIVE: m.u.keepalive.time_ms = 99; break;
+	case MT6D_MSG_TEARDOWN:
+		m.u.teardown.reason = MT6D_TEARDOWN_REPLACED;
+		break;
+	case MT6D_MSG_KEEPALIVE:
+		m.u.keepalive.time_ms = 99;
+		break;
 	}
 	return m;
 }
@@ -65,14 +69,54 @@ static void test_round_trips(void **state)
 	}
 }
 
+/* Response version 2 and message 4 carry a grant whose L says its length. */
+static void test_grants(void **state)
+{
+	struct mt6d_rebind_grant g = {.levels = 16, .conn = 0x1234, .epoch = 470000};
+	uint8_t gb[MT6D_REBIND_GRANT_MAX], buf[MT6D_MSG_MAX_LEN + 8], again[MT6D_MSG_MAX_LEN];
+	int glen;
+
+	randombytes_buf(g.conn_key, sizeof(g.conn_key));
+	randombytes_buf(g.tree_keys, sizeof(g.tree_keys));
+	glen = mt6d_rebind_grant_encode(gb, sizeof(gb), &g);
+	assert_int_equal(glen, MT6D_REBIND_GRANT_LEN(16));
+	for (int type = MT6D_MSG_RESPONSE; type <= MT6D_MSG_GRANT; type += 3) {
+		struct mt6d_msg m = sample((uint8_t)type), d;
+		size_t hdr = type == MT6D_MSG_RESPONSE ? MT6D_MSG_RESPONSE_LEN : MT6D_MSG_GRANT_HDR;
+		uint8_t *gp = type == MT6D_MSG_RESPONSE ? m.u.response.grant : m.u.grant.bytes;
+		uint16_t *gl = type == MT6D_MSG_RESPONSE ? &m.u.response.grant_len : &m.u.grant.len;
+		int len;
+
+		memcpy(gp, gb, (size_t)glen);
+		*gl = (uint16_t)glen;
+		len = mt6d_msg_encode(buf, sizeof(buf), &m);
+		assert_int_equal(len, (int)hdr + glen);
+		assert_int_equal(buf[1], type == MT6D_MSG_RESPONSE ? 2 : 1);
+		assert_memory_equal(buf + hdr, gb, (size_t)glen);
+		assert_int_equal(mt6d_msg_decode(&d, buf, (size_t)len), 0);
+		assert_int_equal(mt6d_msg_encode(again, sizeof(again), &d), len);
+		assert_memory_equal(buf, again, (size_t)len);
+		for (size_t l = 0; l <= sizeof(buf); l++)
+			if (l != (size_t)len && mt6d_msg_decode(&d, buf, l) == 0)
+				fail_msg("type %d accepted with length %zu", type, l);
+		buf[hdr + 1] = 15; /* the grant's L disagrees with its length */
+		assert_int_equal(mt6d_msg_decode(&d, buf, (size_t)len), -EMSGSIZE);
+		*gl = (uint16_t)(glen - 1);
+		assert_int_equal(mt6d_msg_encode(buf, sizeof(buf), &m), -EINVAL);
+	}
+	mt6d_rebind_grant_wipe(&g);
+}
+
 static void test_refusals(void **state)
 {
 	struct mt6d_msg m = sample(MT6D_MSG_RESPONSE), d;
 	uint8_t buf[MT6D_MSG_MAX_LEN];
 	int len = mt6d_msg_encode(buf, sizeof(buf), &m);
 
-	buf[1] = 2;
+	buf[1] = 3;
 	assert_int_equal(mt6d_msg_decode(&d, buf, (size_t)len), -EPROTONOSUPPORT);
+	buf[1] = 2; /* version 2 carries a grant */
+	assert_int_equal(mt6d_msg_decode(&d, buf, (size_t)len), -EMSGSIZE);
 	buf[1] = 1;
 	buf[2] = 1; /* reserved */
 	assert_int_equal(mt6d_msg_decode(&d, buf, (size_t)len), -EBADMSG);
@@ -138,7 +182,8 @@ static void test_intro_table(void **state)
 	for (int step = 0; step < 5; step++) {
 		for (size_t c = 0; c < N; c += 7) {
 			for (int d = -2; d <= 2; d++) {
-				mt6d_slot_address(addr, NULL, zero, seeds[c], k, center + (uint64_t)d);
+				mt6d_slot_address(addr, NULL, zero, seeds[c], k,
+				                  center + (uint64_t)d);
 				int r = mt6d_intro_table_find(t, addr + 8, &client, &slot);
 				if (d < -1 || d > 1) {
 					assert_int_equal(r, -ENOENT);
@@ -181,9 +226,9 @@ static void test_pair_key(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trips), cmocka_unit_test(test_refusals),
-		cmocka_unit_test(test_wrap),        cmocka_unit_test(test_intro_table),
-		cmocka_unit_test(test_pair_key),
+	        cmocka_unit_test(test_round_trips), cmocka_unit_test(test_grants),
+	        cmocka_unit_test(test_refusals),    cmocka_unit_test(test_wrap),
+	        cmocka_unit_test(test_intro_table), cmocka_unit_test(test_pair_key),
 	};
 	if (mt6d_init() < 0)
 		return 1;
