@@ -25,7 +25,7 @@ struct vec {
 	char name[64];
 	int n;
 	char key[MAX_FIELDS][32];
-	char val[MAX_FIELDS][1024];
+	char val[MAX_FIELDS][2048];
 };
 
 static const char *get(const struct vec *v, const char *key)
@@ -34,6 +34,14 @@ static const char *get(const struct vec *v, const char *key)
 		if (!strcmp(v->key[i], key))
 			return v->val[i];
 	fail_msg("vector `%s' has no field `%s'", v->name, key);
+	return NULL;
+}
+
+static const char *opt(const struct vec *v, const char *key)
+{
+	for (int i = 0; i < v->n; i++)
+		if (!strcmp(v->key[i], key))
+			return v->val[i];
 	return NULL;
 }
 
@@ -251,7 +259,7 @@ static void check_intro_key(const struct vec *v)
 
 static void check_msg(const struct vec *v)
 {
-	static const char *names[] = {"request", "response", "teardown", "keepalive"};
+	static const char *names[] = {"request", "response", "teardown", "keepalive", "grant"};
 	uint8_t in[MT6D_MSG_MAX_LEN], out[MT6D_MSG_MAX_LEN];
 	size_t len = strlen(get(v, "encoded")) / 2;
 	struct mt6d_msg m;
@@ -259,7 +267,7 @@ static void check_msg(const struct vec *v)
 	assert_true(len <= sizeof(in));
 	hex(in, len, v, "encoded");
 	assert_int_equal(mt6d_msg_decode(&m, in, len), 0);
-	assert_true(m.type < 4);
+	assert_true(m.type < 5);
 	assert_string_equal(names[m.type], get(v, "type"));
 	switch (m.type) {
 	case MT6D_MSG_REQUEST: {
@@ -286,6 +294,25 @@ static void check_msg(const struct vec *v)
 		assert_memory_equal(m.u.response.client_tun, b, 16);
 		hex(b, 16, v, "server_tun");
 		assert_memory_equal(m.u.response.server_tun, b, 16);
+		if (opt(v, "grant")) {
+			uint8_t g[MT6D_REBIND_GRANT_MAX];
+			size_t gl = strlen(get(v, "grant")) / 2;
+			assert_int_equal(m.u.response.grant_len, gl);
+			hex(g, gl, v, "grant");
+			assert_memory_equal(m.u.response.grant, g, gl);
+		} else {
+			assert_int_equal(m.u.response.grant_len, 0);
+		}
+		break;
+	}
+	case MT6D_MSG_GRANT: {
+		uint8_t g[MT6D_REBIND_GRANT_MAX];
+		size_t gl = strlen(get(v, "grant")) / 2;
+		struct mt6d_rebind_grant gr;
+		assert_int_equal(m.u.grant.len, gl);
+		hex(g, gl, v, "grant");
+		assert_memory_equal(m.u.grant.bytes, g, gl);
+		assert_int_equal(mt6d_rebind_grant_decode(&gr, m.u.grant.bytes, m.u.grant.len), 0);
 		break;
 	}
 	case MT6D_MSG_TEARDOWN: assert_int_equal(m.u.teardown.reason, num(v, "reason")); break;
@@ -438,7 +465,7 @@ static const struct {
 static void test_protocol_md(void **state)
 {
 	FILE *f = fopen(MT6D_SOURCE_DIR "/docs/protocol.md", "r");
-	char line[1200];
+	char line[4096];
 	struct vec v;
 	int in = 0, blocks = 0, counts[sizeof(kinds) / sizeof(kinds[0])] = {0};
 

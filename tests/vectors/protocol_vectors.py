@@ -110,6 +110,15 @@ def msg_response(request_id, plen, rot_ms, idle, key, siid, ciid, ctun, stun):
             + siid + ciid + ctun + stun)
 
 
+def msg_response_v2(response, grant):
+    """Version 2: the 84 bytes of version 1, then the rebinding grant."""
+    return response[:1] + bytes([2]) + response[2:] + grant
+
+
+def msg_grant(grant):
+    return bytes([4, 1, 0, 0]) + grant
+
+
 def msg_teardown(reason):
     return bytes([2, 1, reason, 0])
 
@@ -298,6 +307,12 @@ def vectors():
         ("response", msg_response(7, 128, 1500, 0, fixed("session key r2", 16),
                                   fixed("server iid r2", 8), fixed("client iid r2", 8),
                                   fixed("client tun r2", 16), fixed("server tun r2", 16))),
+        ("response", msg_response_v2(
+            msg_response(9, 64, 1000, 120, fixed("session key r3", 16), fixed("server iid r3", 8),
+                         fixed("client iid r3", 8), fixed("client tun r3", 16),
+                         fixed("server tun r3", 16)),
+            rebind_grant(16, fixed("rebind master", 32), 472222, 0xbeef, 1))),
+        ("grant", msg_grant(rebind_grant(3, fixed("rebind master", 32), 472223, 5, 3))),
         ("teardown", msg_teardown(0)),
         ("teardown", msg_teardown(2)),
         ("keepalive", msg_keepalive(1700000123456)),
@@ -315,6 +330,10 @@ def vectors():
                        ("session_key", hx(m[20:36])), ("server_iid", hx(m[36:44])),
                        ("client_iid", hx(m[44:52])), ("client_tun", hx(m[52:68])),
                        ("server_tun", hx(m[68:84]))]
+            if m[1] == 2:
+                fields += [("grant", hx(m[84:]))]
+        elif kind == "grant":
+            fields += [("grant", hx(m[4:]))]
         elif kind == "teardown":
             fields += [("reason", m[2])]
         else:
