@@ -161,29 +161,52 @@ static void check_address(const struct vec *v)
 	assert_int_equal(port, num(v, "port"));
 }
 
-static void check_config(const struct vec *v)
+/* Version 1 ("config"), or version 2 with the underlay fields ("config-v2"). */
+static void config_vector(const struct vec *v, int version)
 {
-	struct mt6d_config c = {.version = 1}, d;
-	uint8_t pt[MT6D_CONFIG_LEN], want[MT6D_CONFIG_LEN];
+	struct mt6d_config c = {.version = 0xee}, d;
+	uint8_t pt[MT6D_CONFIG_MAX], want[MT6D_CONFIG_MAX];
+	size_t len = version == 2 ? MT6D_CONFIG_V2_LEN : MT6D_CONFIG_LEN;
 
 	c.window = num(v, "window");
 	c.rot_ms = (uint32_t)num(v, "rot_ms");
 	hex(c.seed_addr, 16, v, "seed_address");
 	hex(c.intro_key, 16, v, "intro_key");
-	hex(want, sizeof(want), v, "plaintext");
-	mt6d_config_encode(pt, &c);
-	assert_memory_equal(pt, want, sizeof(pt));
-	assert_int_equal(mt6d_config_decode(&d, want, sizeof(want)), 0);
+	if (version == 2) {
+		hex(c.underlay_addr, 16, v, "underlay_address");
+		c.underlay_port = (uint16_t)num(v, "underlay_port");
+		assert_int_not_equal(c.underlay_port, 0);
+	}
+	hex(want, len, v, "plaintext");
+	assert_int_equal(mt6d_config_encode(pt, &c), len);
+	assert_memory_equal(pt, want, len);
+	assert_int_equal(mt6d_config_decode(&d, want, len), 0);
+	assert_int_equal(d.version, version);
 	assert_int_equal(d.window, c.window);
 	assert_int_equal(d.rot_ms, c.rot_ms);
 	assert_memory_equal(d.seed_addr, c.seed_addr, 16);
 	assert_memory_equal(d.intro_key, c.intro_key, 16);
+	assert_memory_equal(d.underlay_addr, c.underlay_addr, 16);
+	assert_int_equal(d.underlay_port, c.underlay_port);
 }
 
-static void check_seal(const struct vec *v)
+static void check_config(const struct vec *v)
+{
+	config_vector(v, 1);
+}
+
+static void check_config_v2(const struct vec *v)
+{
+	config_vector(v, 2);
+}
+
+static void seal_vector(const struct vec *v, int version)
 {
 	uint8_t spriv[32], cpub[32], cpriv[32], spub[32], nonce[24], boxkey[32];
-	uint8_t pt[MT6D_CONFIG_LEN], m[MT6D_SEALED_LEN], want[MT6D_SEALED_LEN], enc[MT6D_CONFIG_LEN];
+	uint8_t pt[MT6D_CONFIG_MAX], m[MT6D_SEALED_MAX], want[MT6D_SEALED_MAX];
+	uint8_t enc[MT6D_CONFIG_MAX];
+	size_t ptlen = version == 2 ? MT6D_CONFIG_V2_LEN : MT6D_CONFIG_LEN;
+	size_t mlen = version == 2 ? MT6D_SEALED_V2_LEN : MT6D_SEALED_LEN;
 	struct mt6d_config c;
 
 	hex(spriv, 32, v, "server_private");
@@ -191,16 +214,27 @@ static void check_seal(const struct vec *v)
 	hex(cpriv, 32, v, "client_private");
 	hex(spub, 32, v, "server_public");
 	hex(nonce, 24, v, "nonce");
-	hex(pt, sizeof(pt), v, "plaintext");
-	hex(want, sizeof(want), v, "message");
-	assert_int_equal(mt6d_config_decode(&c, pt, sizeof(pt)), 0);
+	hex(pt, ptlen, v, "plaintext");
+	hex(want, mlen, v, "message");
+	assert_int_equal(mt6d_config_decode(&c, pt, ptlen), 0);
+	assert_int_equal(c.version, version);
 	assert_int_equal(mt6d_box_key(boxkey, spriv, cpub), 0);
-	mt6d_config_seal_nonce(m, &c, boxkey, nonce);
-	assert_memory_equal(m, want, sizeof(m));
+	assert_int_equal(mt6d_config_seal_nonce(m, &c, boxkey, nonce), mlen);
+	assert_memory_equal(m, want, mlen);
 	memset(&c, 0, sizeof(c));
-	assert_int_equal(mt6d_config_open(&c, want, sizeof(want), spub, cpriv), 0);
-	mt6d_config_encode(enc, &c);
-	assert_memory_equal(enc, pt, sizeof(pt));
+	assert_int_equal(mt6d_config_open(&c, want, mlen, spub, cpriv), 0);
+	assert_int_equal(mt6d_config_encode(enc, &c), ptlen);
+	assert_memory_equal(enc, pt, ptlen);
+}
+
+static void check_seal(const struct vec *v)
+{
+	seal_vector(v, 1);
+}
+
+static void check_seal_v2(const struct vec *v)
+{
+	seal_vector(v, 2);
 }
 
 struct collect {
@@ -453,6 +487,8 @@ static const struct {
 	{"bep44", check_bep44},     {"seed-iid", check_seed_iid},
 	{"slot", check_slot},       {"address", check_address},
 	{"config", check_config},   {"seal", check_seal},
+	{"config-v2", check_config_v2},
+	{"seal-v2", check_seal_v2},
 	{"stuff", check_stuff},       {"intro-key", check_intro_key},
 	{"msg", check_msg},
 	{"rebind-tree-key", check_rebind_tree_key},
