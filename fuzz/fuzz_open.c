@@ -2,9 +2,9 @@
 /*
  * libFuzzer: the sealed-message opener, as a client runs it on whatever the
  * DHT returns. The first byte picks a mode: 0 opens the input as m under a
- * fixed key pair; otherwise the input (padded or cut to 45 bytes) is sealed
- * under that pair and a bit of m chosen by the input is flipped, and opening
- * must then fail.
+ * fixed key pair; otherwise the input (padded or cut to 45 bytes, or to 63
+ * for version 2 when the first byte is even) is sealed under that pair and
+ * a bit of m chosen by the input is flipped, and opening must then fail.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +33,9 @@ static void init(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct mt6d_config c;
-	uint8_t pt[MT6D_CONFIG_LEN] = {0}, m[MT6D_SEALED_LEN], nonce[MT6D_NONCE_LEN] = {0};
-	size_t bit;
+	uint8_t pt[MT6D_CONFIG_MAX] = {0}, m[MT6D_SEALED_MAX], nonce[MT6D_NONCE_LEN] = {0};
+	size_t bit, ptlen, mlen;
+	int v2;
 
 	init();
 	if (size < 1)
@@ -45,18 +46,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size < 3)
 		return 0;
-	bit = (size_t)(data[1] << 8 | data[2]) % (8 * MT6D_SEALED_LEN);
-	memcpy(pt, data + 3, size - 3 < sizeof(pt) ? size - 3 : sizeof(pt));
-	pt[0] = 1;
+	v2 = data[0] % 2 == 0;
+	ptlen = v2 ? MT6D_CONFIG_V2_LEN : MT6D_CONFIG_LEN;
+	mlen = v2 ? MT6D_SEALED_V2_LEN : MT6D_SEALED_LEN;
+	bit = (size_t)(data[1] << 8 | data[2]) % (8 * mlen);
+	memcpy(pt, data + 3, size - 3 < ptlen ? size - 3 : ptlen);
+	pt[0] = v2 ? 2 : 1;
 	if (pt[9] == 0 && pt[10] == 0 && pt[11] == 0 && pt[12] == 0)
 		pt[12] = 1;
-	if (mt6d_config_decode(&c, pt, sizeof(pt)) != 0)
+	if (v2 && pt[61] == 0 && pt[62] == 0)
+		pt[62] = 1;
+	if (mt6d_config_decode(&c, pt, ptlen) != 0)
 		abort();
-	mt6d_config_seal_nonce(m, &c, boxkey_s, nonce);
-	if (mt6d_config_open_afternm(&c, m, sizeof(m), boxkey_c) != 0)
+	if (mt6d_config_seal_nonce(m, &c, boxkey_s, nonce) != mlen)
+		abort();
+	if (mt6d_config_open_afternm(&c, m, mlen, boxkey_c) != 0)
 		abort();
 	m[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-	if (mt6d_config_open_afternm(&c, m, sizeof(m), boxkey_c) == 0)
+	if (mt6d_config_open_afternm(&c, m, mlen, boxkey_c) == 0)
 		abort();
 	return 0;
 }

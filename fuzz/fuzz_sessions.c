@@ -8,7 +8,8 @@
  *   1  an inner packet on the client session, client to server
  *   2  an inner packet on the client session, server to client
  *   3  raw bytes to the introduction endpoint, from the client's IID
- *   4  raw bytes to the server's session endpoint and to the client's
+ *   4  raw bytes to the server's session endpoint (from the client's
+ *      endpoint and from a stranger's: claims, replies) and to the client's
  * Bit 0x80 of the first byte makes the harness write the addresses the
  * receiver expects into the inner header (so the fuzzer reaches past the
  * address checks), bit 0x40 also a request's prefix and time.
@@ -245,12 +246,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		mt6d_srv_input(g.srv, &info.cur, &from, buf, n, g.now);
 		break;
 	}
-	default:
+	default: {
+		/* From a stranger: the rebinding path (a claim if it is one long,
+		 * else a reply). */
+		struct mt6d_tun_endpoint stranger = ssl->remote;
+
+		stranger.addr[5] ^= 0x20;
+		memcpy(buf, data + 1, n);
+		mt6d_srv_input(g.srv, &ssl->local, &stranger, buf, n, g.now);
 		memcpy(buf, data + 1, n);
 		mt6d_srv_input(g.srv, &ssl->local, &ssl->remote, buf, n, g.now);
 		memcpy(buf, data + 1, n);
 		mt6d_cli_input(g.cli, &csl->local, &csl->remote, buf, n, g.now);
 		break;
+	}
 	}
 	pump();
 	/* Packets from the TUN devices, of the fuzzed bytes too. */

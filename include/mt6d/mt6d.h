@@ -17,22 +17,27 @@
 extern "C" {
 #endif
 
-#define MT6D_KEY_LEN        32 /* X25519 private or public key, shared secret */
-#define MT6D_KEY_B64_LEN    44 /* standard base64 of 32 bytes, with padding */
-#define MT6D_DESC_LEN       20 /* DHT descriptor d_T (an infohash) */
-#define MT6D_IID_LEN        8  /* interface identifier */
-#define MT6D_PREFIX_LEN     8  /* /64 prefix */
-#define MT6D_INTRO_KEY_LEN  16 /* introduction key K; also session key K_S */
-#define MT6D_NONCE_LEN      24 /* crypto_box nonce */
-#define MT6D_MAC_LEN        16 /* crypto_box MAC */
-#define MT6D_CONFIG_VERSION 1
-#define MT6D_CONFIG_LEN     45 /* version(1) T(8) rot_ms(4) seed(16) K(16) */
-#define MT6D_SEALED_LEN     (MT6D_NONCE_LEN + MT6D_MAC_LEN + MT6D_CONFIG_LEN) /* 85 */
-#define MT6D_STUFF_MAX      255  /* longest port-stuffed message */
-#define MT6D_DEFAULT_PERIOD 900  /* publication period n, seconds */
-#define MT6D_DEFAULT_ROT_MS 3000 /* address rotation period */
-#define MT6D_PORT_BASE      1024
-#define MT6D_PORT_SPAN      64512
+#define MT6D_KEY_LEN         32 /* X25519 private or public key, shared secret */
+#define MT6D_KEY_B64_LEN     44 /* standard base64 of 32 bytes, with padding */
+#define MT6D_DESC_LEN        20 /* DHT descriptor d_T (an infohash) */
+#define MT6D_IID_LEN         8  /* interface identifier */
+#define MT6D_PREFIX_LEN      8  /* /64 prefix */
+#define MT6D_INTRO_KEY_LEN   16 /* introduction key K; also session key K_S */
+#define MT6D_NONCE_LEN       24 /* crypto_box nonce */
+#define MT6D_MAC_LEN         16 /* crypto_box MAC */
+#define MT6D_CONFIG_VERSION  1  /* no underlay endpoint */
+#define MT6D_CONFIG_VERSION2 2  /* with the server's underlay endpoint */
+#define MT6D_CONFIG_LEN      45 /* v1: version(1) T(8) rot_ms(4) seed(16) K(16) */
+#define MT6D_CONFIG_V2_LEN   63 /* v2: the v1 fields, underlay_addr(16) underlay_port(2) */
+#define MT6D_CONFIG_MAX      MT6D_CONFIG_V2_LEN
+#define MT6D_SEALED_LEN      (MT6D_NONCE_LEN + MT6D_MAC_LEN + MT6D_CONFIG_LEN)    /* 85, v1 */
+#define MT6D_SEALED_V2_LEN   (MT6D_NONCE_LEN + MT6D_MAC_LEN + MT6D_CONFIG_V2_LEN) /* 103 */
+#define MT6D_SEALED_MAX      MT6D_SEALED_V2_LEN
+#define MT6D_STUFF_MAX       255  /* longest port-stuffed message */
+#define MT6D_DEFAULT_PERIOD  900  /* publication period n, seconds */
+#define MT6D_DEFAULT_ROT_MS  3000 /* address rotation period */
+#define MT6D_PORT_BASE       1024
+#define MT6D_PORT_SPAN       64512
 
 /* 0 on success, -1 if libsodium cannot start. Safe to call repeatedly. */
 int mt6d_init(void);
@@ -92,33 +97,47 @@ void mt6d_slot_address(uint8_t addr[static 16], uint16_t *port,
 
 /* ---- configuration and sealed message (config.c) ---- */
 
+/*
+ * Version 1 (45 bytes) when the server has no underlay endpoint; version 2
+ * (63 bytes) adds the static address and UDP port a client behind NAT or
+ * without IPv6 reaches the server at (docs/protocol.md).
+ */
 struct mt6d_config {
-	uint8_t version;                       /* MT6D_CONFIG_VERSION */
+	uint8_t version;                       /* set by decode (1 or 2); encode ignores it */
 	uint64_t window;                       /* T, Unix seconds */
 	uint32_t rot_ms;                       /* rotation period, ms */
 	uint8_t seed_addr[16];                 /* SeedIPv6_S */
 	uint8_t intro_key[MT6D_INTRO_KEY_LEN]; /* K */
-	uint8_t underlay_addr[16];             /* version 2: the server's underlay */
-	uint16_t underlay_port;                /* host order; 0: none (version 1) */
+	uint8_t underlay_addr[16];             /* IPv6, or IPv4 as ::ffff:a.b.c.d */
+	uint16_t underlay_port;                /* host order; 0: no underlay, version 1 */
 };
 
-void mt6d_config_encode(uint8_t out[static MT6D_CONFIG_LEN], const struct mt6d_config *c);
-/* -EMSGSIZE on a length other than 45, -EPROTONOSUPPORT on another version,
- * -EINVAL on rot_ms == 0. */
+/* The plaintext length of c: MT6D_CONFIG_LEN when c->underlay_port is 0,
+ * else MT6D_CONFIG_V2_LEN. */
+size_t mt6d_config_len(const struct mt6d_config *c);
+/* Writes version 1 or 2 as c->underlay_port says (c->version is not read)
+ * and returns the length written, mt6d_config_len(c). */
+size_t mt6d_config_encode(uint8_t out[static MT6D_CONFIG_MAX], const struct mt6d_config *c);
+/* Version 1 is exactly 45 bytes, version 2 exactly 63. -EMSGSIZE on any
+ * other length or a length that is not its version's, -EPROTONOSUPPORT on
+ * another version, -EINVAL on rot_ms == 0 or (version 2) underlay_port == 0.
+ * A version 1 configuration decodes with the underlay fields zero. */
 int mt6d_config_decode(struct mt6d_config *c, const uint8_t *in, size_t len);
 
 /*
- * m = N || crypto_box_easy(plaintext, N, client_pub, server_priv), N random.
+ * m = N || crypto_box_easy(plaintext, N, client_pub, server_priv), N random:
+ * MT6D_SEALED_LEN (85) bytes for version 1, MT6D_SEALED_V2_LEN (103) for
+ * version 2. The seal functions return that length (or a negative errno).
  * The _afternm forms take the crypto_box_beforenm key, so a server computes
  * it once per client rather than once per window.
  */
-int mt6d_config_seal(uint8_t m[static MT6D_SEALED_LEN], const struct mt6d_config *c,
+int mt6d_config_seal(uint8_t m[static MT6D_SEALED_MAX], const struct mt6d_config *c,
                      const uint8_t client_pub[static MT6D_KEY_LEN],
                      const uint8_t server_priv[static MT6D_KEY_LEN]);
-void mt6d_config_seal_afternm(uint8_t m[static MT6D_SEALED_LEN], const struct mt6d_config *c,
-                              const uint8_t boxkey[static 32]);
-/* -EMSGSIZE on a wrong length, -EBADMSG when it does not authenticate,
- * and the errors of mt6d_config_decode. */
+size_t mt6d_config_seal_afternm(uint8_t m[static MT6D_SEALED_MAX], const struct mt6d_config *c,
+                                const uint8_t boxkey[static 32]);
+/* -EMSGSIZE unless len is 85 or 103, -EBADMSG when it does not
+ * authenticate, and the errors of mt6d_config_decode. */
 int mt6d_config_open(struct mt6d_config *c, const uint8_t *m, size_t len,
                      const uint8_t server_pub[static MT6D_KEY_LEN],
                      const uint8_t client_priv[static MT6D_KEY_LEN]);

@@ -83,7 +83,8 @@ struct mt6d_pub_config {
 	uint32_t rot_ms;                   /* 0: 3000 */
 	int transports;                    /* MT6D_RDV_*; 0: BEP 44 */
 	unsigned max_inflight;             /* DHT operations at once; 0: 64 (a port-stuffing
-	                                      announce counts as 8: it sends 85 times more) */
+	                                      announce counts as 8: it sends 85 or 103 times
+	                                      more) */
 	uint32_t lead_s;                   /* publish the next window this long before
 	                                      its start; 0: min(n/5, 300) */
 	/* A new window's configuration was made (before it is published), or
@@ -91,6 +92,11 @@ struct mt6d_pub_config {
 	 * removes that introduction endpoint. May be NULL. */
 	void (*on_intro)(void *arg, const struct mt6d_intro *intro, uint64_t window);
 	void *arg;
+	/* The server's static underlay endpoint (IPv6, or IPv4 as
+	 * ::ffff:a.b.c.d) and UDP port, host order. Port 0: none, and the
+	 * configurations are version 1; otherwise version 2 carries them. */
+	uint8_t underlay_addr[16];
+	uint16_t underlay_port;
 };
 
 struct mt6d_pub_status {
@@ -149,7 +155,8 @@ const char *mt6d_lookup_step_name(enum mt6d_lookup_step step);
 
 struct mt6d_lookup_result {
 	enum mt6d_lookup_step step; /* the best step reached over every window tried */
-	struct mt6d_config config;  /* valid when step == OK */
+	struct mt6d_config config;  /* valid when step == OK; version 2 carries the
+	                               server's underlay endpoint */
 	int transport;              /* the transport that gave it */
 	uint64_t window;            /* the window it was found for */
 	unsigned windows_tried;
@@ -186,10 +193,13 @@ struct mt6d_lookup *mt6d_lookup_start(const struct mt6d_lookup_config *cfg, uint
                                       uint64_t unix_ms, mt6d_lookup_done_fn done, void *arg);
 void mt6d_lookup_free(struct mt6d_lookup *lk);
 
-/* The value stored in BEP 44: m as a bencoded string "85:" || m. */
-#define MT6D_BEP44_VALUE_LEN (3 + MT6D_SEALED_LEN)
-void mt6d_bep44_value(uint8_t v[static MT6D_BEP44_VALUE_LEN],
-                      const uint8_t m[static MT6D_SEALED_LEN]);
+/* The value stored in BEP 44: m as a bencoded string, "85:" || m (version
+ * 1) or "103:" || m (version 2). Returns its length; 0 when len is not 1 to
+ * MT6D_SEALED_MAX. */
+#define MT6D_BEP44_VALUE_LEN    (3 + MT6D_SEALED_LEN)    /* 88, version 1 */
+#define MT6D_BEP44_VALUE_V2_LEN (4 + MT6D_SEALED_V2_LEN) /* 107 */
+#define MT6D_BEP44_VALUE_MAX    MT6D_BEP44_VALUE_V2_LEN
+size_t mt6d_bep44_value(uint8_t v[static MT6D_BEP44_VALUE_MAX], const uint8_t *m, size_t len);
 
 #ifdef __cplusplus
 }

@@ -53,6 +53,11 @@ int cli_privkey_file(uint8_t key[static MT6D_KEY_LEN], const char *opt, const ch
 int cli_ipv6(uint8_t addr[static 16], const char *opt, const char *s);
 /* "ADDR/64": the first 8 bytes of ADDR. */
 int cli_prefix64(uint8_t prefix[static 8], const char *opt, const char *s);
+/* "A.B.C.D:PORT" or "[V6]:PORT", port 1-65535: the address as 16 bytes
+ * (IPv4 as ::ffff:a.b.c.d) and the port. */
+int cli_endpoint(uint8_t addr[static 16], uint16_t *port, const char *opt, const char *s);
+/* The reverse: "A.B.C.D:PORT" for an IPv4-mapped address, else "[V6]:PORT". */
+void cli_format_endpoint(char *out, size_t cap, const uint8_t addr[static 16], uint16_t port);
 /* Read all of stdin (at most cap-1 bytes) as a NUL-terminated string;
  * -1 with a message when it is longer. */
 int cli_read_stdin(char *buf, size_t cap);

@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "cli.h"
+#include "conf.h"
 
 __attribute__((format(printf, 1, 0))) static void vsay(const char *fmt, va_list ap)
 {
@@ -120,6 +121,33 @@ int cli_prefix64(uint8_t prefix[static 8], const char *opt, const char *s)
 bad:
 	cli_fail("%s is not an IPv6 prefix of length 64 (ADDRESS/64): `%s'", opt, s ? s : "");
 	return -1;
+}
+
+int cli_endpoint(uint8_t addr[static 16], uint16_t *port, const char *opt, const char *s)
+{
+	struct conf_addr a;
+
+	if (s && conf_parse_addr(&a, s) == 0) {
+		conf_addr_v6(addr, port, &a);
+		return 0;
+	}
+	cli_fail("%s is not ADDRESS:PORT or [ADDRESS]:PORT with a port of 1-65535: `%s'", opt,
+	         s ? s : "");
+	return -1;
+}
+
+void cli_format_endpoint(char *out, size_t cap, const uint8_t addr[static 16], uint16_t port)
+{
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	char host[INET6_ADDRSTRLEN];
+
+	if (!memcmp(addr, mapped, sizeof(mapped))) {
+		inet_ntop(AF_INET, addr + 12, host, sizeof(host));
+		snprintf(out, cap, "%s:%u", host, port);
+	} else {
+		inet_ntop(AF_INET6, addr, host, sizeof(host));
+		snprintf(out, cap, "[%s]:%u", host, port);
+	}
 }
 
 int cli_read_stdin(char *buf, size_t cap)

@@ -2,7 +2,8 @@
 /*
  * mt6d lookup: a client's rendezvous (FIG. 5) from the command line. Runs a
  * read-only DHT node (BEP 43) on an ephemeral port, looks up the server's
- * configuration for this client and prints its fields as key=value lines;
+ * configuration for this client and prints its fields as key=value lines
+ * (underlay=ADDR:PORT last, for a version 2 configuration);
  * on failure says which step failed and exits 1.
  *
  * mt6d set / mt6d status: talk to a running daemon's control socket.
@@ -91,7 +92,7 @@ int cmd_lookup(int argc, char **argv)
 	const char *key = NULL, *server = NULL, *listen_s = NULL;
 	uint64_t at_ms = 0, timeout = 30;
 	ev_timer deadline;
-	char err[256], addr[INET6_ADDRSTRLEN], khex[33];
+	char err[256], addr[INET6_ADDRSTRLEN], khex[33], underlay[INET6_ADDRSTRLEN + 8];
 	int nboot = 0, c, ret = 1, t;
 
 	optind = 1;
@@ -193,6 +194,11 @@ int cmd_lookup(int argc, char **argv)
 	       "intro_key=%s\ntransport=%s\ncandidates=%u\nelapsed_ms=%" PRIu64 "\n",
 	       lr.res.config.version, lr.res.config.window, lr.res.config.rot_ms, addr, khex,
 	       mt6d_rdv_transport_name(lr.res.transport), lr.res.candidates, lr.res.elapsed_ms);
+	if (lr.res.config.underlay_port) {
+		cli_format_endpoint(underlay, sizeof(underlay), lr.res.config.underlay_addr,
+		                    lr.res.config.underlay_port);
+		printf("underlay=%s\n", underlay);
+	}
 	sodium_memzero(khex, sizeof(khex));
 	ret = fflush(stdout) == 0 ? 0 : 1;
 out:

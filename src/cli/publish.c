@@ -234,6 +234,8 @@ int cmd_publish(int argc, char **argv)
 	pc.transports = p->conf.transports;
 	pc.lead_s = p->conf.lead_s;
 	pc.max_inflight = p->conf.max_inflight;
+	memcpy(pc.underlay_addr, p->conf.underlay_addr, sizeof(pc.underlay_addr));
+	pc.underlay_port = p->conf.underlay_port;
 	p->pub = mt6d_pub_new(&pc);
 	sodium_memzero(&pc, sizeof(pc));
 	if (!p->pub || reload(p) < 0)

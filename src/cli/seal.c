@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* mt6d seal / mt6d open: the sealed configuration m, as hex. */
+/* mt6d seal / mt6d open: the sealed configuration m, as hex. With
+ * --underlay, seal makes version 2 (103 bytes); open reads either version. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -19,6 +20,7 @@ static const struct option options[] = {
 	{"rot-ms", required_argument, NULL, 'r'},
 	{"seed-address", required_argument, NULL, 'a'},
 	{"intro-key", required_argument, NULL, 'K'},
+	{"underlay", required_argument, NULL, 'u'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -28,9 +30,10 @@ int cmd_seal(int argc, char **argv)
 	const char *key = NULL, *peer = NULL;
 	uint64_t t = 0, period = MT6D_DEFAULT_PERIOD, rot = MT6D_DEFAULT_ROT_MS;
 	int have_time = 0, have_seed = 0, have_k = 0, c, ret = 1;
-	struct mt6d_config cfg = {.version = MT6D_CONFIG_VERSION};
-	uint8_t priv[MT6D_KEY_LEN], pub[MT6D_KEY_LEN], m[MT6D_SEALED_LEN];
-	char hex[2 * MT6D_SEALED_LEN + 1];
+	struct mt6d_config cfg = {0};
+	uint8_t priv[MT6D_KEY_LEN], pub[MT6D_KEY_LEN], m[MT6D_SEALED_MAX];
+	char hex[2 * MT6D_SEALED_MAX + 1];
+	int len;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -60,6 +63,11 @@ int cmd_seal(int argc, char **argv)
 				return 1;
 			have_k = 1;
 			break;
+		case 'u':
+			if (cli_endpoint(cfg.underlay_addr, &cfg.underlay_port, "--underlay",
+			                 optarg) < 0)
+				return 1;
+			break;
 		default: goto usage;
 		}
 	}
@@ -69,11 +77,12 @@ int cmd_seal(int argc, char **argv)
 	cfg.rot_ms = (uint32_t)rot;
 	if (cli_privkey_file(priv, "--key", key) < 0 || cli_pubkey(pub, "--peer", peer) < 0)
 		goto out;
-	if (mt6d_config_seal(m, &cfg, pub, priv) < 0) {
+	len = mt6d_config_seal(m, &cfg, pub, priv);
+	if (len < 0) {
 		cli_fail("--peer `%s' gives an all-zero shared secret", peer);
 		goto out;
 	}
-	mt6d_hex_encode(hex, m, sizeof(m));
+	mt6d_hex_encode(hex, m, (size_t)len);
 	puts(hex);
 	ret = 0;
 out:
@@ -83,7 +92,8 @@ out:
 usage:
 	fprintf(stderr,
 	        "Usage: %s seal --key SERVERPRIVFILE --peer CLIENTPUBKEY --time UNIXSEC "
-	        "[--period SEC] [--rot-ms MS] --seed-address IPV6 --intro-key HEX32\n",
+	        "[--period SEC] [--rot-ms MS] --seed-address IPV6 --intro-key HEX32 "
+	        "[--underlay ADDR:PORT]\n",
 	        cli_prog);
 	return EXIT_USAGE;
 }
@@ -91,9 +101,11 @@ usage:
 int cmd_open(int argc, char **argv)
 {
 	const char *key = NULL, *peer = NULL;
-	uint8_t priv[MT6D_KEY_LEN], pub[MT6D_KEY_LEN], m[MT6D_SEALED_LEN];
+	uint8_t priv[MT6D_KEY_LEN], pub[MT6D_KEY_LEN], m[MT6D_SEALED_MAX];
 	struct mt6d_config cfg;
 	char buf[1024], *p, *e, addr[INET6_ADDRSTRLEN], khex[2 * MT6D_INTRO_KEY_LEN + 1];
+	char underlay[INET6_ADDRSTRLEN + 8];
+	size_t len;
 	int c, ret = 1, err;
 
 	optind = 1;
@@ -115,13 +127,15 @@ int cmd_open(int argc, char **argv)
 	for (e = p + strlen(p); e > p && (e[-1] == ' ' || e[-1] == '\n' || e[-1] == '\t' ||
 	                                  e[-1] == '\r');)
 		*--e = '\0';
-	if (strlen(p) != 2 * MT6D_SEALED_LEN || mt6d_hex_decode(m, sizeof(m), p) < 0) {
-		cli_fail("stdin is not a sealed configuration: expected %d hex digits, got %zu "
-		         "characters",
-		         2 * MT6D_SEALED_LEN, strlen(p));
+	len = strlen(p) / 2;
+	if ((strlen(p) != 2 * MT6D_SEALED_LEN && strlen(p) != 2 * MT6D_SEALED_V2_LEN) ||
+	    mt6d_hex_decode(m, len, p) < 0) {
+		cli_fail("stdin is not a sealed configuration: expected %d or %d hex digits, got "
+		         "%zu characters",
+		         2 * MT6D_SEALED_LEN, 2 * MT6D_SEALED_V2_LEN, strlen(p));
 		goto out;
 	}
-	err = mt6d_config_open(&cfg, m, sizeof(m), pub, priv);
+	err = mt6d_config_open(&cfg, m, len, pub, priv);
 	if (err == -EBADMSG) {
 		cli_fail("the message does not open with this key pair (wrong keys, or tampered)");
 		goto out;
@@ -137,6 +151,11 @@ int cmd_open(int argc, char **argv)
 	printf("version=%u\nwindow=%" PRIu64 "\nrot_ms=%" PRIu32 "\nseed_address=%s\n"
 	       "intro_key=%s\n",
 	       cfg.version, cfg.window, cfg.rot_ms, addr, khex);
+	if (cfg.underlay_port) {
+		cli_format_endpoint(underlay, sizeof(underlay), cfg.underlay_addr,
+		                    cfg.underlay_port);
+		printf("underlay=%s\n", underlay);
+	}
 	ret = 0;
 	sodium_memzero(&cfg, sizeof(cfg));
 	sodium_memzero(khex, sizeof(khex));

@@ -604,6 +604,8 @@ static int setup(struct srvd *d, const uint8_t priv[static MT6D_KEY_LEN])
 	pc.transports = c->transports;
 	pc.lead_s = c->lead_s;
 	pc.max_inflight = c->max_inflight;
+	memcpy(pc.underlay_addr, c->underlay_addr, sizeof(pc.underlay_addr));
+	pc.underlay_port = c->underlay_port;
 	pc.on_intro = on_intro;
 	pc.arg = d;
 	d->pub = mt6d_pub_new(&pc);

@@ -9,10 +9,10 @@
 
 #include "mt6d/mt6d.h"
 
-/* mt6d_config_seal_afternm with a caller-chosen nonce. */
-void mt6d_config_seal_nonce(uint8_t m[static MT6D_SEALED_LEN], const struct mt6d_config *c,
-                            const uint8_t boxkey[static 32],
-                            const uint8_t nonce[static MT6D_NONCE_LEN]);
+/* mt6d_config_seal_afternm with a caller-chosen nonce; returns the length of m. */
+size_t mt6d_config_seal_nonce(uint8_t m[static MT6D_SEALED_MAX], const struct mt6d_config *c,
+                              const uint8_t boxkey[static 32],
+                              const uint8_t nonce[static MT6D_NONCE_LEN]);
 
 /* mt6d_stuff_encode with the high bytes given (distinct, 1..255, any
  * order: they are sorted here). -EINVAL if they are not. */

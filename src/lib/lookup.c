@@ -48,12 +48,34 @@ const char *mt6d_lookup_step_name(enum mt6d_lookup_step step)
 	return "unknown";
 }
 
-void mt6d_bep44_value(uint8_t v[static MT6D_BEP44_VALUE_LEN], const uint8_t m[static MT6D_SEALED_LEN])
+size_t mt6d_bep44_value(uint8_t v[static MT6D_BEP44_VALUE_MAX], const uint8_t *m, size_t len)
 {
-	v[0] = '0' + MT6D_SEALED_LEN / 10;
-	v[1] = '0' + MT6D_SEALED_LEN % 10;
-	v[2] = ':';
-	memcpy(v + 3, m, MT6D_SEALED_LEN);
+	size_t n = 0;
+
+	if (len < 1 || len > MT6D_SEALED_MAX)
+		return 0;
+	if (len >= 100)
+		v[n++] = (uint8_t)('0' + len / 100);
+	if (len >= 10)
+		v[n++] = (uint8_t)('0' + len / 10 % 10);
+	v[n++] = (uint8_t)('0' + len % 10);
+	v[n++] = ':';
+	memcpy(v + n, m, len);
+	return n + len;
+}
+
+/* The m of a BEP 44 value "85:" || m or "103:" || m, else NULL. */
+static const uint8_t *bep44_sealed(const uint8_t *v, size_t vlen, size_t *len)
+{
+	if (vlen == MT6D_BEP44_VALUE_LEN && !memcmp(v, "85:", 3)) {
+		*len = MT6D_SEALED_LEN;
+		return v + 3;
+	}
+	if (vlen == MT6D_BEP44_VALUE_V2_LEN && !memcmp(v, "103:", 4)) {
+		*len = MT6D_SEALED_V2_LEN;
+		return v + 4;
+	}
+	return NULL;
 }
 
 static void note(struct mt6d_lookup *lk, enum mt6d_lookup_step step)
@@ -117,10 +139,13 @@ static void on_result(void *arg, const struct mt6d_dht_result *r)
 	if (r->status == -ETIMEDOUT || (r->status < 0 && r->nodes_answered == 0)) {
 		note(lk, MT6D_LOOKUP_NO_NODES);
 	} else if (lk->transport == MT6D_RDV_BEP44) {
-		/* v must be the bencoded string "85:" || m. */
-		if (r->status == 0 && r->value && r->value_len == MT6D_BEP44_VALUE_LEN &&
-		    !memcmp(r->value, "85:", 3))
-			ok = try_open(lk, r->value + 3, MT6D_SEALED_LEN);
+		const uint8_t *m = NULL;
+		size_t mlen = 0;
+
+		if (r->status == 0 && r->value)
+			m = bep44_sealed(r->value, r->value_len, &mlen);
+		if (m)
+			ok = try_open(lk, m, mlen);
 		else if (r->status == 0 && r->value)
 			note(lk, MT6D_LOOKUP_DOES_NOT_OPEN);
 		else

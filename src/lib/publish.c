@@ -31,8 +31,8 @@
 #define MAX_INTROS 3 /* previous, current, next */
 #define MAX_QUEUE 8
 #define STUFF_REPUBLISH_MS (15u * 60 * 1000)
-/* A stuffing announce sends 85 queries to each of K nodes, a BEP 44 put
- * one: it takes this many units of the in-flight budget. */
+/* A stuffing announce sends 85 (103 with an underlay) queries to each of K
+ * nodes, a BEP 44 put one: it takes this many units of the in-flight budget. */
 #define STUFF_WEIGHT 8
 #define MAX_ATTEMPTS 3
 #define BEP44_REPUBLISH_MS (60u * 60 * 1000)
@@ -417,37 +417,41 @@ static void start_op(struct mt6d_pub *pub, const struct pclient *c, int attempt,
 static void publish_client(struct mt6d_pub *pub, struct pclient *c, const struct mt6d_intro *in,
                            int transports, int attempt, uint64_t mono_ms, uint64_t unix_ms)
 {
-	struct mt6d_config cfg = {.version = MT6D_CONFIG_VERSION, .window = in->window,
-	                          .rot_ms = in->rot_ms};
-	uint8_t m[MT6D_SEALED_LEN];
+	struct mt6d_config cfg = {.window = in->window,
+	                          .rot_ms = in->rot_ms,
+	                          .underlay_port = pub->cfg.underlay_port};
+	uint8_t m[MT6D_SEALED_MAX];
+	size_t mlen;
 
 	memcpy(cfg.seed_addr, in->seed_addr, 16);
 	memcpy(cfg.intro_key, in->key, sizeof(cfg.intro_key));
-	mt6d_config_seal_afternm(m, &cfg, c->boxkey);
+	memcpy(cfg.underlay_addr, pub->cfg.underlay_addr, 16);
+	/* Version 2 when there is an underlay port, else version 1. */
+	mlen = mt6d_config_seal_afternm(m, &cfg, c->boxkey);
 	sodium_memzero(&cfg, sizeof(cfg));
 
 	if (transports & MT6D_RDV_BEP44) {
-		uint8_t pk[32], sk[64], v[MT6D_BEP44_VALUE_LEN];
+		uint8_t pk[32], sk[64], v[MT6D_BEP44_VALUE_MAX];
 		int64_t seq = (int64_t)(unix_ms * 1000);
+		size_t vlen;
 
 		/* seq strictly increases over every item this server writes. */
 		if (seq <= pub->last_seq)
 			seq = pub->last_seq + 1;
 		pub->last_seq = seq;
 		mt6d_bep44_keypair(pk, sk, c->s, in->window);
-		mt6d_bep44_value(v, m);
-		start_op(pub, c, attempt, MT6D_RDV_BEP44, sk, v, sizeof(v), seq, NULL, NULL, 0,
-		         mono_ms);
+		vlen = mt6d_bep44_value(v, m, mlen);
+		start_op(pub, c, attempt, MT6D_RDV_BEP44, sk, v, vlen, seq, NULL, NULL, 0, mono_ms);
 		sodium_memzero(sk, sizeof(sk));
 	}
 	if (transports & MT6D_RDV_STUFFING) {
 		uint8_t d[MT6D_DESC_LEN];
-		uint16_t ports[MT6D_SEALED_LEN];
+		uint16_t ports[MT6D_SEALED_MAX];
 
 		mt6d_descriptor(d, c->s, in->window);
-		(void)mt6d_stuff_encode(ports, m, sizeof(m)); /* cannot fail for 85 bytes */
-		start_op(pub, c, attempt, MT6D_RDV_STUFFING, NULL, NULL, 0, 0, d, ports,
-		         MT6D_SEALED_LEN, mono_ms);
+		(void)mt6d_stuff_encode(ports, m, mlen); /* cannot fail for 85 or 103 bytes */
+		start_op(pub, c, attempt, MT6D_RDV_STUFFING, NULL, NULL, 0, 0, d, ports, mlen,
+		         mono_ms);
 	}
 }
 

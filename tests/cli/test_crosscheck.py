@@ -3,6 +3,7 @@
 """
 The mt6d command against the independent implementation of protocol v1
 (tests/vectors/protocol_vectors.py: hashlib and PyNaCl) on random inputs,
+configuration versions 1 and 2,
 and the command's exit codes on bad input (1 error, 2 usage).
 
 Usage: test_crosscheck.py PATH-TO-mt6d [ROUNDS]
@@ -121,6 +122,32 @@ def main():
                     ok = False
             check(ok, "seal opened by PyNaCl")
 
+            # Version 2 (the server's underlay endpoint), both ways.
+            if r % 2:
+                ua = bytes(10) + b"\xff\xff" + secrets.token_bytes(4)
+                utext = "%s:%%d" % ipaddress.IPv4Address(ua[12:])
+            else:
+                ua = b"\x20\x01\x0d\xb8" + secrets.token_bytes(12)
+                utext = "[%s]:%%d" % ipaddress.IPv6Address(ua)
+            up = rng.randrange(1, 65536)
+            utext %= up
+            pt2 = ref.config_plaintext_v2(T, rot_ms, seed_addr, K, ua, up)
+            m = ref.seal(spriv, cpub, secrets.token_bytes(24), pt2)
+            rc, out, err = run("open", "--key", cfile, "--peer", b64(spub), stdin=m.hex())
+            check(rc == 0 and out == want.replace("version=1", "version=2") +
+                  "underlay=%s\n" % utext, "open version 2: %r %r" % (out, err))
+            rc, out, err = run("seal", "--key", sfile, "--peer", b64(cpub), "--time", str(t),
+                               "--period", str(n), "--rot-ms", str(rot_ms), "--seed-address",
+                               str(ipaddress.IPv6Address(seed_addr)), "--intro-key", K.hex(),
+                               "--underlay", utext)
+            ok = rc == 0 and len(out.strip()) == 2 * 103
+            if ok:
+                try:
+                    ok = ref.open_sealed(cpriv, spub, bytes.fromhex(out.strip())) == pt2
+                except Exception:
+                    ok = False
+            check(ok, "seal --underlay %s opened by PyNaCl: %r" % (utext, err))
+
             # Port stuffing both ways.
             msg = secrets.token_bytes(rng.randrange(1, 256))
             rc, out, _ = run("stuff", stdin=msg.hex())
@@ -154,6 +181,19 @@ def main():
         check(rc == 2, "unknown subcommand is a usage error")
         rc, _, err = run("open", "--key", sfile, "--peer", b64(spub), stdin="abcd")
         check(rc == 1, "open of a loose key file or short message exits 1")
+        os.chmod(sfile, 0o600)
+        cpriv, cpub, cfile = keypair(tmp, "e2.key")
+        rc, _, err = run("seal", "--key", sfile, "--peer", b64(cpub), "--time", "1",
+                         "--seed-address", "2001:db8::1", "--intro-key", "00" * 16,
+                         "--underlay", "192.0.2.1:0")
+        check(rc == 1 and "192.0.2.1:0" in err, "seal --underlay with port 0 refused: %r" % err)
+        pt0 = ref.config_plaintext(900, 3000, bytes(16), bytes(16))
+        pt0 = bytes([2]) + pt0[1:] + bytes(10) + b"\xff\xff\xc0\x00\x02\x01" + bytes(2)
+        m = ref.seal(spriv, cpub, bytes(24), pt0)
+        rc, _, err = run("open", "--key", cfile, "--peer", b64(spub), stdin=m.hex())
+        check(rc == 1 and "malformed" in err, "version 2 with port 0 refused: %r" % err)
+        rc, _, err = run("open", "--key", cfile, "--peer", b64(spub), stdin=m[:-1].hex())
+        check(rc == 1 and "170 or 206" in err, "a 102-byte message refused: %r" % err)
         rc, _, err = run("unstuff", stdin="70000\n")
         check(rc == 1 and "line 1" in err, "unstuff names the bad line: %r" % err)
         rc, out, _ = run("genkey")

@@ -7,8 +7,9 @@ clients looking up with `mt6d lookup`.
 
   1. 100 registered clients all find their own configuration (BEP 44), ten
      also through port stuffing; a client cannot open another's item.
-  2. The server restarted inside the window (new K, same T): clients get the
-     new configuration, not the stale one.
+  2. The server restarted inside the window (new K, same T), now with an
+     underlay endpoint: clients get the new configuration, version 2 with
+     the endpoint, not the stale one.
   3. A third party that knows d_T announces junk ports under it from another
      IP: the client still opens the real configuration.
   4. A third party cannot overwrite the BEP 44 item (a put with a higher seq
@@ -91,10 +92,13 @@ with open(path("clients"), "w") as f:
         f.write("%s client-%d\n" % (p, i))
 
 
-def server_conf(name, period=900, transport="both", control=False):
+def server_conf(name, period=900, transport="both", control=False, underlay=None):
     text = ("[server]\nprivate_key = %s\nclients = %s\nprefix = 2001:db8:4::/64\n"
-            "period = %d\ntransport = %s\n[dht]\nlisten = 127.0.0.1:%d\nbootstrap = 127.0.0.1:%d\n"
-            % (path("server.key"), path("clients"), period, transport, server_port, base))
+            "period = %d\ntransport = %s\n" % (path("server.key"), path("clients"), period,
+                                                transport))
+    if underlay:
+        text += "underlay = %s\n" % underlay
+    text += "[dht]\nlisten = 127.0.0.1:%d\nbootstrap = 127.0.0.1:%d\n" % (server_port, base)
     if control:
         text += "[control]\nsocket = %s\n" % path("ctl.sock")
     with open(path(name), "w") as f:
@@ -151,14 +155,19 @@ rc, out, err = sh("lookup", "--key", path("stranger.key"), "--server", spub, "--
                   "127.0.0.1:%d" % base, "--transport", "bep44")
 check(rc == 1 and "nothing stored" in err, "an unregistered client finds nothing: %s" % err.strip())
 
-# 2. Restart inside the window: a new K over the old one.
-rc, out, err = sh("publish", "--config", server_conf("s2.conf", transport="bep44"), "--once",
+# 2. Restart inside the window: a new K over the old one, and an underlay
+# endpoint (configuration version 2).
+rc, out, err = sh("publish", "--config", server_conf("s2.conf", transport="bep44",
+                                                     underlay="203.0.113.1:7000"), "--once",
                   timeout=120)
 check(rc == 0, "server restarted inside the window republished")
+check(first["version"] == "1" and "underlay" not in first, "without an underlay: version 1")
 for i in (3, 30, 77):
     rc, f, err = lookup(i, "--transport", "bep44")
     check(rc == 0 and f["window"] == first["window"] and f["intro_key"] != first["intro_key"],
           "client %d got the new configuration, not the stale one" % i)
+    check(f.get("version") == "2" and f.get("underlay") == "203.0.113.1:7000",
+          "client %d learned the underlay endpoint (version 2): %s" % (i, f))
 second = f
 
 # 3. Junk announced under d_T from another IP (127.0.0.2).

@@ -124,7 +124,10 @@ def decrypt(pcap, k_hex, server_pub, victim_key, attacker_key, victim_net, serve
         if inner is not None and inner[6] == 254:
             intro_opened += 1
             msg = inner[40:]
-            if msg[0] == 1 and len(msg) == 84:
+            # version 1: 84 bytes; version 2: then the rebinding grant
+            if msg[0] == 1 and ((msg[1] == 1 and len(msg) == 84) or
+                                (msg[1] == 2 and len(msg) > 84 + 2 and
+                                 len(msg) == 84 + 48 + 32 * msg[85])):
                 session_key = msg[20:36]
     session_opened = 0
     if session_key:

@@ -92,6 +92,7 @@ run ip netns exec "$(cns 2)" "$MT6D" lookup --key "$TMP/c2.key" --server "$(cat 
 K1=$(sed -n 's/^intro_key=//p' "$TMP/lookup2w1.out")
 SEED=$(sed -n 's/^seed_address=//p' "$TMP/lookup2.out")
 forged0=$(json server "j['stats']['intro_unknown']")
+unrec0=$(json server "j['stats']['unrecognized']")
 run ip netns exec "$(cns 2)" $SESSHELPER forge-intro "$SEED" "$K" $ROT 20
 EP=$(json server "[s['local'] for s in j['sessions'] if s['name']=='client1'][0]")
 EPA=${EP%]*}; EPA=${EPA#[}; EPP=${EP##*:}
@@ -99,11 +100,16 @@ run ip netns exec "$(cns 2)" $SESSHELPER forge-session "$EPA" "$EPP" "$K" 50
 sleep 0.5
 forged=$(json server "j['stats']['intro_unknown']")
 sforged=$(json server "[s['rx_forged'] for s in j['sessions'] if s['name']=='client1'][0]")
+unrec=$(json server "j['stats']['unrecognized']")
 created=$(json server "j['stats']['sessions_created']")
 echo "server: introduction datagrams from unknown IIDs $forged0 -> $forged," \
-	"client 1's session dropped $sforged forged datagrams, $created sessions created"
+	"datagrams from a tuple no session expects $unrec0 -> $unrec," \
+	"client 1's session saw $sforged forged, $created sessions created"
 [ $((forged - forged0)) -ge 15 ] || { echo "FAIL: forged requests not refused as unknown"; exit 1; }
-[ "$sforged" -ge 45 ] || { echo "FAIL: datagrams sealed with K not refused by client 1's session"; exit 1; }
+# Client 2's source is not client 1's: its datagrams never reach client 1's
+# session (a session is its whole tuple); they are unrecognized.
+[ $((unrec - unrec0)) -ge 45 ] || { echo "FAIL: datagrams sealed with K not refused as unrecognized"; exit 1; }
+[ "$sforged" = 0 ] || { echo "FAIL: a stranger's datagrams reached client 1's session"; exit 1; }
 [ "$created" = 3 ] || { echo "FAIL: a forged request made a session"; exit 1; }
 
 for i in 1 2 3; do

@@ -154,12 +154,19 @@ def observe(path, rot_ms, inner):
     heads = set()
     n = 0
     bad = 0
+    replies = 0
     for t, frame in read_pcap(path):
         p = parse_ipv6_udp(frame)
         if not p:
             continue
         src, sport, dst, dport, payload = p
         if src in ROUTER or dst in ROUTER:
+            continue
+        if len(payload) == 34:
+            # An unrecognized-connection reply (docs/rebind.md): it echoes
+            # the first 16 bytes of the datagram that triggered it, by
+            # design; it is not tunnel traffic.
+            replies += 1
             continue
         n += 1
         pairs.add((src, dst))
@@ -173,7 +180,8 @@ def observe(path, rot_ms, inner):
     print(f"observe: {n} outer datagrams, {len(pairs)} distinct address pairs, "
           f"{len(spans)} endpoints, longest endpoint lifetime {longest * 1000:.0f} ms "
           f"(rotation {rot_ms} ms), {len(heads)} distinct first-16-byte heads, "
-          f"{bad} datagrams with an inner address or payload in clear")
+          f"{bad} datagrams with an inner address or payload in clear, "
+          f"{replies} unrecognized-connection replies")
     ok = True
     if n < 100 or len(pairs) < 20:
         print("observe: FAIL: too few datagrams or address pairs")

@@ -3,7 +3,8 @@
  * Rendezvous in an in-process DHT swarm with a fake clock (dht_sim.h):
  * registry parsing, publication for many clients, lookups that find only
  * their own configuration, a server restarted inside a window, the window
- * edge, both transports, and the failure steps a lookup reports.
+ * edge, both transports, a server with an underlay endpoint (configuration
+ * version 2), and the failure steps a lookup reports.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -436,6 +437,69 @@ static void test_republish(void **state)
 	w->pub = p;
 }
 
+/* A server with an underlay endpoint publishes version 2 (103 bytes) on
+ * both transports; clients find it through each and learn the endpoint. */
+static void test_underlay_version2(void **state)
+{
+	static const uint8_t ua[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 203, 0, 113, 1};
+	struct world *w = *state;
+	struct mt6d_pub_config pc = {.dht = w->sim->node[25],
+	                             .period = PERIOD,
+	                             .transports = MT6D_RDV_BOTH,
+	                             .max_inflight = 16,
+	                             .underlay_port = 7000};
+	struct mt6d_pub_status st;
+	const struct mt6d_intro *in;
+	struct mt6d_pub *p;
+	uint64_t T;
+
+	memcpy(pc.server_priv, w->spriv, 32);
+	memcpy(pc.prefix, "\x20\x01\x0d\xb8\x00\x05\x00\x00", 8);
+	memcpy(pc.underlay_addr, ua, 16);
+	p = mt6d_pub_new(&pc);
+	assert_non_null(p);
+	assert_int_equal(mt6d_pub_set_clients(p, &w->reg), 0);
+	w->unix0 += 11ull * 7200 * 1000; /* a fresh window */
+	T = mt6d_window(unix_now(w) / 1000, PERIOD);
+	publish_all(w, p);
+	mt6d_pub_get_status(p, &st);
+	assert_int_equal(st.round_done, 2 * CLIENTS);
+	assert_int_equal(st.round_failed, 0);
+	in = mt6d_pub_intro(p, T);
+	assert_non_null(in);
+
+	for (int i = 0; i < 8; i++) {
+		int t = i % 2 ? MT6D_RDV_STUFFING : MT6D_RDV_BEP44;
+		struct mt6d_lookup_result r = lookup(w, w->cpriv[i], w->spub, t, 26 + i);
+		if (r.step != MT6D_LOOKUP_OK)
+			fail_msg("client %d (%s): %s", i, mt6d_rdv_transport_name(t),
+			         mt6d_lookup_step_name(r.step));
+		assert_int_equal(r.transport, t);
+		assert_int_equal(r.window, T);
+		assert_int_equal(r.config.version, 2);
+		assert_memory_equal(r.config.intro_key, in->key, 16);
+		assert_memory_equal(r.config.seed_addr, in->seed_addr, 16);
+		assert_memory_equal(r.config.underlay_addr, ua, 16);
+		assert_int_equal(r.config.underlay_port, 7000);
+	}
+
+	/* The BEP 44 item is "103:" || m, and m is 103 bytes. */
+	uint8_t s0[32], pk[32], sk[64], target[20];
+	struct got_value got = {0};
+	assert_int_equal(mt6d_shared_secret(s0, w->cpriv[0], w->spub), 0);
+	mt6d_bep44_keypair(pk, sk, s0, T);
+	mt6d_dht_mutable_target(target, pk, NULL, 0);
+	int ret = mt6d_dht_get(w->sim->node[5], target, pk, NULL, 0, got_cb, &got, w->sim->now);
+	assert_int_equal(ret, 0);
+	for (int i = 0; i < 3000 && !got.done; i++)
+		sim_run(w->sim, 10);
+	assert_int_equal(got.len, MT6D_BEP44_VALUE_V2_LEN);
+	assert_memory_equal(got.v, "103:", 4);
+	sim_run(w->sim, 1000);
+	mt6d_pub_free(w->pub);
+	w->pub = p;
+}
+
 static void test_no_nodes(void **state)
 {
 	struct world *w = *state;
@@ -471,6 +535,7 @@ int main(void)
 		cmocka_unit_test(test_period_change),
 		cmocka_unit_test(test_reload_mid_round),
 		cmocka_unit_test(test_republish),
+		cmocka_unit_test(test_underlay_version2),
 		cmocka_unit_test(test_no_nodes),
 	};
 	if (mt6d_init() < 0)

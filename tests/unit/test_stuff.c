@@ -76,6 +76,7 @@ static void test_round_trip_1(void **state)
 static void test_round_trip_85(void **state)
 {
 	round_trip(85);
+	round_trip(103); /* version 2 */
 }
 static void test_round_trip_255(void **state)
 {
@@ -113,14 +114,15 @@ static int try_open(const struct mt6d_peer *ip, const uint8_t *msg, size_t len, 
 	return 0;
 }
 
-static void test_mixed_announcers(void **state)
+/* Version 1 (85 bytes), or with an underlay version 2 (103 bytes). */
+static void mixed_announcers(uint16_t underlay_port)
 {
 	uint8_t spriv[32], cpriv[32], spub[32], cpub[32], sk[32], ck[32];
-	uint8_t m[MT6D_SEALED_LEN], junk[MT6D_SEALED_LEN];
-	uint16_t ports[MT6D_SEALED_LEN];
-	struct mt6d_peer peers[8 * MT6D_SEALED_LEN + 64];
-	struct mt6d_config c = {.version = 1, .window = 900, .rot_ms = 3000};
-	size_t n = 0;
+	uint8_t m[MT6D_SEALED_MAX], junk[MT6D_SEALED_MAX];
+	uint16_t ports[MT6D_SEALED_MAX];
+	struct mt6d_peer peers[8 * MT6D_SEALED_MAX + 64];
+	struct mt6d_config c = {.window = 900, .rot_ms = 3000, .underlay_port = underlay_port};
+	size_t n = 0, mlen;
 
 	mt6d_key_generate(spriv);
 	mt6d_key_generate(cpriv);
@@ -130,11 +132,13 @@ static void test_mixed_announcers(void **state)
 	assert_int_equal(mt6d_box_key(ck, cpriv, spub), 0);
 	randombytes_buf(c.seed_addr, 16);
 	randombytes_buf(c.intro_key, 16);
-	mt6d_config_seal_afternm(m, &c, sk);
+	memcpy(c.underlay_addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff\xcb\x00\x71\x01", 16);
+	mlen = mt6d_config_seal_afternm(m, &c, sk);
+	assert_int_equal(mlen, underlay_port ? MT6D_SEALED_V2_LEN : MT6D_SEALED_LEN);
 
 	/* The server at 2001:db8::1 announces the real message. */
-	assert_int_equal(mt6d_stuff_encode(ports, m, sizeof(m)), 0);
-	for (size_t i = 0; i < sizeof(m); i++, n++) {
+	assert_int_equal(mt6d_stuff_encode(ports, m, mlen), 0);
+	for (size_t i = 0; i < mlen; i++, n++) {
 		memset(&peers[n], 0, sizeof(peers[n]));
 		peers[n].ip_len = 16;
 		memcpy(peers[n].ip, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x01", 16);
@@ -142,9 +146,9 @@ static void test_mixed_announcers(void **state)
 	}
 	/* Six other IPs (v4 and v6) announce well-formed junk of the same length. */
 	for (int who = 0; who < 6; who++) {
-		randombytes_buf(junk, sizeof(junk));
-		assert_int_equal(mt6d_stuff_encode(ports, junk, sizeof(junk)), 0);
-		for (size_t i = 0; i < sizeof(junk); i++, n++) {
+		randombytes_buf(junk, mlen);
+		assert_int_equal(mt6d_stuff_encode(ports, junk, mlen), 0);
+		for (size_t i = 0; i < mlen; i++, n++) {
 			memset(&peers[n], 0, sizeof(peers[n]));
 			peers[n].ip_len = who % 2 ? 4 : 16;
 			if (who % 2)
@@ -177,6 +181,20 @@ static void test_mixed_announcers(void **state)
 	assert_true(o.tried >= 1 && o.tried <= 7);
 	assert_int_equal(o.cfg.window, 900);
 	assert_memory_equal(o.cfg.intro_key, c.intro_key, 16);
+	assert_int_equal(o.cfg.version, underlay_port ? 2 : 1);
+	assert_int_equal(o.cfg.underlay_port, underlay_port);
+	if (underlay_port)
+		assert_memory_equal(o.cfg.underlay_addr, c.underlay_addr, 16);
+}
+
+static void test_mixed_announcers(void **state)
+{
+	mixed_announcers(0);
+}
+
+static void test_mixed_announcers_v2(void **state)
+{
+	mixed_announcers(7000);
 }
 
 static void test_empty(void **state)
@@ -192,6 +210,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip_1),    cmocka_unit_test(test_round_trip_85),
 		cmocka_unit_test(test_round_trip_255),  cmocka_unit_test(test_length_limits),
 		cmocka_unit_test(test_mixed_announcers), cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_mixed_announcers_v2),
 	};
 	if (mt6d_init() < 0)
 		return 1;

@@ -25,7 +25,7 @@ struct vec {
 	char name[64];
 	int n;
 	char key[MAX_FIELDS][32];
-	char val[MAX_FIELDS][1024];
+	char val[MAX_FIELDS][2048];
 };
 
 static const char *get(const struct vec *v, const char *key)
@@ -34,6 +34,14 @@ static const char *get(const struct vec *v, const char *key)
 		if (!strcmp(v->key[i], key))
 			return v->val[i];
 	fail_msg("vector `%s' has no field `%s'", v->name, key);
+	return NULL;
+}
+
+static const char *opt(const struct vec *v, const char *key)
+{
+	for (int i = 0; i < v->n; i++)
+		if (!strcmp(v->key[i], key))
+			return v->val[i];
 	return NULL;
 }
 
@@ -153,29 +161,52 @@ static void check_address(const struct vec *v)
 	assert_int_equal(port, num(v, "port"));
 }
 
-static void check_config(const struct vec *v)
+/* Version 1 ("config"), or version 2 with the underlay fields ("config-v2"). */
+static void config_vector(const struct vec *v, int version)
 {
-	struct mt6d_config c = {.version = 1}, d;
-	uint8_t pt[MT6D_CONFIG_LEN], want[MT6D_CONFIG_LEN];
+	struct mt6d_config c = {.version = 0xee}, d;
+	uint8_t pt[MT6D_CONFIG_MAX], want[MT6D_CONFIG_MAX];
+	size_t len = version == 2 ? MT6D_CONFIG_V2_LEN : MT6D_CONFIG_LEN;
 
 	c.window = num(v, "window");
 	c.rot_ms = (uint32_t)num(v, "rot_ms");
 	hex(c.seed_addr, 16, v, "seed_address");
 	hex(c.intro_key, 16, v, "intro_key");
-	hex(want, sizeof(want), v, "plaintext");
-	mt6d_config_encode(pt, &c);
-	assert_memory_equal(pt, want, sizeof(pt));
-	assert_int_equal(mt6d_config_decode(&d, want, sizeof(want)), 0);
+	if (version == 2) {
+		hex(c.underlay_addr, 16, v, "underlay_address");
+		c.underlay_port = (uint16_t)num(v, "underlay_port");
+		assert_int_not_equal(c.underlay_port, 0);
+	}
+	hex(want, len, v, "plaintext");
+	assert_int_equal(mt6d_config_encode(pt, &c), len);
+	assert_memory_equal(pt, want, len);
+	assert_int_equal(mt6d_config_decode(&d, want, len), 0);
+	assert_int_equal(d.version, version);
 	assert_int_equal(d.window, c.window);
 	assert_int_equal(d.rot_ms, c.rot_ms);
 	assert_memory_equal(d.seed_addr, c.seed_addr, 16);
 	assert_memory_equal(d.intro_key, c.intro_key, 16);
+	assert_memory_equal(d.underlay_addr, c.underlay_addr, 16);
+	assert_int_equal(d.underlay_port, c.underlay_port);
 }
 
-static void check_seal(const struct vec *v)
+static void check_config(const struct vec *v)
+{
+	config_vector(v, 1);
+}
+
+static void check_config_v2(const struct vec *v)
+{
+	config_vector(v, 2);
+}
+
+static void seal_vector(const struct vec *v, int version)
 {
 	uint8_t spriv[32], cpub[32], cpriv[32], spub[32], nonce[24], boxkey[32];
-	uint8_t pt[MT6D_CONFIG_LEN], m[MT6D_SEALED_LEN], want[MT6D_SEALED_LEN], enc[MT6D_CONFIG_LEN];
+	uint8_t pt[MT6D_CONFIG_MAX], m[MT6D_SEALED_MAX], want[MT6D_SEALED_MAX];
+	uint8_t enc[MT6D_CONFIG_MAX];
+	size_t ptlen = version == 2 ? MT6D_CONFIG_V2_LEN : MT6D_CONFIG_LEN;
+	size_t mlen = version == 2 ? MT6D_SEALED_V2_LEN : MT6D_SEALED_LEN;
 	struct mt6d_config c;
 
 	hex(spriv, 32, v, "server_private");
@@ -183,16 +214,27 @@ static void check_seal(const struct vec *v)
 	hex(cpriv, 32, v, "client_private");
 	hex(spub, 32, v, "server_public");
 	hex(nonce, 24, v, "nonce");
-	hex(pt, sizeof(pt), v, "plaintext");
-	hex(want, sizeof(want), v, "message");
-	assert_int_equal(mt6d_config_decode(&c, pt, sizeof(pt)), 0);
+	hex(pt, ptlen, v, "plaintext");
+	hex(want, mlen, v, "message");
+	assert_int_equal(mt6d_config_decode(&c, pt, ptlen), 0);
+	assert_int_equal(c.version, version);
 	assert_int_equal(mt6d_box_key(boxkey, spriv, cpub), 0);
-	mt6d_config_seal_nonce(m, &c, boxkey, nonce);
-	assert_memory_equal(m, want, sizeof(m));
+	assert_int_equal(mt6d_config_seal_nonce(m, &c, boxkey, nonce), mlen);
+	assert_memory_equal(m, want, mlen);
 	memset(&c, 0, sizeof(c));
-	assert_int_equal(mt6d_config_open(&c, want, sizeof(want), spub, cpriv), 0);
-	mt6d_config_encode(enc, &c);
-	assert_memory_equal(enc, pt, sizeof(pt));
+	assert_int_equal(mt6d_config_open(&c, want, mlen, spub, cpriv), 0);
+	assert_int_equal(mt6d_config_encode(enc, &c), ptlen);
+	assert_memory_equal(enc, pt, ptlen);
+}
+
+static void check_seal(const struct vec *v)
+{
+	seal_vector(v, 1);
+}
+
+static void check_seal_v2(const struct vec *v)
+{
+	seal_vector(v, 2);
 }
 
 struct collect {
@@ -251,7 +293,7 @@ static void check_intro_key(const struct vec *v)
 
 static void check_msg(const struct vec *v)
 {
-	static const char *names[] = {"request", "response", "teardown", "keepalive"};
+	static const char *names[] = {"request", "response", "teardown", "keepalive", "grant"};
 	uint8_t in[MT6D_MSG_MAX_LEN], out[MT6D_MSG_MAX_LEN];
 	size_t len = strlen(get(v, "encoded")) / 2;
 	struct mt6d_msg m;
@@ -259,7 +301,7 @@ static void check_msg(const struct vec *v)
 	assert_true(len <= sizeof(in));
 	hex(in, len, v, "encoded");
 	assert_int_equal(mt6d_msg_decode(&m, in, len), 0);
-	assert_true(m.type < 4);
+	assert_true(m.type < 5);
 	assert_string_equal(names[m.type], get(v, "type"));
 	switch (m.type) {
 	case MT6D_MSG_REQUEST: {
@@ -286,6 +328,25 @@ static void check_msg(const struct vec *v)
 		assert_memory_equal(m.u.response.client_tun, b, 16);
 		hex(b, 16, v, "server_tun");
 		assert_memory_equal(m.u.response.server_tun, b, 16);
+		if (opt(v, "grant")) {
+			uint8_t g[MT6D_REBIND_GRANT_MAX];
+			size_t gl = strlen(get(v, "grant")) / 2;
+			assert_int_equal(m.u.response.grant_len, gl);
+			hex(g, gl, v, "grant");
+			assert_memory_equal(m.u.response.grant, g, gl);
+		} else {
+			assert_int_equal(m.u.response.grant_len, 0);
+		}
+		break;
+	}
+	case MT6D_MSG_GRANT: {
+		uint8_t g[MT6D_REBIND_GRANT_MAX];
+		size_t gl = strlen(get(v, "grant")) / 2;
+		struct mt6d_rebind_grant gr;
+		assert_int_equal(m.u.grant.len, gl);
+		hex(g, gl, v, "grant");
+		assert_memory_equal(m.u.grant.bytes, g, gl);
+		assert_int_equal(mt6d_rebind_grant_decode(&gr, m.u.grant.bytes, m.u.grant.len), 0);
 		break;
 	}
 	case MT6D_MSG_TEARDOWN: assert_int_equal(m.u.teardown.reason, num(v, "reason")); break;
@@ -426,6 +487,8 @@ static const struct {
 	{"bep44", check_bep44},     {"seed-iid", check_seed_iid},
 	{"slot", check_slot},       {"address", check_address},
 	{"config", check_config},   {"seal", check_seal},
+	{"config-v2", check_config_v2},
+	{"seal-v2", check_seal_v2},
 	{"stuff", check_stuff},       {"intro-key", check_intro_key},
 	{"msg", check_msg},
 	{"rebind-tree-key", check_rebind_tree_key},
@@ -438,7 +501,7 @@ static const struct {
 static void test_protocol_md(void **state)
 {
 	FILE *f = fopen(MT6D_SOURCE_DIR "/docs/protocol.md", "r");
-	char line[1200];
+	char line[4096];
 	struct vec v;
 	int in = 0, blocks = 0, counts[sizeof(kinds) / sizeof(kinds[0])] = {0};
 

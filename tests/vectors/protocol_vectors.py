@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: MIT
 """
 Independent implementation of mt6d protocol v1 (DESIGN.md section 2) in
-Python, with hashlib and PyNaCl only; it shares no code with libmt6d.
+Python, with hashlib and PyNaCl only; it shares no code with libmt6d. It
+covers both configuration plaintext versions (1, and 2 with the server's
+underlay endpoint).
 
 It makes the test vectors of docs/protocol.md from fixed inputs:
   protocol_vectors.py             print the vector blocks
@@ -89,6 +91,14 @@ def config_plaintext(T, rot_ms, seed_addr, K):
     return bytes([1]) + be64(T) + struct.pack(">I", rot_ms) + seed_addr + K
 
 
+def config_plaintext_v2(T, rot_ms, seed_addr, K, underlay_addr, underlay_port):
+    """Version 2: version 1's fields after version 2, then the server's
+    underlay endpoint (IPv6, or IPv4 as ::ffff:a.b.c.d) and a nonzero port."""
+    assert len(underlay_addr) == 16 and 0 < underlay_port < 65536
+    return (bytes([2]) + be64(T) + struct.pack(">I", rot_ms) + seed_addr + K + underlay_addr
+            + struct.pack(">H", underlay_port))
+
+
 def seal(server_priv, client_pub, nonce, pt):
     return bytes(Box(PrivateKey(server_priv), PublicKey(client_pub)).encrypt(pt, nonce))
 
@@ -108,6 +118,15 @@ def msg_request(request_id, prefix, time_ms):
 def msg_response(request_id, plen, rot_ms, idle, key, siid, ciid, ctun, stun):
     return (bytes([1, 1, 0, plen]) + be64(request_id) + struct.pack(">II", rot_ms, idle) + key
             + siid + ciid + ctun + stun)
+
+
+def msg_response_v2(response, grant):
+    """Version 2: the 84 bytes of version 1, then the rebinding grant."""
+    return response[:1] + bytes([2]) + response[2:] + grant
+
+
+def msg_grant(grant):
+    return bytes([4, 1, 0, 0]) + grant
 
 
 def msg_teardown(reason):
@@ -273,6 +292,29 @@ def vectors():
             ("nonce", hx(nonce)), ("plaintext", hx(plains[i])), ("message", hx(m)),
         ]))
 
+    # Version 2: a server with an underlay endpoint, IPv4-mapped and IPv6.
+    underlays = ((bytes.fromhex("00000000000000000000ffffcb007101"), 7000),
+                 (bytes.fromhex("20010db8000900000000000000000001"), 443))
+    plains2 = []
+    for i, (ua, up) in enumerate(underlays):
+        pt = config_plaintext_v2(Ts[i], (3000, 1500)[i], seeds[i], Ks[i], ua, up)
+        assert len(pt) == 63
+        plains2.append(pt)
+        out.append(block("config-v2 %d" % (i + 1), [
+            ("window", Ts[i]), ("rot_ms", (3000, 1500)[i]), ("seed_address", hx(seeds[i])),
+            ("intro_key", hx(Ks[i])), ("underlay_address", hx(ua)), ("underlay_port", up),
+            ("plaintext", hx(pt)),
+        ]))
+    for i, (a, b) in enumerate(pairs):
+        nonce = fixed("nonce v2 %d" % i, 24)
+        m = seal(keys[a][0], keys[b][1], nonce, plains2[i])
+        assert len(m) == 103 and open_sealed(keys[b][0], keys[a][1], m) == plains2[i]
+        out.append(block("seal-v2 %d" % (i + 1), [
+            ("server_private", hx(keys[a][0])), ("client_public", hx(keys[b][1])),
+            ("client_private", hx(keys[b][0])), ("server_public", hx(keys[a][1])),
+            ("nonce", hx(nonce)), ("plaintext", hx(plains2[i])), ("message", hx(m)),
+        ]))
+
     for i, n in enumerate((1, 5, 85), 1):
         msg = fixed("stuff %d" % i, n)
         pool = list(range(1, 256))
@@ -298,6 +340,12 @@ def vectors():
         ("response", msg_response(7, 128, 1500, 0, fixed("session key r2", 16),
                                   fixed("server iid r2", 8), fixed("client iid r2", 8),
                                   fixed("client tun r2", 16), fixed("server tun r2", 16))),
+        ("response", msg_response_v2(
+            msg_response(9, 64, 1000, 120, fixed("session key r3", 16), fixed("server iid r3", 8),
+                         fixed("client iid r3", 8), fixed("client tun r3", 16),
+                         fixed("server tun r3", 16)),
+            rebind_grant(16, fixed("rebind master", 32), 472222, 0xbeef, 1))),
+        ("grant", msg_grant(rebind_grant(3, fixed("rebind master", 32), 472223, 5, 3))),
         ("teardown", msg_teardown(0)),
         ("teardown", msg_teardown(2)),
         ("keepalive", msg_keepalive(1700000123456)),
@@ -315,6 +363,10 @@ def vectors():
                        ("session_key", hx(m[20:36])), ("server_iid", hx(m[36:44])),
                        ("client_iid", hx(m[44:52])), ("client_tun", hx(m[52:68])),
                        ("server_tun", hx(m[68:84]))]
+            if m[1] == 2:
+                fields += [("grant", hx(m[84:]))]
+        elif kind == "grant":
+            fields += [("grant", hx(m[4:]))]
         elif kind == "teardown":
             fields += [("reason", m[2])]
         else:
