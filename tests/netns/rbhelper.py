@@ -8,13 +8,14 @@
   progress LOG SECONDS
       Bytes the stream-server counted in the last SECONDS (by its log);
       exit 0 if more than none.
-  stall LOG FROM TO
+  stall LOG FROM TO MAX
       The longest time without a new byte between unix times FROM and TO;
-      prints it, exit 0.
+      prints it, exit 1 if it is longer than MAX seconds.
   capture IFNAME SRCNET DSTNET LEN COUNT SECONDS OUT
       Capture (AF_PACKET) up to COUNT IPv6 UDP datagrams with a payload of
       exactly LEN bytes (0: any) from SRCNET to DSTNET, for at most SECONDS; each
       is written to OUT at once as "UNIXTIME SRC SPORT DST DPORT HEX".
+      SIGTERM ends it early.
       Exit 0 if at least one was seen.
   send SRC DST DPORT HEX
       One UDP datagram from SRC (any port) to [DST]:DPORT.
@@ -41,6 +42,7 @@
 import ipaddress
 import os
 import random
+import signal
 import socket
 import struct
 import sys
@@ -116,7 +118,7 @@ def progress(log, seconds):
     return 0 if n_end > base else 1
 
 
-def stall(log, t0, t1):
+def stall(log, t0, t1, limit):
     rows = [r for r in read_log(log) if t0 <= r[0] <= t1]
     worst, last_t, last_n = 0.0, None, None
     for t, n in rows:
@@ -128,7 +130,7 @@ def stall(log, t0, t1):
         worst = max(worst, rows[-1][0] - last_t)
     print(f"stall: longest time without a new byte: {worst:.2f} s "
           f"({len(rows)} samples, {rows[-1][1] - rows[0][1] if rows else 0} bytes)")
-    return 0
+    return 0 if rows and worst <= limit else 1
 
 
 def parse6(frame):
@@ -149,18 +151,27 @@ def capture(ifname, srcnet, dstnet, length, count, seconds, out):
     raw.settimeout(0.2)
     end = time.monotonic() + seconds
     n = 0
+
+    def stop(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     with open(out, "w") as f:
-        while n < count and time.monotonic() < end:
-            try:
-                frame = raw.recv(65535)
-            except socket.timeout:
-                continue
-            p = parse6(frame)
-            if not p or p[0] not in snet or p[2] not in dnet or (length and len(p[4]) != length):
-                continue
-            f.write(f"{time.time():.3f} {p[0]} {p[1]} {p[2]} {p[3]} {p[4].hex()}\n")
-            f.flush()
-            n += 1
+        try:
+            while n < count and time.monotonic() < end:
+                try:
+                    frame = raw.recv(65535)
+                except socket.timeout:
+                    continue
+                p = parse6(frame)
+                if (not p or p[0] not in snet or p[2] not in dnet
+                        or (length and len(p[4]) != length)):
+                    continue
+                f.write(f"{time.time():.3f} {p[0]} {p[1]} {p[2]} {p[3]} {p[4].hex()}\n")
+                f.flush()
+                n += 1
+        except KeyboardInterrupt:
+            pass
     print(f"capture: {n} datagram(s) of {length} bytes from {srcnet} to {dstnet}")
     return 0 if n else 1
 
@@ -325,7 +336,7 @@ def main(argv):
     if cmd == "progress":
         return progress(argv[2], float(argv[3]))
     if cmd == "stall":
-        return stall(argv[2], float(argv[3]), float(argv[4]))
+        return stall(argv[2], float(argv[3]), float(argv[4]), float(argv[5]))
     if cmd == "capture":
         return capture(argv[2], argv[3], argv[4], int(argv[5]), int(argv[6]), float(argv[7]),
                        argv[8])

@@ -69,7 +69,7 @@ run "$MT6D" show --socket "$TMP/server.sock"
 run "$MT6D" show --socket "$TMP/c1.sock"
 is c1 "j['mode']=='underlay'" || { echo "FAIL: client 1 is not in underlay mode"; exit 1; }
 is server "j['sessions'][0]['underlay']==True" || { echo "FAIL: the session is not on the underlay"; exit 1; }
-run ip netns exec "$N" conntrack -L -p udp
+run ip netns exec "$N" conntrack -L -p udp --orig-port-dst 7000
 wait_for 5 "the server sends to N's mapping on 198.51.100.2" mapped 198.51.100.2
 
 echo "== b. TCP stream for $STREAM s; N's mapping changes twice under it"
@@ -81,7 +81,7 @@ rebinds0=$(session rebinds)
 echo "-- (1) a new port: N forgets its mappings"
 run ip netns exec "$N" conntrack -F
 wait_for 10 "the session moved to another port of 198.51.100.2" remote_is 198.51.100.2 "$port0"
-run ip netns exec "$N" conntrack -L -p udp
+run ip netns exec "$N" conntrack -L -p udp --orig-port-dst 7000
 wait_for 5 "the server sends to N's new mapping" mapped 198.51.100.2
 port1=$(remote_port)
 echo "server: session remote port $port0 -> $port1"
@@ -92,7 +92,7 @@ run ip -n "$N" addr add 198.51.100.7/24 dev nr
 run ip -n "$N" addr del 198.51.100.2/24 dev nr
 run ip -n "$N" addr show dev nr
 wait_for 10 "the session moved to 198.51.100.7" remote_is 198.51.100.7
-run ip netns exec "$N" conntrack -L -p udp
+run ip netns exec "$N" conntrack -L -p udp --orig-port-dst 7000
 wait_for 5 "the server sends to N's mapping on 198.51.100.7" mapped 198.51.100.7
 wait_for 5 "stream flowing after the new address" flowing 1 1
 run "$MT6D" show --socket "$TMP/server.sock"
@@ -157,7 +157,7 @@ wait_for 5 "stream flowing after the flood" flowing 1 1
 
 echo "== the stream ends well"
 stream_wait 1
-run $RBHELPER stall "$TMP/progress1" 0 "$(now)"
+run $RBHELPER stall "$TMP/progress1" 0 "$(now)" 8 || { echo "FAIL: the stream stalled"; exit 1; }
 is server "j['stats']['sessions_created']==1" || { echo "FAIL: the session was re-made"; exit 1; }
 
 echo "== SIGINT, nothing left"

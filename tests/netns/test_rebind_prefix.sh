@@ -15,11 +15,11 @@
 #  c. the claim the observer captured, sent again from A's own address to
 #     the session's current endpoint: refused for its location, session
 #     unchanged;
-#  e. the same claim spoofed from its original source address and port,
-#     inside the window (after the slot it came from has left the server's
-#     window, so the tuple is unknown): it passes the location and window
-#     checks and is refused as a replay (the session's mark is at its time
-#     or later); again after the 5 s window: refused as stale;
+#  e. the same claim spoofed from its original source address and port to
+#     the session's current endpoint, inside the window: it passes the
+#     location and window checks and is refused as a replay (the session's
+#     mark is at its time or later); again after the 5 s window: refused as
+#     stale (docs/rebind.md, steps 5, 6, 7);
 #  the stream is unaffected by c and e; both daemons stop cleanly and
 #  leave nothing behind.
 # Usage: test_rebind_prefix.sh PATH/TO/mt6d   (root; about 50 s)
@@ -63,8 +63,8 @@ wait_for 10 "stream flowing" flowing 1 1
 sleep 3
 accepted0=$(sstat claims_accepted)
 rebinds0=$(session rebinds)
-# Every datagram of the claim length the client sends from its new prefix
-# to the server's for 8 s: the first of them is its claim.
+# The datagrams of the claim length the client sends from its new prefix to
+# the server's: the first of them should be its claim.
 echo "+ ip netns exec $R $RBHELPER capture rs 2001:db8:c7::/64 2001:db8:5::/64 $CLAIM_LEN 4 8 $TMP/claims &" >&2
 ip netns exec "$R" $RBHELPER capture rs 2001:db8:c7::/64 2001:db8:5::/64 $CLAIM_LEN 4 8 "$TMP/claims" \
 	>"$TMP/capture.out" 2>&1 &
@@ -93,9 +93,11 @@ echo "server: claims accepted $accepted0 -> $accepted, session rebinds $rebinds0
 is c1 "j['stats']['prefix_changes']>=1 and j['stats']['claims_sent']>=1" ||
 	{ echo "FAIL: client 1 counted no prefix change or claim"; exit 1; }
 wait_for 5 "stream flowing after the change" flowing 1 1
+wait_for 5 "the observer has a datagram of $CLAIM_LEN bytes from 2001:db8:c7::/64" test -s "$TMP/claims"
+sleep 0.5
+kill -TERM "$CAPTURE" 2>/dev/null || true
 wait "$CAPTURE" || true
 run cat "$TMP/capture.out"
-[ -s "$TMP/claims" ] || { echo "FAIL: the observer saw no datagram of $CLAIM_LEN bytes from 2001:db8:c7::/64"; exit 1; }
 
 echo "== c. the captured claim from the attacker's own address"
 # Tunnel datagrams of the claim length are possible (an inner packet of 206
@@ -117,7 +119,10 @@ is server "j['sessions'][0]['rebinds']==$rebinds1 and j['sessions'][0]['remote']
 	{ echo "FAIL: the replay moved the session"; exit 1; }
 
 echo "== e. the claim from its original source, inside the window, then after it"
-# The source's slot must have left the server's window of three slots.
+# 2.5 s after the claim its slot has left the client's window of three: the
+# client no longer holds that address, and so never sees the server's
+# replies to the spoofed datagrams (it would answer them with a new claim).
+# Any later slot of the server's makes the tuple one it does not expect.
 delay=$(echo "$CLAIM_T + 2.5 - $(now)" | bc)
 [[ $delay == -* ]] || sleep "$delay"
 left=$(echo "$CLAIM_T + $WINDOW - $(now)" | bc)
@@ -140,7 +145,9 @@ stream_wait 1
 rot=$(json c1 "j['rotations']")
 echo "client 1: $((rot - rot0)) rotations since the change"
 [ $((rot - rot0)) -ge 10 ] || { echo "FAIL: fewer than 10 rotations after the change"; exit 1; }
-run $RBHELPER stall "$TMP/progress1" "$(echo "$CHANGE - 2" | bc)" "$(now)"
+# TCP backs off while the path is broken; a rebind takes a round trip.
+run $RBHELPER stall "$TMP/progress1" "$(echo "$CHANGE - 2" | bc)" "$(now)" 8 ||
+	{ echo "FAIL: the stream stalled"; exit 1; }
 is server "j['stats']['sessions_created']==1" || { echo "FAIL: the session was re-made"; exit 1; }
 
 echo "== observer"
