@@ -22,7 +22,7 @@
 #     stale (docs/rebind.md, steps 5, 6, 7);
 #  the stream is unaffected by c and e; both daemons stop cleanly and
 #  leave nothing behind.
-# Usage: test_rebind_prefix.sh PATH/TO/mt6d   (root; about 50 s)
+# Usage: test_rebind_prefix.sh PATH/TO/mt6d   (root; about 35 s, ASan too)
 AUTO="1"
 CLIENT_DHT_1="[::]:6881" # the client's uplink address changes
 source "$(dirname "$0")/sesslib.sh"
