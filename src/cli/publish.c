@@ -8,6 +8,7 @@
  * first round is done and exits (1 if any publication failed).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -25,6 +26,8 @@
 #include "mt6d/rendezvous.h"
 
 struct publisher {
+	bool started;      /* the first round began */
+	uint64_t start_ms; /* mono */
 	struct ev_loop *loop;
 	struct conf conf;
 	struct dhtrun run;
@@ -57,6 +60,12 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	uint64_t mono = mt6d_mono_ms(), next;
 	ev_tstamp t0 = ev_time(), slice;
 
+	if (!p->started && !dhtrun_ready(&p->run, p->start_ms, 5000)) {
+		ev_timer_set(w, 0.2, 0.);
+		ev_timer_start(loop, w);
+		return;
+	}
+	p->started = true;
 	next = mt6d_pub_tick(p->pub, mono, mt6d_unix_ms());
 	slice = (ev_time() - t0) * 1000.0;
 	if (slice > p->max_slice_ms)
@@ -247,8 +256,9 @@ int cmd_publish(int argc, char **argv)
 		goto out;
 	}
 
-	/* Let the bootstrap pings come back before the first round. */
-	ev_timer_init(&p->tick, on_tick, 0.5, 0.0);
+	/* The first round waits for the routing table (dhtrun_ready). */
+	p->start_ms = mt6d_mono_ms();
+	ev_timer_init(&p->tick, on_tick, 0.2, 0.0);
 	p->tick.data = p;
 	ev_timer_start(p->loop, &p->tick);
 	ev_timer_init(&p->progress, on_progress, 2.0, 2.0);

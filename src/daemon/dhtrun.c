@@ -148,6 +148,14 @@ int dhtrun_bootstrap(struct dhtrun *r, const struct conf_addr *boot, int n)
 	return count;
 }
 
+bool dhtrun_ready(const struct dhtrun *r, uint64_t since_ms, uint64_t wait_ms)
+{
+	struct mt6d_dht_stats st;
+
+	mt6d_dht_get_stats(r->dht, &st);
+	return st.good4 + st.good6 >= 16 || mt6d_mono_ms() >= since_ms + wait_ms;
+}
+
 void dhtrun_kick(struct dhtrun *r)
 {
 	rearm(r, mt6d_mono_ms());

@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#include <stdbool.h>
+
 #include <ev.h>
 
 #include "conf.h"
@@ -34,6 +36,13 @@ int dhtrun_start(struct dhtrun *r, struct ev_loop *loop, const struct conf_addr 
 void dhtrun_stop(struct dhtrun *r);
 /* Ping the bootstrap nodes of the socket's family; returns how many. */
 int dhtrun_bootstrap(struct dhtrun *r, const struct conf_addr *boot, int n);
+/*
+ * Whether a publisher should start: the routing table holds at least 16
+ * good nodes, or `wait_ms` passed since `since_ms` (mono) for a smaller
+ * network. A put traversal from a table of a handful of nodes can end on
+ * nodes far from its target, where no reader looks.
+ */
+bool dhtrun_ready(const struct dhtrun *r, uint64_t since_ms, uint64_t wait_ms);
 /* Run the node's timers now (after starting operations). */
 void dhtrun_kick(struct dhtrun *r);
 

@@ -68,6 +68,8 @@ struct srvd {
 	uint8_t *buf;     /* one datagram or inner packet, sealed or opened in place */
 	uint8_t *scratch; /* raw send: headers + datagram */
 	uint64_t started_ms;
+	bool pub_started;      /* the first publication round began */
+	uint64_t pub_start_ms; /* mono */
 	uint64_t tx_dgrams, tx_errors, rx_dgrams, rx_errors, tun_errors;
 	bool verbose;
 };
@@ -205,8 +207,17 @@ static void on_srv_timer(struct ev_loop *loop, ev_timer *w, int revents)
 static void on_pub_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct srvd *d = w->data;
-	uint64_t mono = mt6d_mono_ms(), next = mt6d_pub_tick(d->pub, mono, mt6d_unix_ms());
+	uint64_t mono = mt6d_mono_ms(), next;
 
+	/* The first round waits for the routing table (dhtrun_ready). */
+	if (!d->pub_started && !dhtrun_ready(&d->run, d->pub_start_ms, 5000)) {
+		ev_timer_stop(loop, w);
+		ev_timer_set(w, 0.2, 0.);
+		ev_timer_start(loop, w);
+		return;
+	}
+	d->pub_started = true;
+	next = mt6d_pub_tick(d->pub, mono, mt6d_unix_ms());
 	dhtrun_kick(&d->run);
 	ev_timer_stop(loop, w);
 	ev_timer_set(w, next > mono ? (double)(next - mono) / 1000.0 : 0.0, 0.);
@@ -628,8 +639,8 @@ static int setup(struct srvd *d, const uint8_t priv[static MT6D_KEY_LEN])
 		ev_io_init(&d->ul_w, on_underlay, d->ul_fd, EV_READ);
 		ev_io_start(d->loop, &d->ul_w);
 	}
-	/* Let the bootstrap pings come back before the first round. */
-	ev_timer_init(&d->pub_w, on_pub_timer, 0.5, 0.);
+	d->pub_start_ms = mt6d_mono_ms();
+	ev_timer_init(&d->pub_w, on_pub_timer, 0.2, 0.);
 	ev_timer_init(&d->srv_w, on_srv_timer, 0.1, 0.);
 	d->pub_w.data = d->srv_w.data = d;
 	ev_timer_start(d->loop, &d->pub_w);
