@@ -44,8 +44,7 @@ struct publisher {
 
 static void log_round(struct publisher *p, const struct mt6d_pub_status *st)
 {
-	fprintf(stderr,
-	        "mt6d: window %" PRIu64 ": %zu/%zu published, %zu failed, %zu in flight%s",
+	fprintf(stderr, "mt6d: window %" PRIu64 ": %zu/%zu published, %zu failed, %zu in flight%s",
 	        st->round_window, st->round_done, st->round_total, st->round_failed,
 	        st->round_inflight, st->round_elapsed_ms ? "" : "\n");
 	if (st->round_elapsed_ms)
@@ -170,25 +169,25 @@ static void on_control(void *arg, const char *req, FILE *out)
 	fprintf(out,
 	        "{\"window\":%" PRIu64 ",\"period\":%" PRIu32 ",\"rotation_ms\":%" PRIu32
 	        ",\"clients\":%zu,\"transport\":\"%s\",\"round\":{\"window\":%" PRIu64
-	        ",\"total\":%zu,\"done\":%zu,\"failed\":%zu,\"inflight\":%zu,\"elapsed_ms\":%" PRIu64
-	        ",\"retried\":%zu},\"max_slice_ms\":%.2f,\"windows_live\":%u,\"ops_started\":%" PRIu64
-	        ",\"ops_failed\":%" PRIu64
+	        ",\"total\":%zu,\"done\":%zu,\"failed\":%zu,\"inflight\":%zu,\"elapsed_ms\":"
+	        "%" PRIu64 ",\"retried\":%zu},\"max_slice_ms\":%.2f,\"windows_live\":%u,\"ops_"
+	                   "started\":%" PRIu64 ",\"ops_failed\":%" PRIu64
 	        ",\"dht\":{\"nodes\":%u,\"rx\":%" PRIu64 ",\"tx\":%" PRIu64
 	        ",\"dropped_malformed\":%" PRIu64 "}}",
 	        st.window, st.period, st.rot_ms, st.clients,
 	        mt6d_rdv_transport_name(p->conf.transports), st.round_window, st.round_total,
 	        st.round_done, st.round_failed, st.round_inflight, st.round_elapsed_ms,
-	        st.round_retried, p->max_slice_ms, st.windows_live, st.ops_started, st.ops_failed, ds.nodes4 + ds.nodes6, ds.rx, ds.tx,
-	        ds.dropped_malformed);
+	        st.round_retried, p->max_slice_ms, st.windows_live, st.ops_started, st.ops_failed,
+	        ds.nodes4 + ds.nodes6, ds.rx, ds.tx, ds.dropped_malformed);
 }
 
 int cmd_publish(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"once", no_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	        {"config", required_argument, NULL, 'c'},
+	        {"once", no_argument, NULL, 'o'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
 	struct publisher *p;
 	struct mt6d_pub_config pc = {0};
@@ -204,9 +203,14 @@ int cmd_publish(int argc, char **argv)
 	p->ctl.fd = -1;
 	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': path = optarg; break;
-		case 'o': p->once = 1; break;
-		default: goto usage;
+		case 'c':
+			path = optarg;
+			break;
+		case 'o':
+			p->once = 1;
+			break;
+		default:
+			goto usage;
 		}
 	}
 	if (!path || optind != argc)
@@ -235,7 +239,8 @@ int cmd_publish(int argc, char **argv)
 	}
 	if (dhtrun_bootstrap(&p->run, p->conf.bootstrap, p->conf.nbootstrap) == 0 &&
 	    !p->conf.dht_state[0])
-		fprintf(stderr, "mt6d: warning: no bootstrap node of the listen address's family\n");
+		fprintf(stderr,
+		        "mt6d: warning: no bootstrap node of the listen address's family\n");
 	pc.dht = p->run.dht;
 	memcpy(pc.prefix, p->conf.prefix, sizeof(pc.prefix));
 	pc.period = p->conf.period;
@@ -249,9 +254,8 @@ int cmd_publish(int argc, char **argv)
 	sodium_memzero(&pc, sizeof(pc));
 	if (!p->pub || reload(p) < 0)
 		goto out;
-	if (p->conf.control_socket[0] &&
-	    control_start(&p->ctl, p->loop, p->conf.control_socket, on_control, p, err,
-	                  sizeof(err)) < 0) {
+	if (p->conf.control_socket[0] && control_start(&p->ctl, p->loop, p->conf.control_socket,
+	                                               on_control, p, err, sizeof(err)) < 0) {
 		cli_fail("%s", err);
 		goto out;
 	}

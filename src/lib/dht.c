@@ -684,9 +684,14 @@ uint64_t mt6d_dht_tick(struct mt6d_dht *dht, uint64_t now_ms)
 		/* read-only nodes too: their lookups need a table as much */
 		dht_routing_maintain(dht);
 		dht_table_counts(dht_table_for(dht, dht->cfg.ipv4 ? 4 : 6), now_ms, &nodes, &good);
-		/* too few nodes: look ourselves up again, more often while empty */
+		/* too few nodes: look ourselves up again, more often while empty;
+		 * and every 5 s in our first 30 s, when the nodes that joined
+		 * with us (a restarted swarm, a new network) are still joining:
+		 * our first lookup cannot have found those that came after it */
 		if (!dht->bootstrap_running && (dht->nseeds || nodes) &&
 		    (!dht->last_bootstrap ||
+		     (now_ms - dht->first_bootstrap < 30000 &&
+		      now_ms - dht->last_bootstrap >= 5000) ||
 		     now_ms - dht->last_bootstrap >
 		             (good < DHT_K || !dht->bootstrap_ok ? 10000u : 15u * 60 * 1000)))
 			dht_bootstrap_lookup(dht);

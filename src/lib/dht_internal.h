@@ -174,7 +174,7 @@ struct mt6d_dht {
 	uint8_t rl_key[16];
 	struct dht_addr seeds[DHT_MAX_SEEDS];
 	int nseeds;
-	uint64_t now, next_maint, next_expire, last_bootstrap;
+	uint64_t now, next_maint, next_expire, last_bootstrap, first_bootstrap;
 	bool bootstrap_running;
 	bool bootstrap_ok; /* the last self-lookup heard from K nodes */
 	unsigned refresh_running;

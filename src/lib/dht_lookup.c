@@ -517,6 +517,8 @@ int dht_bootstrap_lookup(struct mt6d_dht *dht)
 	op->internal = OP_BOOTSTRAP;
 	dht->bootstrap_running = true;
 	dht->last_bootstrap = dht->now;
+	if (!dht->first_bootstrap)
+		dht->first_bootstrap = dht->now;
 	return op_start(dht, op);
 }
 

@@ -61,7 +61,9 @@ if lt:
         s.add_dht_node(("127.0.0.1", base + i))
         sessions.append(s)
     print("ok: %d libtorrent nodes joined" % NL, flush=True)
-time.sleep(3)
+# The swarm's nodes look themselves up again in their first 30 s (they
+# joined together): let a couple of those rounds pass.
+time.sleep(7)
 
 tmp = tempfile.TemporaryDirectory()
 os.umask(0o077)
