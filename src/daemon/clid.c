@@ -341,16 +341,17 @@ static void on_underlay(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
-/* prefix = auto: the uplink's /64, checked every second. A new one moves
- * the session there (a claim); none at all (the old one gone before the
- * new one came) changes nothing yet. */
+/* prefix = auto: the uplink's /64, checked every second. The current one
+ * is kept while an address in it is there (a renumbering adds the new
+ * prefix before it removes the old); when it is gone, another one moves
+ * the session there (a claim); none at all changes nothing yet. */
 static void on_prefix_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct clid *d = w->data;
 	uint8_t p[8], a[16] = {0}, b[16] = {0};
 	char x[64], y[64];
 
-	if (nl_prefix64(d->nl, d->uplink_ifindex, p) == 0 &&
+	if (nl_prefix64(d->nl, d->uplink_ifindex, p, d->cli->cfg.prefix) == 0 &&
 	    memcmp(p, d->cli->cfg.prefix, 8) != 0) {
 		memcpy(a, d->cli->cfg.prefix, 8);
 		memcpy(b, p, 8);
@@ -578,7 +579,7 @@ static int setup(struct clid *d, const uint8_t priv[static MT6D_KEY_LEN])
 		d->uplink_ifindex = if_nametoindex(c->uplink);
 		if (!d->uplink_ifindex)
 			return cli_fail("uplink `%s': %s", c->uplink, strerror(errno)), -ENODEV;
-		if (c->prefix_auto && (ret = nl_prefix64(d->nl, d->uplink_ifindex, c->prefix)) < 0)
+		if (c->prefix_auto && (ret = nl_prefix64(d->nl, d->uplink_ifindex, c->prefix, NULL)) < 0)
 			return cli_fail("prefix = auto: `%s' has no global /64 address", c->uplink),
 			       ret;
 	}

@@ -28,9 +28,10 @@ int nl_addr(struct nl *nl, bool add, unsigned ifindex, const uint8_t addr[static
 /* A unicast route to dst/plen through ifindex in the main table, or (local
  * = true) a `local` route in the local table, as
  * `ip -6 route add local dst/plen dev ifindex`. */
-/* The /64 of the first global, usable (not tentative or deprecated)
- * address with prefix length 64 on ifindex: 0, or -ENOENT. */
-int nl_prefix64(struct nl *nl, unsigned ifindex, uint8_t out[static 8]);
+/* The /64 of a global, usable (not tentative or deprecated) address with
+ * prefix length 64 on ifindex: `prefer` (8 bytes, may be NULL) while an
+ * address in it is there, else the first one listed. 0, or -ENOENT. */
+int nl_prefix64(struct nl *nl, unsigned ifindex, uint8_t out[static 8], const uint8_t *prefer);
 int nl_route(struct nl *nl, bool add, bool local, unsigned ifindex, const uint8_t dst[static 16],
              unsigned plen);
 

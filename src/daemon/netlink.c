@@ -154,7 +154,8 @@ int nl_route(struct nl *nl, bool add, bool local, unsigned ifindex, const uint8_
 struct prefix_find {
 	unsigned ifindex;
 	uint8_t *out;
-	bool found;
+	const uint8_t *prefer;
+	bool found, preferred;
 };
 
 static int prefix_cb(const struct nlmsghdr *nlh, void *data)
@@ -163,14 +164,19 @@ static int prefix_cb(const struct nlmsghdr *nlh, void *data)
 	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
 	const struct nlattr *a;
 
-	if (f->found || ifa->ifa_family != AF_INET6 || ifa->ifa_index != f->ifindex ||
+	if (f->preferred || ifa->ifa_family != AF_INET6 || ifa->ifa_index != f->ifindex ||
 	    ifa->ifa_prefixlen != 64 || ifa->ifa_scope != RT_SCOPE_UNIVERSE ||
 	    (ifa->ifa_flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED | IFA_F_DEPRECATED)))
 		return MNL_CB_OK;
 	mnl_attr_for_each(a, nlh, sizeof(*ifa))
 	{
 		if (mnl_attr_get_type(a) == IFA_ADDRESS && mnl_attr_get_payload_len(a) == 16) {
-			memcpy(f->out, mnl_attr_get_payload(a), 8);
+			const uint8_t *p = mnl_attr_get_payload(a);
+			if (f->prefer && !memcmp(p, f->prefer, 8))
+				f->preferred = true;
+			else if (f->found)
+				break;
+			memcpy(f->out, p, 8);
 			f->found = true;
 			break;
 		}
@@ -178,12 +184,12 @@ static int prefix_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-int nl_prefix64(struct nl *nl, unsigned ifindex, uint8_t out[static 8])
+int nl_prefix64(struct nl *nl, unsigned ifindex, uint8_t out[static 8], const uint8_t *prefer)
 {
 	char buf[256];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct ifaddrmsg *ifa;
-	struct prefix_find f = {.ifindex = ifindex, .out = out};
+	struct prefix_find f = {.ifindex = ifindex, .out = out, .prefer = prefer};
 	unsigned seq;
 	ssize_t n;
 	int ret;
