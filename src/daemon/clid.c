@@ -579,7 +579,8 @@ static int setup(struct clid *d, const uint8_t priv[static MT6D_KEY_LEN])
 		d->uplink_ifindex = if_nametoindex(c->uplink);
 		if (!d->uplink_ifindex)
 			return cli_fail("uplink `%s': %s", c->uplink, strerror(errno)), -ENODEV;
-		if (c->prefix_auto && (ret = nl_prefix64(d->nl, d->uplink_ifindex, c->prefix, NULL)) < 0)
+		if (c->prefix_auto &&
+		    (ret = nl_prefix64(d->nl, d->uplink_ifindex, c->prefix, NULL)) < 0)
 			return cli_fail("prefix = auto: `%s' has no global /64 address", c->uplink),
 			       ret;
 	}
