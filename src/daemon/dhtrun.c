@@ -79,7 +79,7 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 int dhtrun_start(struct dhtrun *r, struct ev_loop *loop, const struct conf_addr *listen,
                  struct mt6d_dht_config *cfg, char *err, size_t errlen)
 {
-	int one = 1, bufsz = 1 << 20, fd, ret;
+	int one = 1, bufsz = 1 << 20, sndsz = 4 << 20, fd, ret;
 	char text[80];
 
 	memset(r, 0, sizeof(*r));
@@ -93,6 +93,12 @@ int dhtrun_start(struct dhtrun *r, struct ev_loop *loop, const struct conf_addr 
 	if (listen->ss.ss_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
+	/* A port-stuffing announce is 85 datagrams to each of 8 nodes at once:
+	 * with the default send buffer (about 200 KB) a few of them in flight
+	 * overflow it, sendto fails with EAGAIN, and the same byte of a
+	 * message goes missing on every node. Root may go past wmem_max. */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndsz, sizeof(sndsz)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndsz, sizeof(sndsz));
 	if (bind(fd, (const struct sockaddr *)&listen->ss, listen->len) < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot listen on %s: %s", text, strerror(errno));
