@@ -7,6 +7,7 @@
 #ifndef MT6D_CLI_H
 #define MT6D_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,8 +57,14 @@ int cli_prefix64(uint8_t prefix[static 8], const char *opt, const char *s);
 /* "A.B.C.D:PORT" or "[V6]:PORT", port 1-65535: the address as 16 bytes
  * (IPv4 as ::ffff:a.b.c.d) and the port. */
 int cli_endpoint(uint8_t addr[static 16], uint16_t *port, const char *opt, const char *s);
-/* The reverse: "A.B.C.D:PORT" for an IPv4-mapped address, else "[V6]:PORT". */
-void cli_format_endpoint(char *out, size_t cap, const uint8_t addr[static 16], uint16_t port);
+/* (The reverse is sessd_ep, src/daemon/sessd.h.) */
+/*
+ * The options of the daemons (`mt6d CMD`): `-c FILE` (required), `-v` when
+ * verbose is not NULL, `-h`.
+ * Returns 0 with *path set; -1 after printing help (exit 0); EXIT_USAGE
+ * after printing usage.
+ */
+int cli_daemon_opts(int argc, char **argv, const char *cmd, const char **path, bool *verbose);
 /* Read all of stdin (at most cap-1 bytes) as a NUL-terminated string;
  * -1 with a message when it is longer. */
 int cli_read_stdin(char *buf, size_t cap);

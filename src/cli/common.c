@@ -3,6 +3,7 @@
  * and quotes the value it refused. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -136,18 +137,35 @@ int cli_endpoint(uint8_t addr[static 16], uint16_t *port, const char *opt, const
 	return -1;
 }
 
-void cli_format_endpoint(char *out, size_t cap, const uint8_t addr[static 16], uint16_t port)
+int cli_daemon_opts(int argc, char **argv, const char *cmd, const char **path, bool *verbose)
 {
-	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-	char host[INET6_ADDRSTRLEN];
+	static const struct option opts[] = {
+	        {"config", required_argument, NULL, 'c'},
+	        {"verbose", no_argument, NULL, 'v'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
+	};
+	int c;
 
-	if (!memcmp(addr, mapped, sizeof(mapped))) {
-		inet_ntop(AF_INET, addr + 12, host, sizeof(host));
-		snprintf(out, cap, "%s:%u", host, port);
-	} else {
-		inet_ntop(AF_INET6, addr, host, sizeof(host));
-		snprintf(out, cap, "[%s]:%u", host, port);
+	*path = NULL;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, verbose ? "c:vh" : "c:h", opts, NULL)) != -1) {
+		if (c == 'c') {
+			*path = optarg;
+		} else if (c == 'v' && verbose) {
+			*verbose = true;
+		} else if (c == 'h') {
+			printf("Usage: %s %s -c FILE%s\n", cli_prog, cmd, verbose ? " [-v]" : "");
+			return -1;
+		} else {
+			break;
+		}
 	}
+	if (c != -1 || !*path || optind != argc) {
+		fprintf(stderr, "Usage: %s %s -c FILE%s\n", cli_prog, cmd, verbose ? " [-v]" : "");
+		return EXIT_USAGE;
+	}
+	return 0;
 }
 
 int cli_read_stdin(char *buf, size_t cap)

@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "cli.h"
+#include "sessd.h"
 #include "conf.h"
 #include "control.h"
 #include "dhtrun.h"
@@ -72,16 +73,16 @@ bad:
 int cmd_lookup(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"key", required_argument, NULL, 'k'},
-		{"server", required_argument, NULL, 's'},
-		{"bootstrap", required_argument, NULL, 'b'},
-		{"period", required_argument, NULL, 'n'},
-		{"transport", required_argument, NULL, 't'},
-		{"listen", required_argument, NULL, 'l'},
-		{"time", required_argument, NULL, 'T'},
-		{"timeout", required_argument, NULL, 'w'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	        {"key", required_argument, NULL, 'k'},
+	        {"server", required_argument, NULL, 's'},
+	        {"bootstrap", required_argument, NULL, 'b'},
+	        {"period", required_argument, NULL, 'n'},
+	        {"transport", required_argument, NULL, 't'},
+	        {"listen", required_argument, NULL, 'l'},
+	        {"time", required_argument, NULL, 'T'},
+	        {"timeout", required_argument, NULL, 'w'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
 	struct mt6d_lookup_config lc = {0};
 	struct mt6d_dht_config dc = {.read_only = true};
@@ -98,10 +99,15 @@ int cmd_lookup(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'k': key = optarg; break;
-		case 's': server = optarg; break;
+		case 'k':
+			key = optarg;
+			break;
+		case 's':
+			server = optarg;
+			break;
 		case 'b':
-			if (nboot == CONF_MAX_BOOTSTRAP || conf_parse_addr(&boot[nboot], optarg) < 0)
+			if (nboot == CONF_MAX_BOOTSTRAP ||
+			    conf_parse_addr(&boot[nboot], optarg) < 0)
 				return cli_fail("--bootstrap is not ADDRESS:PORT or [ADDRESS]:PORT "
 				                "(at most %d): `%s'",
 				                CONF_MAX_BOOTSTRAP, optarg);
@@ -114,11 +120,14 @@ int cmd_lookup(int argc, char **argv)
 		case 't':
 			t = mt6d_rdv_transport_parse(optarg);
 			if (t < 0)
-				return cli_fail("--transport is neither bep44, stuffing nor both: `%s'",
-				                optarg);
+				return cli_fail(
+				        "--transport is neither bep44, stuffing nor both: `%s'",
+				        optarg);
 			lc.transports = t;
 			break;
-		case 'l': listen_s = optarg; break;
+		case 'l':
+			listen_s = optarg;
+			break;
 		case 'T': {
 			uint64_t v;
 			if (cli_u64(&v, "--time", optarg, 1, UINT64_MAX / 1000) < 0)
@@ -130,7 +139,8 @@ int cmd_lookup(int argc, char **argv)
 			if (cli_u64(&timeout, "--timeout", optarg, 1, 3600) < 0)
 				return 1;
 			break;
-		default: goto usage;
+		default:
+			goto usage;
 		}
 	}
 	if (!key || !server || !nboot || optind != argc)
@@ -169,7 +179,8 @@ int cmd_lookup(int argc, char **argv)
 	lk = mt6d_lookup_start(&lc, mt6d_mono_ms(), at_ms ? at_ms : mt6d_unix_ms(), on_done, &lr);
 	if (!lk) {
 		cli_fail("cannot start the lookup: %s",
-		         errno == EINVAL ? "the keys give an all-zero shared secret" : strerror(errno));
+		         errno == EINVAL ? "the keys give an all-zero shared secret"
+		                         : strerror(errno));
 		goto out;
 	}
 	dhtrun_kick(&run);
@@ -195,9 +206,10 @@ int cmd_lookup(int argc, char **argv)
 	       lr.res.config.version, lr.res.config.window, lr.res.config.rot_ms, addr, khex,
 	       mt6d_rdv_transport_name(lr.res.transport), lr.res.candidates, lr.res.elapsed_ms);
 	if (lr.res.config.underlay_port) {
-		cli_format_endpoint(underlay, sizeof(underlay), lr.res.config.underlay_addr,
-		                    lr.res.config.underlay_port);
-		printf("underlay=%s\n", underlay);
+		struct mt6d_tun_endpoint ep = {.port = lr.res.config.underlay_port};
+
+		memcpy(ep.addr, lr.res.config.underlay_addr, 16);
+		printf("underlay=%s\n", sessd_ep(underlay, sizeof(underlay), &ep));
 	}
 	sodium_memzero(khex, sizeof(khex));
 	ret = fflush(stdout) == 0 ? 0 : 1;
@@ -270,7 +282,8 @@ int cmd_set(int argc, char **argv)
 	if (period)
 		snprintf(req + strlen(req), sizeof(req) - strlen(req), " period=%" PRIu64, period);
 	if (rot)
-		snprintf(req + strlen(req), sizeof(req) - strlen(req), " rotation_ms=%" PRIu64, rot);
+		snprintf(req + strlen(req), sizeof(req) - strlen(req), " rotation_ms=%" PRIu64,
+		         rot);
 	return control_cmd(sock, req);
 usage:
 	return cli_usage("Usage: %s set [--socket PATH] [period SEC] [rotation-ms MS]", cli_prog);

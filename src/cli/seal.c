@@ -11,18 +11,19 @@
 #include <sodium.h>
 
 #include "cli.h"
+#include "sessd.h"
 
 static const struct option options[] = {
-	{"key", required_argument, NULL, 'k'},
-	{"peer", required_argument, NULL, 'p'},
-	{"time", required_argument, NULL, 't'},
-	{"period", required_argument, NULL, 'n'},
-	{"rot-ms", required_argument, NULL, 'r'},
-	{"seed-address", required_argument, NULL, 'a'},
-	{"intro-key", required_argument, NULL, 'K'},
-	{"underlay", required_argument, NULL, 'u'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+        {"key", required_argument, NULL, 'k'},
+        {"peer", required_argument, NULL, 'p'},
+        {"time", required_argument, NULL, 't'},
+        {"period", required_argument, NULL, 'n'},
+        {"rot-ms", required_argument, NULL, 'r'},
+        {"seed-address", required_argument, NULL, 'a'},
+        {"intro-key", required_argument, NULL, 'K'},
+        {"underlay", required_argument, NULL, 'u'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
 };
 
 int cmd_seal(int argc, char **argv)
@@ -38,8 +39,12 @@ int cmd_seal(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (c) {
-		case 'k': key = optarg; break;
-		case 'p': peer = optarg; break;
+		case 'k':
+			key = optarg;
+			break;
+		case 'p':
+			peer = optarg;
+			break;
 		case 't':
 			if (cli_u64(&t, "--time", optarg, 0, UINT64_MAX) < 0)
 				return 1;
@@ -59,7 +64,8 @@ int cmd_seal(int argc, char **argv)
 			have_seed = 1;
 			break;
 		case 'K':
-			if (cli_hex(cfg.intro_key, sizeof(cfg.intro_key), "--intro-key", optarg) < 0)
+			if (cli_hex(cfg.intro_key, sizeof(cfg.intro_key), "--intro-key", optarg) <
+			    0)
 				return 1;
 			have_k = 1;
 			break;
@@ -68,7 +74,8 @@ int cmd_seal(int argc, char **argv)
 			                 optarg) < 0)
 				return 1;
 			break;
-		default: goto usage;
+		default:
+			goto usage;
 		}
 	}
 	if (optind != argc || !key || !peer || !have_time || !have_seed || !have_k)
@@ -111,9 +118,14 @@ int cmd_open(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (c) {
-		case 'k': key = optarg; break;
-		case 'p': peer = optarg; break;
-		default: goto usage;
+		case 'k':
+			key = optarg;
+			break;
+		case 'p':
+			peer = optarg;
+			break;
+		default:
+			goto usage;
 		}
 	}
 	if (optind != argc || !key || !peer)
@@ -124,8 +136,8 @@ int cmd_open(int argc, char **argv)
 		goto out;
 	for (p = buf; *p == ' ' || *p == '\n' || *p == '\t' || *p == '\r'; p++)
 		;
-	for (e = p + strlen(p); e > p && (e[-1] == ' ' || e[-1] == '\n' || e[-1] == '\t' ||
-	                                  e[-1] == '\r');)
+	for (e = p + strlen(p);
+	     e > p && (e[-1] == ' ' || e[-1] == '\n' || e[-1] == '\t' || e[-1] == '\r');)
 		*--e = '\0';
 	len = strlen(p) / 2;
 	if ((strlen(p) != 2 * MT6D_SEALED_LEN && strlen(p) != 2 * MT6D_SEALED_V2_LEN) ||
@@ -152,9 +164,10 @@ int cmd_open(int argc, char **argv)
 	       "intro_key=%s\n",
 	       cfg.version, cfg.window, cfg.rot_ms, addr, khex);
 	if (cfg.underlay_port) {
-		cli_format_endpoint(underlay, sizeof(underlay), cfg.underlay_addr,
-		                    cfg.underlay_port);
-		printf("underlay=%s\n", underlay);
+		struct mt6d_tun_endpoint ep = {.port = cfg.underlay_port};
+
+		memcpy(ep.addr, cfg.underlay_addr, 16);
+		printf("underlay=%s\n", sessd_ep(underlay, sizeof(underlay), &ep));
 	}
 	ret = 0;
 	sodium_memzero(&cfg, sizeof(cfg));

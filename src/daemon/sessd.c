@@ -37,9 +37,14 @@ const char *sessd_addr(char *buf, size_t len, const uint8_t a[static 16])
 
 const char *sessd_ep(char *buf, size_t len, const struct mt6d_tun_endpoint *ep)
 {
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 	char a[INET6_ADDRSTRLEN];
 
-	snprintf(buf, len, "[%s]:%u", sessd_addr(a, sizeof(a), ep->addr), ep->port);
+	if (!memcmp(ep->addr, mapped, sizeof(mapped)) &&
+	    inet_ntop(AF_INET, ep->addr + 12, a, sizeof(a)))
+		snprintf(buf, len, "%s:%u", a, ep->port);
+	else
+		snprintf(buf, len, "[%s]:%u", sessd_addr(a, sizeof(a), ep->addr), ep->port);
 	return buf;
 }
 

@@ -22,7 +22,6 @@
  *    start removes them before adding its own.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <net/if.h>
 #include <signal.h>
@@ -707,39 +706,16 @@ static void teardown(struct srvd *d)
 	free(d->scratch);
 }
 
-static int usage(void)
-{
-	fprintf(stderr, "Usage: %s server -c FILE\n", cli_prog);
-	return EXIT_USAGE;
-}
-
 int cmd_server(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	        {"config", required_argument, NULL, 'c'},
-	        {"help", no_argument, NULL, 'h'},
-	        {NULL, 0, NULL, 0},
-	};
 	uint8_t priv[MT6D_KEY_LEN];
 	const char *path = NULL;
 	struct srvd *d;
-	int c, ret = 1;
+	int ret = cli_daemon_opts(argc, argv, "server", &path, NULL);
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'h':
-			usage();
-			return 0;
-		default:
-			return usage();
-		}
-	}
-	if (!path || optind != argc)
-		return usage();
+	if (ret)
+		return ret < 0 ? 0 : ret;
+	ret = 1;
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return cli_fail("out of memory");

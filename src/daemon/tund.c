@@ -25,7 +25,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <net/if.h>
 #include <signal.h>
@@ -863,49 +862,21 @@ static void teardown(struct tund *d)
 	sodium_memzero(&d->cfg, sizeof(d->cfg));
 }
 
-static int usage(void)
-{
-	fprintf(stderr, "Usage: %s tunnel -c FILE [-v]\n", cli_prog);
-	return EXIT_USAGE;
-}
-
 int cmd_tunnel(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	        {"config", required_argument, NULL, 'c'},
-	        {"verbose", no_argument, NULL, 'v'},
-	        {"help", no_argument, NULL, 'h'},
-	        {NULL, 0, NULL, 0},
-	};
 	const char *path = NULL;
+	bool verbose = false;
 	struct tund *d;
-	int c, ret = 1;
+	int ret = cli_daemon_opts(argc, argv, "tunnel", &path, &verbose);
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'v':
-			break;
-		case 'h':
-			usage();
-			return 0;
-		default:
-			return usage();
-		}
-	}
-	if (!path || optind != argc)
-		return usage();
+	if (ret)
+		return ret < 0 ? 0 : ret;
+	ret = 1;
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return cli_fail("out of memory");
 	d->tun_fd = -1;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1)
-		if (c == 'v')
-			d->verbose = true;
+	d->verbose = verbose;
 	if (cfg_load(&d->cfg, path) < 0)
 		goto out;
 	d->loop = ev_default_loop(EVFLAG_AUTO);

@@ -490,7 +490,10 @@ void mt6d_cli_input(struct mt6d_cli *c, const struct mt6d_tun_endpoint *local,
 	} else if (m.type != MT6D_MSG_KEEPALIVE) {
 		c->stats.rx_bad_msg++;
 	}
+	/* A response or a grant was opened in place: keys in the caller's
+	 * buffer. */
 	sodium_memzero(&m, sizeof(m));
+	sodium_memzero(inner, (size_t)n);
 }
 
 void mt6d_cli_output(struct mt6d_cli *c, uint8_t *buf, size_t cap, size_t len, uint64_t unix_ms)

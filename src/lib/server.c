@@ -186,7 +186,9 @@ static void session_send(struct mt6d_srv *srv, struct mt6d_srv_session *s, uint8
 	struct mt6d_tun_slot *sl = s->underlay ? NULL : tx_slot(&s->tun, unix_ms);
 	int n;
 
-	if (!sl && !s->underlay) {
+	/* An underlay session whose tuple a NAT gave to another client has
+	 * nowhere to send until it claims its own. */
+	if ((!sl && !s->underlay) || (s->underlay && !s->peer.port)) {
 		s->tun.stats.tx_errors++;
 		return;
 	}
@@ -216,6 +218,9 @@ static void session_control(struct mt6d_srv *srv, struct mt6d_srv_session *s,
 	                    s->server_tun, s->client_tun, msg, (size_t)len);
 	if (len > 0)
 		session_send(srv, s, buf, sizeof(buf), (size_t)len, unix_ms);
+	/* A grant holds the client's tree keys and connection key. */
+	sodium_memzero(msg, sizeof(msg));
+	sodium_memzero(buf, sizeof(buf));
 }
 
 static void session_end(struct mt6d_srv *srv, struct mt6d_srv_session *s, enum mt6d_srv_end why)
