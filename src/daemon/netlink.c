@@ -61,14 +61,14 @@ void nl_close(struct nl *nl)
 	free(nl);
 }
 
-/* Send one request and wait for its acknowledgement. */
-static int talk(struct nl *nl, struct nlmsghdr *nlh)
+/* Send one request (its flags already set) and read the answers, each
+ * message given to cb, until the acknowledgement or the end of a dump. */
+static int exchange(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
 	unsigned seq = nlh->nlmsg_seq = ++nl->seq;
 	ssize_t n;
 	int ret;
 
-	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
 	if (mnl_socket_sendto(nl->sk, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
 	for (;;) {
@@ -78,10 +78,17 @@ static int talk(struct nl *nl, struct nlmsghdr *nlh)
 				continue;
 			return -errno;
 		}
-		ret = mnl_cb_run(nl->buf, (size_t)n, seq, nl->portid, NULL, NULL);
+		ret = mnl_cb_run(nl->buf, (size_t)n, seq, nl->portid, cb, data);
 		if (ret <= MNL_CB_STOP)
 			return ret < 0 ? -errno : 0;
 	}
+}
+
+/* Send one request and wait for its acknowledgement. */
+static int talk(struct nl *nl, struct nlmsghdr *nlh)
+{
+	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	return exchange(nl, nlh, NULL, NULL);
 }
 
 int nl_link_up(struct nl *nl, unsigned ifindex, unsigned mtu)
@@ -190,29 +197,14 @@ int nl_prefix64(struct nl *nl, unsigned ifindex, uint8_t out[static 8], const ui
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct ifaddrmsg *ifa;
 	struct prefix_find f = {.ifindex = ifindex, .out = out, .prefer = prefer};
-	unsigned seq;
-	ssize_t n;
 	int ret;
 
 	nlh->nlmsg_type = RTM_GETADDR;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	seq = nlh->nlmsg_seq = ++nl->seq;
 	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
 	ifa->ifa_family = AF_INET6;
-	if (mnl_socket_sendto(nl->sk, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	for (;;) {
-		n = mnl_socket_recvfrom(nl->sk, nl->buf, sizeof(nl->buf));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		ret = mnl_cb_run(nl->buf, (size_t)n, seq, nl->portid, prefix_cb, &f);
-		if (ret < 0)
-			return -errno;
-		if (ret == MNL_CB_STOP)
-			break;
-	}
+	ret = exchange(nl, nlh, prefix_cb, &f);
+	if (ret < 0)
+		return ret;
 	return f.found ? 0 : -ENOENT;
 }
