@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "mt6d/tunnel.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

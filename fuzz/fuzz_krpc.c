@@ -13,7 +13,7 @@
 
 #include "mt6d/dht.h"
 #include "mt6d/mt6d.h"
-#include "krpc.h"
+#include "dht/krpc.h"
 
 static int sink(void *ctx, const uint8_t *buf, size_t len, const struct sockaddr *to,
                 socklen_t tolen)

@@ -11,7 +11,7 @@
 
 #include <sodium.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "mt6d/rebind.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer: the session server and client (src/lib/server.c, client.c)
+ * libFuzzer: the session server and client (src/lib/session/server.c, client.c)
  * behind their AEAD. Random bytes never authenticate, so the input is the
  * plaintext: the harness seals it with the key the receiver expects and
  * delivers it, as a peer holding that key could. First byte:

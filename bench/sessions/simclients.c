@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * simclients: N session clients (src/lib/client.c) in one process, so one
+ * simclients: N session clients (src/lib/session/client.c) in one process, so one
  * machine can hold a server with 100,000 sessions (bench/sessions/run.sh).
  *
  *   simclients keys N DIR

@@ -25,7 +25,7 @@
 #include <ev.h>
 #include <sodium.h>
 
-#include "bencode.h"
+#include "dht/bencode.h"
 #include "cli.h"
 #include "conf.h"
 #include "dhtrun.h"

@@ -4,7 +4,7 @@
  * finds the server's configuration in the DHT knowing only the server's
  * public key, asks the introduction endpoint for a session, and keeps the
  * session: one TUN device, one MT6D session, a UDP socket per slot of the
- * window (three at a time). The state machine is src/lib/client.c; this
+ * window (three at a time). The state machine is src/lib/session/client.c; this
  * file is its I/O.
  *
  * Rules this file keeps:

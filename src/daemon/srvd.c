@@ -5,7 +5,7 @@
  * Start-up: signals; the state file (undo a crashed run); the TUN device
  * with the server's tunnel address; the routed /64 (`local` route on lo)
  * and the nftables TPROXY rule that brings every datagram to it to one
- * socket; the raw send socket; the session server (src/lib/server.c); the
+ * socket; the raw send socket; the session server (src/lib/session/server.c); the
  * DHT node and the publisher, whose every new window opens an introduction
  * endpoint (SeedIPv6_S, K); the control socket. Then one libev loop: the
  * TUN fd, the receive socket, the DHT socket, the rotation timer (every

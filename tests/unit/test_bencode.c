@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "bencode.h"
-#include "krpc.h"
+#include "dht/bencode.h"
+#include "dht/krpc.h"
 
 static int parse(const char *s)
 {

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 static uint8_t spriv[32], spub[32], cpriv[32], cpub[32];
 

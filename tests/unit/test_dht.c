@@ -18,10 +18,10 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "dht_internal.h"
+#include "dht/node.h"
 #include "dht_sim.h"
-#include "internal.h"
-#include "krpc.h"
+#include "core/internal.h"
+#include "dht/krpc.h"
 #include "mt6d/mt6d.h"
 
 struct done {

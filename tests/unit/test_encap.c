@@ -16,7 +16,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "mt6d/tunnel.h"
 
 static const struct {

@@ -21,7 +21,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "mt6d/rebind.h"
 
 #define NOW   UINT64_C(1700000000000) /* Unix ms; inside an epoch, not at its edge */

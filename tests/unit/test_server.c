@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The session protocol end to end in one process: a server and several
- * clients (src/lib/server.c, client.c) wired through a fake network with a
+ * clients (src/lib/session/server.c, client.c) wired through a fake network with a
  * fake clock. The rendezvous is short-circuited: a client in LOOKUP is
  * handed the server's introduction configuration, as the DHT would.
  *

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 struct found {
 	uint8_t msg[MT6D_STUFF_MAX];

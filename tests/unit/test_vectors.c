@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "mt6d/rebind.h"
 #include "mt6d/session.h"
 

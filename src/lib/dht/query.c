@@ -22,8 +22,8 @@
 
 #include <sodium.h>
 
-#include "dht_internal.h"
-#include "internal.h"
+#include "dht/node.h"
+#include "core/internal.h"
 
 static int cand_cmp(const struct dht_op *op, const struct dht_cand *a, const struct dht_cand *b)
 {

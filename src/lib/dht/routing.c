@@ -17,7 +17,7 @@
 
 #include <sodium.h>
 
-#include "dht_internal.h"
+#include "dht/node.h"
 
 int dht_xor_cmp(const uint8_t *target, const uint8_t *a, const uint8_t *b)
 {

@@ -5,7 +5,7 @@
 
 #include <openssl/evp.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 void mt6d_sha1(uint8_t out[static 20], const uint8_t *in, size_t len)
 {

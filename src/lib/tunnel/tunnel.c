@@ -24,7 +24,7 @@
 
 #include <sodium.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "mt6d/tunnel.h"
 
 struct entry {

@@ -19,7 +19,7 @@
 
 #include <sodium.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 _Static_assert(MT6D_SEALED_LEN == MT6D_NONCE_LEN + crypto_box_MACBYTES + MT6D_CONFIG_LEN,
                "sealed length");

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bencode.h"
+#include "dht/bencode.h"
 
 struct frame {
 	int tok;       /* list or dict token index */

@@ -11,9 +11,9 @@
 
 #include <sodium.h>
 
-#include "bencode.h"
-#include "dht_internal.h"
-#include "internal.h"
+#include "dht/bencode.h"
+#include "dht/node.h"
+#include "core/internal.h"
 
 uint32_t dht_crc32c(const uint8_t *p, size_t len)
 {

@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dht_internal.h"
-#include "internal.h"
+#include "dht/node.h"
+#include "core/internal.h"
 
 static void save_table(FILE *f, const struct dht_table *t)
 {

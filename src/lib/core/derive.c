@@ -11,7 +11,7 @@
 
 #include <sodium.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 static const char bep44_label[] = "mt6d bep44 v1"; /* 13 bytes, no NUL hashed */
 

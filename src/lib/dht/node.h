@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The DHT node's private structures, shared by dht*.c and the unit tests.
+ * The DHT node's private structures, shared by the files of src/lib/dht and the unit tests.
  * One struct mt6d_dht owns everything: two routing tables (IPv4, IPv6;
  * BEP 32 keeps them apart), the pending-request slots, the client
  * operations in flight, the peer and item stores, the token secrets and
@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "mt6d/dht.h"
-#include "krpc.h"
+#include "dht/krpc.h"
 
 #define DHT_K                 MT6D_DHT_K
 #define DHT_REPL              8                /* replacement cache per bucket */
@@ -187,7 +187,7 @@ struct mt6d_dht {
 	struct mt6d_dht_stats st;
 };
 
-/* dht.c */
+/* dht/node.c */
 int dht_send_msg(struct mt6d_dht *dht, const struct dht_addr *a, struct krpc_msg *m);
 int dht_send_query(struct mt6d_dht *dht, const struct dht_addr *a, struct krpc_msg *m, uint8_t kind,
                    struct dht_op *op);
@@ -198,7 +198,7 @@ bool dht_addr_eq(const struct dht_addr *a, const struct dht_addr *b);
 int dht_addr_to_sockaddr(struct sockaddr_storage *ss, const struct dht_addr *a);
 int dht_addr_from_sockaddr(struct dht_addr *a, const struct sockaddr *sa, socklen_t len);
 
-/* dht_routing.c */
+/* dht/routing.c */
 int dht_xor_cmp(const uint8_t *target, const uint8_t *a, const uint8_t *b);
 void dht_table_free(struct dht_table *t);
 struct dht_table *dht_table_for(struct mt6d_dht *dht, uint8_t fam);
@@ -213,7 +213,7 @@ size_t dht_closest_compact(struct mt6d_dht *dht, uint8_t fam, const uint8_t *tar
 void dht_routing_maintain(struct mt6d_dht *dht);
 void dht_table_counts(const struct dht_table *t, uint64_t now, uint32_t *nodes, uint32_t *good);
 
-/* dht_store.c */
+/* dht/store.c */
 void dht_token_make(const struct mt6d_dht *dht, int which, const struct dht_addr *a,
                     uint8_t out[DHT_TOKEN_LEN]);
 bool dht_token_ok(const struct mt6d_dht *dht, const struct dht_addr *a, const uint8_t *tok,
@@ -228,7 +228,7 @@ struct dht_item *dht_item_slot(struct mt6d_dht *dht, const uint8_t *target);
 void dht_store_expire(struct mt6d_dht *dht);
 void dht_store_free(struct mt6d_dht *dht);
 
-/* dht_lookup.c */
+/* dht/query.c */
 /* req is a copy: its slot has been released before these run */
 void dht_op_response(struct mt6d_dht *dht, const struct dht_req *req, const struct krpc_msg *m);
 void dht_op_timeout(struct mt6d_dht *dht, const struct dht_req *req);
@@ -238,7 +238,7 @@ void dht_ops_cancel_all(struct mt6d_dht *dht);
 int dht_bootstrap_lookup(struct mt6d_dht *dht);
 int dht_refresh_lookup(struct mt6d_dht *dht, const uint8_t *target);
 
-/* dht_bep.c */
+/* dht/bep.c */
 uint32_t dht_crc32c(const uint8_t *p, size_t len);
 bool dht_ip_is_local(const uint8_t *ip, size_t len);
 bool dht_item_verify(const uint8_t *k, const uint8_t *sig, const uint8_t *salt, size_t saltlen,

@@ -21,8 +21,8 @@
 
 #include <sodium.h>
 
-#include "dht_internal.h"
-#include "internal.h"
+#include "dht/node.h"
+#include "core/internal.h"
 
 #define DHT_VERSION      "M6\x00\x01"
 #define EXT_VOTES_NEEDED 5

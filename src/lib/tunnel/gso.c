@@ -18,7 +18,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "mt6d/tunnel.h"
 
 /*

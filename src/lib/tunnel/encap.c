@@ -26,7 +26,7 @@
 
 #include <sodium.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "mt6d/tunnel.h"
 
 _Static_assert(MT6D_ENCAP_NONCE_LEN == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,

@@ -29,7 +29,7 @@
 
 #include <sodium.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "mt6d/rebind.h"
 
 /* The node keys of one epoch: E_e, and the keys of levels 0 .. depth-1

@@ -9,8 +9,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "bencode.h"
-#include "krpc.h"
+#include "dht/bencode.h"
+#include "dht/krpc.h"
 
 static const char *const method_names[] = {
         [KRPC_PING] = "ping",

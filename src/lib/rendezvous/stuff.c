@@ -15,7 +15,7 @@
 
 #include <sodium.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 int mt6d_stuff_encode_with(uint16_t *ports, const uint8_t *m, size_t len, const uint8_t *highs)
 {
