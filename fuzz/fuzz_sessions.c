@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define T0 UINT64_C(1700000000000)
 
 struct dg {
-	struct mt6d_tun_endpoint from, to;
+	struct mt6d_endpoint from, to;
 	uint8_t p[2048];
 	size_t len;
 	int to_server;
@@ -47,7 +47,7 @@ static struct {
 static const uint8_t sprefix[8] = {0x20, 0x01, 0x0d, 0xb8, 0, 5, 0, 0};
 static const uint8_t cprefix[8] = {0x20, 0x01, 0x0d, 0xb8, 0, 0xc1, 0, 0};
 
-static void push(const struct mt6d_tun_endpoint *from, const struct mt6d_tun_endpoint *to,
+static void push(const struct mt6d_endpoint *from, const struct mt6d_endpoint *to,
                  const uint8_t *p, size_t len)
 {
 	struct dg *d;
@@ -62,7 +62,7 @@ static void push(const struct mt6d_tun_endpoint *from, const struct mt6d_tun_end
 	d->to_server = !memcmp(to->addr, sprefix, 8);
 }
 
-static void ssend(void *a, const struct mt6d_tun_endpoint *f, const struct mt6d_tun_endpoint *t,
+static void ssend(void *a, const struct mt6d_endpoint *f, const struct mt6d_endpoint *t,
                   const uint8_t *p, size_t n)
 {
 	push(f, t, p, n);
@@ -208,7 +208,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 0: {
 		/* As the client would seal its introduction datagram. */
 		struct mt6d_encap e;
-		struct mt6d_tun_endpoint from = {.port = 0}, to;
+		struct mt6d_endpoint from = {.port = 0}, to;
 		struct mt6d_srv_intro_info info;
 		uint8_t si[32], seed[8], kp[16], a[16];
 		uint64_t slot = mt6d_slot(g.now, g.intro.rot_ms);
@@ -239,7 +239,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 3: {
 		struct mt6d_srv_intro_info info;
-		struct mt6d_tun_endpoint from = csl->local;
+		struct mt6d_endpoint from = csl->local;
 
 		mt6d_srv_intros(g.srv, &info, 1);
 		memcpy(buf, data + 1, n);
@@ -249,7 +249,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	default: {
 		/* From a stranger: the rebinding path (a claim if it is one long,
 		 * else a reply). */
-		struct mt6d_tun_endpoint stranger = ssl->remote;
+		struct mt6d_endpoint stranger = ssl->remote;
 
 		stranger.addr[5] ^= 0x20;
 		memcpy(buf, data + 1, n);

@@ -124,8 +124,8 @@ static void on_slot(struct mt6d_tun_session *t, struct mt6d_tun_slot *sl, bool a
 		mt6d_tun_table_del(c->sim->table, &sl->local, t);
 }
 
-static void on_send(void *arg, const struct mt6d_tun_endpoint *from,
-                    const struct mt6d_tun_endpoint *to, const uint8_t *p, size_t len)
+static void on_send(void *arg, const struct mt6d_endpoint *from,
+                    const struct mt6d_endpoint *to, const uint8_t *p, size_t len)
 {
 	struct sim *s = ((struct simc *)arg)->sim;
 
@@ -155,7 +155,7 @@ static void on_rx(struct ev_loop *loop, ev_io *w, int revents)
 	struct sim *s = w->data;
 
 	for (int i = 0; i < 256; i++) {
-		struct mt6d_tun_endpoint from, to;
+		struct mt6d_endpoint from, to;
 		struct mt6d_tun_session *t;
 		int n = dp_tproxy_recv(s->rx, s->buf, 65536, &from, &to);
 

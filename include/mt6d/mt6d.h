@@ -39,6 +39,14 @@ extern "C" {
 #define MT6D_PORT_BASE       1024
 #define MT6D_PORT_SPAN       64512
 
+/* The one outer-endpoint type: an IPv6 address, or IPv4 as ::ffff:a.b.c.d,
+ * and a port in host order. Sessions, the DHT, port stuffing and the daemons'
+ * configuration all use it. */
+struct mt6d_endpoint {
+	uint8_t addr[16];
+	uint16_t port;
+};
+
 /* 0 on success, -1 if libsodium cannot start. Safe to call repeatedly. */
 int mt6d_init(void);
 
@@ -155,6 +163,7 @@ struct mt6d_peer {
 	uint8_t ip_len;
 	uint16_t port;
 };
+
 
 /* ports[i] = p_i << 8 | m[i], p_i distinct random in 1..255, ascending.
  * -EMSGSIZE unless 1 <= len <= 255. */

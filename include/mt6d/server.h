@@ -53,8 +53,8 @@ extern "C" {
 #define MT6D_CLAIM_TRIES    8   /* claims for one move before giving up on it */
 
 /* Send one datagram from a local endpoint to a remote one. */
-typedef void (*mt6d_send_fn)(void *arg, const struct mt6d_tun_endpoint *from,
-                             const struct mt6d_tun_endpoint *to, const uint8_t *p, size_t len);
+typedef void (*mt6d_send_fn)(void *arg, const struct mt6d_endpoint *from,
+                             const struct mt6d_endpoint *to, const uint8_t *p, size_t len);
 
 /* ---- server (server.c) ---- */
 
@@ -84,7 +84,7 @@ struct mt6d_srv_session {
 	uint64_t rebinds;              /* claims accepted for it */
 	uint64_t rebind_ms;            /* time of the last one */
 	bool underlay;                 /* on the underlay endpoint, not MT6D addresses */
-	struct mt6d_tun_endpoint peer; /* underlay: the client's endpoint as seen */
+	struct mt6d_endpoint peer; /* underlay: the client's endpoint as seen */
 	unsigned renew_left;           /* grant messages still to send for this epoch */
 	uint64_t renew_next_ms;
 };
@@ -137,7 +137,7 @@ struct mt6d_srv_config {
 	/* The underlay endpoint (static; IPv4 as ::ffff:a.b.c.d), port 0: none.
 	 * Its datagrams come in through mt6d_srv_input_underlay and leave
 	 * through send with from = this endpoint. */
-	struct mt6d_tun_endpoint underlay;
+	struct mt6d_endpoint underlay;
 	mt6d_send_fn send;
 	/* An authentic inner packet of session s, for the TUN device. */
 	void (*deliver)(void *arg, struct mt6d_srv_session *s, const uint8_t *pkt, size_t len);
@@ -170,8 +170,8 @@ void mt6d_srv_intro_drop(struct mt6d_srv *srv, uint64_t window);
  * One datagram that arrived at local from remote; dgram is modified (opened
  * in place). Everything malformed is counted and dropped.
  */
-void mt6d_srv_input(struct mt6d_srv *srv, const struct mt6d_tun_endpoint *local,
-                    const struct mt6d_tun_endpoint *remote, uint8_t *dgram, size_t len,
+void mt6d_srv_input(struct mt6d_srv *srv, const struct mt6d_endpoint *local,
+                    const struct mt6d_endpoint *remote, uint8_t *dgram, size_t len,
                     uint64_t unix_ms);
 /*
  * One datagram that arrived at the underlay endpoint from remote (the
@@ -181,11 +181,11 @@ void mt6d_srv_input(struct mt6d_srv *srv, const struct mt6d_tun_endpoint *local,
  * nothing; anything else from an unknown remote is tried as a claim and
  * answered with an unrecognized-connection reply.
  */
-void mt6d_srv_input_underlay(struct mt6d_srv *srv, const struct mt6d_tun_endpoint *remote,
+void mt6d_srv_input_underlay(struct mt6d_srv *srv, const struct mt6d_endpoint *remote,
                              uint8_t *dgram, size_t len, uint64_t unix_ms);
 /* The session's current endpoints (underlay: the underlay and the peer). */
-void mt6d_srv_session_endpoints(const struct mt6d_srv_session *s, struct mt6d_tun_endpoint *local,
-                                struct mt6d_tun_endpoint *remote);
+void mt6d_srv_session_endpoints(const struct mt6d_srv_session *s, struct mt6d_endpoint *local,
+                                struct mt6d_endpoint *remote);
 /* L and the rebinding verifier's connections in use (0, 0 when off). */
 unsigned mt6d_srv_rebind_levels(const struct mt6d_srv *srv);
 size_t mt6d_srv_rebind_count(const struct mt6d_srv *srv);
@@ -218,7 +218,7 @@ struct mt6d_srv_intro_info {
 	uint64_t window, slot;
 	uint32_t rot_ms;
 	uint8_t seed_addr[16];
-	struct mt6d_tun_endpoint cur; /* the endpoint of the current slot */
+	struct mt6d_endpoint cur; /* the endpoint of the current slot */
 };
 /* Fill up to max windows; returns how many are open. */
 size_t mt6d_srv_intros(const struct mt6d_srv *srv, struct mt6d_srv_intro_info *out, size_t max);
@@ -298,7 +298,7 @@ struct mt6d_cli {
 	uint64_t session_ms, last_rx_ms, last_tx_ms;
 	struct mt6d_cli_stats stats;
 	/* rebinding (docs/rebind.md) */
-	struct mt6d_tun_endpoint underlay; /* the server's, underlay mode */
+	struct mt6d_endpoint underlay; /* the server's, underlay mode */
 	struct mt6d_rebind_grant grant;
 	bool have_grant;
 	bool claim_pending;   /* a claim is out, nothing authentic since */
@@ -316,8 +316,8 @@ void mt6d_cli_start(struct mt6d_cli *c, uint64_t unix_ms);
 /* The rendezvous ended: cfg found, or NULL (BACKOFF). */
 void mt6d_cli_lookup_done(struct mt6d_cli *c, const struct mt6d_config *cfg, uint64_t unix_ms);
 /* A datagram that arrived at local (a slot endpoint) from remote. */
-void mt6d_cli_input(struct mt6d_cli *c, const struct mt6d_tun_endpoint *local,
-                    const struct mt6d_tun_endpoint *remote, uint8_t *dgram, size_t len,
+void mt6d_cli_input(struct mt6d_cli *c, const struct mt6d_endpoint *local,
+                    const struct mt6d_endpoint *remote, uint8_t *dgram, size_t len,
                     uint64_t unix_ms);
 /* As mt6d_srv_output, to the server. */
 void mt6d_cli_output(struct mt6d_cli *c, uint8_t *buf, size_t cap, size_t len, uint64_t unix_ms);

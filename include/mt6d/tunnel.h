@@ -129,15 +129,10 @@ struct mt6d_tun_host {
 	uint8_t iid[MT6D_IID_LEN];
 };
 
-struct mt6d_tun_endpoint {
-	uint8_t addr[16];
-	uint16_t port; /* host order */
-};
-
 struct mt6d_tun_slot {
 	uint64_t slot;
 	bool valid;
-	struct mt6d_tun_endpoint local, remote;
+	struct mt6d_endpoint local, remote;
 	int fd; /* owned by the caller (a socket for this slot), -1 when none */
 };
 
@@ -166,14 +161,14 @@ struct mt6d_tun_table *mt6d_tun_table_new(void);
 void mt6d_tun_table_free(struct mt6d_tun_table *t); /* NULL is a no-op */
 size_t mt6d_tun_table_count(const struct mt6d_tun_table *t);
 /* -EEXIST if the endpoint is already there, -ENOMEM. */
-int mt6d_tun_table_add(struct mt6d_tun_table *t, const struct mt6d_tun_endpoint *ep,
+int mt6d_tun_table_add(struct mt6d_tun_table *t, const struct mt6d_endpoint *ep,
                        struct mt6d_tun_session *s, uint64_t slot);
 /* -ENOENT if absent. Only removes the entry when it belongs to s. */
-int mt6d_tun_table_del(struct mt6d_tun_table *t, const struct mt6d_tun_endpoint *ep,
+int mt6d_tun_table_del(struct mt6d_tun_table *t, const struct mt6d_endpoint *ep,
                        const struct mt6d_tun_session *s);
 /* The session whose slot `*slot` uses this local endpoint, or NULL. */
 struct mt6d_tun_session *mt6d_tun_table_find(const struct mt6d_tun_table *t,
-                                             const struct mt6d_tun_endpoint *ep, uint64_t *slot);
+                                             const struct mt6d_endpoint *ep, uint64_t *slot);
 
 int mt6d_tun_session_init(struct mt6d_tun_session *s, const uint8_t ks[static MT6D_INTRO_KEY_LEN],
                           const struct mt6d_tun_host *local, const struct mt6d_tun_host *remote,

@@ -206,7 +206,7 @@ int cmd_lookup(int argc, char **argv)
 	       lr.res.config.version, lr.res.config.window, lr.res.config.rot_ms, addr, khex,
 	       mt6d_rdv_transport_name(lr.res.transport), lr.res.candidates, lr.res.elapsed_ms);
 	if (lr.res.config.underlay_port) {
-		struct mt6d_tun_endpoint ep = {.port = lr.res.config.underlay_port};
+		struct mt6d_endpoint ep = {.port = lr.res.config.underlay_port};
 
 		memcpy(ep.addr, lr.res.config.underlay_addr, 16);
 		printf("underlay=%s\n", sessd_ep(underlay, sizeof(underlay), &ep));

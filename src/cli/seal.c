@@ -164,7 +164,7 @@ int cmd_open(int argc, char **argv)
 	       "intro_key=%s\n",
 	       cfg.version, cfg.window, cfg.rot_ms, addr, khex);
 	if (cfg.underlay_port) {
-		struct mt6d_tun_endpoint ep = {.port = cfg.underlay_port};
+		struct mt6d_endpoint ep = {.port = cfg.underlay_port};
 
 		memcpy(ep.addr, cfg.underlay_addr, 16);
 		printf("underlay=%s\n", sessd_ep(underlay, sizeof(underlay), &ep));

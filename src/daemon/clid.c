@@ -132,8 +132,8 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 
 /* ---- library callbacks ---- */
 
-static void on_send(void *arg, const struct mt6d_tun_endpoint *from,
-                    const struct mt6d_tun_endpoint *to, const uint8_t *p, size_t len)
+static void on_send(void *arg, const struct mt6d_endpoint *from,
+                    const struct mt6d_endpoint *to, const uint8_t *p, size_t len)
 {
 	struct clid *d = arg;
 	struct mt6d_tun_session *t = &d->cli->tun;
@@ -308,7 +308,7 @@ static void on_udp(struct ev_loop *loop, ev_io *w, int revents)
 	int fd = w->fd;
 
 	for (int i = 0; i < BATCH; i++) {
-		struct mt6d_tun_endpoint from, local;
+		struct mt6d_endpoint from, local;
 		int n = dp_recv(fd, d->buf, BUF_LEN, &from);
 
 		if (n == -EAGAIN || n == -EWOULDBLOCK)
@@ -326,11 +326,11 @@ static void on_udp(struct ev_loop *loop, ev_io *w, int revents)
 
 static void on_underlay(struct ev_loop *loop, ev_io *w, int revents)
 {
-	static const struct mt6d_tun_endpoint any;
+	static const struct mt6d_endpoint any;
 	struct clid *d = w->data;
 
 	for (int i = 0; i < BATCH; i++) {
-		struct mt6d_tun_endpoint from;
+		struct mt6d_endpoint from;
 		int n = dp_recv(d->ul_fd, d->buf, BUF_LEN, &from);
 
 		if (n == -EAGAIN || n == -EWOULDBLOCK)
@@ -556,7 +556,7 @@ static int setup(struct clid *d, const uint8_t priv[static MT6D_KEY_LEN])
 	if (ret < 0)
 		return cli_fail("%s: link up: %s", c->ifname, strerror(-ret)), ret;
 	if (c->underlay) {
-		struct mt6d_tun_endpoint any = {.port = 0};
+		struct mt6d_endpoint any = {.port = 0};
 
 		d->ul_fd = dp_dual_socket(&any);
 		if (d->ul_fd < 0)

@@ -29,7 +29,7 @@
 #define IPV6_ORIGDSTADDR 74
 #endif
 
-static void to_sa(struct sockaddr_in6 *sa, const struct mt6d_tun_endpoint *ep)
+static void to_sa(struct sockaddr_in6 *sa, const struct mt6d_endpoint *ep)
 {
 	memset(sa, 0, sizeof(*sa));
 	sa->sin6_family = AF_INET6;
@@ -37,7 +37,7 @@ static void to_sa(struct sockaddr_in6 *sa, const struct mt6d_tun_endpoint *ep)
 	memcpy(&sa->sin6_addr, ep->addr, 16);
 }
 
-static void from_sa(struct mt6d_tun_endpoint *ep, const struct sockaddr_in6 *sa)
+static void from_sa(struct mt6d_endpoint *ep, const struct sockaddr_in6 *sa)
 {
 	memcpy(ep->addr, &sa->sin6_addr, 16);
 	ep->port = ntohs(sa->sin6_port);
@@ -63,7 +63,7 @@ static void big_buffers(int fd)
 		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
 }
 
-static int udp_socket(const struct mt6d_tun_endpoint *ep, int v6only)
+static int udp_socket(const struct mt6d_endpoint *ep, int v6only)
 {
 	struct sockaddr_in6 sa;
 	int fd, one = 1;
@@ -81,17 +81,17 @@ static int udp_socket(const struct mt6d_tun_endpoint *ep, int v6only)
 	return fd;
 }
 
-int dp_slot_socket(const struct mt6d_tun_endpoint *ep)
+int dp_slot_socket(const struct mt6d_endpoint *ep)
 {
 	return udp_socket(ep, 1);
 }
 
-int dp_dual_socket(const struct mt6d_tun_endpoint *ep)
+int dp_dual_socket(const struct mt6d_endpoint *ep)
 {
 	return udp_socket(ep, 0);
 }
 
-int dp_recv(int fd, uint8_t *buf, size_t cap, struct mt6d_tun_endpoint *from)
+int dp_recv(int fd, uint8_t *buf, size_t cap, struct mt6d_endpoint *from)
 {
 	struct sockaddr_in6 sa;
 	struct iovec iov = {.iov_base = buf, .iov_len = cap};
@@ -107,7 +107,7 @@ int dp_recv(int fd, uint8_t *buf, size_t cap, struct mt6d_tun_endpoint *from)
 	return (int)n;
 }
 
-int dp_send(int fd, const struct mt6d_tun_endpoint *to, const uint8_t *p, size_t len)
+int dp_send(int fd, const struct mt6d_endpoint *to, const uint8_t *p, size_t len)
 {
 	struct sockaddr_in6 sa;
 
@@ -119,7 +119,7 @@ int dp_send(int fd, const struct mt6d_tun_endpoint *to, const uint8_t *p, size_t
 
 int dp_tproxy_socket(uint16_t port)
 {
-	struct mt6d_tun_endpoint any = {.port = port};
+	struct mt6d_endpoint any = {.port = port};
 	struct sockaddr_in6 sa;
 	int fd, one = 1;
 
@@ -158,8 +158,8 @@ void dp_tproxy_rules(char *out, size_t cap, const char *table, const uint8_t pre
 	         table, p, port);
 }
 
-int dp_tproxy_recv(int fd, uint8_t *buf, size_t cap, struct mt6d_tun_endpoint *from,
-                   struct mt6d_tun_endpoint *to)
+int dp_tproxy_recv(int fd, uint8_t *buf, size_t cap, struct mt6d_endpoint *from,
+                   struct mt6d_endpoint *to)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(struct sockaddr_in6))];
@@ -207,10 +207,10 @@ int dp_raw_socket(void)
 	return fd;
 }
 
-int dp_raw_send(int fd, uint8_t *scratch, const struct mt6d_tun_endpoint *from,
-                const struct mt6d_tun_endpoint *to, const uint8_t *p, size_t len)
+int dp_raw_send(int fd, uint8_t *scratch, const struct mt6d_endpoint *from,
+                const struct mt6d_endpoint *to, const uint8_t *p, size_t len)
 {
-	struct mt6d_tun_endpoint dst = *to;
+	struct mt6d_endpoint dst = *to;
 	struct sockaddr_in6 sa;
 	size_t ulen = 8 + len;
 	uint32_t pseudo;

@@ -22,16 +22,16 @@
 
 /* A non-blocking UDP socket bound to ep (FREEBIND: in routed mode the
  * address is only covered by a local route). fd or -errno. */
-int dp_slot_socket(const struct mt6d_tun_endpoint *ep);
+int dp_slot_socket(const struct mt6d_endpoint *ep);
 /* The same, dual-stack (IPV6_V6ONLY off): ep may be ::ffff:a.b.c.d or ::,
  * for the underlay. fd or -errno. */
-int dp_dual_socket(const struct mt6d_tun_endpoint *ep);
+int dp_dual_socket(const struct mt6d_endpoint *ep);
 
 /* Receive one datagram on a slot socket: its length, the sender in *from;
  * -EAGAIN when none is waiting, -EMSGSIZE when it was truncated. */
-int dp_recv(int fd, uint8_t *buf, size_t cap, struct mt6d_tun_endpoint *from);
+int dp_recv(int fd, uint8_t *buf, size_t cap, struct mt6d_endpoint *from);
 /* Send one datagram from a slot socket to `to`. 0 or -errno. */
-int dp_send(int fd, const struct mt6d_tun_endpoint *to, const uint8_t *p, size_t len);
+int dp_send(int fd, const struct mt6d_endpoint *to, const uint8_t *p, size_t len);
 
 /* The TPROXY receive socket on [::]:port. fd or -errno. */
 int dp_tproxy_socket(uint16_t port);
@@ -41,14 +41,14 @@ void dp_tproxy_rules(char *out, size_t cap, const char *table, const uint8_t pre
                      uint16_t port);
 /* Receive one datagram on it: its length, the sender and the original
  * destination; -EAGAIN, -EMSGSIZE, or -EPROTO without a destination. */
-int dp_tproxy_recv(int fd, uint8_t *buf, size_t cap, struct mt6d_tun_endpoint *from,
-                   struct mt6d_tun_endpoint *to);
+int dp_tproxy_recv(int fd, uint8_t *buf, size_t cap, struct mt6d_endpoint *from,
+                   struct mt6d_endpoint *to);
 
 /* The raw send socket. fd or -errno. */
 int dp_raw_socket(void);
 /* Send payload from `from` to `to` with our own IPv6 + UDP header (hop
  * limit 64, UDP checksum computed). scratch holds 48 + len bytes. */
-int dp_raw_send(int fd, uint8_t *scratch, const struct mt6d_tun_endpoint *from,
-                const struct mt6d_tun_endpoint *to, const uint8_t *p, size_t len);
+int dp_raw_send(int fd, uint8_t *scratch, const struct mt6d_endpoint *from,
+                const struct mt6d_endpoint *to, const uint8_t *p, size_t len);
 
 #endif

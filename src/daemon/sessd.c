@@ -35,7 +35,7 @@ const char *sessd_addr(char *buf, size_t len, const uint8_t a[static 16])
 	return buf;
 }
 
-const char *sessd_ep(char *buf, size_t len, const struct mt6d_tun_endpoint *ep)
+const char *sessd_ep(char *buf, size_t len, const struct mt6d_endpoint *ep)
 {
 	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 	char a[INET6_ADDRSTRLEN];

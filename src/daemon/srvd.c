@@ -75,8 +75,8 @@ struct srvd {
 
 /* ---- library callbacks ---- */
 
-static void on_send(void *arg, const struct mt6d_tun_endpoint *from,
-                    const struct mt6d_tun_endpoint *to, const uint8_t *p, size_t len)
+static void on_send(void *arg, const struct mt6d_endpoint *from,
+                    const struct mt6d_endpoint *to, const uint8_t *p, size_t len)
 {
 	struct srvd *d = arg;
 	int ret;
@@ -147,7 +147,7 @@ static void on_rx(struct ev_loop *loop, ev_io *w, int revents)
 	struct srvd *d = w->data;
 
 	for (int i = 0; i < BATCH; i++) {
-		struct mt6d_tun_endpoint from, to;
+		struct mt6d_endpoint from, to;
 		int n = dp_tproxy_recv(d->rx_fd, d->buf, BUF_LEN, &from, &to);
 
 		if (n == -EAGAIN || n == -EWOULDBLOCK)
@@ -166,7 +166,7 @@ static void on_underlay(struct ev_loop *loop, ev_io *w, int revents)
 	struct srvd *d = w->data;
 
 	for (int i = 0; i < BATCH; i++) {
-		struct mt6d_tun_endpoint from;
+		struct mt6d_endpoint from;
 		int n = dp_recv(d->ul_fd, d->buf, BUF_LEN, &from);
 
 		if (n == -EAGAIN || n == -EWOULDBLOCK)
@@ -348,14 +348,14 @@ static void status_json(struct srvd *d, FILE *out, bool brief)
 	                                : MT6D_REBIND_DEFAULT_WINDOW_MS / 1000,
 	        mt6d_srv_rebind_count(d->srv));
 	if (d->ul_fd >= 0) {
-		struct mt6d_tun_endpoint ul = {.port = d->conf.underlay_port};
+		struct mt6d_endpoint ul = {.port = d->conf.underlay_port};
 		memcpy(ul.addr, d->conf.underlay_addr, 16);
 		fprintf(out, "\"underlay\":\"%s\",", sessd_ep(b, sizeof(b), &ul));
 	}
 	fprintf(out, "\"sessions\":[");
 	for (const struct mt6d_srv_session *s = brief ? NULL : mt6d_srv_first(d->srv); s;
 	     s = s->next) {
-		struct mt6d_tun_endpoint le, re;
+		struct mt6d_endpoint le, re;
 		char l[80], r[80];
 
 		mt6d_srv_session_endpoints(s, &le, &re);
@@ -408,7 +408,7 @@ static void show_text(struct srvd *d, FILE *out)
 
 		mt6d_srv_get_stats(d->srv, &st);
 		if (d->ul_fd >= 0) {
-			struct mt6d_tun_endpoint ul = {.port = d->conf.underlay_port};
+			struct mt6d_endpoint ul = {.port = d->conf.underlay_port};
 			memcpy(ul.addr, d->conf.underlay_addr, 16);
 			fprintf(out, "  underlay: %s\n", sessd_ep(b, sizeof(b), &ul));
 		}
@@ -425,7 +425,7 @@ static void show_text(struct srvd *d, FILE *out)
 		        st.claims_refused[MT6D_SRV_CLAIM_REPLAYED]);
 	}
 	for (const struct mt6d_srv_session *s = mt6d_srv_first(d->srv); s; s = s->next) {
-		struct mt6d_tun_endpoint le, re;
+		struct mt6d_endpoint le, re;
 
 		mt6d_srv_session_endpoints(s, &le, &re);
 		fprintf(out, "\nsession: %s\n  tunnel address: %s\n", s->name,
@@ -657,7 +657,7 @@ static int setup(struct srvd *d, const uint8_t priv[static MT6D_KEY_LEN])
 	          c->ifname, sessd_addr(err, sizeof(err), tun), c->tproxy_port,
 	          mt6d_srv_clients(d->srv));
 	if (d->ul_fd >= 0) {
-		struct mt6d_tun_endpoint ul = {.port = c->underlay_port};
+		struct mt6d_endpoint ul = {.port = c->underlay_port};
 		memcpy(ul.addr, c->underlay_addr, 16);
 		sessd_log(WHO, "underlay on %s", sessd_ep(err, sizeof(err), &ul));
 	}

@@ -289,7 +289,7 @@ static uint64_t now_ms(const struct tund *d)
 	                  d->cfg.clock_offset_ms);
 }
 
-static const char *ep_str(char *buf, size_t len, const struct mt6d_tun_endpoint *ep)
+static const char *ep_str(char *buf, size_t len, const struct mt6d_endpoint *ep)
 {
 	char a[INET6_ADDRSTRLEN];
 
@@ -312,7 +312,7 @@ static void print_stats(const struct tund *d)
 	        s->rotations);
 }
 
-static int open_slot_socket(const struct mt6d_tun_endpoint *ep)
+static int open_slot_socket(const struct mt6d_endpoint *ep)
 {
 	struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons(ep->port)};
 	int fd, one = 1, buf = 4 << 20, ret;

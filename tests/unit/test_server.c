@@ -38,14 +38,14 @@
 #define ROT        1000
 
 struct dgram {
-	struct mt6d_tun_endpoint from, to;
+	struct mt6d_endpoint from, to;
 	size_t len;
 	uint8_t data[2048];
 };
 
 struct cap {
 	int sender; /* -1: server, else a client */
-	struct mt6d_tun_endpoint from, to;
+	struct mt6d_endpoint from, to;
 	size_t len;
 	uint8_t data[CAPB];
 };
@@ -82,14 +82,14 @@ struct world {
 	/* rebinding */
 	uint8_t prefix[NCLI][8];            /* where the network delivers to client i */
 	bool underlay;                      /* clients use the server's underlay */
-	struct mt6d_tun_endpoint nat[NCLI]; /* underlay: client i's public endpoint */
+	struct mt6d_endpoint nat[NCLI]; /* underlay: client i's public endpoint */
 	uint32_t epoch_ms, window_ms;
 };
 
 /* The server's underlay endpoint: 203.0.113.1:7000. */
-static const struct mt6d_tun_endpoint ul_ep = {
+static const struct mt6d_endpoint ul_ep = {
         .addr = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 203, 0, 113, 1}, .port = 7000};
-static const struct mt6d_tun_endpoint any_ep;
+static const struct mt6d_endpoint any_ep;
 
 static const uint8_t srv_prefix[8] = {0x20, 0x01, 0x0d, 0xb8, 0x00, 0x05, 0, 0};
 static const uint8_t tun_prefix[8] = {0x20, 0x01, 0x0d, 0xb8, 0x01, 0x00, 0, 0};
@@ -101,8 +101,8 @@ static void cli_prefix(uint8_t p[8], int i)
 	p[5] = (uint8_t)(0xc0 + i);
 }
 
-static void enqueue(struct world *w, int sender, const struct mt6d_tun_endpoint *from,
-                    const struct mt6d_tun_endpoint *to, const uint8_t *p, size_t len)
+static void enqueue(struct world *w, int sender, const struct mt6d_endpoint *from,
+                    const struct mt6d_endpoint *to, const uint8_t *p, size_t len)
 {
 	struct dgram *d;
 
@@ -125,14 +125,14 @@ static void enqueue(struct world *w, int sender, const struct mt6d_tun_endpoint 
 	memcpy(d->data, p, len);
 }
 
-static void srv_send(void *arg, const struct mt6d_tun_endpoint *from,
-                     const struct mt6d_tun_endpoint *to, const uint8_t *p, size_t len)
+static void srv_send(void *arg, const struct mt6d_endpoint *from,
+                     const struct mt6d_endpoint *to, const uint8_t *p, size_t len)
 {
 	enqueue(arg, -1, from, to, p, len);
 }
 
-static void cli_send(void *arg, const struct mt6d_tun_endpoint *from,
-                     const struct mt6d_tun_endpoint *to, const uint8_t *p, size_t len)
+static void cli_send(void *arg, const struct mt6d_endpoint *from,
+                     const struct mt6d_endpoint *to, const uint8_t *p, size_t len)
 {
 	struct party *pa = arg;
 	enqueue(pa->w, pa->idx, from, to, p, len);
@@ -477,7 +477,7 @@ static void test_establish(void **state)
 static void test_rotations(void **state)
 {
 	struct world *w = world_new();
-	struct mt6d_tun_endpoint prev[3];
+	struct mt6d_endpoint prev[3];
 
 	start(w, 3);
 	for (int i = 0; i < 3; i++)
@@ -494,7 +494,7 @@ static void test_rotations(void **state)
 		for (int i = 0; i < 3; i++) {
 			struct mt6d_srv_session *s =
 			        mt6d_srv_find_tun(w->srv, w->cli[i]->client_tun);
-			struct mt6d_tun_endpoint *ep = &s->tun.win[s->tun.cur % 3].local;
+			struct mt6d_endpoint *ep = &s->tun.win[s->tun.cur % 3].local;
 			/* A new slot every second: a new address and port. */
 			assert_memory_not_equal(ep->addr, prev[i].addr, 16);
 			prev[i] = *ep;
@@ -613,7 +613,7 @@ static void test_fix2_identifier(void **state)
 	 * client 0's prefix and a made-up IID. Unknown to the server. */
 	{
 		uint8_t buf[256];
-		struct mt6d_tun_endpoint from, to;
+		struct mt6d_endpoint from, to;
 		struct mt6d_srv_intro_info info;
 		struct mt6d_encap e;
 		uint8_t kp1[16];
@@ -997,7 +997,7 @@ static void test_malformed(void **state)
 	for (int k = 0; k < 20000; k++) {
 		struct mt6d_srv_session *s = mt6d_srv_find_tun(w->srv, w->cli[k % 3]->client_tun);
 		struct mt6d_tun_slot *sl = &s->tun.win[s->tun.cur % 3];
-		struct mt6d_tun_endpoint from = sl->remote, to;
+		struct mt6d_endpoint from = sl->remote, to;
 		size_t len = randombytes_uniform(sizeof(buf));
 
 		randombytes_buf(buf, len);
@@ -1130,7 +1130,7 @@ static void test_rebind_replays(void **state)
 {
 	struct world *w = world_new_ex(false, 0, 5000);
 	uint8_t np[8] = {0x20, 0x01, 0x0d, 0xb8, 0x00, 0xc7, 0, 0}, buf[CLAIM16];
-	struct mt6d_tun_endpoint attacker = {.addr = {0x20, 0x01, 0x0d, 0xb8, 0x00, 0xaa, 0, 0, 1},
+	struct mt6d_endpoint attacker = {.addr = {0x20, 0x01, 0x0d, 0xb8, 0x00, 0xaa, 0, 0, 1},
 	                                     .port = 5555};
 	struct mt6d_srv_session *s;
 	struct mt6d_srv_stats st;
@@ -1308,7 +1308,7 @@ static void test_rebind_renewal(void **state)
 static void test_reply_flood(void **state)
 {
 	struct world *w = world_new_ex(true, 0, 0);
-	struct mt6d_tun_endpoint src = w->nat[3];
+	struct mt6d_endpoint src = w->nat[3];
 	struct mt6d_srv_stats st;
 	uint8_t junk[1400];
 	size_t ncap, replies = 0, sent = 0;

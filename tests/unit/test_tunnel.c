@@ -145,7 +145,7 @@ static void test_many_sessions(void **state)
 	}
 	/* Endpoints of slots that left are gone. */
 	{
-		struct mt6d_tun_endpoint ep;
+		struct mt6d_endpoint ep;
 		for (int i = 0; i < N; i += 997) {
 			mt6d_slot_address(ep.addr, &ep.port, ss[i].local.prefix, ss[i].local.iid,
 			                  ss[i].ks, 500);
@@ -164,7 +164,7 @@ static void test_table_random(void **state)
 {
 	enum { M = 4000, OPS = 60000 };
 	struct mt6d_tun_table *t = mt6d_tun_table_new();
-	struct mt6d_tun_endpoint *eps = calloc(M, sizeof(*eps));
+	struct mt6d_endpoint *eps = calloc(M, sizeof(*eps));
 	bool *in = calloc(M, sizeof(*in));
 	struct mt6d_tun_session dummy;
 	size_t n = 0;

@@ -34,7 +34,7 @@
 
 #define CTL_BUF (MT6D_ENCAP_OVERHEAD + 40 + MT6D_MSG_MAX_LEN)
 
-static const struct mt6d_tun_endpoint any_ep; /* underlay: the caller's socket */
+static const struct mt6d_endpoint any_ep; /* underlay: the caller's socket */
 
 const char *mt6d_cli_state_name(enum mt6d_cli_state st)
 {
@@ -391,8 +391,8 @@ static void establish(struct mt6d_cli *c, const struct mt6d_msg *m, uint64_t uni
 	send_keepalive(c, unix_ms);
 }
 
-void mt6d_cli_input(struct mt6d_cli *c, const struct mt6d_tun_endpoint *local,
-                    const struct mt6d_tun_endpoint *remote, uint8_t *dgram, size_t len,
+void mt6d_cli_input(struct mt6d_cli *c, const struct mt6d_endpoint *local,
+                    const struct mt6d_endpoint *remote, uint8_t *dgram, size_t len,
                     uint64_t unix_ms)
 {
 	uint8_t *inner = dgram + MT6D_ENCAP_INNER_OFF, src[16], dst[16];

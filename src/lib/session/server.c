@@ -161,13 +161,13 @@ static struct mt6d_tun_slot *tx_slot(struct mt6d_tun_session *t, uint64_t unix_m
 
 /* ---- sessions ---- */
 
-static bool ep_eq(const struct mt6d_tun_endpoint *a, const struct mt6d_tun_endpoint *b)
+static bool ep_eq(const struct mt6d_endpoint *a, const struct mt6d_endpoint *b)
 {
 	return a->port == b->port && !memcmp(a->addr, b->addr, 16);
 }
 
-void mt6d_srv_session_endpoints(const struct mt6d_srv_session *s, struct mt6d_tun_endpoint *local,
-                                struct mt6d_tun_endpoint *remote)
+void mt6d_srv_session_endpoints(const struct mt6d_srv_session *s, struct mt6d_endpoint *local,
+                                struct mt6d_endpoint *remote)
 {
 	const struct mt6d_tun_slot *sl = &s->tun.win[s->tun.cur % MT6D_TUN_SLOTS];
 
@@ -225,7 +225,7 @@ static void session_control(struct mt6d_srv *srv, struct mt6d_srv_session *s,
 
 static void session_end(struct mt6d_srv *srv, struct mt6d_srv_session *s, enum mt6d_srv_end why)
 {
-	struct mt6d_tun_endpoint ep = {.port = 0};
+	struct mt6d_endpoint ep = {.port = 0};
 
 	if (srv->cfg.on_session)
 		srv->cfg.on_session(srv->cfg.arg, s, false, why);
@@ -333,8 +333,8 @@ static size_t grant_bytes(struct mt6d_srv *srv, const struct mt6d_srv_session *s
 /* Send session s's response (version 2 with the grant of the current epoch
  * when it has a connection ID) on the introduction channel of client c. */
 static void intro_respond(struct mt6d_srv *srv, struct intro_win *w, struct intro_peer *p,
-                          const struct mt6d_tun_endpoint *local,
-                          const struct mt6d_tun_endpoint *remote,
+                          const struct mt6d_endpoint *local,
+                          const struct mt6d_endpoint *remote,
                           const uint8_t prefix[static MT6D_PREFIX_LEN], size_t c,
                           const struct mt6d_srv_session *s, uint64_t unix_ms)
 {
@@ -362,12 +362,12 @@ static void intro_respond(struct mt6d_srv *srv, struct intro_win *w, struct intr
 static struct mt6d_srv_session *session_new(struct mt6d_srv *srv, size_t c,
                                             const struct intro_win *w, uint64_t request_id,
                                             const uint8_t client_prefix[static 8],
-                                            const struct mt6d_tun_endpoint *peer, uint64_t unix_ms)
+                                            const struct mt6d_endpoint *peer, uint64_t unix_ms)
 {
 	struct srv_client *cl = &srv->clients[c];
 	struct mt6d_srv_session *s = calloc(1, sizeof(*s));
 	struct mt6d_tun_host local, remote;
-	struct mt6d_tun_endpoint ep = {.port = 0};
+	struct mt6d_endpoint ep = {.port = 0};
 	struct mt6d_msg m = {.type = MT6D_MSG_RESPONSE};
 	uint8_t key[MT6D_INTRO_KEY_LEN];
 
@@ -471,8 +471,8 @@ static struct intro_peer *peer_get(struct intro_win *w, const struct srv_client 
  * session.
  */
 static void intro_input(struct mt6d_srv *srv, struct intro_win *w, size_t c,
-                        const struct mt6d_tun_endpoint *local,
-                        const struct mt6d_tun_endpoint *remote, bool underlay, uint8_t *dgram,
+                        const struct mt6d_endpoint *local,
+                        const struct mt6d_endpoint *remote, bool underlay, uint8_t *dgram,
                         size_t len, uint64_t unix_ms)
 {
 	uint8_t *inner = dgram + MT6D_ENCAP_INNER_OFF, src[16], dst[16];
@@ -562,8 +562,8 @@ static void intro_input(struct mt6d_srv *srv, struct intro_win *w, size_t c,
 /* A datagram to an introduction endpoint (MT6D): the client is the one
  * whose introduction IID in this slot is the source's. */
 static void intro_input_mt6d(struct mt6d_srv *srv, struct intro_win *w, uint64_t slot,
-                             const struct mt6d_tun_endpoint *local,
-                             const struct mt6d_tun_endpoint *remote, uint8_t *dgram, size_t len,
+                             const struct mt6d_endpoint *local,
+                             const struct mt6d_endpoint *remote, uint8_t *dgram, size_t len,
                              uint64_t unix_ms)
 {
 	uint64_t found_slot;
@@ -589,7 +589,7 @@ static void intro_input_mt6d(struct mt6d_srv *srv, struct intro_win *w, uint64_t
 /* An underlay datagram that starts with a registered client's introduction
  * IID of slot i-1, i or i+1 of a live window: 0 when it was one (handled),
  * -ENOENT when not. */
-static int intro_input_underlay(struct mt6d_srv *srv, const struct mt6d_tun_endpoint *remote,
+static int intro_input_underlay(struct mt6d_srv *srv, const struct mt6d_endpoint *remote,
                                 uint8_t *dgram, size_t len, uint64_t unix_ms)
 {
 	if (len < MT6D_IID_LEN + MT6D_ENCAP_OVERHEAD)
@@ -770,7 +770,7 @@ static void send_grant(struct mt6d_srv *srv, struct mt6d_srv_session *s, uint64_
  * session's client prefix. Underlay: remote becomes the session's peer.
  */
 static int claim_accept(struct mt6d_srv *srv, const struct mt6d_rebind_result *res,
-                        const struct mt6d_tun_endpoint *remote, bool underlay, uint64_t unix_ms)
+                        const struct mt6d_endpoint *remote, bool underlay, uint64_t unix_ms)
 {
 	struct mt6d_srv_session *s = srv->by_conn[res->conn];
 	struct mt6d_msg ka = {.type = MT6D_MSG_KEEPALIVE, .u.keepalive.time_ms = unix_ms};
@@ -828,8 +828,8 @@ static int claim_accept(struct mt6d_srv *srv, const struct mt6d_rebind_result *r
  * if it is one, else an unrecognized-connection reply (never larger than
  * the datagram, rate-limited per source prefix).
  */
-static void unknown_input(struct mt6d_srv *srv, const struct mt6d_tun_endpoint *local,
-                          const struct mt6d_tun_endpoint *remote, bool underlay,
+static void unknown_input(struct mt6d_srv *srv, const struct mt6d_endpoint *local,
+                          const struct mt6d_endpoint *remote, bool underlay,
                           const uint8_t *dgram, size_t len, uint64_t unix_ms)
 {
 	struct mt6d_rebind_loc from;
@@ -1041,8 +1041,8 @@ out:
 	return ret;
 }
 
-void mt6d_srv_input(struct mt6d_srv *srv, const struct mt6d_tun_endpoint *local,
-                    const struct mt6d_tun_endpoint *remote, uint8_t *dgram, size_t len,
+void mt6d_srv_input(struct mt6d_srv *srv, const struct mt6d_endpoint *local,
+                    const struct mt6d_endpoint *remote, uint8_t *dgram, size_t len,
                     uint64_t unix_ms)
 {
 	uint64_t slot;
@@ -1069,7 +1069,7 @@ void mt6d_srv_input(struct mt6d_srv *srv, const struct mt6d_tun_endpoint *local,
 		session_input(srv, t->user, dgram, len, unix_ms);
 }
 
-void mt6d_srv_input_underlay(struct mt6d_srv *srv, const struct mt6d_tun_endpoint *remote,
+void mt6d_srv_input_underlay(struct mt6d_srv *srv, const struct mt6d_endpoint *remote,
                              uint8_t *dgram, size_t len, uint64_t unix_ms)
 {
 	struct mt6d_tun_session *t;
@@ -1090,7 +1090,7 @@ void mt6d_srv_input_underlay(struct mt6d_srv *srv, const struct mt6d_tun_endpoin
 void mt6d_srv_output(struct mt6d_srv *srv, uint8_t *buf, size_t cap, size_t len, uint64_t unix_ms)
 {
 	const uint8_t *pkt = buf + MT6D_ENCAP_INNER_OFF;
-	struct mt6d_tun_endpoint ep = {.port = 0};
+	struct mt6d_endpoint ep = {.port = 0};
 	struct mt6d_tun_session *t;
 
 	if (len < 40 || pkt[0] >> 4 != 6 || cap < len + MT6D_ENCAP_OVERHEAD) {
@@ -1209,7 +1209,7 @@ struct mt6d_srv_session *mt6d_srv_find_name(const struct mt6d_srv *srv, const ch
 struct mt6d_srv_session *mt6d_srv_find_tun(const struct mt6d_srv *srv,
                                            const uint8_t addr[static 16])
 {
-	struct mt6d_tun_endpoint ep = {.port = 0};
+	struct mt6d_endpoint ep = {.port = 0};
 	struct mt6d_tun_session *t;
 
 	memcpy(ep.addr, addr, 16);

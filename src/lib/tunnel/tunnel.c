@@ -116,7 +116,7 @@ static int grow(struct mt6d_tun_table *t)
 	return 0;
 }
 
-int mt6d_tun_table_add(struct mt6d_tun_table *t, const struct mt6d_tun_endpoint *ep,
+int mt6d_tun_table_add(struct mt6d_tun_table *t, const struct mt6d_endpoint *ep,
                        struct mt6d_tun_session *s, uint64_t slot)
 {
 	struct entry x = {.s = s, .slot = slot, .port = ep->port};
@@ -132,7 +132,7 @@ int mt6d_tun_table_add(struct mt6d_tun_table *t, const struct mt6d_tun_endpoint 
 	return 0;
 }
 
-static size_t lookup(const struct mt6d_tun_table *t, const struct mt6d_tun_endpoint *ep)
+static size_t lookup(const struct mt6d_tun_table *t, const struct mt6d_endpoint *ep)
 {
 	size_t i = hash(t, ep->addr, ep->port);
 
@@ -143,7 +143,7 @@ static size_t lookup(const struct mt6d_tun_table *t, const struct mt6d_tun_endpo
 }
 
 struct mt6d_tun_session *mt6d_tun_table_find(const struct mt6d_tun_table *t,
-                                             const struct mt6d_tun_endpoint *ep, uint64_t *slot)
+                                             const struct mt6d_endpoint *ep, uint64_t *slot)
 {
 	size_t i = lookup(t, ep);
 
@@ -154,7 +154,7 @@ struct mt6d_tun_session *mt6d_tun_table_find(const struct mt6d_tun_table *t,
 	return t->e[i].s;
 }
 
-int mt6d_tun_table_del(struct mt6d_tun_table *t, const struct mt6d_tun_endpoint *ep,
+int mt6d_tun_table_del(struct mt6d_tun_table *t, const struct mt6d_endpoint *ep,
                        const struct mt6d_tun_session *s)
 {
 	size_t mask = t->cap - 1, i = lookup(t, ep), j;
