@@ -24,8 +24,9 @@ static void init(void)
 
 	if (done)
 		return;
-	if (mt6d_init() < 0 || mt6d_key_public(spub, spriv) < 0 || mt6d_key_public(cpub, cpriv) < 0 ||
-	    mt6d_box_key(boxkey_c, cpriv, spub) < 0 || mt6d_box_key(boxkey_s, spriv, cpub) < 0)
+	if (mt6d_init() < 0 || mt6d_key_public(spub, spriv) < 0 ||
+	    mt6d_key_public(cpub, cpriv) < 0 || mt6d_box_key(boxkey_c, cpriv, spub) < 0 ||
+	    mt6d_box_key(boxkey_s, spriv, cpub) < 0)
 		abort();
 	done = 1;
 }

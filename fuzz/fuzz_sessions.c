@@ -47,8 +47,8 @@ static struct {
 static const uint8_t sprefix[8] = {0x20, 0x01, 0x0d, 0xb8, 0, 5, 0, 0};
 static const uint8_t cprefix[8] = {0x20, 0x01, 0x0d, 0xb8, 0, 0xc1, 0, 0};
 
-static void push(const struct mt6d_endpoint *from, const struct mt6d_endpoint *to,
-                 const uint8_t *p, size_t len)
+static void push(const struct mt6d_endpoint *from, const struct mt6d_endpoint *to, const uint8_t *p,
+                 size_t len)
 {
 	struct dg *d;
 

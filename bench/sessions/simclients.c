@@ -124,8 +124,8 @@ static void on_slot(struct mt6d_tun_session *t, struct mt6d_tun_slot *sl, bool a
 		mt6d_tun_table_del(c->sim->table, &sl->local, t);
 }
 
-static void on_send(void *arg, const struct mt6d_endpoint *from,
-                    const struct mt6d_endpoint *to, const uint8_t *p, size_t len)
+static void on_send(void *arg, const struct mt6d_endpoint *from, const struct mt6d_endpoint *to,
+                    const uint8_t *p, size_t len)
 {
 	struct sim *s = ((struct simc *)arg)->sim;
 

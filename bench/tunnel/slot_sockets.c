@@ -56,7 +56,8 @@ int main(int argc, char **argv)
 		ring[i % 3] = open_slot(i);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &b);
-	printf("%u rotations, %.0f ns per rotation (close one slot socket, open and bind the next)\n",
+	printf("%u rotations, %.0f ns per rotation (close one slot socket, open and bind the "
+	       "next)\n",
 	       n, ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / n);
 	return 0;
 }

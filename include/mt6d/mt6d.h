@@ -164,7 +164,6 @@ struct mt6d_peer {
 	uint16_t port;
 };
 
-
 /* ports[i] = p_i << 8 | m[i], p_i distinct random in 1..255, ascending.
  * -EMSGSIZE unless 1 <= len <= 255. */
 int mt6d_stuff_encode(uint16_t *ports, const uint8_t *m, size_t len);

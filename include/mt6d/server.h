@@ -79,13 +79,13 @@ struct mt6d_srv_session {
 	struct mt6d_srv_session *prev, *next;
 	uint8_t response[MT6D_MSG_RESPONSE_LEN]; /* for a repeated request; holds the key */
 	/* Rebinding (docs/rebind.md). */
-	bool has_conn;                 /* the session holds a connection ID */
-	uint32_t conn;                 /* c */
-	uint64_t rebinds;              /* claims accepted for it */
-	uint64_t rebind_ms;            /* time of the last one */
-	bool underlay;                 /* on the underlay endpoint, not MT6D addresses */
+	bool has_conn;             /* the session holds a connection ID */
+	uint32_t conn;             /* c */
+	uint64_t rebinds;          /* claims accepted for it */
+	uint64_t rebind_ms;        /* time of the last one */
+	bool underlay;             /* on the underlay endpoint, not MT6D addresses */
 	struct mt6d_endpoint peer; /* underlay: the client's endpoint as seen */
-	unsigned renew_left;           /* grant messages still to send for this epoch */
+	unsigned renew_left;       /* grant messages still to send for this epoch */
 	uint64_t renew_next_ms;
 };
 

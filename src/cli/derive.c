@@ -12,23 +12,33 @@
 
 #include "cli.h"
 
-enum { OPT_KEY = 'k', OPT_PEER = 'p', OPT_TIME = 't', OPT_PERIOD = 'n', OPT_INTRO = 'K',
-       OPT_PREFIX = 'P', OPT_IID = 'i', OPT_SKEY = 's', OPT_TIME_MS = 'm', OPT_ROT = 'r',
-       OPT_HELP = 'h' };
+enum {
+	OPT_KEY = 'k',
+	OPT_PEER = 'p',
+	OPT_TIME = 't',
+	OPT_PERIOD = 'n',
+	OPT_INTRO = 'K',
+	OPT_PREFIX = 'P',
+	OPT_IID = 'i',
+	OPT_SKEY = 's',
+	OPT_TIME_MS = 'm',
+	OPT_ROT = 'r',
+	OPT_HELP = 'h'
+};
 
 static const struct option options[] = {
-	{"key", required_argument, NULL, OPT_KEY},
-	{"peer", required_argument, NULL, OPT_PEER},
-	{"time", required_argument, NULL, OPT_TIME},
-	{"period", required_argument, NULL, OPT_PERIOD},
-	{"intro-key", required_argument, NULL, OPT_INTRO},
-	{"prefix", required_argument, NULL, OPT_PREFIX},
-	{"iid", required_argument, NULL, OPT_IID},
-	{"session-key", required_argument, NULL, OPT_SKEY},
-	{"time-ms", required_argument, NULL, OPT_TIME_MS},
-	{"rot-ms", required_argument, NULL, OPT_ROT},
-	{"help", no_argument, NULL, OPT_HELP},
-	{NULL, 0, NULL, 0},
+        {"key", required_argument, NULL, OPT_KEY},
+        {"peer", required_argument, NULL, OPT_PEER},
+        {"time", required_argument, NULL, OPT_TIME},
+        {"period", required_argument, NULL, OPT_PERIOD},
+        {"intro-key", required_argument, NULL, OPT_INTRO},
+        {"prefix", required_argument, NULL, OPT_PREFIX},
+        {"iid", required_argument, NULL, OPT_IID},
+        {"session-key", required_argument, NULL, OPT_SKEY},
+        {"time-ms", required_argument, NULL, OPT_TIME_MS},
+        {"rot-ms", required_argument, NULL, OPT_ROT},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
 };
 
 static int usage(void)
@@ -60,20 +70,39 @@ int cmd_derive(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc - 1, argv + 1, "", options, NULL)) != -1) {
 		switch (c) {
-		case OPT_KEY: key = optarg; break;
-		case OPT_PEER: peer = optarg; break;
-		case OPT_TIME: time = optarg; break;
+		case OPT_KEY:
+			key = optarg;
+			break;
+		case OPT_PEER:
+			peer = optarg;
+			break;
+		case OPT_TIME:
+			time = optarg;
+			break;
 		case OPT_PERIOD:
 			if (cli_u64(&period, "--period", optarg, 1, UINT32_MAX) < 0)
 				return 1;
 			break;
-		case OPT_INTRO: intro = optarg; break;
-		case OPT_PREFIX: prefix = optarg; break;
-		case OPT_IID: iid = optarg; break;
-		case OPT_SKEY: skey = optarg; break;
-		case OPT_TIME_MS: time_ms = optarg; break;
-		case OPT_ROT: rot = optarg; break;
-		default: return usage();
+		case OPT_INTRO:
+			intro = optarg;
+			break;
+		case OPT_PREFIX:
+			prefix = optarg;
+			break;
+		case OPT_IID:
+			iid = optarg;
+			break;
+		case OPT_SKEY:
+			skey = optarg;
+			break;
+		case OPT_TIME_MS:
+			time_ms = optarg;
+			break;
+		case OPT_ROT:
+			rot = optarg;
+			break;
+		default:
+			return usage();
 		}
 	}
 	if (optind != argc - 1)

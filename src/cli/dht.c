@@ -614,7 +614,8 @@ static void batch_next(struct client *cl)
 			ret = mt6d_dht_get_peers(cl->r.dht, id, on_result, cl, mt6d_mono_ms());
 		} else if (!strcmp(op, "get") && mt6d_hex_decode(id, 20, a) == 0) {
 			cl->kind = C_GET;
-			ret = mt6d_dht_get(cl->r.dht, id, NULL, NULL, 0, on_result, cl, mt6d_mono_ms());
+			ret = mt6d_dht_get(cl->r.dht, id, NULL, NULL, 0, on_result, cl,
+			                   mt6d_mono_ms());
 		} else if (!strcmp(op, "get-mutable") && mt6d_hex_decode(cl->pk, 32, a) == 0) {
 			cl->kind = C_GET;
 			ret = mt6d_dht_get(cl->r.dht, id, cl->pk, (const uint8_t *)b, strlen(b),

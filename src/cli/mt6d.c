@@ -10,23 +10,24 @@
 const char *cli_prog = "mt6d";
 
 static const struct cli_command commands[] = {
-	{"genkey", cmd_genkey, "print a new private key"},
-	{"pubkey", cmd_pubkey, "read a private key on stdin, print its public key"},
-	{"derive", cmd_derive, "compute a protocol v1 value (descriptor, seed-iid, address, bep44)"},
-	{"seal", cmd_seal, "seal a configuration for a client, print it as hex"},
-	{"open", cmd_open, "open a sealed configuration read as hex on stdin"},
-	{"stuff", cmd_stuff, "hex message on stdin to announce ports, one per line"},
-	{"unstuff", cmd_unstuff, "ports on stdin (optionally with their IP) to hex messages"},
-	{"publish", cmd_publish, "publish sealed configurations for every registered client"},
-	{"lookup", cmd_lookup, "find this client's configuration from the server's key"},
-	{"status", cmd_status, "print a running daemon's status (JSON)"},
-	{"set", cmd_set, "change a running daemon's publication or rotation period"},
-	{"dht", cmd_dht, "BitTorrent Mainline DHT: run nodes, look up, announce, put, get"},
-	{"tunnel", cmd_tunnel, "run a static two-peer MT6D tunnel from a config file"},
-	{"server", cmd_server, "run the server: rendezvous, introduction, client sessions"},
-	{"client", cmd_client, "run a client: find the server, establish a session, keep it"},
-	{"show", cmd_show, "show a running server's or client's sessions and addresses"},
-	{"teardown", cmd_teardown, "end a client's session on a running server"},
+        {"genkey", cmd_genkey, "print a new private key"},
+        {"pubkey", cmd_pubkey, "read a private key on stdin, print its public key"},
+        {"derive", cmd_derive,
+         "compute a protocol v1 value (descriptor, seed-iid, address, bep44)"},
+        {"seal", cmd_seal, "seal a configuration for a client, print it as hex"},
+        {"open", cmd_open, "open a sealed configuration read as hex on stdin"},
+        {"stuff", cmd_stuff, "hex message on stdin to announce ports, one per line"},
+        {"unstuff", cmd_unstuff, "ports on stdin (optionally with their IP) to hex messages"},
+        {"publish", cmd_publish, "publish sealed configurations for every registered client"},
+        {"lookup", cmd_lookup, "find this client's configuration from the server's key"},
+        {"status", cmd_status, "print a running daemon's status (JSON)"},
+        {"set", cmd_set, "change a running daemon's publication or rotation period"},
+        {"dht", cmd_dht, "BitTorrent Mainline DHT: run nodes, look up, announce, put, get"},
+        {"tunnel", cmd_tunnel, "run a static two-peer MT6D tunnel from a config file"},
+        {"server", cmd_server, "run the server: rendezvous, introduction, client sessions"},
+        {"client", cmd_client, "run a client: find the server, establish a session, keep it"},
+        {"show", cmd_show, "show a running server's or client's sessions and addresses"},
+        {"teardown", cmd_teardown, "end a client's session on a running server"},
 };
 
 static void usage(FILE *f)
@@ -34,8 +35,7 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: %s <cmd> [<args>]\n\nAvailable subcommands:\n", cli_prog);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\nRun '%s <cmd> --help' for a subcommand's options. See mt6d(8).\n",
-	        cli_prog);
+	fprintf(f, "\nRun '%s <cmd> --help' for a subcommand's options. See mt6d(8).\n", cli_prog);
 }
 
 int main(int argc, char **argv)

@@ -171,7 +171,7 @@ static void on_control(void *arg, const char *req, FILE *out)
 	        ",\"clients\":%zu,\"transport\":\"%s\",\"round\":{\"window\":%" PRIu64
 	        ",\"total\":%zu,\"done\":%zu,\"failed\":%zu,\"inflight\":%zu,\"elapsed_ms\":"
 	        "%" PRIu64 ",\"retried\":%zu},\"max_slice_ms\":%.2f,\"windows_live\":%u,\"ops_"
-	                   "started\":%" PRIu64 ",\"ops_failed\":%" PRIu64
+	        "started\":%" PRIu64 ",\"ops_failed\":%" PRIu64
 	        ",\"dht\":{\"nodes\":%u,\"rx\":%" PRIu64 ",\"tx\":%" PRIu64
 	        ",\"dropped_malformed\":%" PRIu64 "}}",
 	        st.window, st.period, st.rot_ms, st.clients,

@@ -26,8 +26,8 @@ int cmd_stuff(int argc, char **argv)
 		return 1;
 	for (p = buf; *p == ' ' || *p == '\n' || *p == '\t' || *p == '\r'; p++)
 		;
-	for (e = p + strlen(p); e > p && (e[-1] == ' ' || e[-1] == '\n' || e[-1] == '\t' ||
-	                                  e[-1] == '\r');)
+	for (e = p + strlen(p);
+	     e > p && (e[-1] == ' ' || e[-1] == '\n' || e[-1] == '\t' || e[-1] == '\r');)
 		*--e = '\0';
 	len = strlen(p) / 2;
 	if (strlen(p) % 2 || len < 1 || len > MT6D_STUFF_MAX || mt6d_hex_decode(m, len, p) < 0)

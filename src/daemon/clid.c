@@ -132,8 +132,8 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 
 /* ---- library callbacks ---- */
 
-static void on_send(void *arg, const struct mt6d_endpoint *from,
-                    const struct mt6d_endpoint *to, const uint8_t *p, size_t len)
+static void on_send(void *arg, const struct mt6d_endpoint *from, const struct mt6d_endpoint *to,
+                    const uint8_t *p, size_t len)
 {
 	struct clid *d = arg;
 	struct mt6d_tun_session *t = &d->cli->tun;

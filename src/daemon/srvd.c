@@ -75,8 +75,8 @@ struct srvd {
 
 /* ---- library callbacks ---- */
 
-static void on_send(void *arg, const struct mt6d_endpoint *from,
-                    const struct mt6d_endpoint *to, const uint8_t *p, size_t len)
+static void on_send(void *arg, const struct mt6d_endpoint *from, const struct mt6d_endpoint *to,
+                    const uint8_t *p, size_t len)
 {
 	struct srvd *d = arg;
 	int ret;

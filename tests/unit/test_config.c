@@ -267,13 +267,13 @@ static int setup(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_encode_layout),
-		cmocka_unit_test(test_every_bit_flip_fails),
-		cmocka_unit_test(test_truncated_and_long),
-		cmocka_unit_test(test_wrong_keys),
-		cmocka_unit_test(test_decode_refuses),
-		cmocka_unit_test(test_sealed_refused),
+	        cmocka_unit_test(test_round_trip),
+	        cmocka_unit_test(test_encode_layout),
+	        cmocka_unit_test(test_every_bit_flip_fails),
+	        cmocka_unit_test(test_truncated_and_long),
+	        cmocka_unit_test(test_wrong_keys),
+	        cmocka_unit_test(test_decode_refuses),
+	        cmocka_unit_test(test_sealed_refused),
 	};
 	if (mt6d_init() < 0)
 		return 1;

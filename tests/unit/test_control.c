@@ -68,8 +68,8 @@ static void test_stale_socket_replaced(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_not_a_socket),
-		cmocka_unit_test(test_stale_socket_replaced),
+	        cmocka_unit_test(test_not_a_socket),
+	        cmocka_unit_test(test_stale_socket_replaced),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

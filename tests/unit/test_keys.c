@@ -42,24 +42,25 @@ static void test_base64_round_trip(void **state)
 		assert_memory_equal(k, back, 32);
 	}
 	/* Surrounding white space (a key file's newline) is accepted. */
-	assert_int_equal(mt6d_key_from_base64(back, " \tAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"), 0);
+	assert_int_equal(
+	        mt6d_key_from_base64(back, " \tAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"), 0);
 }
 
 static void test_base64_refused(void **state)
 {
 	uint8_t k[32];
 	static const char *bad[] = {
-		"",
-		"AAAA",
-		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",    /* 43: short */
-		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",  /* 45: long */
-		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",   /* 44, no padding: 33 bytes */
-		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==",   /* 44 chars, 31 bytes */
-		"AAAAAAAAAAAAAAAAAAAAA!AAAAAAAAAAAAAAAAAAAAA=",   /* bad character */
-		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA-_",   /* URL-safe alphabet */
-		"AAAAAAAAAAAAAAAAAAAA AAAAAAAAAAAAAAAAAAAAAA=",   /* space inside */
-		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=",   /* non-canonical last char */
-		"iFYzRczO\xa6MmyDhL5Cs+raIAvp13hffvDoEOAjPRko10=", /* non-ASCII (fuzz_keytext) */
+	        "",
+	        "AAAA",
+	        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",     /* 43: short */
+	        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",   /* 45: long */
+	        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",    /* 44, no padding: 33 bytes */
+	        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==",    /* 44 chars, 31 bytes */
+	        "AAAAAAAAAAAAAAAAAAAAA!AAAAAAAAAAAAAAAAAAAAA=",    /* bad character */
+	        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA-_",    /* URL-safe alphabet */
+	        "AAAAAAAAAAAAAAAAAAAA AAAAAAAAAAAAAAAAAAAAAA=",    /* space inside */
+	        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=",    /* non-canonical last char */
+	        "iFYzRczO\xa6MmyDhL5Cs+raIAvp13hffvDoEOAjPRko10=", /* non-ASCII (fuzz_keytext) */
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -104,7 +105,8 @@ static void test_key_file_contents(void **state)
 	assert_int_equal(mt6d_key_load_private(back, path), -EINVAL);
 	/* Two keys: not one key. */
 	write_file("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
-	           "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", 0600);
+	           "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+	           0600);
 	assert_int_equal(mt6d_key_load_private(back, path), -EINVAL);
 	/* A long file is refused without reading it all. */
 	char big[4096];
@@ -164,13 +166,13 @@ static void test_generate_clamped(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_base64_round_trip),
-		cmocka_unit_test(test_base64_refused),
-		cmocka_unit_test(test_key_file_permissions),
-		cmocka_unit_test(test_key_file_contents),
-		cmocka_unit_test(test_key_save),
-		cmocka_unit_test(test_shared_secret),
-		cmocka_unit_test(test_generate_clamped),
+	        cmocka_unit_test(test_base64_round_trip),
+	        cmocka_unit_test(test_base64_refused),
+	        cmocka_unit_test(test_key_file_permissions),
+	        cmocka_unit_test(test_key_file_contents),
+	        cmocka_unit_test(test_key_save),
+	        cmocka_unit_test(test_shared_secret),
+	        cmocka_unit_test(test_generate_clamped),
 	};
 	if (mt6d_init() < 0)
 		return 1;

@@ -20,9 +20,9 @@
 #include "dht_sim.h"
 #include "mt6d/rendezvous.h"
 
-#define NODES 40
+#define NODES   40
 #define CLIENTS 24
-#define PERIOD 900
+#define PERIOD  900
 
 struct world {
 	struct sim *sim;
@@ -46,9 +46,12 @@ static void on_intro(void *arg, const struct mt6d_intro *in, uint64_t window)
 
 static struct mt6d_pub *pub_new(struct world *w, int transports, int node)
 {
-	struct mt6d_pub_config pc = {.dht = w->sim->node[node], .period = PERIOD,
-	                             .transports = transports, .max_inflight = 8,
-	                             .on_intro = on_intro, .arg = w};
+	struct mt6d_pub_config pc = {.dht = w->sim->node[node],
+	                             .period = PERIOD,
+	                             .transports = transports,
+	                             .max_inflight = 8,
+	                             .on_intro = on_intro,
+	                             .arg = w};
 	struct mt6d_pub *pub;
 
 	memcpy(pc.server_priv, w->spriv, 32);
@@ -83,11 +86,11 @@ static void lk_done(void *arg, const struct mt6d_lookup_result *res)
 	o->res = *res;
 }
 
-static struct mt6d_lookup_result lookup(struct world *w, const uint8_t *cpriv,
-                                        const uint8_t *spub, int transports, int node)
+static struct mt6d_lookup_result lookup(struct world *w, const uint8_t *cpriv, const uint8_t *spub,
+                                        int transports, int node)
 {
-	struct mt6d_lookup_config lc = {.dht = w->sim->node[node], .periods = {PERIOD},
-	                                .transports = transports};
+	struct mt6d_lookup_config lc = {
+	        .dht = w->sim->node[node], .periods = {PERIOD}, .transports = transports};
 	struct lk_out out = {0};
 	struct mt6d_lookup *lk;
 
@@ -142,26 +145,29 @@ static void test_registry_errors(void **state)
 	static const struct {
 		const char *text, *want;
 	} cases[] = {
-		{"# c\n\nnotakey alice\n", "line 3:"},
-		{"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= al ice\n", "line 1: unexpected"},
-		{"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= al/ice\n", "line 1: name"},
-		{"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", "line 1: name"},
-		{"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= a\n"
-		 "BAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= a\n", "line 2: name `a' is already"},
-		{"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= a\n"
-		 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= b\n", "same public key"},
-		{"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA!= a\n", "line 1:"},
+	        {"# c\n\nnotakey alice\n", "line 3:"},
+	        {"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= al ice\n", "line 1: unexpected"},
+	        {"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= al/ice\n", "line 1: name"},
+	        {"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", "line 1: name"},
+	        {"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= a\n"
+	         "BAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= a\n",
+	         "line 2: name `a' is already"},
+	        {"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= a\n"
+	         "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= b\n",
+	         "same public key"},
+	        {"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA!= a\n", "line 1:"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		err[0] = '\0';
-		assert_int_equal(mt6d_registry_parse(&reg, cases[i].text, strlen(cases[i].text), err,
-		                                     sizeof(err)),
+		assert_int_equal(mt6d_registry_parse(&reg, cases[i].text, strlen(cases[i].text),
+		                                     err, sizeof(err)),
 		                 -EINVAL);
 		if (!strstr(err, cases[i].want))
 			fail_msg("case %zu: `%s' does not say `%s'", i, err, cases[i].want);
 	}
-	assert_int_equal(mt6d_registry_parse(&reg, "# only a comment\n\n", 18, err, sizeof(err)), 0);
+	assert_int_equal(mt6d_registry_parse(&reg, "# only a comment\n\n", 18, err, sizeof(err)),
+	                 0);
 	assert_int_equal(reg.n, 0);
 	mt6d_registry_free(&reg);
 }
@@ -185,8 +191,8 @@ static void test_every_client_finds_its_own(void **state)
 	assert_memory_equal(in->seed_addr, "\x20\x01\x0d\xb8\x00\x05\x00\x00", 8);
 
 	for (int i = 0; i < CLIENTS; i++) {
-		struct mt6d_lookup_result r = lookup(w, w->cpriv[i], w->spub, MT6D_RDV_BEP44,
-		                                     1 + i % (NODES - 1));
+		struct mt6d_lookup_result r =
+		        lookup(w, w->cpriv[i], w->spub, MT6D_RDV_BEP44, 1 + i % (NODES - 1));
 		if (r.step != MT6D_LOOKUP_OK)
 			fail_msg("client %d: %s", i, mt6d_lookup_step_name(r.step));
 		assert_int_equal(r.window, T);
@@ -227,8 +233,8 @@ static void test_cannot_open_anothers(void **state)
 	mt6d_dht_mutable_target(target, pk, NULL, 0);
 	assert_int_equal(mt6d_box_key(bk1, w->cpriv[1], w->spub), 0);
 
-	assert_int_equal(mt6d_dht_get(w->sim->node[5], target, pk, NULL, 0, got_cb, &got, w->sim->now),
-	                 0);
+	assert_int_equal(
+	        mt6d_dht_get(w->sim->node[5], target, pk, NULL, 0, got_cb, &got, w->sim->now), 0);
 	for (int i = 0; i < 3000 && !got.done; i++)
 		sim_run(w->sim, 10);
 	assert_int_equal(got.done, 1);
@@ -259,7 +265,8 @@ static void test_restart_inside_window(void **state)
 	assert_non_null(in);
 	assert_memory_not_equal(in->key, oldk, 16);
 	for (int i = 0; i < 4; i++) {
-		struct mt6d_lookup_result r = lookup(w, w->cpriv[i], w->spub, MT6D_RDV_BEP44, 11 + i);
+		struct mt6d_lookup_result r =
+		        lookup(w, w->cpriv[i], w->spub, MT6D_RDV_BEP44, 11 + i);
 		assert_int_equal(r.step, MT6D_LOOKUP_OK);
 		if (memcmp(r.config.intro_key, in->key, 16) != 0)
 			fail_msg("client %d got the stale configuration", i);
@@ -309,7 +316,7 @@ static void test_stuffing_transport(void **state)
 	assert_int_equal(st.round_done, CLIENTS);
 	for (int i = 0; i < 6; i++) {
 		struct mt6d_lookup_result r =
-			lookup(w, w->cpriv[i], w->spub, MT6D_RDV_STUFFING, 20 + i);
+		        lookup(w, w->cpriv[i], w->spub, MT6D_RDV_STUFFING, 20 + i);
 		if (r.step != MT6D_LOOKUP_OK)
 			fail_msg("client %d: %s", i, mt6d_lookup_step_name(r.step));
 		assert_int_equal(r.transport, MT6D_RDV_STUFFING);
@@ -333,8 +340,8 @@ static void test_period_change(void **state)
 {
 	struct world *w = *state;
 	struct mt6d_pub *p = pub_new(w, MT6D_RDV_BEP44, 17);
-	struct mt6d_lookup_config lc = {.dht = w->sim->node[18], .periods = {PERIOD, 300},
-	                                .transports = MT6D_RDV_BEP44};
+	struct mt6d_lookup_config lc = {
+	        .dht = w->sim->node[18], .periods = {PERIOD, 300}, .transports = MT6D_RDV_BEP44};
 	struct lk_out out = {0};
 	struct mt6d_lookup *lk;
 	uint64_t now_s;
@@ -377,7 +384,7 @@ static void test_reload_mid_round(void **state)
 	struct mt6d_pub_status st;
 	uint8_t extra[32], extra_pub[32];
 
-	w->unix0 += 7ull * PERIOD * 1000; /* a fresh window */
+	w->unix0 += 7ull * PERIOD * 1000;                 /* a fresh window */
 	(void)mt6d_pub_tick(p, w->sim->now, unix_now(w)); /* starts 8 (max_inflight) */
 	mt6d_pub_get_status(p, &st);
 	assert_int_equal(st.round_total, 8);
@@ -407,8 +414,10 @@ static void test_reload_mid_round(void **state)
 static void test_republish(void **state)
 {
 	struct world *w = *state;
-	struct mt6d_pub_config pc = {.dht = w->sim->node[23], .period = 7200,
-	                             .transports = MT6D_RDV_BEP44, .max_inflight = 8};
+	struct mt6d_pub_config pc = {.dht = w->sim->node[23],
+	                             .period = 7200,
+	                             .transports = MT6D_RDV_BEP44,
+	                             .max_inflight = 8};
 	struct mt6d_pub_status st;
 	struct mt6d_pub *p;
 	uint64_t T;
@@ -526,17 +535,17 @@ static void test_no_nodes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_registry_errors),
-		cmocka_unit_test(test_every_client_finds_its_own),
-		cmocka_unit_test(test_cannot_open_anothers),
-		cmocka_unit_test(test_restart_inside_window),
-		cmocka_unit_test(test_window_edge),
-		cmocka_unit_test(test_stuffing_transport),
-		cmocka_unit_test(test_period_change),
-		cmocka_unit_test(test_reload_mid_round),
-		cmocka_unit_test(test_republish),
-		cmocka_unit_test(test_underlay_version2),
-		cmocka_unit_test(test_no_nodes),
+	        cmocka_unit_test(test_registry_errors),
+	        cmocka_unit_test(test_every_client_finds_its_own),
+	        cmocka_unit_test(test_cannot_open_anothers),
+	        cmocka_unit_test(test_restart_inside_window),
+	        cmocka_unit_test(test_window_edge),
+	        cmocka_unit_test(test_stuffing_transport),
+	        cmocka_unit_test(test_period_change),
+	        cmocka_unit_test(test_reload_mid_round),
+	        cmocka_unit_test(test_republish),
+	        cmocka_unit_test(test_underlay_version2),
+	        cmocka_unit_test(test_no_nodes),
 	};
 	if (mt6d_init() < 0)
 		return 1;

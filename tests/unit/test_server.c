@@ -80,8 +80,8 @@ struct world {
 	int srv_rx_from_session[NCLI]; /* client index of the session that delivered */
 	int sessions_up, sessions_down;
 	/* rebinding */
-	uint8_t prefix[NCLI][8];            /* where the network delivers to client i */
-	bool underlay;                      /* clients use the server's underlay */
+	uint8_t prefix[NCLI][8];        /* where the network delivers to client i */
+	bool underlay;                  /* clients use the server's underlay */
 	struct mt6d_endpoint nat[NCLI]; /* underlay: client i's public endpoint */
 	uint32_t epoch_ms, window_ms;
 };
@@ -125,14 +125,14 @@ static void enqueue(struct world *w, int sender, const struct mt6d_endpoint *fro
 	memcpy(d->data, p, len);
 }
 
-static void srv_send(void *arg, const struct mt6d_endpoint *from,
-                     const struct mt6d_endpoint *to, const uint8_t *p, size_t len)
+static void srv_send(void *arg, const struct mt6d_endpoint *from, const struct mt6d_endpoint *to,
+                     const uint8_t *p, size_t len)
 {
 	enqueue(arg, -1, from, to, p, len);
 }
 
-static void cli_send(void *arg, const struct mt6d_endpoint *from,
-                     const struct mt6d_endpoint *to, const uint8_t *p, size_t len)
+static void cli_send(void *arg, const struct mt6d_endpoint *from, const struct mt6d_endpoint *to,
+                     const uint8_t *p, size_t len)
 {
 	struct party *pa = arg;
 	enqueue(pa->w, pa->idx, from, to, p, len);
@@ -1131,7 +1131,7 @@ static void test_rebind_replays(void **state)
 	struct world *w = world_new_ex(false, 0, 5000);
 	uint8_t np[8] = {0x20, 0x01, 0x0d, 0xb8, 0x00, 0xc7, 0, 0}, buf[CLAIM16];
 	struct mt6d_endpoint attacker = {.addr = {0x20, 0x01, 0x0d, 0xb8, 0x00, 0xaa, 0, 0, 1},
-	                                     .port = 5555};
+	                                 .port = 5555};
 	struct mt6d_srv_session *s;
 	struct mt6d_srv_stats st;
 	const struct cap *c;

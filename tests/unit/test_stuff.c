@@ -154,7 +154,8 @@ static void mixed_announcers(uint16_t underlay_port)
 			if (who % 2)
 				memcpy(peers[n].ip, "\xcb\x00\x71\x00", 4); /* 203.0.113.x */
 			else
-				memcpy(peers[n].ip, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x02", 16);
+				memcpy(peers[n].ip, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x02",
+				       16);
 			peers[n].ip[peers[n].ip_len - 1] = (uint8_t)(10 + who);
 			peers[n].port = ports[i];
 		}
@@ -207,10 +208,10 @@ static void test_empty(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip_1),    cmocka_unit_test(test_round_trip_85),
-		cmocka_unit_test(test_round_trip_255),  cmocka_unit_test(test_length_limits),
-		cmocka_unit_test(test_mixed_announcers), cmocka_unit_test(test_empty),
-		cmocka_unit_test(test_mixed_announcers_v2),
+	        cmocka_unit_test(test_round_trip_1),        cmocka_unit_test(test_round_trip_85),
+	        cmocka_unit_test(test_round_trip_255),      cmocka_unit_test(test_length_limits),
+	        cmocka_unit_test(test_mixed_announcers),    cmocka_unit_test(test_empty),
+	        cmocka_unit_test(test_mixed_announcers_v2),
 	};
 	if (mt6d_init() < 0)
 		return 1;

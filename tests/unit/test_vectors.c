@@ -101,8 +101,7 @@ static void check_shared_secret(const struct vec *v)
 
 static void check_window(const struct vec *v)
 {
-	assert_int_equal(mt6d_window(num(v, "time"), (uint32_t)num(v, "period")),
-	                 num(v, "window"));
+	assert_int_equal(mt6d_window(num(v, "time"), (uint32_t)num(v, "period")), num(v, "window"));
 }
 
 static void check_descriptor(const struct vec *v)
@@ -349,8 +348,12 @@ static void check_msg(const struct vec *v)
 		assert_int_equal(mt6d_rebind_grant_decode(&gr, m.u.grant.bytes, m.u.grant.len), 0);
 		break;
 	}
-	case MT6D_MSG_TEARDOWN: assert_int_equal(m.u.teardown.reason, num(v, "reason")); break;
-	case MT6D_MSG_KEEPALIVE: assert_true(m.u.keepalive.time_ms == num(v, "time_ms")); break;
+	case MT6D_MSG_TEARDOWN:
+		assert_int_equal(m.u.teardown.reason, num(v, "reason"));
+		break;
+	case MT6D_MSG_KEEPALIVE:
+		assert_true(m.u.keepalive.time_ms == num(v, "time_ms"));
+		break;
 	}
 	assert_int_equal(mt6d_msg_encode(out, sizeof(out), &m), (int)len);
 	assert_memory_equal(out, in, len);
@@ -366,7 +369,8 @@ static void check_rebind_tree_key(const struct vec *v)
 	assert_memory_equal(got, want, 32);
 	hex(want, 32, v, "key");
 	assert_int_equal(mt6d_rebind_tree_key(got, master, num(v, "epoch"),
-	                                      (unsigned)num(v, "level"), (uint32_t)num(v, "prefix")),
+	                                      (unsigned)num(v, "level"),
+	                                      (uint32_t)num(v, "prefix")),
 	                 0);
 	assert_memory_equal(got, want, 32);
 	/* A prefix longer than level + 1 bits is refused. */
@@ -482,20 +486,26 @@ static const struct {
 	const char *kind;
 	void (*check)(const struct vec *);
 } kinds[] = {
-	{"key", check_key},         {"shared-secret", check_shared_secret},
-	{"window", check_window},   {"descriptor", check_descriptor},
-	{"bep44", check_bep44},     {"seed-iid", check_seed_iid},
-	{"slot", check_slot},       {"address", check_address},
-	{"config", check_config},   {"seal", check_seal},
-	{"config-v2", check_config_v2},
-	{"seal-v2", check_seal_v2},
-	{"stuff", check_stuff},       {"intro-key", check_intro_key},
-	{"msg", check_msg},
-	{"rebind-tree-key", check_rebind_tree_key},
-	{"rebind-conn-key", check_rebind_conn_key},
-	{"rebind-grant", check_rebind_grant},
-	{"rebind-claim", check_rebind_claim},
-	{"rebind-reply", check_rebind_reply},
+        {"key", check_key},
+        {"shared-secret", check_shared_secret},
+        {"window", check_window},
+        {"descriptor", check_descriptor},
+        {"bep44", check_bep44},
+        {"seed-iid", check_seed_iid},
+        {"slot", check_slot},
+        {"address", check_address},
+        {"config", check_config},
+        {"seal", check_seal},
+        {"config-v2", check_config_v2},
+        {"seal-v2", check_seal_v2},
+        {"stuff", check_stuff},
+        {"intro-key", check_intro_key},
+        {"msg", check_msg},
+        {"rebind-tree-key", check_rebind_tree_key},
+        {"rebind-conn-key", check_rebind_conn_key},
+        {"rebind-grant", check_rebind_grant},
+        {"rebind-claim", check_rebind_claim},
+        {"rebind-reply", check_rebind_reply},
 };
 
 static void test_protocol_md(void **state)
@@ -558,7 +568,7 @@ static void test_protocol_md(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_protocol_md),
+	        cmocka_unit_test(test_protocol_md),
 	};
 	if (mt6d_init() < 0)
 		return 1;

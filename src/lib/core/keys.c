@@ -52,7 +52,8 @@ int mt6d_key_from_base64(uint8_t key[static MT6D_KEY_LEN], const char *text)
 	return 0;
 }
 
-void mt6d_key_to_base64(char out[static MT6D_KEY_B64_LEN + 1], const uint8_t key[static MT6D_KEY_LEN])
+void mt6d_key_to_base64(char out[static MT6D_KEY_B64_LEN + 1],
+                        const uint8_t key[static MT6D_KEY_LEN])
 {
 	sodium_bin2base64(out, MT6D_KEY_B64_LEN + 1, key, MT6D_KEY_LEN,
 	                  sodium_base64_VARIANT_ORIGINAL);

@@ -128,8 +128,8 @@ int mt6d_config_open_afternm(struct mt6d_config *c, const uint8_t *m, size_t len
 
 	if (len != MT6D_SEALED_LEN && len != MT6D_SEALED_V2_LEN)
 		return -EMSGSIZE;
-	if (crypto_box_open_easy_afternm(pt, m + MT6D_NONCE_LEN, len - MT6D_NONCE_LEN, m,
-	                                 boxkey) != 0)
+	if (crypto_box_open_easy_afternm(pt, m + MT6D_NONCE_LEN, len - MT6D_NONCE_LEN, m, boxkey) !=
+	    0)
 		return -EBADMSG;
 	ret = mt6d_config_decode(c, pt, len - MT6D_NONCE_LEN - crypto_box_MACBYTES);
 	sodium_memzero(pt, sizeof(pt));

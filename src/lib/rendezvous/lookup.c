@@ -39,11 +39,16 @@ struct mt6d_lookup {
 const char *mt6d_lookup_step_name(enum mt6d_lookup_step step)
 {
 	switch (step) {
-	case MT6D_LOOKUP_OK: return "ok";
-	case MT6D_LOOKUP_NO_NODES: return "no DHT node answered";
-	case MT6D_LOOKUP_NOT_FOUND: return "nothing stored at the location";
-	case MT6D_LOOKUP_DOES_NOT_OPEN: return "stored, but does not open with these keys";
-	case MT6D_LOOKUP_EXPIRED: return "opens, but for another window (expired)";
+	case MT6D_LOOKUP_OK:
+		return "ok";
+	case MT6D_LOOKUP_NO_NODES:
+		return "no DHT node answered";
+	case MT6D_LOOKUP_NOT_FOUND:
+		return "nothing stored at the location";
+	case MT6D_LOOKUP_DOES_NOT_OPEN:
+		return "stored, but does not open with these keys";
+	case MT6D_LOOKUP_EXPIRED:
+		return "opens, but for another window (expired)";
 	}
 	return "unknown";
 }
@@ -186,18 +191,18 @@ static int start_next(struct mt6d_lookup *lk, uint64_t now_ms)
 
 		if (lk->transport == 0) {
 			lk->transport = (lk->cfg.transports & MT6D_RDV_BEP44) ? MT6D_RDV_BEP44
-			                                                       : MT6D_RDV_STUFFING;
+			                                                      : MT6D_RDV_STUFFING;
 		} else if (lk->transport == MT6D_RDV_BEP44 &&
 		           (lk->cfg.transports & MT6D_RDV_STUFFING)) {
 			lk->transport = MT6D_RDV_STUFFING;
 		} else {
 			lk->transport = (lk->cfg.transports & MT6D_RDV_BEP44) ? MT6D_RDV_BEP44
-			                                                       : MT6D_RDV_STUFFING;
+			                                                      : MT6D_RDV_STUFFING;
 			if (++lk->wi == lk->nwin)
 				return -ENOENT;
 		}
-		if (lk->transport == ((lk->cfg.transports & MT6D_RDV_BEP44) ? MT6D_RDV_BEP44
-		                                                            : MT6D_RDV_STUFFING))
+		if (lk->transport ==
+		    ((lk->cfg.transports & MT6D_RDV_BEP44) ? MT6D_RDV_BEP44 : MT6D_RDV_STUFFING))
 			lk->res.windows_tried++;
 		w = lk->windows[lk->wi];
 		ctx = calloc(1, sizeof(*ctx));
@@ -212,7 +217,8 @@ static int start_next(struct mt6d_lookup *lk, uint64_t now_ms)
 			mt6d_bep44_keypair(pk, sk, lk->s, w);
 			sodium_memzero(sk, sizeof(sk));
 			mt6d_dht_mutable_target(target, pk, NULL, 0);
-			ret = mt6d_dht_get(lk->cfg.dht, target, pk, NULL, 0, on_result, ctx, now_ms);
+			ret = mt6d_dht_get(lk->cfg.dht, target, pk, NULL, 0, on_result, ctx,
+			                   now_ms);
 		} else {
 			uint8_t d[MT6D_DESC_LEN];
 			mt6d_descriptor(d, lk->s, w);
@@ -308,9 +314,12 @@ int mt6d_rdv_transport_parse(const char *s)
 const char *mt6d_rdv_transport_name(int mask)
 {
 	switch (mask & MT6D_RDV_BOTH) {
-	case MT6D_RDV_BEP44: return "bep44";
-	case MT6D_RDV_STUFFING: return "stuffing";
-	case MT6D_RDV_BOTH: return "both";
+	case MT6D_RDV_BEP44:
+		return "bep44";
+	case MT6D_RDV_STUFFING:
+		return "stuffing";
+	case MT6D_RDV_BOTH:
+		return "both";
 	}
 	return "none";
 }

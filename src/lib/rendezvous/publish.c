@@ -28,21 +28,21 @@
 
 #include "mt6d/rendezvous.h"
 
-#define MAX_INTROS 3 /* previous, current, next */
-#define MAX_QUEUE 8
+#define MAX_INTROS         3 /* previous, current, next */
+#define MAX_QUEUE          8
 #define STUFF_REPUBLISH_MS (15u * 60 * 1000)
 /* A stuffing announce sends 85 (103 with an underlay) queries to each of K
  * nodes, a BEP 44 put one: it takes this many units of the in-flight budget. */
-#define STUFF_WEIGHT 8
-#define MAX_ATTEMPTS 3
+#define STUFF_WEIGHT       8
+#define MAX_ATTEMPTS       3
 #define BEP44_REPUBLISH_MS (60u * 60 * 1000)
 
 struct pclient {
 	uint8_t pub[MT6D_KEY_LEN];
-	uint8_t s[MT6D_KEY_LEN];      /* shared secret: d_T, BEP 44 key */
-	uint8_t boxkey[32];           /* crypto_box_beforenm */
-	uint32_t round_started;       /* id of the last round that started it */
-	int unusable;                 /* all-zero shared secret: never published */
+	uint8_t s[MT6D_KEY_LEN]; /* shared secret: d_T, BEP 44 key */
+	uint8_t boxkey[32];      /* crypto_box_beforenm */
+	uint32_t round_started;  /* id of the last round that started it */
+	int unusable;            /* all-zero shared secret: never published */
 };
 
 struct op_ctx {
@@ -201,7 +201,7 @@ int mt6d_pub_set_clients(struct mt6d_pub *pub, const struct mt6d_registry *reg)
 		return -ENOMEM;
 	for (size_t i = 0; i < reg->n; i++) {
 		const struct pclient *old =
-			find_client(pub->clients, pub->nclients, reg->clients[i].pub);
+		        find_client(pub->clients, pub->nclients, reg->clients[i].pub);
 		if (old)
 			v[i] = *old; /* keep secrets and the place in the round */
 		else
@@ -335,7 +335,8 @@ static void op_done(void *arg, const struct mt6d_dht_result *res)
 		op_unlink(pub, o);
 		if (o->round_id == pub->round.id && pub->round.active) {
 			pub->round.inflight--;
-			pub->round.budget_used -= o->transport == MT6D_RDV_STUFFING ? STUFF_WEIGHT : 1;
+			pub->round.budget_used -=
+			        o->transport == MT6D_RDV_STUFFING ? STUFF_WEIGHT : 1;
 			if ((res->status < 0 || res->stored_on == 0) && o->attempt < MAX_ATTEMPTS &&
 			    retry_add(pub, o->client, o->transport, o->attempt + 1) == 0) {
 				pub->round.retried++;
@@ -396,10 +397,11 @@ static void start_op(struct mt6d_pub *pub, const struct pclient *c, int attempt,
 		pub->round.budget_used += weight;
 		pub->ops_started++;
 		if (transport == MT6D_RDV_BEP44)
-			ret = mt6d_dht_put_mutable(pub->cfg.dht, sk, NULL, 0, v, vlen, seq, op_done, o,
-			                           mono_ms);
+			ret = mt6d_dht_put_mutable(pub->cfg.dht, sk, NULL, 0, v, vlen, seq, op_done,
+			                           o, mono_ms);
 		else
-			ret = mt6d_dht_announce(pub->cfg.dht, d, ports, nports, op_done, o, mono_ms);
+			ret = mt6d_dht_announce(pub->cfg.dht, d, ports, nports, op_done, o,
+			                        mono_ms);
 		if (ret < 0) {
 			op_untrack(pub, o);
 			pub->round.inflight--;
@@ -535,7 +537,8 @@ uint64_t mt6d_pub_tick(struct mt6d_pub *pub, uint64_t mono_ms, uint64_t unix_ms)
 			struct retry r = pub->round.retries[--pub->round.nretries];
 			struct pclient *c = find_client(pub->clients, pub->nclients, r.client);
 			if (c && !c->unusable)
-				publish_client(pub, c, &s->intro, r.transport, r.attempt, mono_ms, unix_ms);
+				publish_client(pub, c, &s->intro, r.transport, r.attempt, mono_ms,
+				               unix_ms);
 			else
 				pub->round.failed++; /* removed from the registry meanwhile */
 		}

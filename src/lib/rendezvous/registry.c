@@ -84,7 +84,8 @@ int mt6d_registry_parse(struct mt6d_registry *reg, const char *text, size_t len,
 		}
 		memset(&v[n], 0, sizeof(v[n]));
 		if (mt6d_key_from_base64(v[n].pub, key) != 0) {
-			snprintf(err, errlen, "line %zu: `%s' is not a base64 public key", lineno, key);
+			snprintf(err, errlen, "line %zu: `%s' is not a base64 public key", lineno,
+			         key);
 			goto out;
 		}
 		while (b < ll && (line[b] == ' ' || line[b] == '\t'))
@@ -126,7 +127,8 @@ int mt6d_registry_parse(struct mt6d_registry *reg, const char *text, size_t len,
 		qsort(sorted, n, sizeof(*sorted), key_cmp);
 		for (size_t i = 1; i < n; i++)
 			if (!key_cmp(&sorted[i - 1], &sorted[i])) {
-				snprintf(err, errlen, "clients `%s' and `%s' have the same public key",
+				snprintf(err, errlen,
+				         "clients `%s' and `%s' have the same public key",
 				         sorted[i - 1].name, sorted[i].name);
 				goto out;
 			}

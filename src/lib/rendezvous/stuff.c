@@ -88,7 +88,8 @@ int mt6d_stuff_decode(const struct mt6d_peer *peers, size_t n, mt6d_stuff_cb cb,
 		size_t j = i, len = 0;
 		int ok = 1;
 
-		while (j < n && v[j].ip_len == v[i].ip_len && !memcmp(v[j].ip, v[i].ip, v[i].ip_len))
+		while (j < n && v[j].ip_len == v[i].ip_len &&
+		       !memcmp(v[j].ip, v[i].ip, v[i].ip_len))
 			j++;
 		for (size_t k = i; k < j; k++) {
 			uint8_t high = (uint8_t)(v[k].port >> 8);

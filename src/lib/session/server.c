@@ -333,8 +333,7 @@ static size_t grant_bytes(struct mt6d_srv *srv, const struct mt6d_srv_session *s
 /* Send session s's response (version 2 with the grant of the current epoch
  * when it has a connection ID) on the introduction channel of client c. */
 static void intro_respond(struct mt6d_srv *srv, struct intro_win *w, struct intro_peer *p,
-                          const struct mt6d_endpoint *local,
-                          const struct mt6d_endpoint *remote,
+                          const struct mt6d_endpoint *local, const struct mt6d_endpoint *remote,
                           const uint8_t prefix[static MT6D_PREFIX_LEN], size_t c,
                           const struct mt6d_srv_session *s, uint64_t unix_ms)
 {
@@ -471,9 +470,8 @@ static struct intro_peer *peer_get(struct intro_win *w, const struct srv_client 
  * session.
  */
 static void intro_input(struct mt6d_srv *srv, struct intro_win *w, size_t c,
-                        const struct mt6d_endpoint *local,
-                        const struct mt6d_endpoint *remote, bool underlay, uint8_t *dgram,
-                        size_t len, uint64_t unix_ms)
+                        const struct mt6d_endpoint *local, const struct mt6d_endpoint *remote,
+                        bool underlay, uint8_t *dgram, size_t len, uint64_t unix_ms)
 {
 	uint8_t *inner = dgram + MT6D_ENCAP_INNER_OFF, src[16], dst[16];
 	uint8_t prefix[MT6D_PREFIX_LEN] = {0};
@@ -562,9 +560,8 @@ static void intro_input(struct mt6d_srv *srv, struct intro_win *w, size_t c,
 /* A datagram to an introduction endpoint (MT6D): the client is the one
  * whose introduction IID in this slot is the source's. */
 static void intro_input_mt6d(struct mt6d_srv *srv, struct intro_win *w, uint64_t slot,
-                             const struct mt6d_endpoint *local,
-                             const struct mt6d_endpoint *remote, uint8_t *dgram, size_t len,
-                             uint64_t unix_ms)
+                             const struct mt6d_endpoint *local, const struct mt6d_endpoint *remote,
+                             uint8_t *dgram, size_t len, uint64_t unix_ms)
 {
 	uint64_t found_slot;
 	uint8_t a[16];
@@ -829,8 +826,8 @@ static int claim_accept(struct mt6d_srv *srv, const struct mt6d_rebind_result *r
  * the datagram, rate-limited per source prefix).
  */
 static void unknown_input(struct mt6d_srv *srv, const struct mt6d_endpoint *local,
-                          const struct mt6d_endpoint *remote, bool underlay,
-                          const uint8_t *dgram, size_t len, uint64_t unix_ms)
+                          const struct mt6d_endpoint *remote, bool underlay, const uint8_t *dgram,
+                          size_t len, uint64_t unix_ms)
 {
 	struct mt6d_rebind_loc from;
 	struct mt6d_rebind_result res;
