@@ -21,6 +21,7 @@
 
 #include <sodium.h>
 
+#include "mt6d/client.h"
 #include "mt6d/server.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -36,7 +36,7 @@
 #include <sodium.h>
 
 #include "datapath.h"
-#include "mt6d/server.h"
+#include "mt6d/client.h"
 
 struct sim;
 

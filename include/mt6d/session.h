@@ -97,6 +97,26 @@ struct mt6d_msg {
 	} u;
 };
 
+/* Timing of sessions, shared by server and client. */
+#define MT6D_IDLE_TIMEOUT_S   120   /* a session with no authentic packet this long ends */
+#define MT6D_KEEPALIVE_S      25    /* send a keepalive after this long without sending */
+#define MT6D_DEAD_INTERVALS   3     /* client: server silent for 3 keepalive intervals */
+#define MT6D_REQUEST_SKEW_MS  60000 /* a request's time within 60 s of the server's */
+#define MT6D_REQUEST_EVERY_MS 1000  /* client: resend an unanswered request */
+#define MT6D_REQUEST_TRIES    5
+#define MT6D_BACKOFF_MIN_MS   1000
+#define MT6D_BACKOFF_MAX_MS   60000
+/* A rotation period outside these bounds (from the DHT or a response) is
+ * refused: both ends are authentic, but a slot of 1 ms would only burn CPU. */
+#define MT6D_ROT_MIN_MS     100
+#define MT6D_ROT_MAX_MS     3600000
+#define MT6D_CLAIM_EVERY_MS 250 /* client: at most 4 claims a second */
+#define MT6D_CLAIM_TRIES    8   /* claims for one move before giving up on it */
+
+/* Send one datagram from a local endpoint to a remote one. */
+typedef void (*mt6d_send_fn)(void *arg, const struct mt6d_endpoint *from,
+                             const struct mt6d_endpoint *to, const uint8_t *p, size_t len);
+
 /* Encode into out (cap bytes): the length, or -EMSGSIZE / -EINVAL. */
 int mt6d_msg_encode(uint8_t *out, size_t cap, const struct mt6d_msg *m);
 /* -EMSGSIZE wrong length, -EPROTONOSUPPORT other version, -EBADMSG unknown

@@ -40,7 +40,7 @@
 #include "dhtrun.h"
 #include "sessd.h"
 #include "mt6d/rendezvous.h"
-#include "mt6d/server.h"
+#include "mt6d/client.h"
 
 #define WHO     "client"
 #define BATCH   64

@@ -24,6 +24,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "mt6d/client.h"
 #include "mt6d/server.h"
 
 #define NCLI 4 /* clients 0..2 registered, 3 not */

@@ -30,7 +30,7 @@
 
 #include <sodium.h>
 
-#include "mt6d/server.h"
+#include "mt6d/client.h"
 
 #define CTL_BUF (MT6D_ENCAP_OVERHEAD + 40 + MT6D_MSG_MAX_LEN)
 

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libmt6d client of the session protocol (docs/sessions.md): the state
+ * machine LOOKUP -> INTRO -> SESSION, and BACKOFF when a step fails or the
+ * server goes silent. Like the server (mt6d/server.h) it takes the time as
+ * an argument and calls back to send, deliver and report; no I/O.
+ */
+#ifndef MT6D_CLIENT_H
+#define MT6D_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mt6d/mt6d.h"
+#include "mt6d/rebind.h"
+#include "mt6d/rendezvous.h"
+#include "mt6d/session.h"
+#include "mt6d/tunnel.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum mt6d_cli_state {
+	MT6D_CLI_LOOKUP = 0, /* waiting for the rendezvous (mt6d_cli_lookup_done) */
+	MT6D_CLI_INTRO,      /* request sent on the introduction session */
+	MT6D_CLI_SESSION,    /* the client session is up */
+	MT6D_CLI_BACKOFF,    /* waiting before the next lookup */
+	MT6D_CLI_CLOSED,     /* mt6d_cli_close() */
+};
+const char *mt6d_cli_state_name(enum mt6d_cli_state st);
+
+struct mt6d_cli_stats {
+	uint64_t lookups, lookups_failed, requests_sent, responses, sessions;
+	uint64_t rx_not_ours; /* to an endpoint of no current slot */
+	uint64_t rx_truncated, rx_forged, rx_replayed, rx_bad_inner, rx_bad_msg;
+	uint64_t tx_no_session; /* inner packets while no session is up */
+	uint64_t teardowns_rx, server_silent, intro_timeouts;
+	/* rebinding */
+	uint64_t replies_rx;      /* unrecognized-connection replies acted on */
+	uint64_t replies_ignored; /* replies whose echo is none of ours */
+	uint64_t claims_sent;
+	uint64_t rebinds;        /* claims answered: the session continued */
+	uint64_t prefix_changes; /* mt6d_cli_set_prefix with a new /64 */
+	uint64_t renewals_rx;    /* renewals (message 4) taken */
+	uint64_t no_underlay;    /* configurations without the underlay (underlay mode) */
+};
+
+struct mt6d_cli_config {
+	uint8_t client_priv[MT6D_KEY_LEN]; /* copied; wiped by mt6d_cli_free */
+	uint8_t server_pub[MT6D_KEY_LEN];
+	uint8_t prefix[MT6D_PREFIX_LEN];         /* the client's outer /64 */
+	uint32_t keepalive_s;                    /* 0: MT6D_KEEPALIVE_S */
+	uint32_t dead_intervals;                 /* 0: MT6D_DEAD_INTERVALS */
+	uint32_t request_every_ms;               /* 0: MT6D_REQUEST_EVERY_MS */
+	uint32_t request_tries;                  /* 0: MT6D_REQUEST_TRIES */
+	uint32_t backoff_min_ms, backoff_max_ms; /* 0: 1 s, 60 s */
+	/* Underlay mode: talk to the server's underlay endpoint (from the
+	 * rendezvous, version 2) from one socket whose address the caller does
+	 * not know; send is called with an all-zero `from`. */
+	bool underlay;
+	mt6d_send_fn send;
+	void (*deliver)(void *arg, const uint8_t *pkt, size_t len);
+	/* Slots of the active MT6D session (introduction, then client). */
+	mt6d_tun_slot_cb on_slot;
+	/* The state changed; in LOOKUP the caller starts a rendezvous. */
+	void (*on_state)(void *arg, enum mt6d_cli_state from, enum mt6d_cli_state to);
+	void *arg;
+};
+
+/* Read-only outside client.c. */
+struct mt6d_cli {
+	struct mt6d_cli_config cfg;
+	enum mt6d_cli_state state;
+	uint8_t s[MT6D_KEY_LEN];        /* shared secret with the server */
+	struct mt6d_config intro;       /* the configuration found (INTRO, SESSION) */
+	uint8_t seed_iid[MT6D_IID_LEN]; /* C_IID */
+	struct mt6d_tun_session tun;    /* introduction or client session */
+	bool have_tun;
+	uint64_t request_id;
+	unsigned tries;
+	uint64_t next_ms; /* next request, or end of backoff */
+	uint32_t backoff_ms;
+	/* the session (SESSION) */
+	uint8_t client_tun[16], server_tun[16];
+	uint8_t tun_prefix_len;
+	uint32_t idle_timeout_s;
+	uint64_t session_ms, last_rx_ms, last_tx_ms;
+	struct mt6d_cli_stats stats;
+	/* rebinding (docs/rebind.md) */
+	struct mt6d_endpoint underlay; /* the server's, underlay mode */
+	struct mt6d_rebind_grant grant;
+	bool have_grant;
+	bool claim_pending;   /* a claim is out, nothing authentic since */
+	unsigned claim_tries; /* claims sent for the current move */
+	uint64_t claim_t;     /* t of the last claim (each is newer) */
+	uint64_t claim_ms;    /* when the last claim was sent */
+	struct mt6d_rebind_loc claim_loc;
+	struct mt6d_rebind_echoes *echoes;
+};
+
+struct mt6d_cli *mt6d_cli_new(const struct mt6d_cli_config *cfg);
+void mt6d_cli_free(struct mt6d_cli *c); /* NULL is a no-op */
+/* Enter LOOKUP (on_state is called). */
+void mt6d_cli_start(struct mt6d_cli *c, uint64_t unix_ms);
+/* The rendezvous ended: cfg found, or NULL (BACKOFF). */
+void mt6d_cli_lookup_done(struct mt6d_cli *c, const struct mt6d_config *cfg, uint64_t unix_ms);
+/* A datagram that arrived at local (a slot endpoint) from remote. */
+void mt6d_cli_input(struct mt6d_cli *c, const struct mt6d_endpoint *local,
+                    const struct mt6d_endpoint *remote, uint8_t *dgram, size_t len,
+                    uint64_t unix_ms);
+/* As mt6d_srv_output, to the server. */
+void mt6d_cli_output(struct mt6d_cli *c, uint8_t *buf, size_t cap, size_t len, uint64_t unix_ms);
+/* Requests, rotation, keepalives, silence, backoff. Returns when to call again. */
+uint64_t mt6d_cli_tick(struct mt6d_cli *c, uint64_t unix_ms);
+/*
+ * The client's /64 changed (MT6D mode): its slot endpoints move to the new
+ * prefix (on_slot reports the old ones leaving and the new ones coming)
+ * and, with a session up, a claim goes to the server at once. Before a
+ * session the introduction starts over from the new prefix.
+ */
+void mt6d_cli_set_prefix(struct mt6d_cli *c, const uint8_t prefix[static MT6D_PREFIX_LEN],
+                         uint64_t unix_ms);
+/* Send message 2 if a session is up; the client is CLOSED after. */
+void mt6d_cli_close(struct mt6d_cli *c, uint64_t unix_ms);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
