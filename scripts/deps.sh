@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(
 	build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
-	libsodium-dev libev-dev libmnl-dev libinih-dev libcmocka-dev libssl-dev
+	libsodium-dev libev-dev libmnl-dev libinih-dev libcmocka-dev libssl-dev libseccomp-dev libcap-dev
 	python3 python3-nacl python3-libtorrent
 	iproute2 nftables conntrack iperf3 tcpdump tshark procps psmisc iputils-ping bc
 	wireguard-go wireguard-tools

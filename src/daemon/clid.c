@@ -37,6 +37,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "datapath.h"
+#include "privdrop.h"
 #include "dhtrun.h"
 #include "sessd.h"
 #include "mt6d/rendezvous.h"
@@ -723,6 +724,10 @@ int cmd_client(int argc, char **argv)
 	}
 	ret = setup(d, priv) < 0 ? 1 : 0;
 	sodium_memzero(priv, sizeof(priv));
+	if (ret == 0 && privdrop(WHO, d->conf.user,
+	                         &(struct privdrop_paths){
+	                                 .rewrite = {d->conf.state_file, d->conf.dht_state}}) < 0)
+		ret = 1;
 	if (ret == 0) {
 		ev_run(d->loop, 0);
 		ret = d->fatal ? 1 : 0;

@@ -266,6 +266,10 @@ static int handler(void *user, const char *section, const char *key, const char 
 			if (u32(&c->lookup_timeout_s, value, 1, 3600) < 0)
 				return bad(p, "%s is not a number of seconds from 1 to 3600: `%s'",
 				           key, value);
+		} else if (!strcmp(key, "user")) {
+			if (!*value || strlen(value) >= sizeof(c->user) || strpbrk(value, "/: \t"))
+				return bad(p, "%s is not a user name: `%s'", key, value);
+			strcpy(c->user, value);
 		} else if (!strcmp(key, "state_file")) {
 			if (path(c->state_file, value) < 0)
 				return bad(p, "%s is not a file path: `%s'", key, value);

@@ -56,6 +56,7 @@ struct conf {
 	char uplink[16];                  /* client: interface of the rotating addresses */
 	uint32_t lookup_timeout_s;        /* client: one rendezvous attempt */
 	char state_file[CONF_PATH_MAX];   /* what to undo after a crash */
+	char user[64];                    /* run as this user after set-up (privdrop.h) */
 	/* [dht] */
 	struct conf_addr listen[CONF_MAX_LISTEN];
 	int nlisten;

@@ -38,6 +38,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "datapath.h"
+#include "privdrop.h"
 #include "dhtrun.h"
 #include "sessd.h"
 #include "mt6d/rendezvous.h"
@@ -743,6 +744,11 @@ int cmd_server(int argc, char **argv)
 	}
 	ret = setup(d, priv) < 0 ? 1 : 0;
 	sodium_memzero(priv, sizeof(priv));
+	if (ret == 0 &&
+	    privdrop(WHO, d->conf.user,
+	             &(struct privdrop_paths){.rewrite = {d->conf.state_file, d->conf.dht_state},
+	                                      .reread = {d->conf.clients}}) < 0)
+		ret = 1;
 	if (ret == 0)
 		ev_run(d->loop, 0);
 out:

@@ -48,6 +48,7 @@
 
 #include "cli.h"
 #include "daemon.h"
+#include "privdrop.h"
 #include "mt6d/tunnel.h"
 
 #ifndef IPV6_FREEBIND
@@ -76,6 +77,7 @@ struct tcfg {
 	char name[IFNAMSIZ];
 	char uplink[IFNAMSIZ];
 	char state_file[512];
+	char user[64]; /* User =: run as this user after set-up (privdrop.h) */
 	enum mt6d_role role;
 	bool have_role, have_key, have_lp, have_li, have_rp, have_ri;
 	uint8_t ks[MT6D_INTRO_KEY_LEN];
@@ -200,6 +202,10 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
 			if (*n == MAX_INNER)
 				return CFG_ERR("more than %d %s lines", MAX_INNER, name);
 			(is_addr ? c->addrs : c->routes)[(*n)++] = p;
+		} else if (!strcasecmp(name, "User")) {
+			if (!*value || strlen(value) >= sizeof(c->user) || strpbrk(value, "/: \t"))
+				return CFG_ERR("User is not a user name: `%s'", value);
+			strcpy(c->user, value);
 		} else if (!strcasecmp(name, "StateFile")) {
 			if (!*value || strlen(value) >= sizeof(c->state_file))
 				return CFG_ERR("StateFile is empty or too long: `%s'", value);
@@ -884,7 +890,8 @@ int cmd_tunnel(int argc, char **argv)
 		cli_fail("cannot start the event loop");
 		goto out;
 	}
-	if (setup(d) < 0)
+	if (setup(d) < 0 || privdrop("tunnel", d->cfg.user,
+	                             &(struct privdrop_paths){.rewrite = {d->cfg.state_file}}) < 0)
 		goto out;
 	ev_run(d->loop, 0);
 	ret = d->fatal ? 1 : 0;

@@ -18,7 +18,10 @@
 # Knobs for other topologies (test_rebind_*.sh): SWARM_ADDR (the swarm's
 # address, IPv6 or IPv4), SERVER_DHT (the server's [dht] listen),
 # CLIENT_DHT_<i> (client i's [dht] listen), AUTO="1" (client 1 in bind mode
-# with prefix = auto), UNDERLAY="1" (client 1 in underlay mode).
+# with prefix = auto), UNDERLAY="1" (client 1 in underlay mode),
+# PRIV_USER=NAME (every daemon gets `user = NAME`: it drops to that user
+# after set-up, docs/privdrop.md; $TMP is then owned by that user, so state
+# files can be rewritten, and check_dropped tells whether it held).
 set -euo pipefail
 
 MT6D=$(readlink -f "$1")
@@ -30,6 +33,7 @@ R=mt6d-$ID-r
 S=mt6d-$ID-s
 TMP=$(mktemp -d /tmp/mt6d-$ID.XXXXXX)
 chmod 700 "$TMP"
+[ -z "${PRIV_USER:-}" ] || chown "$PRIV_USER:" "$TMP"
 SWARM_PORT=20000
 SWARM_N=${SWARM_N:-16}
 ROT=${ROT:-1000}
@@ -172,6 +176,7 @@ transport = bep44
 idle_timeout = ${IDLE:-30}
 keepalive = ${KEEPALIVE:-2}
 state_file = $TMP/server.state
+$([ -z "${PRIV_USER:-}" ] || echo "user = $PRIV_USER")
 ${SERVER_EXTRA:-}
 
 [dht]
@@ -201,6 +206,7 @@ transport = bep44
 keepalive = ${KEEPALIVE:-2}
 lookup_timeout = 10
 state_file = $TMP/c$i.state
+$([ -z "${PRIV_USER:-}" ] || echo "user = $PRIV_USER")
 
 [dht]
 listen = $dht
@@ -308,4 +314,28 @@ check_client_clean() {
 	[ "$n" = 0 ] || { echo "FAIL: local route left on client $1"; return 1; }
 	! ip -n "$ns" link show mt6d0 >/dev/null 2>&1 || { echo "FAIL: TUN left on client $1"; return 1; }
 	[ ! -e "$TMP/c$1.state" ] || { echo "FAIL: state file left on client $1"; return 1; }
+}
+
+# check_dropped NAME: the daemon runs as $PRIV_USER with exactly
+# CAP_NET_ADMIN and CAP_NET_RAW (bits 12, 13: 0x3000) effective and
+# permitted, none inheritable or ambient, no_new_privs and a seccomp filter
+check_dropped() {
+	local pid st uid want
+	eval "pid=\$PID_$1"
+	st=/proc/$pid/status
+	want=$(id -u "$PRIV_USER")
+	grep -E '^(Uid|Gid|Cap|NoNewPrivs|Seccomp:)' "$st" | sed "s/^/+ $1 (pid $pid): /" >&2
+	uid=$(awk '/^Uid:/ {print $2 " " $3 " " $4 " " $5}' "$st")
+	[ "$uid" = "$want $want $want $want" ] || { echo "FAIL: $1 runs as uid $uid, not $want"; return 1; }
+	[ "$want" != 0 ] || { echo "FAIL: PRIV_USER is root"; return 1; }
+	grep -q '^CapEff:[[:space:]]*0000000000003000$' "$st" &&
+		grep -q '^CapPrm:[[:space:]]*0000000000003000$' "$st" &&
+		grep -q '^CapInh:[[:space:]]*0000000000000000$' "$st" &&
+		grep -q '^CapAmb:[[:space:]]*0000000000000000$' "$st" &&
+		grep -q '^CapBnd:[[:space:]]*0000000000003000$' "$st" ||
+		{ echo "FAIL: $1 keeps other capabilities than CAP_NET_ADMIN, CAP_NET_RAW"; return 1; }
+	grep -q '^NoNewPrivs:[[:space:]]*1$' "$st" && grep -q '^Seccomp:[[:space:]]*2$' "$st" ||
+		{ echo "FAIL: $1 has no seccomp filter"; return 1; }
+	grep -q "running as user $PRIV_USER" "$TMP/$1.log" || { echo "FAIL: $1 did not log the drop"; return 1; }
+	echo "ok: $1 runs as $PRIV_USER (uid $want) with cap_net_admin,cap_net_raw and a seccomp filter" >&2
 }

@@ -19,6 +19,9 @@
 #     file), the restarted one removes them first, and the clients get new
 #     sessions on their own;
 #  6. SIGINT leaves nothing: addresses, routes, nftables rules, TUN, state.
+# With PRIV_USER=NAME (test_privdrop.sh) every daemon runs as NAME after
+# set-up, and the test also checks their uid, capabilities and seccomp
+# filter (check_dropped) and that SIGHUP re-reads the registry as NAME.
 # Usage: test_sessions.sh PATH/TO/mt6d   (root; about 2 minutes)
 ROUTED="3" # client 3 in routed mode, the others in bind mode
 source "$(dirname "$0")/sesslib.sh"
@@ -50,6 +53,9 @@ for i in 1 2 3; do
 	run ip netns exec "$(cns "$i")" ping -6 -c 3 -i 0.2 -w 5 2001:db8:100::1
 done
 is server "j['session_count']==3" || { echo "FAIL: server does not hold 3 sessions"; exit 1; }
+if [ -n "${PRIV_USER:-}" ]; then
+	for n in server c1 c2 c3 c4; do check_dropped "$n"; done
+fi
 # The window of client 1's introduction: the attacker (client 2) later
 # fetches that window's K, as any registered client can while it is live.
 W1=$(json c1 "j['window']")
@@ -174,6 +180,14 @@ wait_for 5 "the new server holds both" is server "j['session_count']==2"
 for i in 1 3; do
 	run ip netns exec "$(cns "$i")" ping -6 -c 3 -i 0.2 -w 5 2001:db8:100::1
 done
+if [ -n "${PRIV_USER:-}" ]; then
+	check_dropped server
+	echo "== SIGHUP as $PRIV_USER: the registry is read again (client 4 added)"
+	echo "$(cat "$TMP/c4.pub") client4" >>"$TMP/clients"
+	run kill -HUP "$PID_server"
+	wait_for 5 "the server knows 4 clients" is server "j['clients']==4"
+	check_dropped server
+fi
 
 echo "== 6. SIGINT everywhere, nothing left"
 stop server
