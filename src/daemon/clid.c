@@ -39,6 +39,7 @@
 #include "datapath.h"
 #include "privdrop.h"
 #include "dhtrun.h"
+#include "events.h"
 #include "sessd.h"
 #include "mt6d/rendezvous.h"
 #include "mt6d/client.h"
@@ -58,6 +59,7 @@ struct clid {
 	ev_timer lookup_w, deadline_w, tick_w, prefix_w;
 	struct mt6d_cli *cli;
 	struct control ctl;
+	struct events_watch evw;
 	struct nl *nl;
 	struct state st;
 	int tun_fd, ul_fd; /* ul_fd: the underlay socket (mode = underlay), else -1 */
@@ -86,6 +88,7 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 	char e[80];
 	int ret;
 
+	events_slot(&d->ctl, EVENTS_CLIENT_SESSION, s, sl, add);
 	if (d->conf.underlay)
 		return; /* one socket, no MT6D addresses */
 	memcpy(it.addr, sl->local.addr, 16);
@@ -190,6 +193,7 @@ static void on_state(void *arg, enum mt6d_cli_state from, enum mt6d_cli_state to
 	uint64_t now = mt6d_unix_ms();
 	char a[64], b[64], e[80];
 
+	events_client_state(&d->ctl, c, from, to);
 	if (from == MT6D_CLI_SESSION)
 		set_tun_addr(d, false);
 	switch (to) {
@@ -255,6 +259,7 @@ static void lookup_finish(struct clid *d, const struct mt6d_lookup_result *res)
 	mt6d_lookup_free(d->lk);
 	d->lk = NULL;
 	d->lookup_done = false;
+	events_lookup(&d->ctl, res, mt6d_unix_ms() - d->lookup_started_ms);
 	if (res && res->step == MT6D_LOOKUP_OK) {
 		sessd_log(WHO, "rendezvous: found window %" PRIu64 " through %s in %" PRIu64 " ms",
 		          res->window, mt6d_rdv_transport_name(res->transport),
@@ -380,6 +385,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	struct clid *d = w->data;
 	uint64_t now = mt6d_unix_ms(), next = mt6d_cli_tick(d->cli, now);
 
+	events_poll_client(&d->ctl, &d->evw, d->cli, d->run.dht, now);
 	ev_timer_stop(loop, w);
 	ev_timer_set(w, next > now ? (double)(next - now + 1) / 1000.0 : 0.001, 0.);
 	ev_timer_start(loop, w);

@@ -40,6 +40,7 @@
 #include "datapath.h"
 #include "privdrop.h"
 #include "dhtrun.h"
+#include "events.h"
 #include "sessd.h"
 #include "mt6d/rendezvous.h"
 #include "mt6d/server.h"
@@ -56,6 +57,7 @@ struct srvd {
 	struct mt6d_pub *pub;
 	struct mt6d_srv *srv;
 	struct control ctl;
+	struct events_watch evw;
 	struct nl *nl;
 	struct state st;
 	int tun_fd, rx_fd, tx_fd, ul_fd; /* ul_fd: the underlay socket, -1 without */
@@ -101,9 +103,19 @@ static void on_deliver(void *arg, struct mt6d_srv_session *s, const uint8_t *pkt
 		d->tun_errors++;
 }
 
+static void on_slot(struct mt6d_tun_session *t, struct mt6d_tun_slot *sl, bool add, void *arg)
+{
+	if (t->user) /* a session, not an introduction endpoint */
+		events_slot(&((struct srvd *)arg)->ctl, ((struct mt6d_srv_session *)t->user)->name,
+		            t, sl, add);
+}
+
 static void on_session(void *arg, struct mt6d_srv_session *s, bool up, enum mt6d_srv_end why)
 {
 	char a[64], ep[80];
+
+	events_session(&((struct srvd *)arg)->ctl, s->name, up,
+	               up ? "established" : mt6d_srv_end_name(why));
 
 	if (up && s->underlay)
 		sessd_log(WHO, "session up: %s, tunnel %s, underlay from %s", s->name,
@@ -199,6 +211,7 @@ static void on_srv_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	struct srvd *d = w->data;
 	uint64_t now = mt6d_unix_ms(), next = mt6d_srv_tick(d->srv, now);
 
+	events_poll_server(&d->ctl, &d->evw, d->srv, d->pub, d->run.dht, now);
 	/* 1 ms past the edge so the clock reads the new slot when it fires. */
 	ev_timer_set(w, next > now ? (double)(next - now + 1) / 1000.0 : 0.001, 0.);
 	ev_timer_start(loop, w);
@@ -509,6 +522,7 @@ static int setup(struct srvd *d, const uint8_t priv[static MT6D_KEY_LEN])
 	        .send = on_send,
 	        .deliver = on_deliver,
 	        .on_session = on_session,
+	        .on_slot = on_slot,
 	        .arg = d,
 	};
 	struct mt6d_pub_config pc = {0};
