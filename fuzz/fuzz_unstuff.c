@@ -14,11 +14,11 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct ctx {
-	const struct mt6d_peer *peers;
+	const struct mt6d_endpoint *peers;
 	size_t n;
 };
 
-static int check_group(const struct mt6d_peer *ip, const uint8_t *msg, size_t len, void *arg)
+static int check_group(const struct mt6d_endpoint *ip, const uint8_t *msg, size_t len, void *arg)
 {
 	const struct ctx *c = arg;
 	size_t count = 0;
@@ -27,7 +27,7 @@ static int check_group(const struct mt6d_peer *ip, const uint8_t *msg, size_t le
 		abort();
 	/* The group is exactly the peers of this IP. */
 	for (size_t i = 0; i < c->n; i++)
-		if (c->peers[i].ip_len == ip->ip_len && !memcmp(c->peers[i].ip, ip->ip, ip->ip_len))
+		if (!memcmp(c->peers[i].addr, ip->addr, sizeof(ip->addr)))
 			count++;
 	if (count != len)
 		abort();
@@ -36,16 +36,16 @@ static int check_group(const struct mt6d_peer *ip, const uint8_t *msg, size_t le
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct mt6d_peer peers[1024];
+	struct mt6d_endpoint peers[1024];
 	size_t n = 0;
 	struct ctx c;
 
 	for (size_t i = 0; i + 4 <= size && n < 1024; i += 4, n++) {
-		memset(&peers[n], 0, sizeof(peers[n]));
-		peers[n].ip_len = data[i] & 1 ? 16 : 4;
-		peers[n].ip[0] = (uint8_t)(data[i] >> 1 & 7);
-		peers[n].ip[peers[n].ip_len - 1] = data[i + 1];
-		peers[n].port = (uint16_t)(data[i + 2] << 8 | data[i + 3]);
+		uint8_t ip[16] = {0};
+		size_t iplen = data[i] & 1 ? 16 : 4;
+		ip[0] = (uint8_t)(data[i] >> 1 & 7);
+		ip[iplen - 1] = data[i + 1];
+		mt6d_endpoint_set(&peers[n], ip, iplen, (uint16_t)(data[i + 2] << 8 | data[i + 3]));
 	}
 	c.peers = peers;
 	c.n = n;

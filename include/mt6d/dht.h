@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "mt6d/mt6d.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -87,12 +89,6 @@ int mt6d_dht_load(struct mt6d_dht *dht, const char *path, uint64_t now_ms);
 
 /* ---- client operations ---- */
 
-struct mt6d_dht_peer {
-	uint8_t family; /* AF_INET or AF_INET6 */
-	uint8_t ip[16];
-	uint16_t port;
-};
-
 struct mt6d_dht_result {
 	int status; /* 0; -ENOENT nothing found; -ETIMEDOUT nobody answered */
 	uint8_t target[MT6D_DHT_ID_LEN];
@@ -101,7 +97,7 @@ struct mt6d_dht_result {
 	unsigned stored_on;       /* announce, put: nodes that acknowledged */
 	unsigned hops;            /* depth of the closest answering node (seeds are 1) */
 	uint64_t elapsed_ms;
-	const struct mt6d_dht_peer *peers; /* get_peers */
+	const struct mt6d_endpoint *peers; /* get_peers: sorted, so grouped by IP */
 	size_t npeers;
 	const uint8_t *value; /* get: bencoded v */
 	size_t value_len;

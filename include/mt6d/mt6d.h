@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -46,6 +47,24 @@ struct mt6d_endpoint {
 	uint8_t addr[16];
 	uint16_t port;
 };
+
+/* ---- endpoints (endpoint.c) ---- */
+
+/* Nonzero when ep holds an IPv4 address (::ffff:a.b.c.d). */
+int mt6d_endpoint_is_v4(const struct mt6d_endpoint *ep);
+/* ep from an IPv4 (iplen 4) or IPv6 (iplen 16) address; -EINVAL otherwise. */
+int mt6d_endpoint_set(struct mt6d_endpoint *ep, const uint8_t *ip, size_t iplen, uint16_t port);
+/* The address as the wire carries it: 4 bytes (IPv4) or 16, length in *len. */
+const uint8_t *mt6d_endpoint_ip(const struct mt6d_endpoint *ep, size_t *len);
+/* Same address and port. */
+int mt6d_endpoint_eq(const struct mt6d_endpoint *a, const struct mt6d_endpoint *b);
+/* Order by address bytes, then port. */
+int mt6d_endpoint_cmp(const struct mt6d_endpoint *a, const struct mt6d_endpoint *b);
+/* A sockaddr_in for IPv4, sockaddr_in6 otherwise; returns its length. */
+socklen_t mt6d_endpoint_to_sockaddr(struct sockaddr_storage *ss, const struct mt6d_endpoint *ep);
+/* From sockaddr_in or sockaddr_in6 (a v4-mapped IPv6 address is IPv4);
+ * -EAFNOSUPPORT for another family, -EINVAL when sa is NULL or short. */
+int mt6d_endpoint_from_sockaddr(struct mt6d_endpoint *ep, const struct sockaddr *sa, socklen_t len);
 
 /* 0 on success, -1 if libsodium cannot start. Safe to call repeatedly. */
 int mt6d_init(void);
@@ -157,29 +176,23 @@ int mt6d_box_key(uint8_t boxkey[static 32], const uint8_t own_priv[static MT6D_K
 
 /* ---- port stuffing (stuff.c) ---- */
 
-/* A peer value as returned by get_peers: IPv4 (len 4) or IPv6 (len 16). */
-struct mt6d_peer {
-	uint8_t ip[16];
-	uint8_t ip_len;
-	uint16_t port;
-};
-
 /* ports[i] = p_i << 8 | m[i], p_i distinct random in 1..255, ascending.
  * -EMSGSIZE unless 1 <= len <= 255. */
 int mt6d_stuff_encode(uint16_t *ports, const uint8_t *m, size_t len);
 
 /* Called once per IP group with that group's bytes in high-byte order;
  * return nonzero to stop. */
-typedef int (*mt6d_stuff_cb)(const struct mt6d_peer *group_ip, const uint8_t *msg, size_t len,
+typedef int (*mt6d_stuff_cb)(const struct mt6d_endpoint *group_ip, const uint8_t *msg, size_t len,
                              void *arg);
 /*
- * Group peers by IP; within a group sort by port (the high byte is the
+ * Peers are endpoints as get_peers returns them. Group them by IP (all
+ * 16 address bytes); within a group sort by port (the high byte is the
  * port's top byte, so this is the high-byte order) and hand the low bytes
  * to cb. Groups with a repeated high byte or a high byte of 0 are skipped
  * (they cannot come from one encoder). Returns the number of groups handed
  * to cb, or -ENOMEM; if cb stopped the walk, its value is returned.
  */
-int mt6d_stuff_decode(const struct mt6d_peer *peers, size_t n, mt6d_stuff_cb cb, void *arg);
+int mt6d_stuff_decode(const struct mt6d_endpoint *peers, size_t n, mt6d_stuff_cb cb, void *arg);
 
 /* ---- small helpers (util.c) ---- */
 

@@ -316,19 +316,9 @@ static void on_result(void *arg, const struct mt6d_dht_result *res)
 	case C_GET_PEERS:
 		printf(",\"peers\":[");
 		for (size_t i = 0; i < res->npeers; i++) {
-			struct sockaddr_storage ss = {0};
+			struct sockaddr_storage ss;
 			char t[80];
-			if (res->peers[i].family == AF_INET) {
-				struct sockaddr_in *s = (struct sockaddr_in *)&ss;
-				s->sin_family = AF_INET;
-				memcpy(&s->sin_addr, res->peers[i].ip, 4);
-				s->sin_port = htons(res->peers[i].port);
-			} else {
-				struct sockaddr_in6 *s = (struct sockaddr_in6 *)&ss;
-				s->sin6_family = AF_INET6;
-				memcpy(&s->sin6_addr, res->peers[i].ip, 16);
-				s->sin6_port = htons(res->peers[i].port);
-			}
+			mt6d_endpoint_to_sockaddr(&ss, &res->peers[i]);
 			conf_format_addr(t, sizeof(t), (struct sockaddr *)&ss);
 			printf("%s\"%s\"", i ? "," : "", t);
 		}

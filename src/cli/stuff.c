@@ -40,7 +40,7 @@ int cmd_stuff(int argc, char **argv)
 }
 
 /* Parse "PORT", "IP PORT", "A.B.C.D:PORT" or "[V6]:PORT". */
-static int parse_line(struct mt6d_peer *peer, char *line, int *has_ip)
+static int parse_line(struct mt6d_endpoint *peer, char *line, int *has_ip)
 {
 	char *ip = NULL, *port = line, *end;
 	unsigned long v;
@@ -61,33 +61,35 @@ static int parse_line(struct mt6d_peer *peer, char *line, int *has_ip)
 		port = strrchr(line, ':');
 		*port++ = '\0';
 	}
-	memset(peer, 0, sizeof(*peer));
-	if (ip) {
-		if (inet_pton(AF_INET, ip, peer->ip) == 1)
-			peer->ip_len = 4;
-		else if (inet_pton(AF_INET6, ip, peer->ip) == 1)
-			peer->ip_len = 16;
-		else
-			return -1;
-	} else {
-		peer->ip_len = 4; /* all bare ports form one group */
-	}
 	errno = 0;
 	v = strtoul(port, &end, 10);
 	if (errno || *end || end == port || v < 1 || v > 65535)
 		return -1;
-	peer->port = (uint16_t)v;
+	if (ip) {
+		uint8_t a[16];
+		if (inet_pton(AF_INET, ip, a) == 1)
+			mt6d_endpoint_set(peer, a, 4, (uint16_t)v);
+		else if (inet_pton(AF_INET6, ip, a) == 1)
+			mt6d_endpoint_set(peer, a, 16, (uint16_t)v);
+		else
+			return -1;
+	} else {
+		/* all bare ports form one group */
+		mt6d_endpoint_set(peer, (const uint8_t *)"\0\0\0\0", 4, (uint16_t)v);
+	}
 	*has_ip = ip != NULL;
 	return 0;
 }
 
-static int print_group(const struct mt6d_peer *ip, const uint8_t *msg, size_t len, void *arg)
+static int print_group(const struct mt6d_endpoint *ip, const uint8_t *msg, size_t len, void *arg)
 {
 	char hex[2 * MT6D_STUFF_MAX + 1], addr[INET6_ADDRSTRLEN];
 
 	mt6d_hex_encode(hex, msg, len);
 	if (*(int *)arg) {
-		inet_ntop(ip->ip_len == 4 ? AF_INET : AF_INET6, ip->ip, addr, sizeof(addr));
+		size_t iplen;
+		const uint8_t *a = mt6d_endpoint_ip(ip, &iplen);
+		inet_ntop(iplen == 4 ? AF_INET : AF_INET6, a, addr, sizeof(addr));
 		printf("%s %s\n", addr, hex);
 	} else {
 		puts(hex);
@@ -97,7 +99,7 @@ static int print_group(const struct mt6d_peer *ip, const uint8_t *msg, size_t le
 
 int cmd_unstuff(int argc, char **argv)
 {
-	struct mt6d_peer *peers = NULL;
+	struct mt6d_endpoint *peers = NULL;
 	size_t n = 0, cap = 0, lineno = 0;
 	char line[128];
 	int any_ip = 0, bare = 0, ret = 1, groups;
@@ -111,7 +113,7 @@ int cmd_unstuff(int argc, char **argv)
 		if (!line[0])
 			continue;
 		if (n == cap) {
-			struct mt6d_peer *np;
+			struct mt6d_endpoint *np;
 			if (cap >= 65536) {
 				cli_fail("more than 65536 ports on stdin");
 				goto out;

@@ -28,7 +28,7 @@ struct done {
 	bool called;
 	int status;
 	unsigned answered, stored_on, hops;
-	struct mt6d_dht_peer peers[64];
+	struct mt6d_endpoint peers[64];
 	size_t npeers;
 	uint8_t v[1000];
 	size_t vlen;
@@ -362,8 +362,8 @@ static void test_peer_cap(void **state)
 	sim_add(s, &cfg);
 	memset(ih, 1, 20);
 	for (int i = 0; i < 100; i++) {
-		struct mt6d_dht_peer p = {
-		        .family = AF_INET, .ip = {10, 0, 0, 1}, .port = (uint16_t)(i + 1)};
+		struct mt6d_endpoint p;
+		mt6d_endpoint_set(&p, (const uint8_t *)"\x0a\x00\x00\x01", 4, (uint16_t)(i + 1));
 		s->node[0]->now = s->now + (uint64_t)i;
 		assert_int_equal(dht_peer_store(s->node[0], ih, &p), 0);
 	}

@@ -17,11 +17,11 @@
 struct found {
 	uint8_t msg[MT6D_STUFF_MAX];
 	size_t len;
-	struct mt6d_peer ip;
+	struct mt6d_endpoint ip;
 	int groups;
 };
 
-static int keep_last(const struct mt6d_peer *ip, const uint8_t *msg, size_t len, void *arg)
+static int keep_last(const struct mt6d_endpoint *ip, const uint8_t *msg, size_t len, void *arg)
 {
 	struct found *f = arg;
 	memcpy(f->msg, msg, len);
@@ -31,11 +31,11 @@ static int keep_last(const struct mt6d_peer *ip, const uint8_t *msg, size_t len,
 	return 0;
 }
 
-static void shuffle(struct mt6d_peer *p, size_t n)
+static void shuffle(struct mt6d_endpoint *p, size_t n)
 {
 	for (size_t i = n; i > 1; i--) {
 		size_t j = randombytes_uniform((uint32_t)i);
-		struct mt6d_peer t = p[i - 1];
+		struct mt6d_endpoint t = p[i - 1];
 		p[i - 1] = p[j];
 		p[j] = t;
 	}
@@ -45,7 +45,7 @@ static void round_trip(size_t len)
 {
 	uint8_t m[MT6D_STUFF_MAX];
 	uint16_t ports[MT6D_STUFF_MAX];
-	struct mt6d_peer peers[MT6D_STUFF_MAX];
+	struct mt6d_endpoint peers[MT6D_STUFF_MAX];
 	struct found f = {0};
 
 	for (int iter = 0; iter < 50; iter++) {
@@ -56,10 +56,8 @@ static void round_trip(size_t len)
 			assert_int_equal(ports[i] & 0xff, m[i]);
 			if (i)
 				assert_true(ports[i] >> 8 > ports[i - 1] >> 8);
-			memset(&peers[i], 0, sizeof(peers[i]));
-			peers[i].ip_len = 4;
-			memcpy(peers[i].ip, "\xc0\x00\x02\x01", 4); /* 192.0.2.1 */
-			peers[i].port = ports[i];
+			mt6d_endpoint_set(&peers[i], (const uint8_t *)"\xc0\x00\x02\x01", 4,
+			                  ports[i]); /* 192.0.2.1 */
 		}
 		shuffle(peers, len);
 		f.groups = 0;
@@ -103,7 +101,7 @@ struct opener {
 	int tried, opened;
 };
 
-static int try_open(const struct mt6d_peer *ip, const uint8_t *msg, size_t len, void *arg)
+static int try_open(const struct mt6d_endpoint *ip, const uint8_t *msg, size_t len, void *arg)
 {
 	struct opener *o = arg;
 	o->tried++;
@@ -120,7 +118,7 @@ static void mixed_announcers(uint16_t underlay_port)
 	uint8_t spriv[32], cpriv[32], spub[32], cpub[32], sk[32], ck[32];
 	uint8_t m[MT6D_SEALED_MAX], junk[MT6D_SEALED_MAX];
 	uint16_t ports[MT6D_SEALED_MAX];
-	struct mt6d_peer peers[8 * MT6D_SEALED_MAX + 64];
+	struct mt6d_endpoint peers[8 * MT6D_SEALED_MAX + 64];
 	struct mt6d_config c = {.window = 900, .rot_ms = 3000, .underlay_port = underlay_port};
 	size_t n = 0, mlen;
 
@@ -139,38 +137,31 @@ static void mixed_announcers(uint16_t underlay_port)
 	/* The server at 2001:db8::1 announces the real message. */
 	assert_int_equal(mt6d_stuff_encode(ports, m, mlen), 0);
 	for (size_t i = 0; i < mlen; i++, n++) {
-		memset(&peers[n], 0, sizeof(peers[n]));
-		peers[n].ip_len = 16;
-		memcpy(peers[n].ip, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x01", 16);
-		peers[n].port = ports[i];
+		mt6d_endpoint_set(&peers[n],
+		                  (const uint8_t *)"\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x01", 16,
+		                  ports[i]);
 	}
 	/* Six other IPs (v4 and v6) announce well-formed junk of the same length. */
 	for (int who = 0; who < 6; who++) {
 		randombytes_buf(junk, mlen);
 		assert_int_equal(mt6d_stuff_encode(ports, junk, mlen), 0);
 		for (size_t i = 0; i < mlen; i++, n++) {
-			memset(&peers[n], 0, sizeof(peers[n]));
-			peers[n].ip_len = who % 2 ? 4 : 16;
+			uint8_t ip[16];
+			size_t iplen = who % 2 ? 4 : 16;
 			if (who % 2)
-				memcpy(peers[n].ip, "\xcb\x00\x71\x00", 4); /* 203.0.113.x */
+				memcpy(ip, "\xcb\x00\x71\x00", 4); /* 203.0.113.x */
 			else
-				memcpy(peers[n].ip, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x02",
-				       16);
-			peers[n].ip[peers[n].ip_len - 1] = (uint8_t)(10 + who);
-			peers[n].port = ports[i];
+				memcpy(ip, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x02", 16);
+			ip[iplen - 1] = (uint8_t)(10 + who);
+			mt6d_endpoint_set(&peers[n], ip, iplen, ports[i]);
 		}
 	}
 	/* An IP whose ports repeat a high byte, and one with high byte 0. */
 	for (int i = 0; i < 10; i++, n++) {
-		memset(&peers[n], 0, sizeof(peers[n]));
-		peers[n].ip_len = 4;
-		memcpy(peers[n].ip, "\xc6\x33\x64\x07", 4);
-		peers[n].port = (uint16_t)(0x0500 | i);
+		mt6d_endpoint_set(&peers[n], (const uint8_t *)"\xc6\x33\x64\x07", 4,
+		                  (uint16_t)(0x0500 | i));
 	}
-	memset(&peers[n], 0, sizeof(peers[n]));
-	peers[n].ip_len = 4;
-	memcpy(peers[n].ip, "\xc6\x33\x64\x08", 4);
-	peers[n++].port = 0x0042;
+	mt6d_endpoint_set(&peers[n++], (const uint8_t *)"\xc6\x33\x64\x08", 4, 0x0042);
 	shuffle(peers, n);
 
 	struct found f = {0};

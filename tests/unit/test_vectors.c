@@ -242,7 +242,7 @@ struct collect {
 	int calls;
 };
 
-static int collect_cb(const struct mt6d_peer *ip, const uint8_t *msg, size_t len, void *arg)
+static int collect_cb(const struct mt6d_endpoint *ip, const uint8_t *msg, size_t len, void *arg)
 {
 	struct collect *c = arg;
 	memcpy(c->msg, msg, len);
@@ -256,7 +256,7 @@ static void check_stuff(const struct vec *v)
 	uint8_t m[MT6D_STUFF_MAX], highs[MT6D_STUFF_MAX];
 	unsigned h[MT6D_STUFF_MAX], want[MT6D_STUFF_MAX];
 	uint16_t ports[MT6D_STUFF_MAX];
-	struct mt6d_peer peers[MT6D_STUFF_MAX] = {0};
+	struct mt6d_endpoint peers[MT6D_STUFF_MAX] = {0};
 	struct collect c = {0};
 	size_t len = strlen(get(v, "message")) / 2, nh, np;
 
@@ -271,8 +271,7 @@ static void check_stuff(const struct vec *v)
 	for (size_t i = 0; i < len; i++) {
 		assert_int_equal(ports[i], want[i]);
 		/* Decode from the announced ports, in reverse to show order does not matter. */
-		peers[len - 1 - i].ip_len = 4;
-		peers[len - 1 - i].port = ports[i];
+		mt6d_endpoint_set(&peers[len - 1 - i], (const uint8_t *)"\0\0\0\0", 4, ports[i]);
 	}
 	assert_int_equal(mt6d_stuff_decode(peers, len, collect_cb, &c), 1);
 	assert_int_equal(c.len, len);

@@ -353,3 +353,19 @@ int krpc_encode(uint8_t *buf, size_t cap, const struct krpc_msg *m)
 	benc_end(&b);
 	return b.overflow ? -EMSGSIZE : (int)b.len;
 }
+
+void krpc_ep_from_compact(struct mt6d_endpoint *e, const uint8_t *p, size_t len)
+{
+	mt6d_endpoint_set(e, p, len == 6 ? 4 : 16, (uint16_t)(p[len - 2] << 8 | p[len - 1]));
+}
+
+size_t krpc_ep_to_compact(uint8_t *p, const struct mt6d_endpoint *e)
+{
+	size_t n;
+	const uint8_t *ip = mt6d_endpoint_ip(e, &n);
+
+	memcpy(p, ip, n);
+	p[n] = (uint8_t)(e->port >> 8);
+	p[n + 1] = (uint8_t)e->port;
+	return n + 2;
+}

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mt6d/mt6d.h"
+
 #define KRPC_ID_LEN     20
 #define KRPC_MAX_MSG    4096 /* larger datagrams are dropped unparsed */
 #define KRPC_MAX_SEND   1500 /* what we send fits one Ethernet frame */
@@ -103,5 +105,11 @@ int krpc_parse(struct krpc_msg *m, const uint8_t *buf, size_t len);
 int krpc_encode(uint8_t *buf, size_t cap, const struct krpc_msg *m);
 
 const char *krpc_method_name(enum krpc_method method);
+
+/* Compact node or peer info (BEP 5, 32): an address of 4 (IPv4) or 16
+ * bytes, then the port big-endian; len is 6 or 18. */
+void krpc_ep_from_compact(struct mt6d_endpoint *e, const uint8_t *p, size_t len);
+/* Writes 6 or 18 bytes, returns how many. */
+size_t krpc_ep_to_compact(uint8_t *p, const struct mt6d_endpoint *e);
 
 #endif

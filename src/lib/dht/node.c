@@ -27,75 +27,7 @@
 #define DHT_VERSION      "M6\x00\x01"
 #define EXT_VOTES_NEEDED 5
 
-bool dht_addr_eq(const struct dht_addr *a, const struct dht_addr *b)
-{
-	return a->fam == b->fam && a->port == b->port &&
-	       !memcmp(a->ip, b->ip, a->fam == 4 ? 4 : 16);
-}
-
-void dht_addr_from_compact(struct dht_addr *a, const uint8_t *p, size_t len)
-{
-	memset(a, 0, sizeof(*a));
-	a->fam = len == 6 ? 4 : 6;
-	memcpy(a->ip, p, len - 2);
-	a->port = (uint16_t)(p[len - 2] << 8 | p[len - 1]);
-}
-
-size_t dht_addr_to_compact(uint8_t *p, const struct dht_addr *a)
-{
-	size_t n = a->fam == 4 ? 4 : 16;
-
-	memcpy(p, a->ip, n);
-	p[n] = (uint8_t)(a->port >> 8);
-	p[n + 1] = (uint8_t)a->port;
-	return n + 2;
-}
-
-int dht_addr_to_sockaddr(struct sockaddr_storage *ss, const struct dht_addr *a)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (a->fam == 4) {
-		struct sockaddr_in *s = (struct sockaddr_in *)ss;
-		s->sin_family = AF_INET;
-		memcpy(&s->sin_addr, a->ip, 4);
-		s->sin_port = htons(a->port);
-		return (int)sizeof(*s);
-	}
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-	s6->sin6_family = AF_INET6;
-	memcpy(&s6->sin6_addr, a->ip, 16);
-	s6->sin6_port = htons(a->port);
-	return (int)sizeof(*s6);
-}
-
-int dht_addr_from_sockaddr(struct dht_addr *a, const struct sockaddr *sa, socklen_t len)
-{
-	memset(a, 0, sizeof(*a));
-	if (!sa)
-		return -EINVAL;
-	if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
-		const struct sockaddr_in *s = (const struct sockaddr_in *)sa;
-		a->fam = 4;
-		memcpy(a->ip, &s->sin_addr, 4);
-		a->port = ntohs(s->sin_port);
-		return 0;
-	}
-	if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-			a->fam = 4;
-			memcpy(a->ip, s6->sin6_addr.s6_addr + 12, 4);
-		} else {
-			a->fam = 6;
-			memcpy(a->ip, &s6->sin6_addr, 16);
-		}
-		a->port = ntohs(s6->sin6_port);
-		return 0;
-	}
-	return -EAFNOSUPPORT;
-}
-
-int dht_send_msg(struct mt6d_dht *dht, const struct dht_addr *a, struct krpc_msg *m)
+int dht_send_msg(struct mt6d_dht *dht, const struct mt6d_endpoint *a, struct krpc_msg *m)
 {
 	uint8_t buf[KRPC_MAX_SEND];
 	struct sockaddr_storage ss;
@@ -110,7 +42,7 @@ int dht_send_msg(struct mt6d_dht *dht, const struct dht_addr *a, struct krpc_msg
 		dht->st.tx_errors++;
 		return len;
 	}
-	sl = dht_addr_to_sockaddr(&ss, a);
+	sl = (int)mt6d_endpoint_to_sockaddr(&ss, a);
 	ret = dht->cfg.send(dht->cfg.send_ctx, buf, (size_t)len, (struct sockaddr *)&ss,
 	                    (socklen_t)sl);
 	if (ret < 0)
@@ -163,8 +95,8 @@ void dht_req_forget_op(struct mt6d_dht *dht, const struct dht_op *op)
 			dht->req[i].op = NULL;
 }
 
-int dht_send_query(struct mt6d_dht *dht, const struct dht_addr *a, struct krpc_msg *m, uint8_t kind,
-                   struct dht_op *op)
+int dht_send_query(struct mt6d_dht *dht, const struct mt6d_endpoint *a, struct krpc_msg *m,
+                   uint8_t kind, struct dht_op *op)
 {
 	uint8_t tid[4];
 	uint32_t idx;
@@ -265,12 +197,12 @@ int mt6d_dht_add_node(struct mt6d_dht *dht, const struct sockaddr *sa, socklen_t
                       uint64_t now_ms)
 {
 	struct krpc_msg m = {.y = KRPC_QUERY, .method = KRPC_FIND_NODE};
-	struct dht_addr a;
+	struct mt6d_endpoint a;
 	int ret;
 
 	if (!dht)
 		return -EINVAL;
-	ret = dht_addr_from_sockaddr(&a, sa, salen);
+	ret = mt6d_endpoint_from_sockaddr(&a, sa, salen);
 	if (ret < 0)
 		return ret;
 	if (a.port == 0)
@@ -278,7 +210,7 @@ int mt6d_dht_add_node(struct mt6d_dht *dht, const struct sockaddr *sa, socklen_t
 	if (now_ms > dht->now)
 		dht->now = now_ms;
 	for (int i = 0; i < dht->nseeds; i++)
-		if (dht_addr_eq(&dht->seeds[i], &a))
+		if (mt6d_endpoint_eq(&dht->seeds[i], &a))
 			goto send;
 	if (dht->nseeds < DHT_MAX_SEEDS)
 		dht->seeds[dht->nseeds++] = a;
@@ -288,8 +220,8 @@ send:
 	return dht_send_query(dht, &a, &m, REQ_PING, NULL);
 }
 
-static void send_error(struct mt6d_dht *dht, const struct dht_addr *a, const struct krpc_msg *q,
-                       int code, const char *msg)
+static void send_error(struct mt6d_dht *dht, const struct mt6d_endpoint *a,
+                       const struct krpc_msg *q, int code, const char *msg)
 {
 	struct krpc_msg e = {.y = KRPC_ERROR, .t = q->t, .tlen = q->tlen, .ecode = code};
 
@@ -301,12 +233,13 @@ static void send_error(struct mt6d_dht *dht, const struct dht_addr *a, const str
 
 /* nodes and/or nodes6 for target, by "want" or else the requester's family. */
 static void add_nodes(struct mt6d_dht *dht, struct krpc_msg *r, const struct krpc_msg *q,
-                      const struct dht_addr *from, const uint8_t *target, uint8_t *n4, uint8_t *n6)
+                      const struct mt6d_endpoint *from, const uint8_t *target, uint8_t *n4,
+                      uint8_t *n6)
 {
 	uint8_t want = q->want;
 
 	if (!want)
-		want = from->fam == 4 ? KRPC_WANT4 : KRPC_WANT6;
+		want = dht_ep_fam(from) == 4 ? KRPC_WANT4 : KRPC_WANT6;
 	if ((want & KRPC_WANT4) && dht->cfg.ipv4) {
 		r->nodes_len = dht_closest_compact(dht, 4, target, n4);
 		r->nodes = n4;
@@ -317,8 +250,8 @@ static void add_nodes(struct mt6d_dht *dht, struct krpc_msg *r, const struct krp
 	}
 }
 
-static int serve_put(struct mt6d_dht *dht, const struct krpc_msg *q, const struct dht_addr *from,
-                     const char **err)
+static int serve_put(struct mt6d_dht *dht, const struct krpc_msg *q,
+                     const struct mt6d_endpoint *from, const char **err)
 {
 	uint8_t target[MT6D_DHT_ID_LEN];
 	struct dht_item *it;
@@ -385,7 +318,8 @@ static int serve_put(struct mt6d_dht *dht, const struct krpc_msg *q, const struc
 	return 0;
 }
 
-static void serve_query(struct mt6d_dht *dht, const struct krpc_msg *q, const struct dht_addr *from)
+static void serve_query(struct mt6d_dht *dht, const struct krpc_msg *q,
+                        const struct mt6d_endpoint *from)
 {
 	uint8_t n4[DHT_K * KRPC_NODE4_LEN], n6[DHT_K * KRPC_NODE6_LEN], ip[18],
 	        token[DHT_TOKEN_LEN];
@@ -402,7 +336,7 @@ static void serve_query(struct mt6d_dht *dht, const struct krpc_msg *q, const st
 	r->tlen = q->tlen;
 	r->id = dht->id;
 	r->ip = ip;
-	r->iplen = dht_addr_to_compact(ip, from);
+	r->iplen = krpc_ep_to_compact(ip, from);
 	dht->st.queries_served[q->method < 7 ? q->method : 0]++;
 	switch (q->method) {
 	case KRPC_PING:
@@ -419,7 +353,7 @@ static void serve_query(struct mt6d_dht *dht, const struct krpc_msg *q, const st
 		add_nodes(dht, r, q, from, q->info_hash, n4, n6);
 		break;
 	case KRPC_ANNOUNCE_PEER: {
-		struct mt6d_dht_peer p = {.family = from->fam == 4 ? AF_INET : AF_INET6};
+		struct mt6d_endpoint p = *from;
 		if (!dht_token_ok(dht, from, q->token, q->tokenlen)) {
 			code = 203, err = "invalid token";
 			break;
@@ -428,7 +362,6 @@ static void serve_query(struct mt6d_dht *dht, const struct krpc_msg *q, const st
 			code = 203, err = "invalid port";
 			break;
 		}
-		memcpy(p.ip, from->ip, 16);
 		p.port = q->implied_port ? from->port : (uint16_t)q->port;
 		if (dht_peer_store(dht, q->info_hash, &p) < 0)
 			code = 202, err = "peer store full";
@@ -481,7 +414,7 @@ static void serve_query(struct mt6d_dht *dht, const struct krpc_msg *q, const st
 			ret = dht_send_msg(dht, from, r);
 		}
 		if (ret == -EMSGSIZE) {
-			if (from->fam == 4)
+			if (dht_ep_fam(from) == 4)
 				r->nodes6 = NULL;
 			else
 				r->nodes = NULL;
@@ -498,15 +431,18 @@ static void serve_query(struct mt6d_dht *dht, const struct krpc_msg *q, const st
 /* BEP 42: count the addresses others see us at; adopt a matching id. */
 static void vote_external(struct mt6d_dht *dht, const struct krpc_msg *m)
 {
-	struct dht_addr a;
+	struct mt6d_endpoint a;
+	const uint8_t *ip;
+	size_t iplen;
 
 	if (!m->ip || dht->cfg.have_id)
 		return;
-	dht_addr_from_compact(&a, m->ip, m->iplen);
+	krpc_ep_from_compact(&a, m->ip, m->iplen);
 	a.port = 0;
-	if (dht_ip_is_local(a.ip, a.fam == 4 ? 4 : 16))
+	ip = mt6d_endpoint_ip(&a, &iplen);
+	if (dht_ip_is_local(ip, iplen))
 		return;
-	if (dht_addr_eq(&a, &dht->ext)) {
+	if (mt6d_endpoint_eq(&a, &dht->ext)) {
 		if (dht->ext_votes < 1000)
 			dht->ext_votes++;
 	} else if (dht->ext_votes > 0) {
@@ -515,13 +451,11 @@ static void vote_external(struct mt6d_dht *dht, const struct krpc_msg *m)
 		dht->ext = a;
 		dht->ext_votes = 1;
 	}
-	if (dht->ext_votes == EXT_VOTES_NEEDED &&
-	    !mt6d_dht_bep42_ok(dht->id, a.ip, a.fam == 4 ? 4 : 16)) {
+	if (dht->ext_votes == EXT_VOTES_NEEDED && !mt6d_dht_bep42_ok(dht->id, ip, iplen)) {
 		/* a new id: the old tables are arranged around the old one */
 		struct dht_node keep[DHT_MAX_SEEDS];
 		int n;
-		mt6d_dht_bep42_id(dht->id, a.ip, a.fam == 4 ? 4 : 16,
-		                  (uint8_t)randombytes_uniform(256));
+		mt6d_dht_bep42_id(dht->id, ip, iplen, (uint8_t)randombytes_uniform(256));
 		/* nodes we know become seeds, so the new id can bootstrap */
 		n = dht_closest(dht, dht->cfg.ipv4 ? 4 : 6, dht->id, keep, DHT_MAX_SEEDS, true);
 		for (int i = 0; i < n && dht->nseeds < DHT_MAX_SEEDS; i++)
@@ -538,7 +472,7 @@ static void vote_external(struct mt6d_dht *dht, const struct krpc_msg *m)
 }
 
 static void handle_reply(struct mt6d_dht *dht, const struct krpc_msg *m,
-                         const struct dht_addr *from)
+                         const struct mt6d_endpoint *from)
 {
 	struct dht_req *r, rc;
 	uint32_t idx;
@@ -551,7 +485,7 @@ static void handle_reply(struct mt6d_dht *dht, const struct krpc_msg *m,
 	if (idx >= dht->nreq)
 		goto unexpected;
 	r = &dht->req[idx];
-	if (!r->used || r->nonce != nonce || !dht_addr_eq(&r->a, from))
+	if (!r->used || r->nonce != nonce || !mt6d_endpoint_eq(&r->a, from))
 		goto unexpected;
 	/* release first: what follows may send, and sending may move dht->req */
 	rc = *r;
@@ -566,13 +500,13 @@ static void handle_reply(struct mt6d_dht *dht, const struct krpc_msg *m,
 	if (rc.kind == REQ_PING && rc.method == KRPC_FIND_NODE) {
 		/* bootstrap and refresh answers: learn whoever is listed */
 		for (size_t i = 0; i + KRPC_NODE4_LEN <= m->nodes_len; i += KRPC_NODE4_LEN) {
-			struct dht_addr a;
-			dht_addr_from_compact(&a, m->nodes + i + 20, 6);
+			struct mt6d_endpoint a;
+			krpc_ep_from_compact(&a, m->nodes + i + 20, 6);
 			dht_node_heard(dht, m->nodes + i, &a, false);
 		}
 		for (size_t i = 0; i + KRPC_NODE6_LEN <= m->nodes6_len; i += KRPC_NODE6_LEN) {
-			struct dht_addr a;
-			dht_addr_from_compact(&a, m->nodes6 + i + 20, 18);
+			struct mt6d_endpoint a;
+			krpc_ep_from_compact(&a, m->nodes6 + i + 20, 18);
 			dht_node_heard(dht, m->nodes6 + i, &a, false);
 		}
 	}
@@ -603,14 +537,14 @@ int mt6d_dht_input(struct mt6d_dht *dht, const uint8_t *buf, size_t len,
                    const struct sockaddr *from, socklen_t fromlen, uint64_t now_ms)
 {
 	struct krpc_msg *m = NULL;
-	struct dht_addr a;
+	struct mt6d_endpoint a;
 	int ret;
 
 	if (!dht || !buf)
 		return -EINVAL;
 	set_clock(dht, now_ms);
 	dht->st.rx++;
-	ret = dht_addr_from_sockaddr(&a, from, fromlen);
+	ret = mt6d_endpoint_from_sockaddr(&a, from, fromlen);
 	if (ret < 0 || a.port == 0) {
 		dht->st.dropped_malformed++;
 		return -EINVAL;

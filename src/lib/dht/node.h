@@ -36,15 +36,15 @@
 #define DHT_MAX_SEEDS         16
 #define DHT_MAX_REPLY_VALUES  100
 
-struct dht_addr {
-	uint8_t fam; /* 4 or 6 */
-	uint16_t port;
-	uint8_t ip[16];
-};
+/* 4 or 6: which routing table (BEP 32) an endpoint belongs to. */
+static inline uint8_t dht_ep_fam(const struct mt6d_endpoint *e)
+{
+	return mt6d_endpoint_is_v4(e) ? 4 : 6;
+}
 
 struct dht_node {
 	uint8_t id[MT6D_DHT_ID_LEN];
-	struct dht_addr a;
+	struct mt6d_endpoint a;
 	uint64_t last_reply; /* 0: never answered us */
 	uint64_t last_query; /* last query it sent us */
 	uint64_t last_ping;  /* last query we sent it */
@@ -77,7 +77,7 @@ struct dht_req {
 	uint8_t kind;
 	uint8_t method;
 	uint16_t nonce;
-	struct dht_addr a;
+	struct mt6d_endpoint a;
 	uint64_t sent;
 	struct dht_op *op;
 	uint32_t next_free;
@@ -93,7 +93,7 @@ struct dht_cand {
 	uint8_t depth;
 	uint8_t tries;
 	bool slow;
-	struct dht_addr a;
+	struct mt6d_endpoint a;
 	uint8_t token[KRPC_MAX_TOKEN];
 	uint8_t tokenlen;
 	uint16_t acks; /* store phase */
@@ -124,13 +124,13 @@ struct dht_op {
 	int64_t seq;
 	bool is_mutable;
 	/* what was found */
-	struct mt6d_dht_peer *peers;
+	struct mt6d_endpoint *peers;
 	size_t npeers, peers_cap;
 	bool have_value;
 };
 
 struct dht_peer_entry {
-	struct mt6d_dht_peer p;
+	struct mt6d_endpoint p;
 	uint64_t expire;
 };
 
@@ -152,7 +152,7 @@ struct dht_item {
 };
 
 struct dht_rl {
-	struct dht_addr a; /* port unused */
+	struct mt6d_endpoint a; /* port unused */
 	uint64_t last;
 	uint32_t tokens; /* thousandths of a query */
 };
@@ -172,7 +172,7 @@ struct mt6d_dht {
 	uint64_t secret_rotated;
 	struct dht_rl *rl;
 	uint8_t rl_key[16];
-	struct dht_addr seeds[DHT_MAX_SEEDS];
+	struct mt6d_endpoint seeds[DHT_MAX_SEEDS];
 	int nseeds;
 	uint64_t now, next_maint, next_expire, last_bootstrap, first_bootstrap;
 	bool bootstrap_running;
@@ -182,30 +182,25 @@ struct mt6d_dht {
 	uint64_t refreshed4[161], refreshed6[161];
 	uint32_t backoff4[161], backoff6[161]; /* retry interval of empty ranges */
 	/* BEP 42: votes for our external address from the "ip" of replies */
-	struct dht_addr ext;
+	struct mt6d_endpoint ext;
 	unsigned ext_votes;
 	struct mt6d_dht_stats st;
 };
 
 /* dht/node.c */
-int dht_send_msg(struct mt6d_dht *dht, const struct dht_addr *a, struct krpc_msg *m);
-int dht_send_query(struct mt6d_dht *dht, const struct dht_addr *a, struct krpc_msg *m, uint8_t kind,
-                   struct dht_op *op);
-void dht_addr_from_compact(struct dht_addr *a, const uint8_t *p, size_t len);
-size_t dht_addr_to_compact(uint8_t *p, const struct dht_addr *a);
+int dht_send_msg(struct mt6d_dht *dht, const struct mt6d_endpoint *a, struct krpc_msg *m);
+int dht_send_query(struct mt6d_dht *dht, const struct mt6d_endpoint *a, struct krpc_msg *m,
+                   uint8_t kind, struct dht_op *op);
 void dht_req_forget_op(struct mt6d_dht *dht, const struct dht_op *op);
-bool dht_addr_eq(const struct dht_addr *a, const struct dht_addr *b);
-int dht_addr_to_sockaddr(struct sockaddr_storage *ss, const struct dht_addr *a);
-int dht_addr_from_sockaddr(struct dht_addr *a, const struct sockaddr *sa, socklen_t len);
 
 /* dht/routing.c */
 int dht_xor_cmp(const uint8_t *target, const uint8_t *a, const uint8_t *b);
 void dht_table_free(struct dht_table *t);
 struct dht_table *dht_table_for(struct mt6d_dht *dht, uint8_t fam);
 /* Note that a node was heard from: replied (true) or queried us (false). */
-void dht_node_heard(struct mt6d_dht *dht, const uint8_t *id, const struct dht_addr *a,
+void dht_node_heard(struct mt6d_dht *dht, const uint8_t *id, const struct mt6d_endpoint *a,
                     bool replied);
-void dht_node_failed(struct mt6d_dht *dht, const struct dht_addr *a);
+void dht_node_failed(struct mt6d_dht *dht, const struct mt6d_endpoint *a);
 /* Up to max nodes closest to target that have answered us, from one table. */
 int dht_closest(struct mt6d_dht *dht, uint8_t fam, const uint8_t *target, struct dht_node *out,
                 int max, bool verified_only);
@@ -214,13 +209,13 @@ void dht_routing_maintain(struct mt6d_dht *dht);
 void dht_table_counts(const struct dht_table *t, uint64_t now, uint32_t *nodes, uint32_t *good);
 
 /* dht/store.c */
-void dht_token_make(const struct mt6d_dht *dht, int which, const struct dht_addr *a,
+void dht_token_make(const struct mt6d_dht *dht, int which, const struct mt6d_endpoint *a,
                     uint8_t out[DHT_TOKEN_LEN]);
-bool dht_token_ok(const struct mt6d_dht *dht, const struct dht_addr *a, const uint8_t *tok,
+bool dht_token_ok(const struct mt6d_dht *dht, const struct mt6d_endpoint *a, const uint8_t *tok,
                   size_t len);
 void dht_token_rotate(struct mt6d_dht *dht);
-bool dht_ratelimit_ok(struct mt6d_dht *dht, const struct dht_addr *a);
-int dht_peer_store(struct mt6d_dht *dht, const uint8_t *ih, const struct mt6d_dht_peer *p);
+bool dht_ratelimit_ok(struct mt6d_dht *dht, const struct mt6d_endpoint *a);
+int dht_peer_store(struct mt6d_dht *dht, const uint8_t *ih, const struct mt6d_endpoint *p);
 size_t dht_peer_values(struct mt6d_dht *dht, const uint8_t *ih, const uint8_t **values,
                        uint8_t *lens, uint8_t *storage, size_t max);
 struct dht_item *dht_item_find(struct mt6d_dht *dht, const uint8_t *target);

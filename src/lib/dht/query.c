@@ -32,10 +32,10 @@ static int cand_cmp(const struct dht_op *op, const struct dht_cand *a, const str
 	return dht_xor_cmp(op->target, a->id, b->id);
 }
 
-static struct dht_cand *cand_find(struct dht_op *op, const struct dht_addr *a)
+static struct dht_cand *cand_find(struct dht_op *op, const struct mt6d_endpoint *a)
 {
 	for (int i = 0; i < op->nc; i++)
-		if (dht_addr_eq(&op->c[i].a, a))
+		if (mt6d_endpoint_eq(&op->c[i].a, a))
 			return &op->c[i];
 	return NULL;
 }
@@ -61,11 +61,11 @@ static struct dht_cand *cand_insert(struct dht_op *op, const struct dht_cand *c)
 }
 
 static void cand_add(struct mt6d_dht *dht, struct dht_op *op, const uint8_t *id,
-                     const struct dht_addr *a, uint8_t depth)
+                     const struct mt6d_endpoint *a, uint8_t depth)
 {
 	struct dht_cand c, *old;
 
-	if (a->port == 0 || (a->fam == 4 ? !dht->cfg.ipv4 : !dht->cfg.ipv6))
+	if (a->port == 0 || (dht_ep_fam(a) == 4 ? !dht->cfg.ipv4 : !dht->cfg.ipv6))
 		return;
 	if (id && !memcmp(id, dht->id, MT6D_DHT_ID_LEN))
 		return;
@@ -259,27 +259,16 @@ static void op_step(struct mt6d_dht *dht, struct dht_op *op)
 
 static int peer_cmp(const void *a, const void *b)
 {
-	const struct mt6d_dht_peer *x = a, *y = b;
-	int c;
-
-	if (x->family != y->family)
-		return x->family < y->family ? -1 : 1;
-	c = memcmp(x->ip, y->ip, 16);
-	if (c)
-		return c;
-	return x->port < y->port ? -1 : x->port > y->port;
+	return mt6d_endpoint_cmp(a, b);
 }
 
 static void collect_peers(struct dht_op *op, const struct krpc_msg *m)
 {
 	for (size_t i = 0; i < m->nvalues; i++) {
-		struct mt6d_dht_peer p = {0};
-		size_t l = m->values_len[i];
+		struct mt6d_endpoint p;
 		bool dup = false;
 
-		p.family = l == 6 ? AF_INET : AF_INET6;
-		memcpy(p.ip, m->values[i], l - 2);
-		p.port = (uint16_t)(m->values[i][l - 2] << 8 | m->values[i][l - 1]);
+		krpc_ep_from_compact(&p, m->values[i], m->values_len[i]);
 		if (p.port == 0)
 			continue;
 		for (size_t j = 0; j < op->npeers && !dup; j++)
@@ -288,7 +277,7 @@ static void collect_peers(struct dht_op *op, const struct krpc_msg *m)
 			continue;
 		if (op->npeers == op->peers_cap) {
 			size_t n = op->peers_cap ? 2 * op->peers_cap : 32;
-			struct mt6d_dht_peer *np;
+			struct mt6d_endpoint *np;
 			if (n > 4096)
 				return;
 			np = realloc(op->peers, n * sizeof(*np));
@@ -371,13 +360,13 @@ void dht_op_response(struct mt6d_dht *dht, const struct dht_req *req, const stru
 	{
 		uint8_t depth = c->depth < 250 ? (uint8_t)(c->depth + 1) : c->depth;
 		for (size_t i = 0; i + KRPC_NODE4_LEN <= m->nodes_len; i += KRPC_NODE4_LEN) {
-			struct dht_addr a;
-			dht_addr_from_compact(&a, m->nodes + i + 20, 6);
+			struct mt6d_endpoint a;
+			krpc_ep_from_compact(&a, m->nodes + i + 20, 6);
 			cand_add(dht, op, m->nodes + i, &a, depth);
 		}
 		for (size_t i = 0; i + KRPC_NODE6_LEN <= m->nodes6_len; i += KRPC_NODE6_LEN) {
-			struct dht_addr a;
-			dht_addr_from_compact(&a, m->nodes6 + i + 20, 18);
+			struct mt6d_endpoint a;
+			krpc_ep_from_compact(&a, m->nodes6 + i + 20, 18);
 			cand_add(dht, op, m->nodes6 + i, &a, depth);
 		}
 	}

@@ -143,11 +143,11 @@ static int split_last(struct mt6d_dht *dht, struct dht_table *t)
 	return 0;
 }
 
-static struct dht_node *find_in_table(struct dht_table *t, const struct dht_addr *a, int *bi)
+static struct dht_node *find_in_table(struct dht_table *t, const struct mt6d_endpoint *a, int *bi)
 {
 	for (int b = 0; b < t->nb; b++)
 		for (int i = 0; i < t->b[b].count; i++)
-			if (dht_addr_eq(&t->b[b].n[i].a, a)) {
+			if (mt6d_endpoint_eq(&t->b[b].n[i].a, a)) {
 				*bi = b;
 				return &t->b[b].n[i];
 			}
@@ -167,19 +167,24 @@ static void ping_node(struct mt6d_dht *dht, struct dht_node *n)
 	dht_send_query(dht, &n->a, &m, REQ_PING, NULL);
 }
 
-void dht_node_heard(struct mt6d_dht *dht, const uint8_t *id, const struct dht_addr *a, bool replied)
+void dht_node_heard(struct mt6d_dht *dht, const uint8_t *id, const struct mt6d_endpoint *a,
+                    bool replied)
 {
-	struct dht_table *t = dht_table_for(dht, a->fam);
+	struct dht_table *t = dht_table_for(dht, dht_ep_fam(a));
 	struct dht_node *n;
 	struct dht_bucket *b;
 	int bi;
 
-	if (a->fam == 4 ? !dht->cfg.ipv4 : !dht->cfg.ipv6)
+	if (dht_ep_fam(a) == 4 ? !dht->cfg.ipv4 : !dht->cfg.ipv6)
 		return;
 	if (!memcmp(id, dht->id, MT6D_DHT_ID_LEN) || a->port == 0)
 		return;
-	if (dht->cfg.enforce_bep42 && !mt6d_dht_bep42_ok(id, a->ip, a->fam == 4 ? 4 : 16))
-		return;
+	if (dht->cfg.enforce_bep42) {
+		size_t iplen;
+		const uint8_t *ip = mt6d_endpoint_ip(a, &iplen);
+		if (!mt6d_dht_bep42_ok(id, ip, iplen))
+			return;
+	}
 	if (table_init(t) < 0)
 		return;
 	n = find_in_table(t, a, &bi);
@@ -227,7 +232,7 @@ void dht_node_heard(struct mt6d_dht *dht, const uint8_t *id, const struct dht_ad
 			ping_node(dht, q);
 	}
 	for (int i = 0; i < b->nrepl; i++)
-		if (dht_addr_eq(&b->repl[i].a, a)) {
+		if (mt6d_endpoint_eq(&b->repl[i].a, a)) {
 			if (replied)
 				b->repl[i].last_reply = dht->now;
 			return;
@@ -264,9 +269,9 @@ fill:
 		ping_node(dht, n);
 }
 
-void dht_node_failed(struct mt6d_dht *dht, const struct dht_addr *a)
+void dht_node_failed(struct mt6d_dht *dht, const struct mt6d_endpoint *a)
 {
-	struct dht_table *t = dht_table_for(dht, a->fam);
+	struct dht_table *t = dht_table_for(dht, dht_ep_fam(a));
 	struct dht_node *n;
 	struct dht_bucket *b;
 	int bi, best = -1;
@@ -327,7 +332,7 @@ size_t dht_closest_compact(struct mt6d_dht *dht, uint8_t fam, const uint8_t *tar
 	for (int i = 0; i < n; i++) {
 		memcpy(out + len, best[i].id, MT6D_DHT_ID_LEN);
 		len += MT6D_DHT_ID_LEN;
-		len += dht_addr_to_compact(out + len, &best[i].a);
+		len += krpc_ep_to_compact(out + len, &best[i].a);
 	}
 	return len;
 }
@@ -403,7 +408,7 @@ static void maintain_table(struct mt6d_dht *dht, struct dht_table *t, uint64_t *
 				backoff[d] = DHT_REFRESH_SPARSE_MS;
 			for (int i = 0; i < dht->nseeds; i++) {
 				struct krpc_msg m = {.y = KRPC_QUERY, .method = KRPC_FIND_NODE};
-				if (dht->seeds[i].fam != fam)
+				if (dht_ep_fam(&dht->seeds[i]) != fam)
 					continue;
 				m.target = target;
 				dht_send_query(dht, &dht->seeds[i], &m, REQ_PING, NULL);

@@ -28,7 +28,9 @@ static void save_table(FILE *f, const struct dht_table *t)
 			if (!n->last_reply || n->fails >= DHT_BAD_FAILS)
 				continue;
 			mt6d_hex_encode(hex, n->id, MT6D_DHT_ID_LEN);
-			inet_ntop(n->a.fam == 4 ? AF_INET : AF_INET6, n->a.ip, ip, sizeof(ip));
+			size_t iplen;
+			const uint8_t *a = mt6d_endpoint_ip(&n->a, &iplen);
+			inet_ntop(iplen == 4 ? AF_INET : AF_INET6, a, ip, sizeof(ip));
 			fprintf(f, "node %s %s %u\n", hex, ip, n->a.port);
 		}
 }
@@ -76,7 +78,7 @@ int mt6d_dht_load(struct mt6d_dht *dht, const char *path, uint64_t now_ms)
 		return -errno;
 	dht->now = now_ms;
 	while (fgets(line, sizeof(line), f)) {
-		struct dht_addr a = {0};
+		struct mt6d_endpoint a = {0};
 		struct krpc_msg m = {.y = KRPC_QUERY, .method = KRPC_FIND_NODE};
 		if (line[0] == '#' || line[0] == '\n')
 			continue;
@@ -94,15 +96,15 @@ int mt6d_dht_load(struct mt6d_dht *dht, const char *path, uint64_t now_ms)
 			ret = -EINVAL;
 			goto out;
 		}
-		if (inet_pton(AF_INET, ip, a.ip) == 1)
-			a.fam = 4;
-		else if (inet_pton(AF_INET6, ip, a.ip) == 1)
-			a.fam = 6;
+		uint8_t raw[16];
+		if (inet_pton(AF_INET, ip, raw) == 1)
+			mt6d_endpoint_set(&a, raw, 4, (uint16_t)port);
+		else if (inet_pton(AF_INET6, ip, raw) == 1)
+			mt6d_endpoint_set(&a, raw, 16, (uint16_t)port);
 		else {
 			ret = -EINVAL;
 			goto out;
 		}
-		a.port = (uint16_t)port;
 		dht_node_heard(dht, id, &a, false);
 		m.target = dht->id;
 		dht_send_query(dht, &a, &m, REQ_PING, NULL);

@@ -23,14 +23,17 @@
 
 #include "dht/node.h"
 
-void dht_token_make(const struct mt6d_dht *dht, int which, const struct dht_addr *a,
+void dht_token_make(const struct mt6d_dht *dht, int which, const struct mt6d_endpoint *a,
                     uint8_t out[DHT_TOKEN_LEN])
 {
-	crypto_generichash(out, DHT_TOKEN_LEN, a->ip, a->fam == 4 ? 4 : 16, dht->secret[which],
+	size_t iplen;
+	const uint8_t *ip = mt6d_endpoint_ip(a, &iplen);
+
+	crypto_generichash(out, DHT_TOKEN_LEN, ip, iplen, dht->secret[which],
 	                   sizeof(dht->secret[which]));
 }
 
-bool dht_token_ok(const struct mt6d_dht *dht, const struct dht_addr *a, const uint8_t *tok,
+bool dht_token_ok(const struct mt6d_dht *dht, const struct mt6d_endpoint *a, const uint8_t *tok,
                   size_t len)
 {
 	uint8_t t[DHT_TOKEN_LEN];
@@ -52,10 +55,10 @@ void dht_token_rotate(struct mt6d_dht *dht)
 	dht->secret_rotated = dht->now;
 }
 
-bool dht_ratelimit_ok(struct mt6d_dht *dht, const struct dht_addr *a)
+bool dht_ratelimit_ok(struct mt6d_dht *dht, const struct mt6d_endpoint *a)
 {
 	uint32_t rate = dht->cfg.rate_limit, burst, h;
-	uint8_t key[17];
+	uint8_t key[16];
 	uint64_t hash;
 	struct dht_rl *e = NULL, *lru = NULL;
 
@@ -67,13 +70,12 @@ bool dht_ratelimit_ok(struct mt6d_dht *dht, const struct dht_addr *a)
 			return true;
 	}
 	burst = rate * 2 * 1000;
-	key[0] = a->fam;
-	memcpy(key + 1, a->ip, 16);
+	memcpy(key, a->addr, 16);
 	crypto_shorthash((uint8_t *)&hash, key, sizeof(key), dht->rl_key);
 	h = (uint32_t)hash;
 	for (int i = 0; i < 4; i++) {
 		struct dht_rl *c = &dht->rl[(h + (uint32_t)i) % DHT_RL_SLOTS];
-		if (c->a.fam == a->fam && !memcmp(c->a.ip, a->ip, 16)) {
+		if (!memcmp(c->a.addr, a->addr, 16)) {
 			e = c;
 			break;
 		}
@@ -106,7 +108,7 @@ static struct dht_hash_entry *hash_find(struct mt6d_dht *dht, const uint8_t *ih)
 	return NULL;
 }
 
-int dht_peer_store(struct mt6d_dht *dht, const uint8_t *ih, const struct mt6d_dht_peer *p)
+int dht_peer_store(struct mt6d_dht *dht, const uint8_t *ih, const struct mt6d_endpoint *p)
 {
 	uint32_t cap_hashes = dht->cfg.max_hashes ? dht->cfg.max_hashes : 4096;
 	uint32_t cap_peers = dht->cfg.max_peers_per_hash ? dht->cfg.max_peers_per_hash : 500;
@@ -128,8 +130,8 @@ int dht_peer_store(struct mt6d_dht *dht, const uint8_t *ih, const struct mt6d_dh
 		memcpy(h->ih, ih, MT6D_DHT_ID_LEN);
 	}
 	for (uint32_t i = 0; i < h->n; i++) {
-		struct mt6d_dht_peer *q = &h->peers[i].p;
-		if (q->family == p->family && q->port == p->port && !memcmp(q->ip, p->ip, 16)) {
+		struct mt6d_endpoint *q = &h->peers[i].p;
+		if (mt6d_endpoint_eq(q, p)) {
 			e = &h->peers[i];
 			break;
 		}
@@ -170,15 +172,13 @@ size_t dht_peer_values(struct mt6d_dht *dht, const uint8_t *ih, const uint8_t **
 	/* start at a random entry so every stored peer gets its turn */
 	start = h->n > max ? randombytes_uniform(h->n) : 0;
 	for (uint32_t k = 0; k < h->n && n < max; k++) {
-		const struct mt6d_dht_peer *p = &h->peers[(start + k) % h->n].p;
-		size_t l = p->family == AF_INET ? 6 : 18;
+		const struct mt6d_endpoint *p = &h->peers[(start + k) % h->n].p;
+		size_t l = mt6d_endpoint_is_v4(p) ? 6 : 18;
 		uint8_t *s = storage + n * 18;
 		if (l + 3 > budget)
 			break;
 		budget -= l + 3;
-		memcpy(s, p->ip, l - 2);
-		s[l - 2] = (uint8_t)(p->port >> 8);
-		s[l - 1] = (uint8_t)p->port;
+		krpc_ep_to_compact(s, p);
 		values[n] = s;
 		lens[n++] = (uint8_t)l;
 	}

@@ -113,7 +113,7 @@ static int try_open(struct mt6d_lookup *lk, const uint8_t *m, size_t len)
 	return 0;
 }
 
-static int stuff_cb(const struct mt6d_peer *ip, const uint8_t *msg, size_t len, void *arg)
+static int stuff_cb(const struct mt6d_endpoint *ip, const uint8_t *msg, size_t len, void *arg)
 {
 	return try_open(arg, msg, len) == 0 ? 1 : 0;
 }
@@ -156,25 +156,15 @@ static void on_result(void *arg, const struct mt6d_dht_result *r)
 		else
 			note(lk, MT6D_LOOKUP_NOT_FOUND);
 	} else {
-		struct mt6d_peer *peers = NULL;
-		size_t n = 0;
+		size_t n = r->status == 0 ? r->npeers : 0;
 
-		if (r->status == 0 && r->npeers)
-			peers = calloc(r->npeers, sizeof(*peers));
-		for (size_t i = 0; peers && i < r->npeers; i++) {
-			peers[n].ip_len = r->peers[i].family == AF_INET6 ? 16 : 4;
-			memcpy(peers[n].ip, r->peers[i].ip, peers[n].ip_len);
-			peers[n].port = r->peers[i].port;
-			n++;
-		}
 		if (n == 0)
 			note(lk, MT6D_LOOKUP_NOT_FOUND);
-		else if (mt6d_stuff_decode(peers, n, stuff_cb, lk) == 1 &&
+		else if (mt6d_stuff_decode(r->peers, n, stuff_cb, lk) == 1 &&
 		         lk->res.step == MT6D_LOOKUP_OK)
 			ok = 0;
 		else if (lk->res.step < MT6D_LOOKUP_DOES_NOT_OPEN)
 			note(lk, MT6D_LOOKUP_DOES_NOT_OPEN);
-		free(peers);
 	}
 	if (ok == 0 || start_next(lk, lk->start_ms + lk->spent_ms) < 0)
 		finish(lk, lk->start_ms + lk->spent_ms);

@@ -58,20 +58,12 @@ int mt6d_stuff_encode(uint16_t *ports, const uint8_t *m, size_t len)
 
 static int peer_cmp(const void *a, const void *b)
 {
-	const struct mt6d_peer *x = a, *y = b;
-	int c;
-
-	if (x->ip_len != y->ip_len)
-		return x->ip_len < y->ip_len ? -1 : 1;
-	c = memcmp(x->ip, y->ip, x->ip_len);
-	if (c)
-		return c;
-	return (x->port > y->port) - (x->port < y->port);
+	return mt6d_endpoint_cmp(a, b);
 }
 
-int mt6d_stuff_decode(const struct mt6d_peer *peers, size_t n, mt6d_stuff_cb cb, void *arg)
+int mt6d_stuff_decode(const struct mt6d_endpoint *peers, size_t n, mt6d_stuff_cb cb, void *arg)
 {
-	struct mt6d_peer *v;
+	struct mt6d_endpoint *v;
 	uint8_t msg[MT6D_STUFF_MAX];
 	int groups = 0, ret = 0;
 	size_t i = 0;
@@ -88,8 +80,7 @@ int mt6d_stuff_decode(const struct mt6d_peer *peers, size_t n, mt6d_stuff_cb cb,
 		size_t j = i, len = 0;
 		int ok = 1;
 
-		while (j < n && v[j].ip_len == v[i].ip_len &&
-		       !memcmp(v[j].ip, v[i].ip, v[i].ip_len))
+		while (j < n && !memcmp(v[j].addr, v[i].addr, sizeof(v[i].addr)))
 			j++;
 		for (size_t k = i; k < j; k++) {
 			uint8_t high = (uint8_t)(v[k].port >> 8);
@@ -100,7 +91,7 @@ int mt6d_stuff_decode(const struct mt6d_peer *peers, size_t n, mt6d_stuff_cb cb,
 			}
 			msg[len++] = (uint8_t)v[k].port;
 		}
-		if (ok && (v[i].ip_len == 4 || v[i].ip_len == 16)) {
+		if (ok) {
 			groups++;
 			ret = cb(&v[i], msg, len, arg);
 			if (ret)
