@@ -63,17 +63,19 @@ static void push(const struct mt6d_endpoint *from, const struct mt6d_endpoint *t
 	d->to_server = !memcmp(to->addr, sprefix, 8);
 }
 
-static void ssend(void *a, const struct mt6d_endpoint *f, const struct mt6d_endpoint *t,
-                  const uint8_t *p, size_t n)
+static void ssend(void *a, const struct mt6d_tx *tx)
 {
-	push(f, t, p, n);
+	for (size_t k = 0; k < tx->n; k++)
+		push(tx->from, tx->to, tx->p + k * tx->stride,
+		     k + 1 < tx->n ? tx->stride : tx->total - k * tx->stride);
 }
 
-static void sdeliver(void *a, struct mt6d_srv_session *s, const uint8_t *p, size_t n)
+static void sdeliver(void *a, struct mt6d_srv_session *s, uint8_t *p, size_t n,
+                     const struct mt6d_offload *off)
 {
 }
 
-static void cdeliver(void *a, const uint8_t *p, size_t n)
+static void cdeliver(void *a, uint8_t *p, size_t n, const struct mt6d_offload *off)
 {
 }
 
@@ -265,9 +267,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pump();
 	/* Packets from the TUN devices, of the fuzzed bytes too. */
 	memcpy(buf + MT6D_ENCAP_INNER_OFF, data + 1, n);
-	mt6d_srv_output(g.srv, buf, sizeof(buf), n, g.now);
+	mt6d_srv_output(g.srv, buf + MT6D_ENCAP_INNER_OFF, n, NULL, g.now);
 	memcpy(buf + MT6D_ENCAP_INNER_OFF, data + 1, n);
-	mt6d_cli_output(g.cli, buf, sizeof(buf), n, g.now);
+	mt6d_cli_output(g.cli, buf + MT6D_ENCAP_INNER_OFF, n, NULL, g.now);
 	g.nq = 0;
 	g.now += 1;
 	mt6d_srv_tick(g.srv, g.now);

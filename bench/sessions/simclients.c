@@ -54,7 +54,8 @@ struct sim {
 	struct mt6d_config cfg;
 	struct mt6d_tun_table *table;
 	int rx, tx;
-	uint8_t *buf, *scratch;
+	struct dp dp;
+	uint8_t *buf;
 	uint64_t t0, last_start_ms, seconds, rx_dgrams, tx_dgrams, tx_errors, delivered;
 	uint64_t first_session_ms, all_sessions_ms;
 	size_t *pending; /* clients waiting for their "lookup" */
@@ -124,18 +125,19 @@ static void on_slot(struct mt6d_tun_session *t, struct mt6d_tun_slot *sl, bool a
 		mt6d_tun_table_del(c->sim->table, &sl->local, t);
 }
 
-static void on_send(void *arg, const struct mt6d_endpoint *from, const struct mt6d_endpoint *to,
-                    const uint8_t *p, size_t len)
+static void on_send(void *arg, const struct mt6d_tx *tx)
 {
 	struct sim *s = ((struct simc *)arg)->sim;
+	uint64_t fails = s->dp.st.tx_full + s->dp.st.tx_failed;
 
-	if (dp_raw_send(s->tx, s->scratch, from, to, p, len) < 0)
+	dp_send(&s->dp, tx);
+	if (s->dp.st.tx_full + s->dp.st.tx_failed != fails)
 		s->tx_errors++;
 	else
 		s->tx_dgrams++;
 }
 
-static void on_deliver(void *arg, const uint8_t *pkt, size_t len)
+static void on_deliver(void *arg, uint8_t *pkt, size_t len, const struct mt6d_offload *off)
 {
 	((struct simc *)arg)->sim->delivered++;
 }
@@ -157,7 +159,8 @@ static void on_rx(struct ev_loop *loop, ev_io *w, int revents)
 	for (int i = 0; i < 256; i++) {
 		struct mt6d_endpoint from, to;
 		struct mt6d_tun_session *t;
-		int n = dp_tproxy_recv(s->rx, s->buf, 65536, &from, &to);
+		size_t gso;
+		int n = dp_recv(&s->dp, s->rx, s->buf, DP_RX_BUF, &from, &to, &gso);
 
 		if (n == -EAGAIN)
 			break;
@@ -166,7 +169,8 @@ static void on_rx(struct ev_loop *loop, ev_io *w, int revents)
 		s->rx_dgrams++;
 		t = mt6d_tun_table_find(s->table, &to, NULL);
 		if (t)
-			mt6d_cli_input(cli_of(t), &to, &from, s->buf, (size_t)n, now_ms());
+			mt6d_cli_input_batch(cli_of(t), &to, &from, s->buf, (size_t)n, gso,
+			                     now_ms());
 	}
 }
 
@@ -274,9 +278,13 @@ static int cmd_run(char **a)
 	s.table = mt6d_tun_table_new();
 	s.c = calloc(s.n, sizeof(*s.c));
 	s.pending = calloc(s.n, sizeof(*s.pending));
-	s.buf = malloc(65536);
-	s.scratch = malloc(65536 + 48);
-	if (!s.table || !s.c || !s.pending || !s.buf || !s.scratch)
+	dp_init(&s.dp);
+	s.dp.raw_fd = s.tx;
+	s.buf = malloc(DP_RX_BUF);
+	/* One pair of data-path buffers for all: one thread, one at a time. */
+	cc.tx_buf = malloc(MT6D_IID_LEN + MT6D_BURST_BUF);
+	cc.rx_buf = malloc(MT6D_RX_HEADROOM + MT6D_RX_BUF);
+	if (!s.table || !s.c || !s.pending || !s.buf || !cc.tx_buf || !cc.rx_buf)
 		return fprintf(stderr, "out of memory\n"), 1;
 	memcpy(cc.server_pub, spub, 32);
 	memcpy(cc.prefix, prefix, 8);

@@ -60,8 +60,14 @@ struct mt6d_cli_config {
 	 * rendezvous, version 2) from one socket whose address the caller does
 	 * not know; send is called with an all-zero `from`. */
 	bool underlay;
+	/* The data path's buffers, MT6D_IID_LEN + MT6D_BURST_BUF and
+	 * MT6D_RX_HEADROOM + MT6D_RX_BUF bytes: NULL and the client makes its
+	 * own; a caller running many clients in one thread may share one pair. */
+	uint8_t *tx_buf, *rx_buf;
 	mt6d_send_fn send;
-	void (*deliver)(void *arg, const uint8_t *pkt, size_t len);
+	/* An authentic inner packet for the TUN device: one packet, or TCP
+	 * segments coalesced into one (off->gso_size). */
+	void (*deliver)(void *arg, uint8_t *pkt, size_t len, const struct mt6d_offload *off);
 	/* Slots of the active MT6D session (introduction, then client). */
 	mt6d_tun_slot_cb on_slot;
 	/* The state changed; in LOOKUP the caller starts a rendezvous. */
@@ -98,6 +104,11 @@ struct mt6d_cli {
 	uint64_t claim_ms;    /* when the last claim was sent */
 	struct mt6d_rebind_loc claim_loc;
 	struct mt6d_rebind_echoes *echoes;
+	/* the data path's buffers (mt6d_burst_seal, mt6d_rx) */
+	uint8_t *tx_raw, *rx_buf;
+	bool own_bufs;
+	struct mt6d_burst tx;
+	struct mt6d_rx rx;
 };
 
 struct mt6d_cli *mt6d_cli_new(const struct mt6d_cli_config *cfg);
@@ -106,12 +117,19 @@ void mt6d_cli_free(struct mt6d_cli *c); /* NULL is a no-op */
 void mt6d_cli_start(struct mt6d_cli *c, uint64_t unix_ms);
 /* The rendezvous ended: cfg found, or NULL (BACKOFF). */
 void mt6d_cli_lookup_done(struct mt6d_cli *c, const struct mt6d_config *cfg, uint64_t unix_ms);
-/* A datagram that arrived at local (a slot endpoint) from remote. */
+/* What one receive brought to local (a slot endpoint) from remote: one
+ * datagram, or a UDP GRO batch (each gso bytes, the last shorter; 0: one),
+ * as mt6d_srv_input_batch. */
+void mt6d_cli_input_batch(struct mt6d_cli *c, const struct mt6d_endpoint *local,
+                          const struct mt6d_endpoint *remote, uint8_t *buf, size_t len, size_t gso,
+                          uint64_t unix_ms);
+/* The same for one datagram. */
 void mt6d_cli_input(struct mt6d_cli *c, const struct mt6d_endpoint *local,
                     const struct mt6d_endpoint *remote, uint8_t *dgram, size_t len,
                     uint64_t unix_ms);
 /* As mt6d_srv_output, to the server. */
-void mt6d_cli_output(struct mt6d_cli *c, uint8_t *buf, size_t cap, size_t len, uint64_t unix_ms);
+void mt6d_cli_output(struct mt6d_cli *c, const uint8_t *pkt, size_t len,
+                     const struct mt6d_offload *off, uint64_t unix_ms);
 /* Requests, rotation, keepalives, silence, backoff. Returns when to call again. */
 uint64_t mt6d_cli_tick(struct mt6d_cli *c, uint64_t unix_ms);
 /*

@@ -114,8 +114,10 @@ struct mt6d_srv_config {
 	 * through send with from = this endpoint. */
 	struct mt6d_endpoint underlay;
 	mt6d_send_fn send;
-	/* An authentic inner packet of session s, for the TUN device. */
-	void (*deliver)(void *arg, struct mt6d_srv_session *s, const uint8_t *pkt, size_t len);
+	/* An authentic inner packet of session s for the TUN device: one
+	 * packet, or TCP segments coalesced into one (off->gso_size). */
+	void (*deliver)(void *arg, struct mt6d_srv_session *s, uint8_t *pkt, size_t len,
+	                const struct mt6d_offload *off);
 	/* A session was made (up), or is about to be freed (why). May be NULL. */
 	void (*on_session)(void *arg, struct mt6d_srv_session *s, bool up, enum mt6d_srv_end why);
 	/* Slots of sessions and introduction endpoints entering and leaving
@@ -142,9 +144,16 @@ int mt6d_srv_intro_add(struct mt6d_srv *srv, const struct mt6d_intro *intro, uin
 /* Close it; client sessions do not depend on it and continue. */
 void mt6d_srv_intro_drop(struct mt6d_srv *srv, uint64_t window);
 /*
- * One datagram that arrived at local from remote; dgram is modified (opened
- * in place). Everything malformed is counted and dropped.
+ * What one receive brought to local from remote: one datagram, or a UDP
+ * GRO batch of them (each gso bytes, the last shorter; gso 0: one). buf is
+ * modified (opened in place). The session is found once for the batch;
+ * its data packets reach deliver coalesced where they were one TCP burst.
+ * Everything malformed is counted and dropped.
  */
+void mt6d_srv_input_batch(struct mt6d_srv *srv, const struct mt6d_endpoint *local,
+                          const struct mt6d_endpoint *remote, uint8_t *buf, size_t len, size_t gso,
+                          uint64_t unix_ms);
+/* The same for one datagram. */
 void mt6d_srv_input(struct mt6d_srv *srv, const struct mt6d_endpoint *local,
                     const struct mt6d_endpoint *remote, uint8_t *dgram, size_t len,
                     uint64_t unix_ms);
@@ -166,11 +175,13 @@ unsigned mt6d_srv_rebind_levels(const struct mt6d_srv *srv);
 size_t mt6d_srv_rebind_count(const struct mt6d_srv *srv);
 const char *mt6d_srv_claim_name(enum mt6d_srv_claim why);
 /*
- * One inner packet from the TUN device, at buf + MT6D_ENCAP_INNER_OFF, len
- * bytes; buf holds cap >= len + MT6D_ENCAP_OVERHEAD bytes and is sealed in
- * place and sent to the session of the packet's destination.
+ * One inner packet from the TUN device (off: its offload header, NULL for a
+ * complete packet; a TCP superpacket is split here) for the session of its
+ * destination: sealed into one burst from the slot of the moment and handed
+ * to send once.
  */
-void mt6d_srv_output(struct mt6d_srv *srv, uint8_t *buf, size_t cap, size_t len, uint64_t unix_ms);
+void mt6d_srv_output(struct mt6d_srv *srv, const uint8_t *pkt, size_t len,
+                     const struct mt6d_offload *off, uint64_t unix_ms);
 /* Rotation, keepalives, idle expiry. Returns the Unix ms to call it again. */
 uint64_t mt6d_srv_tick(struct mt6d_srv *srv, uint64_t unix_ms);
 /* Send message 2 and end the session at once. */

@@ -11,6 +11,7 @@
 #ifndef MT6D_SESSION_H
 #define MT6D_SESSION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -113,9 +114,24 @@ struct mt6d_msg {
 #define MT6D_CLAIM_EVERY_MS 250 /* client: at most 4 claims a second */
 #define MT6D_CLAIM_TRIES    8   /* claims for one move before giving up on it */
 
-/* Send one datagram from a local endpoint to a remote one. */
-typedef void (*mt6d_send_fn)(void *arg, const struct mt6d_endpoint *from,
-                             const struct mt6d_endpoint *to, const uint8_t *p, size_t len);
+/*
+ * What a server or client hands its caller to send: n datagrams from one
+ * local endpoint to one remote, datagram k at p + k * stride, all stride
+ * bytes but the last, total bytes in all (n = 1: one datagram of total
+ * bytes). fd is the caller's socket of the slot they leave from
+ * (mt6d_tun_slot.fd), or -1 when the slot has none or it is no slot's
+ * (introduction replies): the library has chosen session and slot, the
+ * caller only sends. underlay: it goes through the caller's underlay socket
+ * (from is then the underlay endpoint, or all zero on a client).
+ */
+struct mt6d_tx {
+	const struct mt6d_endpoint *from, *to;
+	int fd;
+	bool underlay;
+	const uint8_t *p;
+	size_t n, stride, total;
+};
+typedef void (*mt6d_send_fn)(void *arg, const struct mt6d_tx *tx);
 
 /* Encode into out (cap bytes): the length, or -EMSGSIZE / -EINVAL. */
 int mt6d_msg_encode(uint8_t *out, size_t cap, const struct mt6d_msg *m);

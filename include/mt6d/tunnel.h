@@ -136,10 +136,12 @@ struct mt6d_tun_slot {
 	int fd; /* owned by the caller (a socket for this slot), -1 when none */
 };
 
+/* Every datagram or packet not carried is counted under one reason. */
 struct mt6d_tun_stats {
 	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes;
 	uint64_t rx_truncated, rx_forged, rx_replayed, rx_bad_inner, rx_no_session;
-	uint64_t tx_errors, rotations;
+	uint64_t tx_errors; /* no slot to send from, or a packet that cannot be sealed */
+	uint64_t rotations;
 };
 
 struct mt6d_tun_session {
@@ -189,6 +191,10 @@ int mt6d_tun_session_rotate(struct mt6d_tun_table *t, struct mt6d_tun_session *s
                             mt6d_tun_slot_cb cb, void *arg);
 /* The slot entry for slot, or NULL when it is not in the window. */
 struct mt6d_tun_slot *mt6d_tun_session_slot(struct mt6d_tun_session *s, uint64_t slot);
+/* The slot to send from: the one the clock says at unix_ms (a rotation
+ * timer may be late at an edge), else the current one; NULL before the
+ * first rotation. Every sender (server, client, static tunnel) uses it. */
+struct mt6d_tun_slot *mt6d_tun_session_tx_slot(struct mt6d_tun_session *s, uint64_t unix_ms);
 
 /* ---- segmentation and checksums (gso.c) ---- */
 
@@ -229,6 +235,90 @@ struct mt6d_gro {
 bool mt6d_gro_start(struct mt6d_gro *g, const uint8_t *pkt, size_t len);
 bool mt6d_gro_add(struct mt6d_gro *g, const uint8_t *pkt, size_t len);
 void mt6d_gro_finish(struct mt6d_gro *g);
+
+/* ---- bursts: the one data path (burst.c) ---- */
+
+/*
+ * What the TUN device's virtio_net_hdr says about one inner packet, in the
+ * library's words (the daemon translates both ways). Zeroed: one complete
+ * packet.
+ */
+struct mt6d_offload {
+	uint16_t gso_size; /* > 0: a TCP/IPv6 superpacket of segments of this payload size */
+	uint16_t hdr_len;  /* of a superpacket: IPv6 + TCP header bytes */
+	bool needs_csum;   /* the checksum at csum_start + csum_offset is partial */
+	uint16_t csum_start, csum_offset;
+};
+
+#define MT6D_BURST_MAX 64 /* datagrams per burst: what one UDP GSO send takes */
+/* Largest datagram stride of a burst, and a buffer for any burst: 64
+ * segments of it, or one datagram of the largest inner packet. */
+#define MT6D_BURST_STRIDE_MAX (MT6D_OUTER_MTU + MT6D_ENCAP_OVERHEAD)
+#define MT6D_BURST_BUF                                                                             \
+	(MT6D_BURST_MAX * MT6D_BURST_STRIDE_MAX > MT6D_INNER_MAX + MT6D_ENCAP_OVERHEAD             \
+	         ? MT6D_BURST_MAX * MT6D_BURST_STRIDE_MAX                                          \
+	         : MT6D_INNER_MAX + MT6D_ENCAP_OVERHEAD)
+
+/*
+ * Sealed datagrams of one session for one slot: n of them, datagram k at
+ * buf + k * stride, all stride bytes long but the last; total bytes in all.
+ * The shape UDP GSO sends in one call (and a receiver's UDP GRO hands up).
+ */
+struct mt6d_burst {
+	uint8_t *buf; /* MT6D_BURST_BUF bytes, the caller's */
+	size_t n, stride, total;
+};
+
+/*
+ * Seal one inner packet for session s into b: a TCP superpacket (off with
+ * gso_size) is split into segments first, each with its full checksum; a
+ * packet with a partial checksum has it completed. Counts tx_packets and
+ * tx_bytes, or one tx_errors. Returns n, or -EMSGSIZE, -EINVAL,
+ * -EPROTONOSUPPORT (nothing sealed).
+ */
+int mt6d_burst_seal(struct mt6d_tun_session *s, const uint8_t *pkt, size_t len,
+                    const struct mt6d_offload *off, struct mt6d_burst *b);
+
+/*
+ * Open one datagram of s in place, counting it under exactly one of
+ * rx_packets, rx_truncated, rx_forged, rx_replayed, rx_bad_inner (no IPv6
+ * packet inside). Returns the inner length (the packet is at dgram +
+ * MT6D_ENCAP_INNER_OFF), or -EMSGSIZE, -EBADMSG, -EEXIST, -EPROTO: the
+ * reason it was counted under.
+ */
+int mt6d_tun_open(struct mt6d_tun_session *s, uint8_t *dgram, size_t len);
+
+/*
+ * The datagrams of one receive (a UDP GRO batch: each gso bytes, the last
+ * shorter; gso 0 means one datagram): calls fn (if not NULL) for each;
+ * returns how many.
+ */
+typedef void (*mt6d_dgram_fn)(void *arg, uint8_t *dgram, size_t len);
+size_t mt6d_batch_each(uint8_t *buf, size_t len, size_t gso, mt6d_dgram_fn fn, void *arg);
+
+/*
+ * The receive side's coalescer: opened data packets of one batch go in
+ * with mt6d_rx_push; consecutive TCP segments of one flow come out as one
+ * superpacket (off->gso_size set, checksum partial as the virtio header
+ * wants), anything else as it came. buf holds MT6D_RX_HEADROOM +
+ * MT6D_RX_BUF bytes (the caller's); deliver gets every packet, in order,
+ * with MT6D_RX_HEADROOM writable bytes before it (for a device header;
+ * a packet opened in place has the nonce there).
+ */
+#define MT6D_RX_BUF      (40 + 65535)
+#define MT6D_RX_HEADROOM 16
+typedef void (*mt6d_deliver_fn)(void *arg, uint8_t *pkt, size_t len,
+                                const struct mt6d_offload *off);
+struct mt6d_rx {
+	struct mt6d_gro g;
+	mt6d_deliver_fn deliver;
+	void *arg;
+	uint64_t packets_out, superpackets; /* delivered: all, and coalesced ones */
+};
+void mt6d_rx_init(struct mt6d_rx *rx, uint8_t *buf, mt6d_deliver_fn deliver, void *arg);
+void mt6d_rx_push(struct mt6d_rx *rx, uint8_t *pkt, size_t len);
+/* Deliver what is being coalesced; call at the end of every batch. */
+void mt6d_rx_flush(struct mt6d_rx *rx);
 
 #ifdef __cplusplus
 }

@@ -44,9 +44,8 @@
 #include "mt6d/rendezvous.h"
 #include "mt6d/client.h"
 
-#define WHO     "client"
-#define BATCH   64
-#define BUF_LEN (MT6D_ENCAP_OVERHEAD + MT6D_INNER_MAX)
+#define WHO   "client"
+#define BATCH 64
 
 struct clid {
 	struct ev_loop *loop;
@@ -70,9 +69,10 @@ struct clid {
 	unsigned tun_plen;
 	ev_io tun_w, sock_w[MT6D_TUN_SLOTS];
 	ev_signal sig_int, sig_term;
-	uint8_t *buf;
+	struct dp dp;  /* the data path's I/O and its counters */
+	uint8_t *ubuf; /* a receive batch, opened in place */
+	uint8_t *rbuf; /* virtio_net_hdr + a packet read from the TUN device */
 	uint64_t started_ms, lookup_started_ms, first_session_ms;
-	uint64_t tun_errors, tx_errors;
 	int fatal;
 };
 
@@ -136,36 +136,18 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 
 /* ---- library callbacks ---- */
 
-static void on_send(void *arg, const struct mt6d_endpoint *from, const struct mt6d_endpoint *to,
-                    const uint8_t *p, size_t len)
+static void on_send(void *arg, const struct mt6d_tx *tx)
 {
 	struct clid *d = arg;
-	struct mt6d_tun_session *t = &d->cli->tun;
 
-	if (d->ul_fd >= 0) {
-		if (dp_send(d->ul_fd, to, p, len) < 0)
-			d->tx_errors++;
-		return;
-	}
-	for (int i = 0; i < MT6D_TUN_SLOTS; i++) {
-		struct mt6d_tun_slot *sl = &t->win[i];
-
-		if (sl->valid && sl->fd >= 0 && sl->local.port == from->port &&
-		    !memcmp(sl->local.addr, from->addr, 16)) {
-			if (dp_send(sl->fd, to, p, len) < 0)
-				d->tx_errors++;
-			return;
-		}
-	}
-	d->tx_errors++;
+	dp_send(&d->dp, tx);
 }
 
-static void on_deliver(void *arg, const uint8_t *pkt, size_t len)
+static void on_deliver(void *arg, uint8_t *pkt, size_t len, const struct mt6d_offload *off)
 {
 	struct clid *d = arg;
 
-	if (write(d->tun_fd, pkt, len) < 0)
-		d->tun_errors++;
+	dp_tun_write(&d->dp, d->tun_fd, pkt, len, off);
 }
 
 static void set_tun_addr(struct clid *d, bool up)
@@ -315,14 +297,16 @@ static void on_udp(struct ev_loop *loop, ev_io *w, int revents)
 
 	for (int i = 0; i < BATCH; i++) {
 		struct mt6d_endpoint from, local;
-		int n = dp_recv(fd, d->buf, BUF_LEN, &from);
+		size_t gso;
+		int n = dp_recv(&d->dp, fd, d->ubuf, DP_RX_BUF, &from, NULL, &gso);
 
-		if (n == -EAGAIN || n == -EWOULDBLOCK)
+		if (n == -EAGAIN)
 			break;
 		if (n < 0)
 			continue;
 		local = sl->local;
-		mt6d_cli_input(d->cli, &local, &from, d->buf, (size_t)n, mt6d_unix_ms());
+		mt6d_cli_input_batch(d->cli, &local, &from, d->ubuf, (size_t)n, gso,
+		                     mt6d_unix_ms());
 		/* The input may have changed the session: this socket may be
 		 * closed and its slot reused. */
 		if (!ev_is_active(w) || w->fd != fd || sl->fd != fd)
@@ -337,12 +321,14 @@ static void on_underlay(struct ev_loop *loop, ev_io *w, int revents)
 
 	for (int i = 0; i < BATCH; i++) {
 		struct mt6d_endpoint from;
-		int n = dp_recv(d->ul_fd, d->buf, BUF_LEN, &from);
+		size_t gso;
+		int n = dp_recv(&d->dp, d->ul_fd, d->ubuf, DP_RX_BUF, &from, NULL, &gso);
 
-		if (n == -EAGAIN || n == -EWOULDBLOCK)
+		if (n == -EAGAIN)
 			break;
 		if (n >= 0)
-			mt6d_cli_input(d->cli, &any, &from, d->buf, (size_t)n, mt6d_unix_ms());
+			mt6d_cli_input_batch(d->cli, &any, &from, d->ubuf, (size_t)n, gso,
+			                     mt6d_unix_ms());
 	}
 }
 
@@ -372,11 +358,14 @@ static void on_tun(struct ev_loop *loop, ev_io *w, int revents)
 	struct clid *d = w->data;
 
 	for (int i = 0; i < BATCH; i++) {
-		ssize_t n = read(d->tun_fd, d->buf + MT6D_ENCAP_INNER_OFF,
-		                 BUF_LEN - MT6D_ENCAP_OVERHEAD);
-		if (n <= 0)
+		struct mt6d_offload off;
+		int n = dp_tun_read(&d->dp, d->tun_fd, d->rbuf, DP_VNET_LEN + MT6D_INNER_MAX, &off);
+
+		if (n == -EAGAIN)
 			break;
-		mt6d_cli_output(d->cli, d->buf, BUF_LEN, (size_t)n, mt6d_unix_ms());
+		if (n > 0)
+			mt6d_cli_output(d->cli, d->rbuf + DP_VNET_LEN, (size_t)n, &off,
+			                mt6d_unix_ms());
 	}
 }
 
@@ -449,6 +438,18 @@ static void status_json(struct clid *d, FILE *out)
 	        c->last_rx_ms, ts->rx_packets, ts->rx_bytes, ts->tx_packets, ts->tx_bytes,
 	        ts->rotations);
 	fprintf(out,
+	        "\"dropped\":{\"rx_not_ours\":%" PRIu64 ",\"rx_truncated\":%" PRIu64
+	        ",\"rx_forged\":%" PRIu64 ",\"rx_replayed\":%" PRIu64 ",\"rx_bad_inner\":%" PRIu64
+	        ",\"rx_bad_msg\":%" PRIu64 ",\"tx_no_session\":%" PRIu64 ",\"tx_unsealed\":%" PRIu64
+	        ",",
+	        c->stats.rx_not_ours, c->stats.rx_truncated + d->dp.st.rx_truncated,
+	        c->stats.rx_forged, c->stats.rx_replayed, c->stats.rx_bad_inner,
+	        c->stats.rx_bad_msg, c->stats.tx_no_session, ts->tx_errors);
+	dp_json_drops(out, &d->dp);
+	fputs("},", out);
+	dp_json_counts(out, &d->dp);
+	fputc(',', out);
+	fprintf(out,
 	        "\"stats\":{\"lookups\":%" PRIu64 ",\"lookups_failed\":%" PRIu64
 	        ",\"requests_sent\":%" PRIu64 ",\"responses\":%" PRIu64 ",\"sessions\":%" PRIu64
 	        ",\"rx_not_ours\":%" PRIu64 ",\"rx_forged\":%" PRIu64 ",\"rx_replayed\":%" PRIu64
@@ -460,7 +461,8 @@ static void status_json(struct clid *d, FILE *out)
 	        c->stats.responses, c->stats.sessions, c->stats.rx_not_ours, c->stats.rx_forged,
 	        c->stats.rx_replayed, c->stats.rx_truncated, c->stats.rx_bad_inner,
 	        c->stats.rx_bad_msg, c->stats.tx_no_session, c->stats.teardowns_rx,
-	        c->stats.server_silent, c->stats.intro_timeouts, d->tx_errors, d->tun_errors);
+	        c->stats.server_silent, c->stats.intro_timeouts,
+	        d->dp.st.tx_full + d->dp.st.tx_failed, d->dp.st.tun_tx_failed + d->dp.st.tun_bad);
 	fprintf(out,
 	        "\"replies_rx\":%" PRIu64 ",\"replies_ignored\":%" PRIu64
 	        ",\"claims_sent\":%" PRIu64 ",\"rebinds\":%" PRIu64 ",\"prefix_changes\":%" PRIu64
@@ -555,7 +557,7 @@ static int setup(struct clid *d, const uint8_t priv[static MT6D_KEY_LEN])
 	ret = sessd_state_open(&d->st, d->nl, c->state_file, WHO);
 	if (ret < 0)
 		return ret;
-	d->tun_fd = tun_open(c->ifname, false);
+	d->tun_fd = dp_tun_open(c->ifname);
 	if (d->tun_fd < 0)
 		return cli_fail("TUN device `%s': %s", c->ifname, strerror(-d->tun_fd)), d->tun_fd;
 	d->tun_ifindex = if_nametoindex(c->ifname);
@@ -565,7 +567,7 @@ static int setup(struct clid *d, const uint8_t priv[static MT6D_KEY_LEN])
 	if (c->underlay) {
 		struct mt6d_endpoint any = {.port = 0};
 
-		d->ul_fd = dp_dual_socket(&any);
+		d->ul_fd = d->dp.ul_fd = dp_dual_socket(&any);
 		if (d->ul_fd < 0)
 			return cli_fail("underlay socket: %s", strerror(-d->ul_fd)), d->ul_fd;
 	} else if (c->routed) {
@@ -590,8 +592,9 @@ static int setup(struct clid *d, const uint8_t priv[static MT6D_KEY_LEN])
 			return cli_fail("prefix = auto: `%s' has no global /64 address", c->uplink),
 			       ret;
 	}
-	d->buf = malloc(BUF_LEN);
-	if (!d->buf)
+	d->ubuf = malloc(DP_RX_BUF);
+	d->rbuf = malloc(DP_VNET_LEN + MT6D_INNER_MAX);
+	if (!d->ubuf || !d->rbuf)
 		return -ENOMEM;
 
 	memcpy(cc.client_priv, priv, MT6D_KEY_LEN);
@@ -682,7 +685,9 @@ static void teardown(struct clid *d)
 		close(d->ul_fd);
 	sessd_state_close(&d->st);
 	nl_close(d->nl);
-	free(d->buf);
+	free(d->ubuf);
+	free(d->rbuf);
+	dp_free(&d->dp);
 	sodium_memzero(&d->lc, sizeof(d->lc));
 }
 
@@ -700,6 +705,7 @@ int cmd_client(int argc, char **argv)
 	if (!d)
 		return cli_fail("out of memory");
 	d->tun_fd = d->ul_fd = -1;
+	dp_init(&d->dp);
 	d->ctl.fd = -1;
 	if (conf_load(&d->conf, path, 0) < 0) {
 		cli_fail("%s", d->conf.error);

@@ -35,13 +35,6 @@ int nl_prefix64(struct nl *nl, unsigned ifindex, uint8_t out[static 8], const ui
 int nl_route(struct nl *nl, bool add, bool local, unsigned ifindex, const uint8_t dst[static 16],
              unsigned plen);
 
-/* ---- tun.c ---- */
-
-/* Open /dev/net/tun as name (IFF_TUN | IFF_NO_PI [| IFF_VNET_HDR]),
- * non-blocking. Returns the fd or -errno; the name the kernel chose is
- * written back (IFNAMSIZ bytes). */
-int tun_open(char *name, bool vnet_hdr);
-
 /* ---- state.c ---- */
 
 /*

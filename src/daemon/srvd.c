@@ -45,9 +45,8 @@
 #include "mt6d/rendezvous.h"
 #include "mt6d/server.h"
 
-#define WHO     "server"
-#define BATCH   64
-#define BUF_LEN (MT6D_ENCAP_OVERHEAD + MT6D_INNER_MAX)
+#define WHO   "server"
+#define BATCH 64
 
 struct srvd {
 	struct ev_loop *loop;
@@ -67,40 +66,30 @@ struct srvd {
 	ev_io tun_w, rx_w, ul_w;
 	ev_timer pub_w, srv_w;
 	ev_signal sig_int, sig_term, sig_hup;
-	uint8_t *buf;     /* one datagram or inner packet, sealed or opened in place */
-	uint8_t *scratch; /* raw send: headers + datagram */
+	struct dp dp;  /* the data path's I/O and its counters */
+	uint8_t *ubuf; /* a receive batch, opened in place */
+	uint8_t *rbuf; /* virtio_net_hdr + a packet read from the TUN device */
 	uint64_t started_ms;
 	bool pub_started;      /* the first publication round began */
 	uint64_t pub_start_ms; /* mono */
-	uint64_t tx_dgrams, tx_errors, rx_dgrams, rx_errors, tun_errors;
 	bool verbose;
 };
 
 /* ---- library callbacks ---- */
 
-static void on_send(void *arg, const struct mt6d_endpoint *from, const struct mt6d_endpoint *to,
-                    const uint8_t *p, size_t len)
+static void on_send(void *arg, const struct mt6d_tx *tx)
 {
 	struct srvd *d = arg;
-	int ret;
 
-	if (d->ul_fd >= 0 && from->port == d->conf.underlay_port &&
-	    !memcmp(from->addr, d->conf.underlay_addr, 16))
-		ret = dp_send(d->ul_fd, to, p, len);
-	else
-		ret = dp_raw_send(d->tx_fd, d->scratch, from, to, p, len);
-	if (ret < 0)
-		d->tx_errors++;
-	else
-		d->tx_dgrams++;
+	dp_send(&d->dp, tx);
 }
 
-static void on_deliver(void *arg, struct mt6d_srv_session *s, const uint8_t *pkt, size_t len)
+static void on_deliver(void *arg, struct mt6d_srv_session *s, uint8_t *pkt, size_t len,
+                       const struct mt6d_offload *off)
 {
 	struct srvd *d = arg;
 
-	if (write(d->tun_fd, pkt, len) < 0)
-		d->tun_errors++;
+	dp_tun_write(&d->dp, d->tun_fd, pkt, len, off);
 }
 
 static void on_slot(struct mt6d_tun_session *t, struct mt6d_tun_slot *sl, bool add, void *arg)
@@ -161,17 +150,28 @@ static void on_rx(struct ev_loop *loop, ev_io *w, int revents)
 
 	for (int i = 0; i < BATCH; i++) {
 		struct mt6d_endpoint from, to;
-		int n = dp_tproxy_recv(d->rx_fd, d->buf, BUF_LEN, &from, &to);
+		size_t gso;
+		int n = dp_recv(&d->dp, d->rx_fd, d->ubuf, DP_RX_BUF, &from, &to, &gso);
 
-		if (n == -EAGAIN || n == -EWOULDBLOCK)
+		if (n == -EAGAIN)
 			break;
-		if (n < 0) {
-			d->rx_errors++;
-			continue;
-		}
-		d->rx_dgrams++;
-		mt6d_srv_input(d->srv, &to, &from, d->buf, (size_t)n, mt6d_unix_ms());
+		if (n >= 0)
+			mt6d_srv_input_batch(d->srv, &to, &from, d->ubuf, (size_t)n, gso,
+			                     mt6d_unix_ms());
 	}
+}
+
+struct ul_batch {
+	struct srvd *d;
+	const struct mt6d_endpoint *from;
+	uint64_t now;
+};
+
+static void ul_one(void *arg, uint8_t *dgram, size_t len)
+{
+	struct ul_batch *b = arg;
+
+	mt6d_srv_input_underlay(b->d->srv, b->from, dgram, len, b->now);
 }
 
 static void on_underlay(struct ev_loop *loop, ev_io *w, int revents)
@@ -180,16 +180,14 @@ static void on_underlay(struct ev_loop *loop, ev_io *w, int revents)
 
 	for (int i = 0; i < BATCH; i++) {
 		struct mt6d_endpoint from;
-		int n = dp_recv(d->ul_fd, d->buf, BUF_LEN, &from);
+		struct ul_batch b = {.d = d, .from = &from, .now = mt6d_unix_ms()};
+		size_t gso;
+		int n = dp_recv(&d->dp, d->ul_fd, d->ubuf, DP_RX_BUF, &from, NULL, &gso);
 
-		if (n == -EAGAIN || n == -EWOULDBLOCK)
+		if (n == -EAGAIN)
 			break;
-		if (n < 0) {
-			d->rx_errors++;
-			continue;
-		}
-		d->rx_dgrams++;
-		mt6d_srv_input_underlay(d->srv, &from, d->buf, (size_t)n, mt6d_unix_ms());
+		if (n >= 0)
+			mt6d_batch_each(d->ubuf, (size_t)n, gso, ul_one, &b);
 	}
 }
 
@@ -198,11 +196,14 @@ static void on_tun(struct ev_loop *loop, ev_io *w, int revents)
 	struct srvd *d = w->data;
 
 	for (int i = 0; i < BATCH; i++) {
-		ssize_t n = read(d->tun_fd, d->buf + MT6D_ENCAP_INNER_OFF,
-		                 BUF_LEN - MT6D_ENCAP_OVERHEAD);
-		if (n <= 0)
+		struct mt6d_offload off;
+		int n = dp_tun_read(&d->dp, d->tun_fd, d->rbuf, DP_VNET_LEN + MT6D_INNER_MAX, &off);
+
+		if (n == -EAGAIN)
 			break;
-		mt6d_srv_output(d->srv, d->buf, BUF_LEN, (size_t)n, mt6d_unix_ms());
+		if (n > 0)
+			mt6d_srv_output(d->srv, d->rbuf + DP_VNET_LEN, (size_t)n, &off,
+			                mt6d_unix_ms());
 	}
 }
 
@@ -342,7 +343,8 @@ static void status_json(struct srvd *d, FILE *out, bool brief)
 	        st.sessions_ended[MT6D_SRV_END_REPLACED], st.sessions_ended[MT6D_SRV_END_LOCAL],
 	        st.sessions_ended[MT6D_SRV_END_UNREGISTERED], st.rx_no_session, st.rx_forged,
 	        st.rx_replayed, st.rx_truncated, st.rx_bad_inner, st.rx_spoofed, st.tx_no_session,
-	        d->rx_dgrams, d->tx_dgrams, d->tx_errors, d->tun_errors);
+	        d->dp.st.rx_dgrams, d->dp.st.tx_dgrams, d->dp.st.tx_full + d->dp.st.tx_failed,
+	        d->dp.st.tun_tx_failed + d->dp.st.tun_bad);
 	fprintf(out,
 	        "\"unrecognized\":%" PRIu64 ",\"replies\":%" PRIu64 ",\"replies_limited\":%" PRIu64
 	        ",\"claims_accepted\":%" PRIu64 ",\"claims_refused_bad\":%" PRIu64
@@ -365,6 +367,25 @@ static void status_json(struct srvd *d, FILE *out, bool brief)
 		struct mt6d_endpoint ul = {.port = d->conf.underlay_port};
 		memcpy(ul.addr, d->conf.underlay_addr, 16);
 		fprintf(out, "\"underlay\":\"%s\",", sessd_ep(b, sizeof(b), &ul));
+	}
+	{
+		uint64_t no_slot = 0;
+
+		for (const struct mt6d_srv_session *s = mt6d_srv_first(d->srv); s; s = s->next)
+			no_slot += s->tun.stats.tx_errors;
+		fprintf(out,
+		        "\"dropped\":{\"rx_no_session\":%" PRIu64 ",\"rx_truncated\":%" PRIu64
+		        ",\"rx_forged\":%" PRIu64 ",\"rx_replayed\":%" PRIu64
+		        ",\"rx_bad_inner\":%" PRIu64 ",\"rx_spoofed\":%" PRIu64
+		        ",\"tx_no_session\":%" PRIu64 ",\"tx_bad_inner\":%" PRIu64
+		        ",\"tx_unsealed\":%" PRIu64 ",",
+		        st.rx_no_session, st.rx_truncated + d->dp.st.rx_truncated, st.rx_forged,
+		        st.rx_replayed, st.rx_bad_inner, st.rx_spoofed, st.tx_no_session,
+		        st.tx_bad_inner, no_slot);
+		dp_json_drops(out, &d->dp);
+		fputs("},", out);
+		dp_json_counts(out, &d->dp);
+		fputc(',', out);
 	}
 	fprintf(out, "\"sessions\":[");
 	for (const struct mt6d_srv_session *s = brief ? NULL : mt6d_srv_first(d->srv); s;
@@ -542,7 +563,7 @@ static int setup(struct srvd *d, const uint8_t priv[static MT6D_KEY_LEN])
 		return ret;
 
 	/* The TUN device and the server's tunnel address. */
-	d->tun_fd = tun_open(c->ifname, false);
+	d->tun_fd = dp_tun_open(c->ifname);
 	if (d->tun_fd < 0)
 		return cli_fail("TUN device `%s': %s", c->ifname, strerror(-d->tun_fd)), d->tun_fd;
 	d->tun_ifindex = if_nametoindex(c->ifname);
@@ -585,16 +606,17 @@ static int setup(struct srvd *d, const uint8_t priv[static MT6D_KEY_LEN])
 	d->tx_fd = dp_raw_socket();
 	if (d->tx_fd < 0)
 		return cli_fail("raw socket: %s", strerror(-d->tx_fd)), d->tx_fd;
-	d->buf = malloc(BUF_LEN);
-	d->scratch = malloc(48 + BUF_LEN);
-	if (!d->buf || !d->scratch)
+	d->dp.raw_fd = d->tx_fd;
+	d->ubuf = malloc(DP_RX_BUF);
+	d->rbuf = malloc(DP_VNET_LEN + MT6D_INNER_MAX);
+	if (!d->ubuf || !d->rbuf)
 		return -ENOMEM;
 
 	/* Sessions, then the publisher that opens their introduction endpoints. */
 	if (c->underlay_port) {
 		memcpy(sc.underlay.addr, c->underlay_addr, 16);
 		sc.underlay.port = c->underlay_port;
-		d->ul_fd = dp_dual_socket(&sc.underlay);
+		d->ul_fd = d->dp.ul_fd = dp_dual_socket(&sc.underlay);
 		if (d->ul_fd < 0)
 			return cli_fail("underlay socket on %s: %s",
 			                sessd_ep(err, sizeof(err), &sc.underlay),
@@ -717,8 +739,9 @@ static void teardown(struct srvd *d)
 		close(d->tun_fd);
 	sessd_state_close(&d->st);
 	nl_close(d->nl);
-	free(d->buf);
-	free(d->scratch);
+	free(d->ubuf);
+	free(d->rbuf);
+	dp_free(&d->dp);
 }
 
 int cmd_server(int argc, char **argv)
@@ -735,6 +758,7 @@ int cmd_server(int argc, char **argv)
 	if (!d)
 		return cli_fail("out of memory");
 	d->tun_fd = d->rx_fd = d->tx_fd = d->ul_fd = -1;
+	dp_init(&d->dp);
 	d->ctl.fd = -1;
 	if (conf_load(&d->conf, path, 1) < 0) {
 		cli_fail("%s", d->conf.error);

@@ -48,6 +48,7 @@
 
 #include "cli.h"
 #include "daemon.h"
+#include "datapath.h"
 #include "privdrop.h"
 #include "mt6d/tunnel.h"
 
@@ -57,14 +58,6 @@
 
 #define MAX_INNER 8 /* Address= and Route= lines each */
 #define BATCH     64
-/* A UDP GRO batch may join the end of one GSO train to the start of the
- * next: room for twice 64 KB, and MSG_TRUNC is still checked. */
-#define BUF_LEN  (2 * (MT6D_INNER_MAX + MT6D_ENCAP_OVERHEAD))
-#define VNET_LEN ((int)sizeof(struct virtio_net_hdr))
-/* Segments of one superpacket, and per UDP GSO send: the kernel takes at
- * most 64 segments and 64 KB per send. */
-#define MAX_SEGS  64
-#define GSO_BYTES 65000
 
 enum mode { MODE_BIND, MODE_ROUTED };
 
@@ -104,15 +97,16 @@ struct tund {
 	unsigned tun_ifindex, uplink_ifindex, lo_ifindex;
 	bool local_route;
 	bool verbose;
-	bool no_gso; /* UDP GSO refused once: send one datagram per call */
 	ev_io tun_w, sock_w[MT6D_TUN_SLOTS];
 	ev_timer rot_w;
 	ev_signal sig_int, sig_term, sig_usr1;
-	uint8_t *buf;  /* one datagram, or a UDP GRO batch of them */
-	uint8_t *rbuf; /* virtio_net_hdr + packet read from the TUN device */
-	uint8_t *gbuf; /* MAX_SEGS sealed segments for one UDP GSO send */
-	uint8_t *cbuf; /* virtio_net_hdr + a coalesced superpacket for the TUN */
-	int fatal;     /* -errno of a failure inside a callback; ends the loop */
+	struct dp dp;    /* the data path's I/O and its counters */
+	uint8_t *ubuf;   /* a receive batch, opened in place */
+	uint8_t *rbuf;   /* virtio_net_hdr + a packet read from the TUN device */
+	uint8_t *rx_buf; /* the coalescer's */
+	struct mt6d_burst tx;
+	struct mt6d_rx rx;
+	int fatal; /* -errno of a failure inside a callback; ends the loop */
 };
 
 /* ---- configuration ---- */
@@ -318,119 +312,14 @@ static void print_stats(const struct tund *d)
 	        s->rotations);
 }
 
-static int open_slot_socket(const struct mt6d_endpoint *ep)
-{
-	struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons(ep->port)};
-	int fd, one = 1, buf = 4 << 20, ret;
-
-	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
-	if (fd < 0)
-		return -errno;
-	memcpy(&sa.sin6_addr, ep->addr, 16);
-	/* FREEBIND: in routed mode the address is only covered by a local
-	 * route, not configured; in bind mode it makes bind() independent of
-	 * the address's state. */
-	if (setsockopt(fd, IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
-		goto fail;
-	/* Larger buffers absorb bursts while the loop encrypts; failure to
-	 * get them is not fatal. */
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf));
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf));
-	/* UDP GRO: one recvmsg for a train of datagrams from the same peer. */
-	setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		goto fail;
-	return fd;
-fail:
-	ret = -errno;
-	close(fd);
-	return ret;
-}
-
-/* ---- data path ---- */
+/* ---- data path (the library's bursts, datapath.c's I/O) ---- */
 
 static void on_udp(struct ev_loop *loop, ev_io *w, int revents);
 
-/* The slot to send from: what the clock says now (the timer may be a few
- * ms late at an edge). */
-static struct mt6d_tun_slot *tx_slot(struct tund *d)
-{
-	struct mt6d_tun_session *s = &d->sess;
-	struct mt6d_tun_slot *sl = mt6d_tun_session_slot(s, mt6d_slot(now_ms(d), s->rot_ms));
-
-	if (!sl)
-		sl = mt6d_tun_session_slot(s, s->cur); /* timer not yet run */
-	return sl && sl->fd >= 0 ? sl : NULL;
-}
-
-/* Send n sealed datagrams of `stride` bytes each (the last may be shorter,
- * total bytes `total`) with as few sendmsg calls as UDP GSO allows. */
-static void send_batch(struct tund *d, struct mt6d_tun_slot *sl, uint8_t *p, size_t n,
-                       size_t stride, size_t total)
-{
-	struct mt6d_tun_session *s = &d->sess;
-	struct sockaddr_in6 to = {.sin6_family = AF_INET6, .sin6_port = htons(sl->remote.port)};
-	size_t per = GSO_BYTES / stride;
-
-	memcpy(&to.sin6_addr, sl->remote.addr, 16);
-	if (per > MAX_SEGS)
-		per = MAX_SEGS;
-	if (per == 0 || d->no_gso)
-		per = 1;
-	while (n > 0) {
-		size_t k = n < per ? n : per;
-		size_t bytes = k == n ? total : k * stride;
-		union {
-			char buf[CMSG_SPACE(sizeof(uint16_t))];
-			struct cmsghdr align;
-		} u;
-		struct iovec iov = {.iov_base = p, .iov_len = bytes};
-		struct msghdr mh = {.msg_name = &to,
-		                    .msg_namelen = sizeof(to),
-		                    .msg_iov = &iov,
-		                    .msg_iovlen = 1};
-
-		if (k > 1) {
-			struct cmsghdr *cm;
-			uint16_t gso = (uint16_t)stride;
-
-			memset(&u, 0, sizeof(u));
-			mh.msg_control = u.buf;
-			mh.msg_controllen = sizeof(u.buf);
-			cm = CMSG_FIRSTHDR(&mh);
-			cm->cmsg_level = SOL_UDP;
-			cm->cmsg_type = UDP_SEGMENT;
-			cm->cmsg_len = CMSG_LEN(sizeof(gso));
-			memcpy(CMSG_DATA(cm), &gso, sizeof(gso));
-		}
-		if (sendmsg(sl->fd, &mh, 0) < 0) {
-			/* A route whose device cannot checksum for UDP GSO
-			 * refuses the train (EIO); send one datagram per call
-			 * from then on, starting with this train. */
-			if (k > 1 && (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP)) {
-				fprintf(stderr,
-				        "mt6d tunnel: UDP GSO refused (%s), sending datagrams "
-				        "one by one\n",
-				        strerror(errno));
-				d->no_gso = true;
-				per = 1;
-				continue;
-			}
-			s->stats.tx_errors += k;
-		} else {
-			s->stats.tx_packets += k;
-		}
-		p += bytes;
-		total -= bytes;
-		n -= k;
-	}
-}
-
 /*
- * One packet from the TUN device: with IFF_VNET_HDR and TSO6 on, a TCP
- * superpacket of up to 64 KB is split here into MTU-sized segments, each
- * sealed into its own datagram, and the datagrams leave in UDP GSO sends.
+ * One packet from the TUN device (a TCP superpacket of up to 64 KB with
+ * TSO): sealed by the library into one burst for the slot the clock says,
+ * sent in one UDP GSO call.
  */
 static void on_tun(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -438,185 +327,81 @@ static void on_tun(struct ev_loop *loop, ev_io *w, int revents)
 	struct mt6d_tun_session *s = &d->sess;
 
 	for (int i = 0; i < BATCH; i++) {
-		ssize_t n = read(d->tun_fd, d->rbuf, VNET_LEN + MT6D_INNER_MAX);
-		struct virtio_net_hdr vh;
-		uint8_t *pkt = d->rbuf + VNET_LEN;
-		size_t len, lens[MAX_SEGS], stride, total = 0;
+		struct mt6d_offload off;
+		int n = dp_tun_read(&d->dp, d->tun_fd, d->rbuf, DP_VNET_LEN + MT6D_INNER_MAX, &off);
 		struct mt6d_tun_slot *sl;
-		int nseg;
 
-		if (n < VNET_LEN)
+		if (n == -EAGAIN)
 			break;
-		len = (size_t)n - VNET_LEN;
-		memcpy(&vh, d->rbuf, sizeof(vh));
-		sl = tx_slot(d);
-		if (!sl || len == 0) {
+		if (n <= 0)
+			continue;
+		sl = mt6d_tun_session_tx_slot(s, now_ms(d));
+		if (!sl || sl->fd < 0) {
 			s->stats.tx_errors++;
 			continue;
 		}
-		if ((vh.gso_type & ~VIRTIO_NET_HDR_GSO_ECN) == VIRTIO_NET_HDR_GSO_TCPV6) {
-			/* hdr_len is the kernel's linear length, not the headers':
-			 * take the TCP header length from the packet. Every segment
-			 * but the last is exactly stride long, as UDP GSO needs. */
-			size_t hl = len > 60 ? 40 + (size_t)(pkt[52] >> 4) * 4 : 0;
-
-			stride = MT6D_ENCAP_OVERHEAD + hl + vh.gso_size;
-			if (hl < 60 || stride > MT6D_OUTER_MTU + MT6D_ENCAP_OVERHEAD)
-				nseg = -EMSGSIZE;
-			else
-				nseg = mt6d_gso_split_tcp6(pkt, len, vh.gso_size, d->gbuf, stride,
-				                           MT6D_ENCAP_INNER_OFF, lens, MAX_SEGS);
-		} else {
-			if ((vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
-			    mt6d_csum_complete(pkt, len, vh.csum_start, vh.csum_offset) < 0)
-				nseg = -EINVAL;
-			else if (len > MT6D_INNER_MAX)
-				nseg = -EMSGSIZE;
-			else {
-				memcpy(d->gbuf + MT6D_ENCAP_INNER_OFF, pkt, len);
-				lens[0] = len;
-				stride = len + MT6D_ENCAP_OVERHEAD;
-				nseg = 1;
-			}
+		if (mt6d_burst_seal(s, d->rbuf + DP_VNET_LEN, (size_t)n, &off, &d->tx) > 0) {
+			struct mt6d_tx tx = {.from = &sl->local,
+			                     .to = &sl->remote,
+			                     .fd = sl->fd,
+			                     .p = d->tx.buf,
+			                     .n = d->tx.n,
+			                     .stride = d->tx.stride,
+			                     .total = d->tx.total};
+			dp_send(&d->dp, &tx);
 		}
-		if (nseg <= 0) {
-			s->stats.tx_errors++;
-			continue;
-		}
-		for (int k = 0; k < nseg; k++) {
-			int r = mt6d_encap_seal_inplace(&s->encap, d->gbuf + (size_t)k * stride,
-			                                stride, lens[k]);
-			s->stats.tx_bytes += lens[k];
-			total = (size_t)k * stride + (size_t)r;
-		}
-		send_batch(d, sl, d->gbuf, (size_t)nseg, stride, total);
 	}
 }
 
-/* Write one inner packet (or a coalesced superpacket) to the TUN device.
- * pkt has VNET_LEN writable bytes before it for the virtio_net_hdr. */
-static void tun_write(struct tund *d, uint8_t *pkt, size_t len, const struct virtio_net_hdr *vh)
+static void rx_deliver(void *arg, uint8_t *pkt, size_t len, const struct mt6d_offload *off)
 {
-	memcpy(pkt - VNET_LEN, vh, sizeof(*vh));
-	if (write(d->tun_fd, pkt - VNET_LEN, len + VNET_LEN) < 0)
-		d->sess.stats.tx_errors++;
+	struct tund *d = arg;
+
+	dp_tun_write(&d->dp, d->tun_fd, pkt, len, off);
 }
 
-static void write_plain(struct tund *d, uint8_t *pkt, size_t len)
+struct rx_batch {
+	struct tund *d;
+	struct mt6d_tun_session *s;
+};
+
+static void rx_one(void *arg, uint8_t *dg, size_t len)
 {
-	/* DATA_VALID: the AEAD proved the packet is what the sender's kernel
-	 * made, and the sender completed every checksum (gso.c). */
-	struct virtio_net_hdr vh = {.flags = VIRTIO_NET_HDR_F_DATA_VALID,
-	                            .gso_type = VIRTIO_NET_HDR_GSO_NONE};
+	struct rx_batch *b = arg;
+	int n = mt6d_tun_open(b->s, dg, len);
 
-	tun_write(d, pkt, len, &vh);
-}
-
-static void gro_flush(struct tund *d, struct mt6d_gro *g)
-{
-	struct virtio_net_hdr vh = {
-	        .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
-	        .gso_type = VIRTIO_NET_HDR_GSO_TCPV6,
-	        .hdr_len = (uint16_t)g->hl,
-	        .gso_size = g->mss,
-	        .csum_start = 40,
-	        .csum_offset = 16,
-	};
-
-	mt6d_gro_finish(g);
-	if (g->nseg == 1)
-		write_plain(d, g->buf, g->len);
-	else
-		tun_write(d, g->buf, g->len, &vh);
-	g->len = 0;
-}
-
-/* Open one datagram in place; the inner packet is then at
- * dg + MT6D_ENCAP_INNER_OFF. Returns its length, or -1 (counted drop). */
-static int rx_open(struct mt6d_tun_session *s, uint8_t *dg, size_t n)
-{
-	int len = mt6d_encap_open_inplace(&s->encap, dg, n, NULL);
-
-	if (len == -EMSGSIZE) {
-		s->stats.rx_truncated++;
-		return -1;
-	} else if (len == -EBADMSG) {
-		s->stats.rx_forged++;
-		return -1;
-	} else if (len == -EEXIST) {
-		s->stats.rx_replayed++;
-		return -1;
-	} else if (len < 40 || (dg[MT6D_ENCAP_INNER_OFF] >> 4) != 6) {
-		s->stats.rx_bad_inner++;
-		return -1;
-	}
-	s->stats.rx_packets++;
-	s->stats.rx_bytes += (uint64_t)len;
-	return len;
+	if (n > 0)
+		mt6d_rx_push(&b->d->rx, dg + MT6D_ENCAP_INNER_OFF, (size_t)n);
 }
 
 static void on_udp(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct tund *d = w->data;
 	/* The socket is the slot; the session comes from the table keyed on
-	 * the endpoint it is bound to, as it will for a server's many. */
+	 * the endpoint it is bound to, as it does for a server's many. */
 	struct mt6d_tun_slot *bound = &d->sess.win[w - d->sock_w];
-	struct mt6d_gro g = {.buf = d->cbuf + VNET_LEN, .cap = 40 + 65535};
 
 	for (int i = 0; i < BATCH; i++) {
-		union {
-			char buf[CMSG_SPACE(sizeof(int))];
-			struct cmsghdr align;
-		} u;
-		struct iovec iov = {.iov_base = d->buf, .iov_len = BUF_LEN};
-		struct msghdr mh = {.msg_iov = &iov,
-		                    .msg_iovlen = 1,
-		                    .msg_control = u.buf,
-		                    .msg_controllen = sizeof(u.buf)};
-		struct mt6d_tun_session *s;
-		struct cmsghdr *cm;
-		size_t gso = 0, n;
-		ssize_t r = recvmsg(w->fd, &mh, 0);
+		struct mt6d_endpoint from;
+		struct rx_batch b = {.d = d};
 		uint64_t slot;
+		size_t gso;
+		int n = dp_recv(&d->dp, w->fd, d->ubuf, DP_RX_BUF, &from, NULL, &gso);
 
-		if (r < 0)
+		if (n == -EAGAIN)
 			break;
-		n = (size_t)r;
-		if (mh.msg_flags & MSG_TRUNC) {
-			d->sess.stats.rx_truncated++;
+		if (n < 0)
+			continue;
+		b.s = mt6d_tun_table_find(d->table, &bound->local, &slot);
+		if (!b.s) {
+			d->sess.stats.rx_no_session +=
+			        mt6d_batch_each(d->ubuf, (size_t)n, gso, NULL, NULL);
 			continue;
 		}
-		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-			if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
-				int v;
-				memcpy(&v, CMSG_DATA(cm), sizeof(v));
-				gso = v > 0 ? (size_t)v : 0;
-			}
-		}
-		if (gso == 0 || gso > n)
-			gso = n;
-		s = mt6d_tun_table_find(d->table, &bound->local, &slot);
-		if (!s) {
-			d->sess.stats.rx_no_session++;
-			continue;
-		}
-		/* A GRO batch is datagrams of gso bytes each, the last shorter;
-		 * consecutive segments of one TCP burst are joined again. */
-		for (size_t off = 0; off < n; off += gso) {
-			uint8_t *dg = d->buf + off, *inner = dg + MT6D_ENCAP_INNER_OFF;
-			int len = rx_open(s, dg, n - off < gso ? n - off : gso);
-
-			if (len < 0)
-				continue;
-			if (g.len && mt6d_gro_add(&g, inner, (size_t)len))
-				continue;
-			if (g.len)
-				gro_flush(d, &g);
-			if (!mt6d_gro_start(&g, inner, (size_t)len))
-				write_plain(d, inner, (size_t)len);
-		}
-		if (g.len)
-			gro_flush(d, &g);
+		/* A GRO batch: consecutive segments of one TCP burst are
+		 * joined again for the TUN device. */
+		mt6d_batch_each(d->ubuf, (size_t)n, gso, rx_one, &b);
+		mt6d_rx_flush(&d->rx);
 	}
 }
 
@@ -659,7 +444,7 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 			return;
 		}
 	}
-	ret = open_slot_socket(&sl->local);
+	ret = dp_slot_socket(&sl->local);
 	if (ret < 0) {
 		fprintf(stderr, "mt6d tunnel: socket on %s: %s\n",
 		        ep_str(e1, sizeof(e1), &sl->local), strerror(-ret));
@@ -759,14 +544,9 @@ static int setup(struct tund *d)
 		if (!d->uplink_ifindex)
 			return cli_fail("Uplink `%s': %s", c->uplink, strerror(errno)), -ENODEV;
 	}
-	d->tun_fd = tun_open(c->name, true);
+	d->tun_fd = dp_tun_open(c->name);
 	if (d->tun_fd < 0)
 		return cli_fail("TUN device `%s': %s", c->name, strerror(-d->tun_fd)), d->tun_fd;
-	/* Checksum offload and TSO for IPv6: the kernel hands over 64 KB TCP
-	 * superpackets with the checksum left to us (on_tun). */
-	if (ioctl(d->tun_fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO6) < 0)
-		fprintf(stderr, "mt6d tunnel: %s: no TSO offload (%s), packets come one by one\n",
-		        c->name, strerror(errno));
 	d->tun_ifindex = if_nametoindex(c->name);
 	ret = nl_link_up(d->nl, d->tun_ifindex, c->mtu);
 	if (ret < 0)
@@ -797,11 +577,12 @@ static int setup(struct tund *d)
 	}
 
 	d->table = mt6d_tun_table_new();
-	d->buf = malloc(BUF_LEN);
-	d->rbuf = malloc(VNET_LEN + MT6D_INNER_MAX);
-	d->gbuf = malloc((size_t)MAX_SEGS * (MT6D_OUTER_MTU + MT6D_ENCAP_OVERHEAD));
-	d->cbuf = malloc(VNET_LEN + 40 + 65535);
-	if (!d->table || !d->buf || !d->rbuf || !d->gbuf || !d->cbuf)
+	d->ubuf = malloc(DP_RX_BUF);
+	d->rbuf = malloc(DP_VNET_LEN + MT6D_INNER_MAX);
+	d->tx.buf = malloc(MT6D_BURST_BUF);
+	d->rx_buf = malloc(MT6D_RX_HEADROOM + MT6D_RX_BUF);
+	mt6d_rx_init(&d->rx, d->rx_buf, rx_deliver, d);
+	if (!d->table || !d->ubuf || !d->rbuf || !d->tx.buf || !d->rx_buf)
 		return -ENOMEM;
 	{
 		struct timespec ts;
@@ -860,10 +641,11 @@ static void teardown(struct tund *d)
 		state_free(&d->st);
 	}
 	mt6d_tun_table_free(d->table);
-	free(d->buf);
+	free(d->ubuf);
 	free(d->rbuf);
-	free(d->gbuf);
-	free(d->cbuf);
+	free(d->tx.buf);
+	free(d->rx_buf);
+	dp_free(&d->dp);
 	nl_close(d->nl);
 	sodium_memzero(&d->cfg, sizeof(d->cfg));
 }
@@ -882,6 +664,7 @@ int cmd_tunnel(int argc, char **argv)
 	if (!d)
 		return cli_fail("out of memory");
 	d->tun_fd = -1;
+	dp_init(&d->dp);
 	d->verbose = verbose;
 	if (cfg_load(&d->cfg, path) < 0)
 		goto out;

@@ -126,17 +126,24 @@ static void enqueue(struct world *w, int sender, const struct mt6d_endpoint *fro
 	memcpy(d->data, p, len);
 }
 
-static void srv_send(void *arg, const struct mt6d_endpoint *from, const struct mt6d_endpoint *to,
-                     const uint8_t *p, size_t len)
+/* A burst is n datagrams on the wire, each queued on its own. */
+static void enqueue_tx(struct world *w, int sender, const struct mt6d_tx *tx)
 {
-	enqueue(arg, -1, from, to, p, len);
+	assert_true(tx->n >= 1 && tx->total <= tx->n * tx->stride);
+	for (size_t k = 0; k < tx->n; k++)
+		enqueue(w, sender, tx->from, tx->to, tx->p + k * tx->stride,
+		        k + 1 < tx->n ? tx->stride : tx->total - k * tx->stride);
 }
 
-static void cli_send(void *arg, const struct mt6d_endpoint *from, const struct mt6d_endpoint *to,
-                     const uint8_t *p, size_t len)
+static void srv_send(void *arg, const struct mt6d_tx *tx)
+{
+	enqueue_tx(arg, -1, tx);
+}
+
+static void cli_send(void *arg, const struct mt6d_tx *tx)
 {
 	struct party *pa = arg;
-	enqueue(pa->w, pa->idx, from, to, p, len);
+	enqueue_tx(pa->w, pa->idx, tx);
 }
 
 static int client_of_tun(struct world *w, const uint8_t addr[16])
@@ -150,7 +157,8 @@ static int client_of_tun(struct world *w, const uint8_t addr[16])
 	return -1;
 }
 
-static void srv_deliver(void *arg, struct mt6d_srv_session *s, const uint8_t *pkt, size_t len)
+static void srv_deliver(void *arg, struct mt6d_srv_session *s, uint8_t *pkt, size_t len,
+                        const struct mt6d_offload *off)
 {
 	struct world *w = arg;
 	int from = client_of_tun(w, s->client_tun);
@@ -164,7 +172,7 @@ static void srv_deliver(void *arg, struct mt6d_srv_session *s, const uint8_t *pk
 		memcpy(&w->srv_last_tag[from], pkt + 40, 4);
 }
 
-static void cli_deliver(void *arg, const uint8_t *pkt, size_t len)
+static void cli_deliver(void *arg, uint8_t *pkt, size_t len, const struct mt6d_offload *off)
 {
 	struct party *pa = arg;
 
@@ -400,7 +408,7 @@ static void send_up(struct world *w, int i, uint32_t tag)
 {
 	uint8_t buf[256];
 	size_t n = mkpkt(buf, w->cli[i]->client_tun, w->cli[i]->server_tun, tag);
-	mt6d_cli_output(w->cli[i], buf, sizeof(buf), n, w->now);
+	mt6d_cli_output(w->cli[i], buf + MT6D_ENCAP_INNER_OFF, n, NULL, w->now);
 }
 
 static void send_down(struct world *w, int i, uint32_t tag)
@@ -413,7 +421,7 @@ static void send_down(struct world *w, int i, uint32_t tag)
 	srv_tun[15] = 1;
 	mt6d_tun_addr_client(ctun, tun_prefix, w->cpub[i]);
 	n = mkpkt(buf, srv_tun, ctun, tag);
-	mt6d_srv_output(w->srv, buf, sizeof(buf), n, w->now);
+	mt6d_srv_output(w->srv, buf + MT6D_ENCAP_INNER_OFF, n, NULL, w->now);
 }
 
 static void assert_sessions(struct world *w, int n)
@@ -750,7 +758,7 @@ static void test_isolation(void **state)
 
 		n = mkpkt(buf, w->cli[0]->client_tun, w->cli[1]->server_tun, 9);
 		/* mt6d_cli_output refuses a foreign source itself; go below it. */
-		mt6d_cli_output(w->cli[1], buf, sizeof(buf), n, w->now);
+		mt6d_cli_output(w->cli[1], buf + MT6D_ENCAP_INNER_OFF, n, NULL, w->now);
 		assert_int_equal(w->cli[1]->stats.tx_no_session, 1);
 		n = mkpkt(buf, w->cli[0]->client_tun, w->cli[1]->server_tun, 9);
 		(void)p;
@@ -781,7 +789,7 @@ static void test_isolation(void **state)
 	{
 		uint64_t rx0 = w->cli_rx[0];
 		n = mkpkt(buf, w->cli[1]->client_tun, w->cli[0]->client_tun, 11);
-		mt6d_cli_output(w->cli[1], buf, sizeof(buf), n, w->now);
+		mt6d_cli_output(w->cli[1], buf + MT6D_ENCAP_INNER_OFF, n, NULL, w->now);
 		pump(w);
 		assert_int_equal(w->cli_rx[0], rx0);
 		assert_int_equal(w->srv_last_tag[1], 11);
@@ -1040,8 +1048,8 @@ static void test_malformed(void **state)
 	for (int k = 0; k < 1000; k++) {
 		size_t len = randombytes_uniform(200);
 		randombytes_buf(buf + MT6D_ENCAP_INNER_OFF, len);
-		mt6d_srv_output(w->srv, buf, sizeof(buf), len, w->now);
-		mt6d_cli_output(w->cli[0], buf, sizeof(buf), len, w->now);
+		mt6d_srv_output(w->srv, buf + MT6D_ENCAP_INNER_OFF, len, NULL, w->now);
+		mt6d_cli_output(w->cli[0], buf + MT6D_ENCAP_INNER_OFF, len, NULL, w->now);
 	}
 	pump(w);
 	assert_sessions(w, 3);

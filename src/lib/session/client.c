@@ -32,8 +32,6 @@
 
 #include "mt6d/client.h"
 
-#define CTL_BUF (MT6D_ENCAP_OVERHEAD + 40 + MT6D_MSG_MAX_LEN)
-
 static const struct mt6d_endpoint any_ep; /* underlay: the caller's socket */
 
 const char *mt6d_cli_state_name(enum mt6d_cli_state st)
@@ -81,65 +79,73 @@ static void rotate(struct mt6d_cli *c, uint64_t unix_ms)
 		mt6d_tun_session_rotate(NULL, &c->tun, slot, c->cfg.on_slot, c->cfg.arg);
 }
 
-/* The slot to send from: what the clock says, or the current one. */
-static struct mt6d_tun_slot *tx_slot(struct mt6d_cli *c, uint64_t unix_ms)
+/* Hand what is sealed in c->tx to the caller: from the slot sl (MT6D), or
+ * through the underlay socket, an introduction datagram then after the
+ * client's introduction IID of the slot (room for it is before tx.buf). */
+static void send_burst(struct mt6d_cli *c, const struct mt6d_tun_slot *sl)
 {
-	struct mt6d_tun_slot *sl =
-	        mt6d_tun_session_slot(&c->tun, mt6d_slot(unix_ms, c->tun.rot_ms));
+	struct mt6d_tx tx = {.from = &sl->local,
+	                     .to = &sl->remote,
+	                     .fd = sl->fd,
+	                     .p = c->tx.buf,
+	                     .n = c->tx.n,
+	                     .stride = c->tx.stride,
+	                     .total = c->tx.total};
 
-	return sl ? sl : mt6d_tun_session_slot(&c->tun, c->tun.cur);
+	if (c->cfg.underlay) {
+		tx.from = &any_ep;
+		tx.to = &c->underlay;
+		tx.fd = -1;
+		tx.underlay = true;
+		if (c->state == MT6D_CLI_INTRO) {
+			c->tx.buf -= MT6D_IID_LEN;
+			memcpy(c->tx.buf, sl->local.addr + 8, MT6D_IID_LEN);
+			tx.p = c->tx.buf;
+			tx.stride = tx.total = c->tx.total + MT6D_IID_LEN;
+			c->cfg.send(c->cfg.arg, &tx);
+			c->tx.buf += MT6D_IID_LEN;
+			return;
+		}
+	}
+	c->cfg.send(c->cfg.arg, &tx);
 }
 
-/*
- * Seal the inner packet at buf + MT6D_ENCAP_INNER_OFF and send it from the
- * slot the clock says (MT6D) or to the underlay. An underlay introduction
- * datagram starts with the client's introduction IID of the slot, which
- * the caller leaves room for before buf.
- */
-static void send_tun(struct mt6d_cli *c, uint8_t *buf, size_t cap, size_t len, uint64_t unix_ms)
+/* Seal one inner packet (a superpacket when off says so) and send it from
+ * the slot the clock says. */
+static void send_tun(struct mt6d_cli *c, const uint8_t *pkt, size_t len,
+                     const struct mt6d_offload *off, uint64_t unix_ms)
 {
-	struct mt6d_tun_slot *sl = tx_slot(c, unix_ms);
-	int n;
+	struct mt6d_tun_slot *sl = mt6d_tun_session_tx_slot(&c->tun, unix_ms);
 
 	if (!sl) {
 		c->tun.stats.tx_errors++;
 		return;
 	}
-	n = mt6d_encap_seal_inplace(&c->tun.encap, buf, cap, len);
-	if (n < 0) {
-		c->tun.stats.tx_errors++;
+	if (mt6d_burst_seal(&c->tun, pkt, len, off, &c->tx) < 0)
 		return;
-	}
-	c->tun.stats.tx_packets++;
-	c->tun.stats.tx_bytes += len;
 	c->last_tx_ms = unix_ms;
 	if (c->state == MT6D_CLI_SESSION)
-		mt6d_rebind_echo_note(c->echoes, buf, (size_t)n);
-	if (!c->cfg.underlay) {
-		c->cfg.send(c->cfg.arg, &sl->local, &sl->remote, buf, (size_t)n);
-	} else if (c->state == MT6D_CLI_INTRO) {
-		memcpy(buf - MT6D_IID_LEN, sl->local.addr + 8, MT6D_IID_LEN);
-		c->cfg.send(c->cfg.arg, &any_ep, &c->underlay, buf - MT6D_IID_LEN,
-		            (size_t)n + MT6D_IID_LEN);
-	} else {
-		c->cfg.send(c->cfg.arg, &any_ep, &c->underlay, buf, (size_t)n);
-	}
+		for (size_t k = 0; k < c->tx.n; k++)
+			mt6d_rebind_echo_note(c->echoes, c->tx.buf + k * c->tx.stride,
+			                      k + 1 < c->tx.n ? c->tx.stride
+			                                      : c->tx.total - k * c->tx.stride);
+	send_burst(c, sl);
 }
 
 static void send_msg(struct mt6d_cli *c, const struct mt6d_msg *m, const uint8_t src[static 16],
                      const uint8_t dst[static 16], uint64_t unix_ms)
 {
-	uint8_t raw[MT6D_IID_LEN + CTL_BUF], *buf = raw + MT6D_IID_LEN, msg[MT6D_MSG_MAX_LEN];
+	uint8_t buf[40 + MT6D_MSG_MAX_LEN], msg[MT6D_MSG_MAX_LEN];
 	int len = mt6d_msg_encode(msg, sizeof(msg), m);
 
 	if (len < 0)
 		return;
-	len = mt6d_msg_wrap(buf + MT6D_ENCAP_INNER_OFF, CTL_BUF - MT6D_ENCAP_INNER_OFF, src, dst,
-	                    msg, (size_t)len);
+	len = mt6d_msg_wrap(buf, sizeof(buf), src, dst, msg, (size_t)len);
 	if (len > 0)
-		send_tun(c, buf, CTL_BUF, (size_t)len, unix_ms);
-	sodium_memzero(raw, sizeof(raw));
+		send_tun(c, buf, (size_t)len, NULL, unix_ms);
+	sodium_memzero(buf, sizeof(buf));
 	sodium_memzero(msg, sizeof(msg));
+	sodium_memzero(c->tx.buf, sizeof(buf) + MT6D_ENCAP_OVERHEAD);
 }
 
 /*
@@ -152,7 +158,7 @@ static void send_msg(struct mt6d_cli *c, const struct mt6d_msg *m, const uint8_t
 static void send_claim(struct mt6d_cli *c, const struct mt6d_rebind_loc *loc, uint64_t unix_ms)
 {
 	uint8_t buf[MT6D_REBIND_CLAIM_MAX];
-	struct mt6d_tun_slot *sl = tx_slot(c, unix_ms);
+	struct mt6d_tun_slot *sl = mt6d_tun_session_tx_slot(&c->tun, unix_ms);
 	uint64_t t = unix_ms > c->claim_t ? unix_ms : c->claim_t + 1;
 	struct mt6d_rebind_loc here;
 	int n;
@@ -177,10 +183,17 @@ static void send_claim(struct mt6d_cli *c, const struct mt6d_rebind_loc *loc, ui
 	c->stats.claims_sent++;
 	memset(c->echoes, 0, sizeof(*c->echoes));
 	mt6d_rebind_echo_note(c->echoes, buf, (size_t)n);
-	if (c->cfg.underlay)
-		c->cfg.send(c->cfg.arg, &any_ep, &c->underlay, buf, (size_t)n);
-	else
-		c->cfg.send(c->cfg.arg, &sl->local, &sl->remote, buf, (size_t)n);
+	{
+		struct mt6d_tx tx = {.from = c->cfg.underlay ? &any_ep : &sl->local,
+		                     .to = c->cfg.underlay ? &c->underlay : &sl->remote,
+		                     .fd = c->cfg.underlay ? -1 : sl->fd,
+		                     .underlay = c->cfg.underlay,
+		                     .p = buf,
+		                     .n = 1,
+		                     .stride = (size_t)n,
+		                     .total = (size_t)n};
+		c->cfg.send(c->cfg.arg, &tx);
+	}
 }
 
 /* A 34-byte datagram from the server: an unrecognized-connection reply. */
@@ -250,6 +263,14 @@ static void backoff(struct mt6d_cli *c, uint64_t unix_ms)
 	set_state(c, MT6D_CLI_BACKOFF);
 }
 
+/* Coalesced data, to the caller. */
+static void rx_deliver(void *arg, uint8_t *pkt, size_t len, const struct mt6d_offload *off)
+{
+	struct mt6d_cli *c = arg;
+
+	c->cfg.deliver(c->cfg.arg, pkt, len, off);
+}
+
 struct mt6d_cli *mt6d_cli_new(const struct mt6d_cli_config *cfg)
 {
 	struct mt6d_cli *c;
@@ -277,7 +298,10 @@ struct mt6d_cli *mt6d_cli_new(const struct mt6d_cli_config *cfg)
 	if (c->cfg.backoff_max_ms < c->cfg.backoff_min_ms)
 		c->cfg.backoff_max_ms = c->cfg.backoff_min_ms;
 	c->echoes = calloc(1, sizeof(*c->echoes));
-	if (!c->echoes) {
+	c->own_bufs = !cfg->tx_buf || !cfg->rx_buf;
+	c->tx_raw = c->own_bufs ? malloc(MT6D_IID_LEN + MT6D_BURST_BUF) : cfg->tx_buf;
+	c->rx_buf = c->own_bufs ? malloc(MT6D_RX_HEADROOM + MT6D_RX_BUF) : cfg->rx_buf;
+	if (!c->echoes || !c->tx_raw || !c->rx_buf) {
 		mt6d_cli_free(c);
 		errno = ENOMEM;
 		return NULL;
@@ -287,6 +311,8 @@ struct mt6d_cli *mt6d_cli_new(const struct mt6d_cli_config *cfg)
 		errno = EINVAL;
 		return NULL;
 	}
+	c->tx.buf = c->tx_raw + MT6D_IID_LEN;
+	mt6d_rx_init(&c->rx, c->rx_buf, rx_deliver, c);
 	c->state = MT6D_CLI_CLOSED;
 	return c;
 }
@@ -298,6 +324,14 @@ void mt6d_cli_free(struct mt6d_cli *c)
 	c->cfg.on_slot = NULL;
 	release_tun(c);
 	free(c->echoes);
+	if (c->own_bufs) {
+		if (c->tx_raw)
+			sodium_memzero(c->tx_raw, MT6D_IID_LEN + MT6D_BURST_BUF);
+		free(c->tx_raw);
+		if (c->rx_buf)
+			sodium_memzero(c->rx_buf, MT6D_RX_HEADROOM + MT6D_RX_BUF);
+		free(c->rx_buf);
+	}
 	sodium_memzero(c, sizeof(*c));
 	free(c);
 }
@@ -391,59 +425,33 @@ static void establish(struct mt6d_cli *c, const struct mt6d_msg *m, uint64_t uni
 	send_keepalive(c, unix_ms);
 }
 
-void mt6d_cli_input(struct mt6d_cli *c, const struct mt6d_endpoint *local,
-                    const struct mt6d_endpoint *remote, uint8_t *dgram, size_t len,
-                    uint64_t unix_ms)
+/* One datagram of the session's current tuple; false when the rest of its
+ * batch is not for this session any more (it changed or ended). */
+static bool input_one(struct mt6d_cli *c, uint8_t *dgram, size_t len, uint64_t unix_ms)
 {
 	uint8_t *inner = dgram + MT6D_ENCAP_INNER_OFF, src[16], dst[16];
-	struct mt6d_tun_stats *ts = &c->tun.stats;
-	const struct mt6d_tun_slot *sl = NULL;
 	const uint8_t *msg;
 	struct mt6d_msg m;
+	enum mt6d_cli_state was = c->state;
 	int n, ml;
 
-	if (c->have_tun && c->cfg.underlay) {
-		if (remote->port == c->underlay.port && !memcmp(remote->addr, c->underlay.addr, 16))
-			sl = &c->tun.win[0]; /* any: only "it is the server" matters */
-	} else if (c->have_tun) {
-		for (int i = 0; i < MT6D_TUN_SLOTS && !sl; i++) {
-			const struct mt6d_tun_slot *x = &c->tun.win[i];
-			if (x->valid && x->local.port == local->port &&
-			    !memcmp(x->local.addr, local->addr, 16) &&
-			    x->remote.port == remote->port &&
-			    !memcmp(x->remote.addr, remote->addr, 16))
-				sl = x;
-		}
-	}
-	if (!sl || (c->state != MT6D_CLI_INTRO && c->state != MT6D_CLI_SESSION)) {
-		c->stats.rx_not_ours++;
-		return;
-	}
 	/* No tunnel datagram is this short: the server did not know us. */
 	if (len == MT6D_REBIND_REPLY_LEN && c->state == MT6D_CLI_SESSION) {
 		on_reply(c, dgram, len, unix_ms);
-		return;
+		return true;
 	}
-	n = mt6d_encap_open_inplace(&c->tun.encap, dgram, len, NULL);
-	if (n == -EMSGSIZE) {
-		ts->rx_truncated++;
-		c->stats.rx_truncated++;
-		return;
-	} else if (n == -EBADMSG) {
-		ts->rx_forged++;
-		c->stats.rx_forged++;
-		return;
-	} else if (n == -EEXIST) {
-		ts->rx_replayed++;
-		c->stats.rx_replayed++;
-		return;
-	} else if (n < 40 || inner[0] >> 4 != 6) {
-		ts->rx_bad_inner++;
-		c->stats.rx_bad_inner++;
-		return;
+	n = mt6d_tun_open(&c->tun, dgram, len);
+	if (n < 0) {
+		if (n == -EMSGSIZE)
+			c->stats.rx_truncated++;
+		else if (n == -EBADMSG)
+			c->stats.rx_forged++;
+		else if (n == -EEXIST)
+			c->stats.rx_replayed++;
+		else
+			c->stats.rx_bad_inner++;
+		return true;
 	}
-	ts->rx_packets++;
-	ts->rx_bytes += (uint64_t)n;
 	c->last_rx_ms = unix_ms;
 	if (c->claim_pending && c->state == MT6D_CLI_SESSION) {
 		/* Authentic traffic after a claim: the server took it (it
@@ -453,13 +461,14 @@ void mt6d_cli_input(struct mt6d_cli *c, const struct mt6d_endpoint *local,
 		c->stats.rebinds++;
 	}
 	if (c->state == MT6D_CLI_SESSION && inner[6] != MT6D_NH_CONTROL) {
-		c->cfg.deliver(c->cfg.arg, inner, (size_t)n);
-		return;
+		mt6d_rx_push(&c->rx, inner, (size_t)n);
+		return true;
 	}
+	mt6d_rx_flush(&c->rx); /* what came before it goes first */
 	ml = mt6d_msg_unwrap(inner, (size_t)n, &msg, src, dst);
 	if (ml < 0 || mt6d_msg_decode(&m, msg, (size_t)ml) < 0) {
 		c->stats.rx_bad_msg++;
-		return;
+		return true;
 	}
 	if (c->state == MT6D_CLI_INTRO) {
 		if (m.type == MT6D_MSG_RESPONSE && m.u.response.request_id == c->request_id &&
@@ -494,18 +503,69 @@ void mt6d_cli_input(struct mt6d_cli *c, const struct mt6d_endpoint *local,
 	 * buffer. */
 	sodium_memzero(&m, sizeof(m));
 	sodium_memzero(inner, (size_t)n);
+	return c->state == was;
 }
 
-void mt6d_cli_output(struct mt6d_cli *c, uint8_t *buf, size_t cap, size_t len, uint64_t unix_ms)
-{
-	const uint8_t *pkt = buf + MT6D_ENCAP_INNER_OFF;
+struct cli_batch {
+	struct mt6d_cli *c;
+	uint64_t unix_ms;
+	bool go;
+};
 
+static void batch_one(void *arg, uint8_t *dgram, size_t len)
+{
+	struct cli_batch *b = arg;
+
+	if (b->go)
+		b->go = input_one(b->c, dgram, len, b->unix_ms);
+	else
+		b->c->stats.rx_not_ours++;
+}
+
+void mt6d_cli_input_batch(struct mt6d_cli *c, const struct mt6d_endpoint *local,
+                          const struct mt6d_endpoint *remote, uint8_t *buf, size_t len, size_t gso,
+                          uint64_t unix_ms)
+{
+	struct cli_batch b = {.c = c, .unix_ms = unix_ms, .go = true};
+	const struct mt6d_tun_slot *sl = NULL;
+
+	if (c->have_tun && c->cfg.underlay) {
+		if (remote->port == c->underlay.port && !memcmp(remote->addr, c->underlay.addr, 16))
+			sl = &c->tun.win[0]; /* any: only "it is the server" matters */
+	} else if (c->have_tun) {
+		for (int i = 0; i < MT6D_TUN_SLOTS && !sl; i++) {
+			const struct mt6d_tun_slot *x = &c->tun.win[i];
+			if (x->valid && x->local.port == local->port &&
+			    !memcmp(x->local.addr, local->addr, 16) &&
+			    x->remote.port == remote->port &&
+			    !memcmp(x->remote.addr, remote->addr, 16))
+				sl = x;
+		}
+	}
+	if (!sl || (c->state != MT6D_CLI_INTRO && c->state != MT6D_CLI_SESSION)) {
+		c->stats.rx_not_ours += mt6d_batch_each(buf, len, gso, NULL, NULL);
+		return;
+	}
+	mt6d_batch_each(buf, len, gso, batch_one, &b);
+	mt6d_rx_flush(&c->rx);
+}
+
+void mt6d_cli_input(struct mt6d_cli *c, const struct mt6d_endpoint *local,
+                    const struct mt6d_endpoint *remote, uint8_t *dgram, size_t len,
+                    uint64_t unix_ms)
+{
+	mt6d_cli_input_batch(c, local, remote, dgram, len, 0, unix_ms);
+}
+
+void mt6d_cli_output(struct mt6d_cli *c, const uint8_t *pkt, size_t len,
+                     const struct mt6d_offload *off, uint64_t unix_ms)
+{
 	if (c->state != MT6D_CLI_SESSION || len < 40 || pkt[0] >> 4 != 6 ||
-	    cap < len + MT6D_ENCAP_OVERHEAD || memcmp(pkt + 8, c->client_tun, 16) != 0) {
+	    memcmp(pkt + 8, c->client_tun, 16) != 0) {
 		c->stats.tx_no_session++;
 		return;
 	}
-	send_tun(c, buf, cap, len, unix_ms);
+	send_tun(c, pkt, len, off, unix_ms);
 }
 
 uint64_t mt6d_cli_tick(struct mt6d_cli *c, uint64_t unix_ms)
@@ -592,7 +652,7 @@ void mt6d_cli_set_prefix(struct mt6d_cli *c, const uint8_t prefix[static MT6D_PR
 	memcpy(c->tun.local.prefix, prefix, MT6D_PREFIX_LEN);
 	mt6d_tun_session_rotate(NULL, &c->tun, mt6d_slot(unix_ms, c->tun.rot_ms), c->cfg.on_slot,
 	                        c->cfg.arg);
-	sl = tx_slot(c, unix_ms);
+	sl = mt6d_tun_session_tx_slot(&c->tun, unix_ms);
 	if (!sl)
 		return;
 	memcpy(loc.addr, sl->local.addr, 16);

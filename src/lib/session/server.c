@@ -23,6 +23,14 @@
 
 #include "session/srv.h"
 
+/* Coalesced data of the session being read, to the caller. */
+static void rx_deliver(void *arg, uint8_t *pkt, size_t len, const struct mt6d_offload *off)
+{
+	struct mt6d_srv *srv = arg;
+
+	srv->cfg.deliver(srv->cfg.arg, srv->rx_sess, pkt, len, off);
+}
+
 struct mt6d_srv *mt6d_srv_new(const struct mt6d_srv_config *cfg)
 {
 	struct mt6d_srv *srv;
@@ -46,8 +54,11 @@ struct mt6d_srv *mt6d_srv_new(const struct mt6d_srv_config *cfg)
 	srv->table = mt6d_tun_table_new();
 	srv->inner = mt6d_tun_table_new();
 	srv->peers = mt6d_tun_table_new();
-	if (!srv->table || !srv->inner || !srv->peers)
+	srv->tx.buf = malloc(MT6D_BURST_BUF);
+	srv->rx_buf = malloc(MT6D_RX_HEADROOM + MT6D_RX_BUF);
+	if (!srv->table || !srv->inner || !srv->peers || !srv->tx.buf || !srv->rx_buf)
 		goto nomem;
+	mt6d_rx_init(&srv->rx, srv->rx_buf, rx_deliver, srv);
 	if (!cfg->rebind_off) {
 		/* One master secret per run: sessions do not outlive the
 		 * process, so neither need the keys that rebind them. */
@@ -98,6 +109,12 @@ void mt6d_srv_free(struct mt6d_srv *srv)
 	mt6d_rebind_server_free(srv->rb);
 	mt6d_rebind_rl_free(srv->rl);
 	free(srv->by_conn);
+	if (srv->tx.buf)
+		sodium_memzero(srv->tx.buf, MT6D_BURST_BUF);
+	free(srv->tx.buf);
+	if (srv->rx_buf)
+		sodium_memzero(srv->rx_buf, MT6D_RX_HEADROOM + MT6D_RX_BUF);
+	free(srv->rx_buf);
 	sodium_memzero(srv, sizeof(*srv));
 	free(srv);
 }
@@ -188,37 +205,91 @@ out:
 	return ret;
 }
 
-void mt6d_srv_input(struct mt6d_srv *srv, const struct mt6d_endpoint *local,
-                    const struct mt6d_endpoint *remote, uint8_t *dgram, size_t len,
-                    uint64_t unix_ms)
-{
-	uint64_t slot;
-	struct mt6d_tun_session *t = mt6d_tun_table_find(srv->table, local, &slot);
-	struct mt6d_tun_slot *sl;
+/* The datagrams of one receive that belong to one session, in order; the
+ * session may end on one of them (an authentic teardown). */
+struct batch {
+	struct mt6d_srv *srv;
+	struct mt6d_srv_session *s;
+	const struct mt6d_endpoint *local, *remote;
 	struct intro_win *w;
+	uint64_t slot, unix_ms;
+	bool underlay;
+};
+
+static void batch_session(void *arg, uint8_t *dgram, size_t len)
+{
+	struct batch *b = arg;
+
+	if (b->s && !srv_session_input(b->srv, b->s, dgram, len, b->unix_ms))
+		b->s = NULL; /* the rest of the batch has no session */
+}
+
+static void batch_intro(void *arg, uint8_t *dgram, size_t len)
+{
+	struct batch *b = arg;
+
+	srv_intro_input(b->srv, b->w, b->slot, b->local, b->remote, dgram, len, b->unix_ms);
+}
+
+static void batch_unknown(void *arg, uint8_t *dgram, size_t len)
+{
+	struct batch *b = arg;
+
+	srv_unknown_input(b->srv, b->local, b->remote, b->underlay, dgram, len, b->unix_ms);
+}
+
+static void session_batch(struct batch *b, uint8_t *buf, size_t len, size_t gso)
+{
+	b->srv->rx_sess = b->s;
+	mt6d_batch_each(buf, len, gso, batch_session, b);
+	mt6d_rx_flush(&b->srv->rx);
+	b->srv->rx_sess = NULL;
+}
+
+void mt6d_srv_input_batch(struct mt6d_srv *srv, const struct mt6d_endpoint *local,
+                          const struct mt6d_endpoint *remote, uint8_t *buf, size_t len, size_t gso,
+                          uint64_t unix_ms)
+{
+	struct batch b = {.srv = srv, .local = local, .remote = remote, .unix_ms = unix_ms};
+	struct mt6d_tun_session *t = mt6d_tun_table_find(srv->table, local, &b.slot);
+	struct mt6d_tun_slot *sl;
 
 	if (!t) {
-		srv->st.rx_no_session++;
+		srv->st.rx_no_session += mt6d_batch_each(buf, len, gso, NULL, NULL);
 		return;
 	}
-	w = srv_intro_of(srv, t);
-	if (w) {
-		srv_intro_input(srv, w, slot, local, remote, dgram, len, unix_ms);
+	b.w = srv_intro_of(srv, t);
+	if (b.w) {
+		mt6d_batch_each(buf, len, gso, batch_intro, &b);
 		return;
 	}
 	/* A session is its whole tuple: its endpoint of this slot and the
 	 * client's. Only a live endpoint answers a stranger, so scanning the
 	 * /64 finds nothing. */
-	sl = mt6d_tun_session_slot(t, slot);
-	if (!sl || !ep_eq(&sl->remote, remote))
-		srv_unknown_input(srv, local, remote, false, dgram, len, unix_ms);
-	else
-		srv_session_input(srv, t->user, dgram, len, unix_ms);
+	sl = mt6d_tun_session_slot(t, b.slot);
+	if (!sl || !ep_eq(&sl->remote, remote)) {
+		mt6d_batch_each(buf, len, gso, batch_unknown, &b);
+		return;
+	}
+	b.s = t->user;
+	session_batch(&b, buf, len, gso);
+}
+
+void mt6d_srv_input(struct mt6d_srv *srv, const struct mt6d_endpoint *local,
+                    const struct mt6d_endpoint *remote, uint8_t *dgram, size_t len,
+                    uint64_t unix_ms)
+{
+	mt6d_srv_input_batch(srv, local, remote, dgram, len, 0, unix_ms);
 }
 
 void mt6d_srv_input_underlay(struct mt6d_srv *srv, const struct mt6d_endpoint *remote,
                              uint8_t *dgram, size_t len, uint64_t unix_ms)
 {
+	struct batch b = {.srv = srv,
+	                  .local = &srv->cfg.underlay,
+	                  .remote = remote,
+	                  .unix_ms = unix_ms,
+	                  .underlay = true};
 	struct mt6d_tun_session *t;
 
 	if (!srv->cfg.underlay.port)
@@ -228,19 +299,21 @@ void mt6d_srv_input_underlay(struct mt6d_srv *srv, const struct mt6d_endpoint *r
 	if (srv_intro_input_underlay(srv, remote, dgram, len, unix_ms) == 0)
 		return;
 	t = mt6d_tun_table_find(srv->peers, remote, NULL);
-	if (t)
-		srv_session_input(srv, t->user, dgram, len, unix_ms);
-	else
-		srv_unknown_input(srv, &srv->cfg.underlay, remote, true, dgram, len, unix_ms);
+	if (t) {
+		b.s = t->user;
+		session_batch(&b, dgram, len, 0);
+	} else {
+		batch_unknown(&b, dgram, len);
+	}
 }
 
-void mt6d_srv_output(struct mt6d_srv *srv, uint8_t *buf, size_t cap, size_t len, uint64_t unix_ms)
+void mt6d_srv_output(struct mt6d_srv *srv, const uint8_t *pkt, size_t len,
+                     const struct mt6d_offload *off, uint64_t unix_ms)
 {
-	const uint8_t *pkt = buf + MT6D_ENCAP_INNER_OFF;
 	struct mt6d_endpoint ep = {.port = 0};
 	struct mt6d_tun_session *t;
 
-	if (len < 40 || pkt[0] >> 4 != 6 || cap < len + MT6D_ENCAP_OVERHEAD) {
+	if (len < 40 || pkt[0] >> 4 != 6) {
 		srv->st.tx_bad_inner++;
 		return;
 	}
@@ -250,7 +323,7 @@ void mt6d_srv_output(struct mt6d_srv *srv, uint8_t *buf, size_t cap, size_t len,
 		srv->st.tx_no_session++;
 		return;
 	}
-	srv_session_send(srv, t->user, buf, cap, len, unix_ms);
+	srv_session_send(srv, t->user, pkt, len, off, unix_ms);
 }
 
 uint64_t mt6d_srv_tick(struct mt6d_srv *srv, uint64_t unix_ms)

@@ -65,6 +65,12 @@ struct mt6d_srv {
 	size_t count;
 	uint8_t server_tun[16];
 	struct mt6d_srv_stats st;
+	/* The data path's buffers: the burst being sent, the packets being
+	 * coalesced for the caller and the session they belong to. */
+	struct mt6d_burst tx;
+	struct mt6d_rx rx;
+	uint8_t *rx_buf;
+	struct mt6d_srv_session *rx_sess;
 };
 
 static inline uint64_t ns_of(uint64_t unix_ms)
@@ -77,16 +83,34 @@ static inline bool ep_eq(const struct mt6d_endpoint *a, const struct mt6d_endpoi
 	return a->port == b->port && !memcmp(a->addr, b->addr, 16);
 }
 
+/* One datagram from local to remote (no slot socket). */
+static inline void srv_send_one(struct mt6d_srv *srv, const struct mt6d_endpoint *local,
+                                const struct mt6d_endpoint *remote, const uint8_t *p, size_t len)
+{
+	struct mt6d_tx tx = {.from = local,
+	                     .to = remote,
+	                     .fd = -1,
+	                     .underlay = ep_eq(local, &srv->cfg.underlay) && srv->cfg.underlay.port,
+	                     .p = p,
+	                     .n = 1,
+	                     .stride = len,
+	                     .total = len};
+
+	srv->cfg.send(srv->cfg.arg, &tx);
+}
+
 /* srv_session.c */
 struct intro_win *srv_intro_of(struct mt6d_srv *srv, const struct mt6d_tun_session *t);
 void srv_tun_release(struct mt6d_srv *srv, struct mt6d_tun_session *t);
 void srv_tun_rotate(struct mt6d_srv *srv, struct mt6d_tun_session *t, uint64_t unix_ms);
-void srv_session_send(struct mt6d_srv *srv, struct mt6d_srv_session *s, uint8_t *buf, size_t cap,
-                      size_t len, uint64_t unix_ms);
+/* Seal pkt (a superpacket when off says so) and send it as one burst. */
+void srv_session_send(struct mt6d_srv *srv, struct mt6d_srv_session *s, const uint8_t *pkt,
+                      size_t len, const struct mt6d_offload *off, uint64_t unix_ms);
 void srv_session_control(struct mt6d_srv *srv, struct mt6d_srv_session *s, const struct mt6d_msg *m,
                          uint64_t unix_ms);
 void srv_session_end(struct mt6d_srv *srv, struct mt6d_srv_session *s, enum mt6d_srv_end why);
-void srv_session_input(struct mt6d_srv *srv, struct mt6d_srv_session *s, uint8_t *dgram, size_t len,
+/* One datagram of s; data goes to srv->rx. false: s has ended. */
+bool srv_session_input(struct mt6d_srv *srv, struct mt6d_srv_session *s, uint8_t *dgram, size_t len,
                        uint64_t unix_ms);
 struct mt6d_srv_session *srv_session_new(struct mt6d_srv *srv, size_t c, const struct intro_win *w,
                                          uint64_t request_id, const uint8_t client_prefix[static 8],

@@ -46,7 +46,7 @@ static void intro_respond(struct mt6d_srv *srv, struct intro_win *w, struct intr
 	if (len > 0)
 		len = mt6d_encap_seal_inplace(&p->encap, buf, sizeof(buf), (size_t)len);
 	if (len > 0)
-		srv->cfg.send(srv->cfg.arg, local, remote, buf, (size_t)len);
+		srv_send_one(srv, local, remote, buf, (size_t)len);
 	sodium_memzero(buf, sizeof(buf));
 }
 

@@ -158,7 +158,7 @@ void srv_unknown_input(struct mt6d_srv *srv, const struct mt6d_endpoint *local,
 	n = mt6d_rebind_reply(srv->rl, out, sizeof(out), dgram, len, &from, unix_ms);
 	if (n > 0) {
 		srv->st.replies++;
-		srv->cfg.send(srv->cfg.arg, local, remote, out, (size_t)n);
+		srv_send_one(srv, local, remote, out, (size_t)n);
 	} else if (len >= MT6D_REBIND_REPLY_LEN) {
 		srv->st.replies_limited++;
 	}

@@ -84,15 +84,6 @@ void srv_tun_rotate(struct mt6d_srv *srv, struct mt6d_tun_session *t, uint64_t u
 		mt6d_tun_session_rotate(srv->table, t, slot, srv->cfg.on_slot, srv->cfg.arg);
 }
 
-/* The slot to send from: what the clock says now, or the current one when
- * the tick has not yet moved the window. */
-static struct mt6d_tun_slot *tx_slot(struct mt6d_tun_session *t, uint64_t unix_ms)
-{
-	struct mt6d_tun_slot *sl = mt6d_tun_session_slot(t, mt6d_slot(unix_ms, t->rot_ms));
-
-	return sl ? sl : mt6d_tun_session_slot(t, t->cur);
-}
-
 void mt6d_srv_session_endpoints(const struct mt6d_srv_session *s, struct mt6d_endpoint *local,
                                 struct mt6d_endpoint *remote)
 {
@@ -107,11 +98,32 @@ void mt6d_srv_session_endpoints(const struct mt6d_srv_session *s, struct mt6d_en
 	}
 }
 
-void srv_session_send(struct mt6d_srv *srv, struct mt6d_srv_session *s, uint8_t *buf, size_t cap,
-                      size_t len, uint64_t unix_ms)
+/* Send a burst sealed in srv->tx from the session's slot of the moment. */
+static void send_burst(struct mt6d_srv *srv, struct mt6d_srv_session *s,
+                       const struct mt6d_tun_slot *sl)
 {
-	struct mt6d_tun_slot *sl = s->underlay ? NULL : tx_slot(&s->tun, unix_ms);
-	int n;
+	struct mt6d_tx tx = {.fd = -1,
+	                     .p = srv->tx.buf,
+	                     .n = srv->tx.n,
+	                     .stride = srv->tx.stride,
+	                     .total = srv->tx.total};
+
+	if (s->underlay) {
+		tx.from = &srv->cfg.underlay;
+		tx.to = &s->peer;
+		tx.underlay = true;
+	} else {
+		tx.from = &sl->local;
+		tx.to = &sl->remote;
+		tx.fd = sl->fd;
+	}
+	srv->cfg.send(srv->cfg.arg, &tx);
+}
+
+void srv_session_send(struct mt6d_srv *srv, struct mt6d_srv_session *s, const uint8_t *pkt,
+                      size_t len, const struct mt6d_offload *off, uint64_t unix_ms)
+{
+	struct mt6d_tun_slot *sl = s->underlay ? NULL : mt6d_tun_session_tx_slot(&s->tun, unix_ms);
 
 	/* An underlay session whose tuple a NAT gave to another client has
 	 * nowhere to send until it claims its own. */
@@ -119,35 +131,27 @@ void srv_session_send(struct mt6d_srv *srv, struct mt6d_srv_session *s, uint8_t 
 		s->tun.stats.tx_errors++;
 		return;
 	}
-	n = mt6d_encap_seal_inplace(&s->tun.encap, buf, cap, len);
-	if (n < 0) {
-		s->tun.stats.tx_errors++;
+	if (mt6d_burst_seal(&s->tun, pkt, len, off, &srv->tx) < 0)
 		return;
-	}
-	s->tun.stats.tx_packets++;
-	s->tun.stats.tx_bytes += len;
 	s->last_tx_ms = unix_ms;
-	if (s->underlay)
-		srv->cfg.send(srv->cfg.arg, &srv->cfg.underlay, &s->peer, buf, (size_t)n);
-	else
-		srv->cfg.send(srv->cfg.arg, &sl->local, &sl->remote, buf, (size_t)n);
+	send_burst(srv, s, sl);
 }
 
 void srv_session_control(struct mt6d_srv *srv, struct mt6d_srv_session *s, const struct mt6d_msg *m,
                          uint64_t unix_ms)
 {
-	uint8_t buf[CTL_BUF], msg[MT6D_MSG_MAX_LEN];
+	uint8_t buf[40 + MT6D_MSG_MAX_LEN], msg[MT6D_MSG_MAX_LEN];
 	int len = mt6d_msg_encode(msg, sizeof(msg), m);
 
 	if (len < 0)
 		return;
-	len = mt6d_msg_wrap(buf + MT6D_ENCAP_INNER_OFF, sizeof(buf) - MT6D_ENCAP_INNER_OFF,
-	                    s->server_tun, s->client_tun, msg, (size_t)len);
+	len = mt6d_msg_wrap(buf, sizeof(buf), s->server_tun, s->client_tun, msg, (size_t)len);
 	if (len > 0)
-		srv_session_send(srv, s, buf, sizeof(buf), (size_t)len, unix_ms);
+		srv_session_send(srv, s, buf, (size_t)len, NULL, unix_ms);
 	/* A grant holds the client's tree keys and connection key. */
 	sodium_memzero(msg, sizeof(msg));
 	sodium_memzero(buf, sizeof(buf));
+	sodium_memzero(srv->tx.buf, MT6D_ENCAP_OVERHEAD + sizeof(buf));
 }
 
 void srv_session_end(struct mt6d_srv *srv, struct mt6d_srv_session *s, enum mt6d_srv_end why)
@@ -179,53 +183,48 @@ void srv_session_end(struct mt6d_srv *srv, struct mt6d_srv_session *s, enum mt6d
 	srv->st.sessions_ended[why]++;
 }
 
-void srv_session_input(struct mt6d_srv *srv, struct mt6d_srv_session *s, uint8_t *dgram, size_t len,
+bool srv_session_input(struct mt6d_srv *srv, struct mt6d_srv_session *s, uint8_t *dgram, size_t len,
                        uint64_t unix_ms)
 {
 	struct mt6d_tun_stats *ts = &s->tun.stats;
 	uint8_t *inner = dgram + MT6D_ENCAP_INNER_OFF, src[16], dst[16];
 	const uint8_t *msg;
 	struct mt6d_msg m;
-	int n = mt6d_encap_open_inplace(&s->tun.encap, dgram, len, NULL), ml;
+	int n = mt6d_tun_open(&s->tun, dgram, len), ml;
 
-	if (n == -EMSGSIZE) {
-		ts->rx_truncated++;
-		srv->st.rx_truncated++;
-		return;
-	} else if (n == -EBADMSG) {
-		ts->rx_forged++;
-		srv->st.rx_forged++;
-		return;
-	} else if (n == -EEXIST) {
-		ts->rx_replayed++;
-		srv->st.rx_replayed++;
-		return;
-	} else if (n < 40 || inner[0] >> 4 != 6) {
-		ts->rx_bad_inner++;
-		srv->st.rx_bad_inner++;
-		return;
+	if (n < 0) {
+		if (n == -EMSGSIZE)
+			srv->st.rx_truncated++;
+		else if (n == -EBADMSG)
+			srv->st.rx_forged++;
+		else if (n == -EEXIST)
+			srv->st.rx_replayed++;
+		else
+			srv->st.rx_bad_inner++;
+		return true;
 	}
 	/* Authentic: the session is alive, whatever the packet holds. */
-	ts->rx_packets++;
-	ts->rx_bytes += (uint64_t)n;
 	s->last_rx_ms = unix_ms;
 	if (memcmp(inner + 8, s->client_tun, 16) != 0) {
 		s->rx_spoofed++;
 		srv->st.rx_spoofed++;
-		return;
+		return true;
 	}
 	if (inner[6] != MT6D_NH_CONTROL) {
-		srv->cfg.deliver(srv->cfg.arg, s, inner, (size_t)n);
-		return;
+		mt6d_rx_push(&srv->rx, inner, (size_t)n);
+		return true;
 	}
+	/* Whatever was coalesced came first. */
+	mt6d_rx_flush(&srv->rx);
 	ml = mt6d_msg_unwrap(inner, (size_t)n, &msg, src, dst);
 	if (ml < 0 || mt6d_msg_decode(&m, msg, (size_t)ml) < 0) {
 		ts->rx_bad_inner++;
 		srv->st.rx_bad_inner++;
-		return;
+		return true;
 	}
 	if (m.type == MT6D_MSG_TEARDOWN) {
 		srv_session_end(srv, s, MT6D_SRV_END_TEARDOWN);
+		return false;
 	} else if (m.type == MT6D_MSG_KEEPALIVE) {
 		/* Answer a probe, at most once a second: the client judges the
 		 * server alive by what it receives, on its own interval. */
@@ -238,6 +237,7 @@ void srv_session_input(struct mt6d_srv *srv, struct mt6d_srv_session *s, uint8_t
 		ts->rx_bad_inner++;
 		srv->st.rx_bad_inner++;
 	}
+	return true;
 }
 
 struct mt6d_srv_session *srv_session_new(struct mt6d_srv *srv, size_t c, const struct intro_win *w,

@@ -273,3 +273,10 @@ struct mt6d_tun_slot *mt6d_tun_session_slot(struct mt6d_tun_session *s, uint64_t
 
 	return sl->valid && sl->slot == slot ? sl : NULL;
 }
+
+struct mt6d_tun_slot *mt6d_tun_session_tx_slot(struct mt6d_tun_session *s, uint64_t unix_ms)
+{
+	struct mt6d_tun_slot *sl = mt6d_tun_session_slot(s, mt6d_slot(unix_ms, s->rot_ms));
+
+	return sl ? sl : mt6d_tun_session_slot(s, s->cur);
+}
