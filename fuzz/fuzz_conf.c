@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer: server and client configuration files. A parse either
+/* libFuzzer: server, client and tunnel configuration files. A parse either
  * succeeds or sets an error message naming the source. */
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(text, data + 1, size - 1);
 	text[size - 1] = '\0';
-	if (conf_load_string(&c, text, "f", data[0] & 1) != 0 && strncmp(c.error, "f", 1) != 0)
+	if (conf_load_string(&c, text, "f", data[0] % 3) != 0 && strncmp(c.error, "f", 1) != 0)
 		abort();
 	free(text);
 	return 0;

@@ -90,20 +90,20 @@ IA=$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
 IB=$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
 mkconf() { # name role uplink inner lprefix liid pprefix piid
 	cat >"$TMP/$1.conf" <<CONF
-[Tunnel]
-Name = mt6d0
-Role = $2
-Mode = bind
-Uplink = $3
-Address = $4/64
-SessionKey = $KEY
-StateFile = $TMP/$1.state
-[Local]
-Prefix = $5/64
-IID = $6
-[Peer]
-Prefix = $7/64
-IID = $8
+[tunnel]
+interface = mt6d0
+role = $2
+mode = bind
+uplink = $3
+address = $4/64
+session_key = $KEY
+state_file = $TMP/$1.state
+[local]
+prefix = $5/64
+iid = $6
+[peer]
+prefix = $7/64
+iid = $8
 CONF
 	chmod 600 "$TMP/$1.conf"
 }

@@ -1,8 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Server and client configuration files. libinih does the INI syntax; this
- * file checks every value. The first bad value stops the parse and is
- * reported with its line; nothing is applied from a file with an error.
+ * Configuration files of mt6d server, mt6d client and mt6d tunnel. libinih
+ * does the INI syntax; this file checks every value.
+ *
+ * Rules this file keeps:
+ *  - The first bad value stops the parse and is reported with its line;
+ *    nothing is applied from a file with an error.
+ *  - Section and key names are snake_case and compared exactly. A name of
+ *    the tunnel's old style (`[Tunnel] SessionKey') is refused with the
+ *    new one, so an old file fails at once instead of half applying.
+ *  - An error quotes the bad value, except where the value may be key
+ *    material (session_key, and any unknown key): those name the key only.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -10,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 
 #include <ini.h>
 
@@ -154,24 +164,217 @@ static int path(char out[CONF_PATH_MAX], const char *v)
 	return 0;
 }
 
-/* "ADDRESS/64": its first 8 bytes. */
-static int prefix64(uint8_t out[MT6D_PREFIX_LEN], const char *v)
+/* "ADDRESS/LEN", or "ADDRESS" alone (LEN 128) when want_len is 0; with
+ * want_len set, LEN must be exactly that. */
+static int prefix(struct conf_prefix *out, const char *v, unsigned want_len)
 {
-	char buf[INET6_ADDRSTRLEN + 4];
-	uint8_t a[16];
+	char buf[INET6_ADDRSTRLEN + 8];
 	char *slash;
+	uint32_t plen = 128;
 
 	if (strlen(v) >= sizeof(buf))
 		return -1;
 	strcpy(buf, v);
 	slash = strchr(buf, '/');
-	if (!slash || strcmp(slash, "/64"))
+	if (slash) {
+		*slash = '\0';
+		if (slash[1] < '0' || slash[1] > '9' || u32(&plen, slash + 1, 0, 128) < 0)
+			return -1;
+	} else if (want_len) {
 		return -1;
-	*slash = '\0';
-	if (inet_pton(AF_INET6, buf, a) != 1)
+	}
+	if (want_len && plen != want_len)
 		return -1;
-	memcpy(out, a, MT6D_PREFIX_LEN);
+	if (inet_pton(AF_INET6, buf, out->addr) != 1)
+		return -1;
+	out->plen = plen;
 	return 0;
+}
+
+/* "ADDRESS/64": its first 8 bytes. */
+static int prefix64(uint8_t out[MT6D_PREFIX_LEN], const char *v)
+{
+	struct conf_prefix p;
+
+	if (prefix(&p, v, 64) < 0)
+		return -1;
+	memcpy(out, p.addr, MT6D_PREFIX_LEN);
+	return 0;
+}
+
+static int ifname(char out[16], const char *v)
+{
+	if (!*v || strlen(v) >= 16 || strchr(v, '/') || strchr(v, ' '))
+		return -1;
+	strcpy(out, v);
+	return 0;
+}
+
+static int username(char out[64], const char *v)
+{
+	if (!*v || strlen(v) >= 64 || strpbrk(v, "/: \t"))
+		return -1;
+	strcpy(out, v);
+	return 0;
+}
+
+/* ---- mt6d tunnel: [tunnel], [local], [peer] ---- */
+
+/* The names of the old style (compared ignoring case, as the old parser
+ * did) and what they are now. */
+static const struct {
+	const char *old, *now;
+} renamed[] = {
+        {"Tunnel", "tunnel"},
+        {"Local", "local"},
+        {"Peer", "peer"},
+        {"Name", "interface"},
+        {"Role", "role"},
+        {"SessionKey", "session_key"},
+        {"RotationMs", "rotation_ms"},
+        {"Mode", "mode"},
+        {"Uplink", "uplink"},
+        {"MTU", "mtu"},
+        {"Address", "address"},
+        {"Route", "route"},
+        {"StateFile", "state_file"},
+        {"User", "user"},
+        {"ClockOffsetMs", "clock_offset_ms"},
+        {"Prefix", "prefix"},
+        {"IID", "iid"},
+};
+
+static const char *renamed_to(const char *name)
+{
+	for (size_t i = 0; i < sizeof(renamed) / sizeof(renamed[0]); i++)
+		if (!strcasecmp(name, renamed[i].old))
+			return renamed[i].now;
+	return NULL;
+}
+
+static int i64(int64_t *out, const char *v, int64_t min, int64_t max)
+{
+	char *end;
+	long long x;
+
+	if (!*v || *v == '+')
+		return -1;
+	errno = 0;
+	x = strtoll(v, &end, 10);
+	if (errno || *end || x < min || x > max)
+		return -1;
+	*out = x;
+	return 0;
+}
+
+static int tunnel_key(struct parse *p, const char *key, const char *value)
+{
+	struct conf_tunnel *t = &p->c->tunnel;
+	struct conf_prefix pf;
+	uint32_t v;
+
+	if (!strcmp(key, "interface")) {
+		if (ifname(t->name, value) < 0)
+			return bad(p, "%s is not an interface name: `%s'", key, value);
+	} else if (!strcmp(key, "role")) {
+		if (!strcmp(value, "client"))
+			t->role = MT6D_ROLE_CLIENT;
+		else if (!strcmp(value, "server"))
+			t->role = MT6D_ROLE_SERVER;
+		else
+			return bad(p, "%s is neither client nor server: `%s'", key, value);
+		t->have_role = true;
+	} else if (!strcmp(key, "session_key")) {
+		/* Never quoted: a near miss is most of a key. */
+		if (mt6d_hex_decode(t->ks, sizeof(t->ks), value) < 0)
+			return bad(
+			        p,
+			        "%s is not %zu hex digits (%zu characters given; value not shown)",
+			        key, 2 * sizeof(t->ks), strlen(value));
+		t->have_key = true;
+	} else if (!strcmp(key, "rotation_ms")) {
+		if (u32(&t->rot_ms, value, 100, 3600000) < 0)
+			return bad(p,
+			           "%s is not a number of milliseconds from 100 to 3600000: `%s'",
+			           key, value);
+	} else if (!strcmp(key, "mode")) {
+		if (!strcmp(value, "bind"))
+			t->mode = CONF_TUN_BIND;
+		else if (!strcmp(value, "routed"))
+			t->mode = CONF_TUN_ROUTED;
+		else
+			return bad(p, "%s is neither bind nor routed: `%s'", key, value);
+	} else if (!strcmp(key, "uplink")) {
+		if (ifname(t->uplink, value) < 0)
+			return bad(p, "%s is not an interface name: `%s'", key, value);
+	} else if (!strcmp(key, "mtu")) {
+		if (u32(&v, value, MT6D_IPV6_MIN_MTU, MT6D_TUN_MTU) < 0)
+			return bad(p, "%s is not a number from %d to %d: `%s'", key,
+			           MT6D_IPV6_MIN_MTU, MT6D_TUN_MTU, value);
+		t->mtu = v;
+	} else if (!strcmp(key, "address") || !strcmp(key, "route")) {
+		bool is_addr = key[0] == 'a';
+		size_t *n = is_addr ? &t->naddrs : &t->nroutes;
+		if (prefix(&pf, value, 0) < 0)
+			return bad(p, "%s is not an IPv6 ADDRESS[/LEN]: `%s'", key, value);
+		if (*n == CONF_MAX_INNER)
+			return bad(p, "more than %d %s lines: `%s'", CONF_MAX_INNER, key, value);
+		(is_addr ? t->addrs : t->routes)[(*n)++] = pf;
+	} else if (!strcmp(key, "user")) {
+		if (username(t->user, value) < 0)
+			return bad(p, "%s is not a user name: `%s'", key, value);
+	} else if (!strcmp(key, "state_file")) {
+		if (path(t->state_file, value) < 0)
+			return bad(p, "%s is not a file path: `%s'", key, value);
+	} else if (!strcmp(key, "clock_offset_ms")) {
+		if (i64(&t->clock_offset_ms, value, -86400000, 86400000) < 0)
+			return bad(p, "%s is not a number from -86400000 to 86400000: `%s'", key,
+			           value);
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
+static int host_key(struct parse *p, bool local, const char *key, const char *value)
+{
+	struct conf_tunnel *t = &p->c->tunnel;
+	struct mt6d_tun_host *h = local ? &t->local : &t->remote;
+
+	if (!strcmp(key, "prefix")) {
+		if (prefix64(h->prefix, value) < 0)
+			return bad(p, "%s is not an IPv6 prefix ADDRESS/64: `%s'", key, value);
+		*(local ? &t->have_lp : &t->have_rp) = true;
+	} else if (!strcmp(key, "iid")) {
+		if (mt6d_hex_decode(h->iid, sizeof(h->iid), value) < 0)
+			return bad(p, "%s is not %zu hex digits: `%s'", key, 2 * sizeof(h->iid),
+			           value);
+		*(local ? &t->have_li : &t->have_ri) = true;
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
+/* Nothing here prints an unknown key's value: it may be a misspelt
+ * session_key. */
+static int tunnel_handler(struct parse *p, const char *section, const char *key, const char *value)
+{
+	const char *sec_now = renamed_to(section), *key_now = renamed_to(key);
+	int r = -1;
+
+	if (!strcmp(section, "tunnel"))
+		r = tunnel_key(p, key, value);
+	else if (!strcmp(section, "local") || !strcmp(section, "peer"))
+		r = host_key(p, section[0] == 'l', key, value);
+	if (r > 0)
+		return r;
+	if ((sec_now && strcmp(section, sec_now)) || (key_now && strcmp(key, key_now)))
+		return bad(p, "[%.40s] %.40s is the old spelling: write [%s] %s", section, key,
+		           sec_now ? sec_now : section, key_now ? key_now : key);
+	if (r == 0)
+		return bad(p, "unknown key `%.60s' in [%s]", key, section);
+	return bad(p, "unknown section [%.60s] (expected [tunnel], [local] or [peer])", section);
 }
 
 static int handler(void *user, const char *section, const char *key, const char *value)
@@ -180,6 +383,8 @@ static int handler(void *user, const char *section, const char *key, const char 
 	struct conf *c = p->c;
 	const char *role = c->is_server ? "server" : "client";
 
+	if (c->role == CONF_TUNNEL)
+		return tunnel_handler(p, section, key, value);
 	if (!strcmp(section, role)) {
 		if (!strcmp(key, "private_key")) {
 			if (path(c->private_key, value) < 0)
@@ -206,11 +411,8 @@ static int handler(void *user, const char *section, const char *key, const char 
 				           value);
 			c->have_tun_prefix = 1;
 		} else if (!strcmp(key, "interface") || (!c->is_server && !strcmp(key, "uplink"))) {
-			char *dst = key[0] == 'i' ? c->ifname : c->uplink;
-			if (!*value || strlen(value) >= 16 || strchr(value, '/') ||
-			    strchr(value, ' '))
+			if (ifname(key[0] == 'i' ? c->ifname : c->uplink, value) < 0)
 				return bad(p, "%s is not an interface name: `%s'", key, value);
-			strcpy(dst, value);
 		} else if (c->is_server && !strcmp(key, "idle_timeout")) {
 			if (u32(&c->idle_timeout_s, value, 5, 86400) < 0)
 				return bad(p, "%s is not a number of seconds from 5 to 86400: `%s'",
@@ -267,9 +469,8 @@ static int handler(void *user, const char *section, const char *key, const char 
 				return bad(p, "%s is not a number of seconds from 1 to 3600: `%s'",
 				           key, value);
 		} else if (!strcmp(key, "user")) {
-			if (!*value || strlen(value) >= sizeof(c->user) || strpbrk(value, "/: \t"))
+			if (username(c->user, value) < 0)
 				return bad(p, "%s is not a user name: `%s'", key, value);
-			strcpy(c->user, value);
 		} else if (!strcmp(key, "state_file")) {
 			if (path(c->state_file, value) < 0)
 				return bad(p, "%s is not a file path: `%s'", key, value);
@@ -322,7 +523,7 @@ static int handler(void *user, const char *section, const char *key, const char 
 				           value);
 			c->max_inflight = v;
 		} else {
-			return bad(p, "unknown key `%s' (value `%s')", key, value);
+			return bad(p, "unknown key `%.60s' in [%s]", key, section);
 		}
 	} else if (!strcmp(section, "dht")) {
 		if (!strcmp(key, "listen")) {
@@ -345,7 +546,7 @@ static int handler(void *user, const char *section, const char *key, const char 
 			if (path(c->dht_state, value) < 0)
 				return bad(p, "%s is not a file path: `%s'", key, value);
 		} else {
-			return bad(p, "unknown key `%s' (value `%s')", key, value);
+			return bad(p, "unknown key `%.60s' in [%s]", key, section);
 		}
 	} else if (!strcmp(section, "control")) {
 		if (!strcmp(key, "socket")) {
@@ -353,7 +554,7 @@ static int handler(void *user, const char *section, const char *key, const char 
 				return bad(p, "%s is not a socket path shorter than 108: `%s'", key,
 				           value);
 		} else {
-			return bad(p, "unknown key `%s' (value `%s')", key, value);
+			return bad(p, "unknown key `%.60s' in [%s]", key, section);
 		}
 	} else {
 		return bad(p, "unknown section [%.60s] (expected [%s], [dht] or [control])",
@@ -362,9 +563,12 @@ static int handler(void *user, const char *section, const char *key, const char 
 	return 1;
 }
 
-static void defaults(struct conf *c, int is_server)
+static void defaults(struct conf *c, int role)
 {
+	int is_server = role == CONF_SERVER;
+
 	memset(c, 0, sizeof(*c));
+	c->role = role;
 	c->is_server = is_server;
 	c->period = MT6D_DEFAULT_PERIOD;
 	c->periods[0] = MT6D_DEFAULT_PERIOD;
@@ -374,6 +578,45 @@ static void defaults(struct conf *c, int is_server)
 	strcpy(c->ifname, "mt6d0");
 	c->tproxy_port = 7364;
 	c->lookup_timeout_s = 30;
+	strcpy(c->tunnel.name, "mt6d%d");
+	c->tunnel.rot_ms = MT6D_DEFAULT_ROT_MS;
+	c->tunnel.mtu = MT6D_TUN_MTU;
+	c->tunnel.mode = CONF_TUN_BIND;
+}
+
+__attribute__((format(printf, 3, 4))) static int fail(struct conf *c, const char *name,
+                                                      const char *fmt, ...)
+{
+	char msg[sizeof(c->error)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(c->error, sizeof(c->error), "%.200s: %.300s", name, msg);
+	return -EINVAL;
+}
+
+static int finish_tunnel(struct conf *c, const char *name)
+{
+	struct conf_tunnel *t = &c->tunnel;
+
+	if (!t->have_role)
+		return fail(c, name, "[tunnel] role is required");
+	if (!t->have_key)
+		return fail(c, name, "[tunnel] session_key is required");
+	if (!t->have_lp || !t->have_rp)
+		return fail(c, name, "[%s] prefix is required", t->have_lp ? "peer" : "local");
+	if (!t->have_li || !t->have_ri)
+		return fail(c, name, "[%s] iid is required", t->have_li ? "peer" : "local");
+	if (t->mode == CONF_TUN_BIND && !t->uplink[0])
+		return fail(c, name, "[tunnel] mode = bind needs uplink");
+	if (!memcmp(&t->local, &t->remote, sizeof(t->local)))
+		return fail(c, name, "[local] and [peer] are the same host");
+	if (!t->state_file[0])
+		snprintf(t->state_file, sizeof(t->state_file), "/run/mt6d-%s.state",
+		         strchr(t->name, '%') ? "tunnel" : t->name);
+	return 0;
 }
 
 static int finish(struct conf *c, const char *name, int line)
@@ -388,9 +631,11 @@ static int finish(struct conf *c, const char *name, int line)
 		if (!c->error[0])
 			snprintf(c->error, sizeof(c->error), "syntax error");
 		snprintf(msg, sizeof(msg), "%s", c->error);
-		snprintf(c->error, sizeof(c->error), "%.40s:%d: %.440s", name, line, msg);
+		snprintf(c->error, sizeof(c->error), "%.180s:%d: %.300s", name, line, msg);
 		return -EINVAL;
 	}
+	if (c->role == CONF_TUNNEL)
+		return finish_tunnel(c, name);
 	if (!c->private_key[0]) {
 		snprintf(c->error, sizeof(c->error), "%s: [%s] private_key is required", name,
 		         c->is_server ? "server" : "client");
@@ -412,28 +657,37 @@ static int finish(struct conf *c, const char *name, int line)
 	return 0;
 }
 
-int conf_load(struct conf *c, const char *path_, int is_server)
+int conf_load(struct conf *c, const char *path_, int role)
 {
 	struct parse p = {.c = c, .name = path_};
+	struct stat sb;
 	FILE *f;
 	int line;
 
-	defaults(c, is_server);
+	defaults(c, role);
 	f = fopen(path_, "re");
 	if (!f) {
 		int err = errno;
-		snprintf(c->error, sizeof(c->error), "%s: %s", path_, strerror(err));
+		snprintf(c->error, sizeof(c->error), "%.200s: %s", path_, strerror(err));
 		return -err;
+	}
+	if (role == CONF_TUNNEL && (fstat(fileno(f), &sb) < 0 || (sb.st_mode & 077))) {
+		snprintf(c->error, sizeof(c->error),
+		         "%.200s: holds the session key and is accessible by group or others; "
+		         "chmod 600 it",
+		         path_);
+		fclose(f);
+		return -EPERM;
 	}
 	line = ini_parse_file(f, handler, &p);
 	fclose(f);
 	return finish(c, path_, line);
 }
 
-int conf_load_string(struct conf *c, const char *text, const char *name, int is_server)
+int conf_load_string(struct conf *c, const char *text, const char *name, int role)
 {
 	struct parse p = {.c = c, .name = name};
 
-	defaults(c, is_server);
+	defaults(c, role);
 	return finish(c, name, ini_parse_string(text, handler, &p));
 }

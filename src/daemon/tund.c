@@ -8,7 +8,7 @@
  * Rules this file keeps:
  *  - One libev loop: the TUN fd, one UDP socket per slot in the window
  *    (three), a timer that fires just after every slot edge, signals.
- *  - The window is i-1, i, i+1 from the wall clock (plus ClockOffsetMs, a
+ *  - The window is i-1, i, i+1 from the wall clock (plus clock_offset_ms, a
  *    test knob). Sending always uses the slot the clock says at that
  *    moment, so a late timer never makes a datagram go out from a slot the
  *    peer has already dropped.
@@ -37,7 +37,6 @@
 #include <unistd.h>
 
 #include <ev.h>
-#include <ini.h>
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 #include <netinet/in.h>
@@ -47,6 +46,7 @@
 #include <sys/uio.h>
 
 #include "cli.h"
+#include "conf.h"
 #include "daemon.h"
 #include "datapath.h"
 #include "privdrop.h"
@@ -56,36 +56,10 @@
 #define IPV6_FREEBIND 78
 #endif
 
-#define MAX_INNER 8 /* Address= and Route= lines each */
-#define BATCH     64
-
-enum mode { MODE_BIND, MODE_ROUTED };
-
-struct prefix {
-	uint8_t addr[16];
-	unsigned plen;
-};
-
-struct tcfg {
-	char name[IFNAMSIZ];
-	char uplink[IFNAMSIZ];
-	char state_file[512];
-	char user[64]; /* User =: run as this user after set-up (privdrop.h) */
-	enum mt6d_role role;
-	bool have_role, have_key, have_lp, have_li, have_rp, have_ri;
-	uint8_t ks[MT6D_INTRO_KEY_LEN];
-	uint32_t rot_ms;
-	enum mode mode;
-	unsigned mtu;
-	int64_t clock_offset_ms;
-	struct mt6d_tun_host local, remote;
-	struct prefix addrs[MAX_INNER], routes[MAX_INNER];
-	size_t naddrs, nroutes;
-	char err[256]; /* first error, for the line ini_parse reports */
-};
+#define BATCH 64
 
 struct tund {
-	struct tcfg cfg;
+	struct conf_tunnel cfg; /* conf.c */
 	struct ev_loop *loop;
 	struct nl *nl;
 	struct state st;
@@ -111,171 +85,22 @@ struct tund {
 
 /* ---- configuration ---- */
 
-static int parse_prefix(struct prefix *p, const char *s)
+/* The file is read by conf.c, the parser of every daemon. */
+static int cfg_load(struct conf_tunnel *t, const char *path)
 {
-	char buf[INET6_ADDRSTRLEN + 8];
-	char *slash, *end;
-	unsigned long plen = 128;
+	struct conf *c = malloc(sizeof(*c));
+	int ret;
 
-	if (strlen(s) >= sizeof(buf))
-		return -1;
-	strcpy(buf, s);
-	slash = strchr(buf, '/');
-	if (slash) {
-		*slash = '\0';
-		errno = 0;
-		plen = strtoul(slash + 1, &end, 10);
-		if (errno || *end || slash[1] == '\0' || plen > 128)
-			return -1;
-	}
-	if (inet_pton(AF_INET6, buf, p->addr) != 1)
-		return -1;
-	p->plen = (unsigned)plen;
-	return 0;
-}
-
-#define CFG_ERR(...) (snprintf(c->err, sizeof(c->err), __VA_ARGS__), 0)
-
-static int cfg_handler(void *user, const char *section, const char *name, const char *value)
-{
-	struct tcfg *c = user;
-	struct prefix p;
-	char *end;
-
-	if (!strcasecmp(section, "Tunnel")) {
-		if (!strcasecmp(name, "Name")) {
-			if (!*value || strlen(value) >= IFNAMSIZ)
-				return CFG_ERR("Name is not an interface name: `%s'", value);
-			strcpy(c->name, value);
-		} else if (!strcasecmp(name, "Role")) {
-			if (!strcasecmp(value, "client"))
-				c->role = MT6D_ROLE_CLIENT;
-			else if (!strcasecmp(value, "server"))
-				c->role = MT6D_ROLE_SERVER;
-			else
-				return CFG_ERR("Role is neither client nor server: `%s'", value);
-			c->have_role = true;
-		} else if (!strcasecmp(name, "SessionKey")) {
-			if (mt6d_hex_decode(c->ks, sizeof(c->ks), value) < 0)
-				return CFG_ERR("SessionKey is not 32 hex digits: `%s'", value);
-			c->have_key = true;
-		} else if (!strcasecmp(name, "RotationMs")) {
-			unsigned long v;
-			errno = 0;
-			v = strtoul(value, &end, 10);
-			if (errno || *end || !*value || v < 100 || v > 3600000)
-				return CFG_ERR(
-				        "RotationMs is not an integer from 100 to 3600000: `%s'",
-				        value);
-			c->rot_ms = (uint32_t)v;
-		} else if (!strcasecmp(name, "Mode")) {
-			if (!strcasecmp(value, "bind"))
-				c->mode = MODE_BIND;
-			else if (!strcasecmp(value, "routed"))
-				c->mode = MODE_ROUTED;
-			else
-				return CFG_ERR("Mode is neither bind nor routed: `%s'", value);
-		} else if (!strcasecmp(name, "Uplink")) {
-			if (!*value || strlen(value) >= IFNAMSIZ)
-				return CFG_ERR("Uplink is not an interface name: `%s'", value);
-			strcpy(c->uplink, value);
-		} else if (!strcasecmp(name, "MTU")) {
-			unsigned long v;
-			errno = 0;
-			v = strtoul(value, &end, 10);
-			if (errno || *end || !*value || v < MT6D_IPV6_MIN_MTU || v > MT6D_TUN_MTU)
-				return CFG_ERR("MTU is not an integer from %d to %d: `%s'",
-				               MT6D_IPV6_MIN_MTU, MT6D_TUN_MTU, value);
-			c->mtu = (unsigned)v;
-		} else if (!strcasecmp(name, "Address") || !strcasecmp(name, "Route")) {
-			bool is_addr = !strcasecmp(name, "Address");
-			size_t *n = is_addr ? &c->naddrs : &c->nroutes;
-			if (parse_prefix(&p, value) < 0)
-				return CFG_ERR("%s is not an IPv6 ADDRESS[/LEN]: `%s'", name,
-				               value);
-			if (*n == MAX_INNER)
-				return CFG_ERR("more than %d %s lines", MAX_INNER, name);
-			(is_addr ? c->addrs : c->routes)[(*n)++] = p;
-		} else if (!strcasecmp(name, "User")) {
-			if (!*value || strlen(value) >= sizeof(c->user) || strpbrk(value, "/: \t"))
-				return CFG_ERR("User is not a user name: `%s'", value);
-			strcpy(c->user, value);
-		} else if (!strcasecmp(name, "StateFile")) {
-			if (!*value || strlen(value) >= sizeof(c->state_file))
-				return CFG_ERR("StateFile is empty or too long: `%s'", value);
-			strcpy(c->state_file, value);
-		} else if (!strcasecmp(name, "ClockOffsetMs")) {
-			long long v;
-			errno = 0;
-			v = strtoll(value, &end, 10);
-			if (errno || *end || !*value || v < -86400000LL || v > 86400000LL)
-				return CFG_ERR("ClockOffsetMs is not an integer from -86400000 to "
-				               "86400000: `%s'",
-				               value);
-			c->clock_offset_ms = v;
-		} else {
-			return CFG_ERR("unknown key `%s' in [Tunnel]", name);
-		}
-		return 1;
-	}
-	if (!strcasecmp(section, "Local") || !strcasecmp(section, "Peer")) {
-		bool local = !strcasecmp(section, "Local");
-		struct mt6d_tun_host *h = local ? &c->local : &c->remote;
-
-		if (!strcasecmp(name, "Prefix")) {
-			if (parse_prefix(&p, value) < 0 || p.plen != 64)
-				return CFG_ERR("Prefix is not an IPv6 prefix of length 64: `%s'",
-				               value);
-			memcpy(h->prefix, p.addr, 8);
-			*(local ? &c->have_lp : &c->have_rp) = true;
-		} else if (!strcasecmp(name, "IID")) {
-			if (mt6d_hex_decode(h->iid, 8, value) < 0)
-				return CFG_ERR("IID is not 16 hex digits: `%s'", value);
-			*(local ? &c->have_li : &c->have_ri) = true;
-		} else {
-			return CFG_ERR("unknown key `%s' in [%s]", name, section);
-		}
-		return 1;
-	}
-	return CFG_ERR("unknown section [%s]", section);
-}
-
-static int cfg_load(struct tcfg *c, const char *path)
-{
-	struct stat sb;
-	int line;
-
-	memset(c, 0, sizeof(*c));
-	strcpy(c->name, "mt6d%d");
-	c->rot_ms = MT6D_DEFAULT_ROT_MS;
-	c->mtu = MT6D_TUN_MTU;
-	c->mode = MODE_BIND;
-	if (stat(path, &sb) < 0)
-		return cli_fail("config `%s': %s", path, strerror(errno)), -1;
-	if (sb.st_mode & 077)
-		return cli_fail("config `%s' holds the session key and is accessible by group or "
-		                "others; chmod 600 it",
-		                path),
-		       -1;
-	line = ini_parse(path, cfg_handler, c);
-	if (line < 0)
-		return cli_fail("config `%s': cannot read it", path), -1;
-	if (line > 0)
-		return cli_fail("%s:%d: %s", path, line, c->err[0] ? c->err : "syntax error"), -1;
-	if (!c->have_role || !c->have_key || !c->have_lp || !c->have_li || !c->have_rp ||
-	    !c->have_ri)
-		return cli_fail("config `%s': Role and SessionKey in [Tunnel], Prefix and IID in "
-		                "[Local] and [Peer] are required",
-		                path),
-		       -1;
-	if (c->mode == MODE_BIND && !c->uplink[0])
-		return cli_fail("config `%s': Mode = bind needs Uplink", path), -1;
-	if (!memcmp(&c->local, &c->remote, sizeof(c->local)))
-		return cli_fail("config `%s': [Local] and [Peer] are the same host", path), -1;
-	if (!c->state_file[0])
-		snprintf(c->state_file, sizeof(c->state_file), "/run/mt6d-%s.state",
-		         strchr(c->name, '%') ? "tunnel" : c->name);
-	return 0;
+	if (!c)
+		return cli_fail("out of memory"), -1;
+	ret = conf_load(c, path, CONF_TUNNEL);
+	if (ret < 0)
+		cli_fail("%s", c->error);
+	else
+		*t = c->tunnel;
+	sodium_memzero(c, sizeof(*c));
+	free(c);
+	return ret < 0 ? -1 : 0;
 }
 
 /* ---- helpers ---- */
@@ -423,7 +248,7 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 			close(sl->fd);
 			sl->fd = -1;
 		}
-		if (d->cfg.mode == MODE_BIND) {
+		if (d->cfg.mode == CONF_TUN_BIND) {
 			ret = nl_addr(d->nl, false, d->uplink_ifindex, sl->local.addr, 128, false);
 			if (ret < 0 && ret != -EADDRNOTAVAIL)
 				fprintf(stderr, "mt6d tunnel: removing %s: %s\n",
@@ -432,7 +257,7 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 		}
 		return;
 	}
-	if (d->cfg.mode == MODE_BIND) {
+	if (d->cfg.mode == CONF_TUN_BIND) {
 		ret = state_add(&d->st, &it);
 		if (ret == 0)
 			ret = nl_addr(d->nl, true, d->uplink_ifindex, sl->local.addr, 128, true);
@@ -515,7 +340,7 @@ static int check_previous(const char *path)
 
 static int setup(struct tund *d)
 {
-	struct tcfg *c = &d->cfg;
+	struct conf_tunnel *c = &d->cfg;
 	long oldpid;
 	int ret;
 
@@ -539,10 +364,10 @@ static int setup(struct tund *d)
 	if (ret < 0)
 		return cli_fail("state file `%s': %s", c->state_file, strerror(-ret)), ret;
 
-	if (c->mode == MODE_BIND) {
+	if (c->mode == CONF_TUN_BIND) {
 		d->uplink_ifindex = if_nametoindex(c->uplink);
 		if (!d->uplink_ifindex)
-			return cli_fail("Uplink `%s': %s", c->uplink, strerror(errno)), -ENODEV;
+			return cli_fail("uplink `%s': %s", c->uplink, strerror(errno)), -ENODEV;
 	}
 	d->tun_fd = dp_tun_open(c->name);
 	if (d->tun_fd < 0)
@@ -563,7 +388,7 @@ static int setup(struct tund *d)
 		if (ret < 0 && ret != -EEXIST)
 			return cli_fail("%s: adding route: %s", c->name, strerror(-ret)), ret;
 	}
-	if (c->mode == MODE_ROUTED) {
+	if (c->mode == CONF_TUN_ROUTED) {
 		struct state_item it = {.kind = STATE_ROUTE_LOCAL, .plen = 64, .ifname = "lo"};
 
 		d->lo_ifindex = if_nametoindex("lo");
@@ -613,7 +438,7 @@ static int setup(struct tund *d)
 	ev_signal_start(d->loop, &d->sig_term);
 	ev_signal_start(d->loop, &d->sig_usr1);
 	fprintf(stderr, "mt6d tunnel: %s up, %s mode, rotation %u ms\n", c->name,
-	        c->mode == MODE_BIND ? "bind" : "routed", c->rot_ms);
+	        c->mode == CONF_TUN_BIND ? "bind" : "routed", c->rot_ms);
 	return 0;
 }
 

@@ -87,28 +87,28 @@ config() {
 	local f=$TMP/$1.conf
 	cat >"$f" <<CONF
 # written by $(basename "$0")
-[Tunnel]
-Name = mt6d0
-Role = $2
-Mode = $3
-Uplink = $4
-Address = $5/64
-SessionKey = ${10}
-RotationMs = ${11}
-StateFile = $TMP/$1.state
+[tunnel]
+interface = mt6d0
+role = $2
+mode = $3
+uplink = $4
+address = $5/64
+session_key = ${10}
+rotation_ms = ${11}
+state_file = $TMP/$1.state
 ${12:-}
 
-[Local]
-Prefix = $6/64
-IID = $7
+[local]
+prefix = $6/64
+iid = $7
 
-[Peer]
-Prefix = $8/64
-IID = $9
+[peer]
+prefix = $8/64
+iid = $9
 CONF
 	chmod 600 "$f"
 	echo "+ cat $f" >&2
-	sed 's/^SessionKey = .*/SessionKey = (hidden)/' "$f" >&2
+	sed 's/^session_key = .*/session_key = (hidden)/' "$f" >&2
 }
 
 # start NS NAME: run the daemon, wait until it says it is up

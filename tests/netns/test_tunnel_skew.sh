@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # MT6D tunnel, bind mode:
-#  1. B's clock 1 s ahead (ClockOffsetMs = 1000) with a rotation of 1500 ms
+#  1. B's clock 1 s ahead (clock_offset_ms = 1000) with a rotation of 1500 ms
 #     (the receiver's window of slots i-1..i+1 covers a skew of up to one
 #     slot less the path delay); a 92 s TCP stream crosses >= 60 rotations
 #     with no reset, all bytes intact and every datagram accepted;
@@ -20,7 +20,7 @@ topology bind
 echo "== 1. B's clock 1 s ahead"
 config a client bind ar 2001:db8:100::1 2001:db8:a:: "$IID_A" 2001:db8:b:: "$IID_B" "$KEY" 1500
 config b server bind br 2001:db8:100::2 2001:db8:b:: "$IID_B" 2001:db8:a:: "$IID_A" "$KEY" 1500 \
-	"ClockOffsetMs = 1000"
+	"clock_offset_ms = 1000"
 start "$A" a
 start "$B" b
 run ip netns exec "$A" ping -6 -c 5 -i 0.2 -w 10 2001:db8:100::2

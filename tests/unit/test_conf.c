@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <arpa/inet.h>
@@ -191,6 +192,107 @@ static void test_missing_file(void **state)
 	assert_non_null(strstr(c.error, "/nonexistent/mt6d.conf"));
 }
 
+static const char good_tunnel[] = "[tunnel]\n"
+                                  "interface = mt6d7\n"
+                                  "role = server\n"
+                                  "session_key = 000102030405060708090a0b0c0d0e0f\n"
+                                  "rotation_ms = 1500\n"
+                                  "mode = routed\n"
+                                  "address = 2001:db8:100::1/64\n"
+                                  "route = 2001:db8:200::/56\n"
+                                  "route = 2001:db8:300::1\n"
+                                  "mtu = 1300\n"
+                                  "clock_offset_ms = -250\n"
+                                  "[local]\n"
+                                  "prefix = 2001:db8:a::/64\n"
+                                  "iid = 0123456789abcdef\n"
+                                  "[peer]\n"
+                                  "prefix = 2001:db8:b::/64\n"
+                                  "iid = fedcba9876543210\n";
+
+static void test_tunnel_good(void **state)
+{
+	struct conf c;
+	const struct conf_tunnel *t = &c.tunnel;
+
+	assert_int_equal(conf_load_string(&c, good_tunnel, "t.conf", CONF_TUNNEL), 0);
+	assert_string_equal(t->name, "mt6d7");
+	assert_int_equal(t->role, MT6D_ROLE_SERVER);
+	assert_memory_equal(t->ks,
+	                    "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f", 16);
+	assert_int_equal(t->rot_ms, 1500);
+	assert_int_equal(t->mode, CONF_TUN_ROUTED);
+	assert_int_equal(t->naddrs, 1);
+	assert_int_equal(t->addrs[0].plen, 64);
+	assert_int_equal(t->nroutes, 2);
+	assert_int_equal(t->routes[0].plen, 56);
+	assert_int_equal(t->routes[1].plen, 128);
+	assert_int_equal(t->mtu, 1300);
+	assert_int_equal(t->clock_offset_ms, -250);
+	assert_memory_equal(t->local.prefix, "\x20\x01\x0d\xb8\x00\x0a\x00\x00", 8);
+	assert_memory_equal(t->remote.iid, "\xfe\xdc\xba\x98\x76\x54\x32\x10", 8);
+	assert_string_equal(t->state_file, "/run/mt6d-mt6d7.state");
+	/* The same text is not a server's file, nor a tunnel's a client's. */
+	assert_int_equal(conf_load_string(&c, good_tunnel, "t.conf", CONF_SERVER), -EINVAL);
+	assert_non_null(strstr(c.error, "t.conf:2: unknown section [tunnel]"));
+}
+
+static void test_tunnel_errors(void **state)
+{
+	static const struct {
+		const char *from, *to, *want;
+	} cases[] = {
+	        {"role = server", "role = Server", "t.conf:3: role is neither"},
+	        {"mtu = 1300", "mtu = 9000", "t.conf:10: mtu is not a number from 1280 to 1404"},
+	        {"route = 2001:db8:300::1", "route = 2001:db8:300::1/129", "t.conf:9: route"},
+	        {"route = 2001:db8:300::1", "route = 2001:db8:300::1/ 64", "t.conf:9: route"},
+	        {"clock_offset_ms = -250", "clock_offset_ms = 1e3", "t.conf:11: clock_offset_ms"},
+	        {"[peer]\nprefix = 2001:db8:b::/64", "[peer]\nprefix = 2001:db8:b::/65",
+	         "t.conf:16: prefix is not an IPv6 prefix ADDRESS/64"},
+	        {"[tunnel]", "[Tunnel]",
+	         "t.conf:2: [Tunnel] interface is the old spelling: write [tunnel] interface"},
+	        {"interface =", "Name =",
+	         "t.conf:2: [tunnel] Name is the old spelling: write [tunnel] interface"},
+	        {"rotation_ms =", "RotationMs =",
+	         "t.conf:5: [tunnel] RotationMs is the old spelling: write [tunnel] rotation_ms"},
+	        {"mtu =", "MTU =",
+	         "t.conf:10: [tunnel] MTU is the old spelling: write [tunnel] mtu"},
+	        {"[local]\nprefix", "[Local]\nPrefix",
+	         "t.conf:13: [Local] Prefix is the old spelling: write [local] prefix"},
+	        {"iid = 0123456789abcdef", "IID = 0123456789abcdef",
+	         "t.conf:14: [local] IID is the old spelling: write [local] iid"},
+	        {"[peer]", "[dht]", "t.conf:16: unknown section [dht] (expected [tunnel]"},
+	        {"mode = routed", "mode = bind", "t.conf: [tunnel] mode = bind needs uplink"},
+	        {"role = server\n", "", "t.conf: [tunnel] role is required"},
+	        {"iid = fedcba9876543210\n", "", "t.conf: [peer] iid is required"},
+	        /* The key is never printed: not when malformed, not under a
+	         * misspelt or old name. */
+	        {"0e0f\n", "0e0\n",
+	         "t.conf:4: session_key is not 32 hex digits (31 characters given; value not "
+	         "shown)"},
+	        {"0e0f\n", "0e0g\n", "t.conf:4: session_key is not 32 hex digits"},
+	        {"session_key", "sesion_key", "t.conf:4: unknown key `sesion_key' in [tunnel]"},
+	        {"session_key", "SessionKey",
+	         "t.conf:4: [tunnel] SessionKey is the old spelling: write [tunnel] session_key"},
+	        {"session_key", "session_key = 00\nx", "t.conf:4: session_key is not 32 hex"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[sizeof(good_tunnel) + 64];
+		const char *at = strstr(good_tunnel, cases[i].from);
+		struct conf c;
+
+		assert_non_null(at);
+		snprintf(text, sizeof(text), "%.*s%s%s", (int)(at - good_tunnel), good_tunnel,
+		         cases[i].to, at + strlen(cases[i].from));
+		assert_int_equal(conf_load_string(&c, text, "t.conf", CONF_TUNNEL), -EINVAL);
+		if (!strstr(c.error, cases[i].want))
+			fail_msg("case %zu: `%s' does not contain `%s'", i, c.error, cases[i].want);
+		if (strstr(c.error, "0405060708090a0b"))
+			fail_msg("case %zu: `%s' shows the session key", i, c.error);
+	}
+}
+
 static void test_addr(void **state)
 {
 	struct conf_addr a;
@@ -232,6 +334,8 @@ int main(void)
 	        cmocka_unit_test(test_rebind_keys),
 	        cmocka_unit_test(test_errors_name_the_line),
 	        cmocka_unit_test(test_missing_file),
+	        cmocka_unit_test(test_tunnel_good),
+	        cmocka_unit_test(test_tunnel_errors),
 	        cmocka_unit_test(test_addr),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
