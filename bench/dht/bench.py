@@ -57,7 +57,7 @@ def log(*a):
 
 
 swarm = spawn([MT6D, "dht", "swarm", "--count", str(N), "--listen", "127.0.0.1",
-               "--base-port", str(base), "--rate-limit", "0"])
+               "--base-port", str(base)])
 swarm.stdout.readline()
 log("swarm of %d mt6d nodes on ports %d-%d" % (N, base, base + N - 1))
 

@@ -50,7 +50,7 @@ def keyfile(name, k):
 base = free_ports(args.nodes + 2)
 t0 = time.time()
 swarm = spawn([args.mt6d, "dht", "swarm", "--count", str(args.nodes), "--listen", "127.0.0.1",
-               "--base-port", str(base), "--rate-limit", "0"])
+               "--base-port", str(base)])
 json.loads(swarm.stdout.readline())
 time.sleep(5)  # let the routing tables fill
 print("swarm of %d nodes up in %.1f s" % (args.nodes, time.time() - t0), file=sys.stderr)

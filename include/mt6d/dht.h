@@ -43,13 +43,20 @@ struct mt6d_dht_config {
 	void *send_ctx;
 	bool have_id; /* use id below; otherwise a random (BEP 42 when it can) one */
 	uint8_t id[MT6D_DHT_ID_LEN];
-	bool ipv4, ipv6;     /* families the caller can send; neither means IPv4 */
-	bool read_only;      /* BEP 43: ask not to be added to routing tables, serve nothing */
-	bool enforce_bep42;  /* refuse routing-table entries whose id mismatches their IP */
-	uint32_t rate_limit; /* queries per second per source IP; 0: no limit */
+	bool ipv4, ipv6;    /* families the caller can send; neither means IPv4 */
+	bool read_only;     /* BEP 43: ask not to be added to routing tables, serve nothing */
+	bool enforce_bep42; /* refuse routing-table entries whose id mismatches their IP */
+	/* Queries answered per second from one source network (an IPv6 /64,
+	 * an IPv4 /24), burst twice that; 0: 100. There is no "off": a node
+	 * that answers everyone is an amplifier. Loopback sources are exempt
+	 * from the limits and the per-source caps (docs/security.md). */
+	uint32_t rate_limit;
+	uint32_t rate_limit_global;  /* queries per second in all; 0: max(1000, 10 * rate_limit) */
 	uint32_t max_peers_per_hash; /* 0: 500 */
 	uint32_t max_hashes;         /* 0: 4096 */
 	uint32_t max_items;          /* 0: 4096 */
+	uint32_t max_items_per_source; /* BEP 44 items put from one source network; 0: 128 */
+	uint32_t max_peers_per_source; /* peers announced from one source network; 0: 1024 */
 };
 
 struct mt6d_dht_stats {

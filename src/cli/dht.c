@@ -137,7 +137,8 @@ static int run_nodes(int argc, char **argv, bool swarm)
 			ro = true;
 			break;
 		case OPT_RATE:
-			if (cli_u64(&rate, "--rate-limit", optarg, 0, 1000000) < 0)
+			/* no 0: a node that answers everyone is an amplifier */
+			if (cli_u64(&rate, "--rate-limit", optarg, 1, 1000000) < 0)
 				return EXIT_USAGE;
 			break;
 		case OPT_COUNT:

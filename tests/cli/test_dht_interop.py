@@ -32,7 +32,7 @@ bounded(300)
 base = free_ports(NM + NL)
 lt_ports = [base + NM + i for i in range(NL)]
 swarm = spawn([MT6D, "dht", "swarm", "--count", str(NM), "--listen", "127.0.0.1",
-               "--base-port", str(base), "--rate-limit", "0",
+               "--base-port", str(base),
                "--bootstrap", "127.0.0.1:%d" % lt_ports[0]])
 check(json.loads(swarm.stdout.readline())["nodes"] == NM, "%d mt6d nodes started" % NM)
 

@@ -23,7 +23,7 @@ N = 60
 bounded(300)
 base = free_ports(N + 4)
 swarm = spawn([MT6D, "dht", "swarm", "--count", str(N), "--listen", "127.0.0.1",
-               "--base-port", str(base), "--rate-limit", "0"])
+               "--base-port", str(base)])
 line = swarm.stdout.readline()
 check(json.loads(line)["nodes"] == N, "swarm of %d nodes started" % N)
 
@@ -92,7 +92,7 @@ with tempfile.TemporaryDirectory() as tmp:
     state = os.path.join(tmp, "dht.state")
     port = base + N
     node = spawn([MT6D, "dht", "node", "--listen", "127.0.0.1:%d" % port, "--bootstrap",
-                  boot(0), "--state", state, "--rate-limit", "0"])
+                  boot(0), "--state", state])
     nid = json.loads(node.stdout.readline())["id"]
     time.sleep(3)
     node.send_signal(signal.SIGTERM)
@@ -100,8 +100,7 @@ with tempfile.TemporaryDirectory() as tmp:
     lines = open(state).read().splitlines()
     check(lines[1] == "id " + nid and sum(l.startswith("node ") for l in lines) >= 8,
           "state file holds the id and %d nodes" % sum(l.startswith("node ") for l in lines))
-    node = spawn([MT6D, "dht", "node", "--listen", "127.0.0.1:%d" % port, "--state", state,
-                  "--rate-limit", "0"])
+    node = spawn([MT6D, "dht", "node", "--listen", "127.0.0.1:%d" % port, "--state", state])
     check(json.loads(node.stdout.readline())["id"] == nid, "restarted node keeps its id")
     k = Krpc()
     r = None
@@ -128,7 +127,7 @@ check(ro.wait(20) == 0, "read-only node exits 0")
 # a node under a stream of malformed datagrams keeps what it stores
 vport = base + N + 2
 victim = spawn([MT6D, "dht", "node", "--listen", "127.0.0.1:%d" % vport, "--bootstrap",
-                boot(0), "--rate-limit", "0"])
+                boot(0)])
 victim.stdout.readline()
 vaddr = ("127.0.0.1", vport)
 k = Krpc()
@@ -203,7 +202,7 @@ except OSError:
 if have6:
     base6 = free_ports(20)
     swarm6 = spawn([MT6D, "dht", "swarm", "--count", "20", "--listen", "::1", "--base-port",
-                    str(base6), "--rate-limit", "0"])
+                    str(base6)])
     swarm6.stdout.readline()
     boot6 = "[::1]:%d" % base6
     for _ in range(40):

@@ -45,7 +45,7 @@ except ImportError:
 base = free_ports(NM + NL + 4)
 server_port, ctl_port = base + NM + NL, base + NM + NL + 1
 swarm = spawn([MT6D, "dht", "swarm", "--count", str(NM), "--listen", "127.0.0.1",
-               "--base-port", str(base), "--rate-limit", "0"])
+               "--base-port", str(base)])
 check(json.loads(swarm.stdout.readline())["nodes"] == NM, "%d mt6d nodes started" % NM)
 
 sessions = []

@@ -135,9 +135,9 @@ swarm_ep() {
 }
 
 swarm() {
-	echo "+ ip netns exec $R $MT6D dht swarm --count $SWARM_N --listen $SWARM_ADDR --base-port $SWARM_PORT --rate-limit 0 &" >&2
+	echo "+ ip netns exec $R $MT6D dht swarm --count $SWARM_N --listen $SWARM_ADDR --base-port $SWARM_PORT --rate-limit 1000000 &" >&2
 	ip netns exec "$R" "$MT6D" dht swarm --count "$SWARM_N" --listen "$SWARM_ADDR" \
-		--base-port $SWARM_PORT --rate-limit 0 >"$TMP/swarm.out" 2>"$TMP/swarm.log" &
+		--base-port $SWARM_PORT --rate-limit 1000000 >"$TMP/swarm.out" 2>"$TMP/swarm.log" &
 	PIDS+=($!)
 	for _ in $(seq 50); do
 		grep -q nodes "$TMP/swarm.out" && break

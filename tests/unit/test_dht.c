@@ -3,7 +3,8 @@
  * The DHT node with several nodes in one process and a fake clock
  * (dht_sim.h): every client operation across a 40-node swarm, the BEP 44
  * and BEP 42 vectors, the rules of announce and put (tokens, port 0, seq
- * and cas, sizes), BEP 43 read-only, rate limiting, the state file, and
+ * and cas, sizes), BEP 43 read-only, the state file (rate limits and
+ * storage caps: test_dht_limits.c), and
  * garbage input that must not disturb what is stored.
  */
 #include <errno.h>
@@ -501,29 +502,6 @@ static void test_read_only(void **state)
 	sim_free(s);
 }
 
-static void test_rate_limit(void **state)
-{
-	struct sim *s = calloc(1, sizeof(*s));
-	struct mt6d_dht_config cfg = {.ipv4 = true, .rate_limit = 10};
-	struct mt6d_dht_stats st;
-	struct krpc_msg q = {.method = KRPC_PING}, r;
-	int answered = 0;
-	(void)state;
-	s->now = 5000;
-	sim_add(s, &cfg);
-	for (int i = 0; i < 100; i++)
-		answered += raw_query(s, &q, &r) == 0;
-	assert_int_equal(answered, 20); /* the burst: two seconds' worth */
-	mt6d_dht_get_stats(s->node[0], &st);
-	assert_int_equal(st.dropped_ratelimit, 80);
-	s->now += 1000;
-	answered = 0;
-	for (int i = 0; i < 100; i++)
-		answered += raw_query(s, &q, &r) == 0;
-	assert_int_equal(answered, 10);
-	sim_free(s);
-}
-
 static void test_state_file(void **state)
 {
 	struct sim *s = sim_swarm(20, 20000);
@@ -698,9 +676,9 @@ int main(void)
 	        cmocka_unit_test(test_swarm_ops),      cmocka_unit_test(test_dead_nodes),
 	        cmocka_unit_test(test_announce_rules), cmocka_unit_test(test_peer_cap),
 	        cmocka_unit_test(test_put_rules),      cmocka_unit_test(test_read_only),
-	        cmocka_unit_test(test_rate_limit),     cmocka_unit_test(test_state_file),
-	        cmocka_unit_test(test_garbage),        cmocka_unit_test(test_placement),
-	        cmocka_unit_test(test_bep42_adopt),    cmocka_unit_test(test_api_args),
+	        cmocka_unit_test(test_state_file),     cmocka_unit_test(test_garbage),
+	        cmocka_unit_test(test_placement),      cmocka_unit_test(test_bep42_adopt),
+	        cmocka_unit_test(test_api_args),
 	};
 	if (mt6d_init() < 0)
 		return 1;

@@ -5,7 +5,8 @@
  *  - every datagram goes through krpc_parse() first; anything it refuses,
  *    and any response that matches no pending request (transaction id,
  *    address), is dropped and counted, never answered;
- *  - a query is answered only after the per-IP rate limit allowed it, and
+ *  - a query is answered only after the rate limit (per /64 or /24 and
+ *    global, dht/store.c) allowed it, and
  *    never in read-only mode (BEP 43); queries flagged "ro" are answered
  *    but their sender is not added to the routing table;
  *  - a transaction id is 4 bytes: the pending slot (2) and a random nonce
@@ -262,7 +263,7 @@ static int serve_put(struct mt6d_dht *dht, const struct krpc_msg *q,
 	}
 	if (!q->k) {
 		mt6d_sha1(target, q->v, q->vlen);
-		it = dht_item_slot(dht, target);
+		it = dht_item_slot(dht, target, from);
 		if (!it) {
 			*err = "store full";
 			return 202;
@@ -299,7 +300,7 @@ static int serve_put(struct mt6d_dht *dht, const struct krpc_msg *q,
 		}
 	}
 	if (!it)
-		it = dht_item_slot(dht, target);
+		it = dht_item_slot(dht, target, from);
 	if (!it) {
 		*err = "store full";
 		return 202;
@@ -314,7 +315,6 @@ static int serve_put(struct mt6d_dht *dht, const struct krpc_msg *q,
 	it->saltlen = q->saltlen;
 	it->seq = q->seq;
 	it->expire = dht->now + DHT_ITEM_TTL_MS;
-	(void)from;
 	return 0;
 }
 

@@ -33,6 +33,11 @@
 #define DHT_OP_MAX_QUERIES    200
 #define DHT_MAX_PENDING       16384
 #define DHT_RL_SLOTS          1024
+#define DHT_RATE_DEFAULT      100  /* queries/s from one /64 or /24 */
+#define DHT_RATE_GLOBAL_MIN   1000 /* queries/s in all, at least */
+#define DHT_SRC_ITEMS_DEFAULT 128  /* BEP 44 items from one /64 or /24 */
+#define DHT_SRC_PEERS_DEFAULT 1024 /* announced peers from one /64 or /24 */
+#define DHT_SRC_SLOTS         4096 /* per-source counters: two rows of this many */
 #define DHT_MAX_SEEDS         16
 #define DHT_MAX_REPLY_VALUES  100
 
@@ -149,12 +154,13 @@ struct dht_item {
 	size_t saltlen;
 	int64_t seq;
 	uint64_t expire;
+	struct mt6d_endpoint src; /* source network charged for it; port 1: charged */
 };
 
 struct dht_rl {
-	struct mt6d_endpoint a; /* port unused */
+	struct mt6d_endpoint a; /* a source network (dht_source_net); port 1: in use */
 	uint64_t last;
-	uint32_t tokens; /* thousandths of a query */
+	uint64_t tokens; /* thousandths of a query */
 };
 
 struct mt6d_dht {
@@ -171,7 +177,11 @@ struct mt6d_dht {
 	uint8_t secret[2][32];
 	uint64_t secret_rotated;
 	struct dht_rl *rl;
+	struct dht_rl rl_global;
 	uint8_t rl_key[16];
+	/* per-source storage counters, a count-min sketch: [kind][row][slot],
+	 * kind 0 items, 1 peers; exact decrements, so never below the truth */
+	uint32_t *srcc;
 	struct mt6d_endpoint seeds[DHT_MAX_SEEDS];
 	int nseeds;
 	uint64_t now, next_maint, next_expire, last_bootstrap, first_bootstrap;
@@ -215,11 +225,17 @@ bool dht_token_ok(const struct mt6d_dht *dht, const struct mt6d_endpoint *a, con
                   size_t len);
 void dht_token_rotate(struct mt6d_dht *dht);
 bool dht_ratelimit_ok(struct mt6d_dht *dht, const struct mt6d_endpoint *a);
+/* The source network of a (its /64 or /24; port 1 marks it in use); false
+ * for loopback, which is exempt from the limits and the per-source caps. */
+bool dht_source_net(struct mt6d_endpoint *net, const struct mt6d_endpoint *a);
 int dht_peer_store(struct mt6d_dht *dht, const uint8_t *ih, const struct mt6d_endpoint *p);
 size_t dht_peer_values(struct mt6d_dht *dht, const uint8_t *ih, const uint8_t **values,
                        uint8_t *lens, uint8_t *storage, size_t max);
 struct dht_item *dht_item_find(struct mt6d_dht *dht, const uint8_t *target);
-struct dht_item *dht_item_slot(struct mt6d_dht *dht, const uint8_t *target);
+/* An item for target: the stored one, or a new one charged to src (NULL
+ * when the store, or src's share of it, is full). */
+struct dht_item *dht_item_slot(struct mt6d_dht *dht, const uint8_t *target,
+                               const struct mt6d_endpoint *src);
 void dht_store_expire(struct mt6d_dht *dht);
 void dht_store_free(struct mt6d_dht *dht);
 

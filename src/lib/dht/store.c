@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What a node keeps for others: announced peers (BEP 5) and BEP 44 items,
- * plus the write tokens that guard both and the per-IP query budget.
+ * plus the write tokens that guard both and the query budgets.
  *
  * Tokens are BLAKE2b(secret, ip)[0..8): bound to the IP only (as
  * libtorrent does, so a client may announce from another port than it
@@ -11,9 +11,27 @@
  * are capped per infohash (the entry closest to expiry makes room); the
  * number of infohashes and items is capped too, and a full store refuses
  * new keys rather than evicting live ones. Items live 2 hours after their
- * last put. The rate limiter is a fixed table of token buckets keyed by
- * source IP (SipHash index, four probes, the least recently used entry
- * is recycled), so a flood of spoofed sources costs no memory.
+ * last put.
+ *
+ * Rules this file keeps against amplification and exhaustion (the numbers
+ * are in docs/security.md):
+ *  - a source is its network, an IPv6 /64 or an IPv4 /24: one host holds
+ *    a whole /64, and a spoofer picks any address in it;
+ *  - every query passes two token buckets, its source network's and one
+ *    global bucket; the first keeps one network from being reflected at,
+ *    the second bounds what all sources together draw, spread as they
+ *    may be. The limit is never off: 0 in the configuration is the default;
+ *  - the per-network buckets live in a fixed table (SipHash index, four
+ *    probes, the least recently used entry recycled), so a flood of
+ *    spoofed sources costs no memory;
+ *  - a source network may hold at most its share of the items and of the
+ *    announced peers; the counts are a count-min sketch (two rows, keyed
+ *    SipHash), charged when an entry is made and discharged when it
+ *    expires or is evicted, so a count is never below the truth and costs
+ *    O(1) whatever the store holds;
+ *  - loopback sources (127/8, ::1) are exempt: no other host can send
+ *    from them (the kernel drops them as martians), and the one-process
+ *    test swarms share them.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -55,27 +73,72 @@ void dht_token_rotate(struct mt6d_dht *dht)
 	dht->secret_rotated = dht->now;
 }
 
+bool dht_source_net(struct mt6d_endpoint *net, const struct mt6d_endpoint *a)
+{
+	static const uint8_t loop6[16] = {[15] = 1};
+	bool v4 = mt6d_endpoint_is_v4(a);
+
+	memset(net, 0, sizeof(*net));
+	if (v4 ? a->addr[12] == 127 : !memcmp(a->addr, loop6, 16))
+		return false;
+	/* ::ffff:a.b.c.0 for a /24, the first 8 bytes for a /64 */
+	memcpy(net->addr, a->addr, v4 ? 15 : 8);
+	net->port = 1;
+	return true;
+}
+
+static uint64_t source_hash(const struct mt6d_dht *dht, const struct mt6d_endpoint *net)
+{
+	uint64_t hash;
+
+	crypto_shorthash((uint8_t *)&hash, net->addr, sizeof(net->addr), dht->rl_key);
+	return hash;
+}
+
+/* Refill a bucket of rate per second (burst twice that), take one query. */
+static bool bucket_take(struct dht_rl *e, uint32_t rate, uint64_t now)
+{
+	uint64_t burst = (uint64_t)rate * 2 * 1000, add = (now - e->last) * (uint64_t)rate;
+
+	/* thousandths of a query; rate per second is thousandths per ms */
+	e->tokens = e->tokens + add > burst ? burst : e->tokens + add;
+	e->last = now;
+	if (e->tokens < 1000)
+		return false;
+	e->tokens -= 1000;
+	return true;
+}
+
+static uint32_t dht_rate(const struct mt6d_dht *dht, bool global)
+{
+	uint32_t rate = dht->cfg.rate_limit ? dht->cfg.rate_limit : DHT_RATE_DEFAULT;
+
+	if (!global)
+		return rate;
+	if (dht->cfg.rate_limit_global)
+		return dht->cfg.rate_limit_global;
+	return rate > DHT_RATE_GLOBAL_MIN / 10 ? rate * 10 : DHT_RATE_GLOBAL_MIN;
+}
+
 bool dht_ratelimit_ok(struct mt6d_dht *dht, const struct mt6d_endpoint *a)
 {
-	uint32_t rate = dht->cfg.rate_limit, burst, h;
-	uint8_t key[16];
-	uint64_t hash;
+	uint32_t rate = dht_rate(dht, false), h;
 	struct dht_rl *e = NULL, *lru = NULL;
+	struct mt6d_endpoint net;
 
-	if (!rate)
+	if (!dht_source_net(&net, a))
 		return true;
 	if (!dht->rl) {
 		dht->rl = calloc(DHT_RL_SLOTS, sizeof(*dht->rl));
 		if (!dht->rl)
-			return true;
+			return false;
+		dht->rl_global.tokens = (uint64_t)dht_rate(dht, true) * 2 * 1000;
+		dht->rl_global.last = dht->now;
 	}
-	burst = rate * 2 * 1000;
-	memcpy(key, a->addr, 16);
-	crypto_shorthash((uint8_t *)&hash, key, sizeof(key), dht->rl_key);
-	h = (uint32_t)hash;
+	h = (uint32_t)source_hash(dht, &net);
 	for (int i = 0; i < 4; i++) {
 		struct dht_rl *c = &dht->rl[(h + (uint32_t)i) % DHT_RL_SLOTS];
-		if (!memcmp(c->a.addr, a->addr, 16)) {
+		if (mt6d_endpoint_eq(&c->a, &net)) {
 			e = c;
 			break;
 		}
@@ -84,20 +147,70 @@ bool dht_ratelimit_ok(struct mt6d_dht *dht, const struct mt6d_endpoint *a)
 	}
 	if (!e) {
 		e = lru;
-		e->a = *a;
-		e->a.port = 0;
-		e->tokens = burst;
+		e->a = net;
+		e->tokens = (uint64_t)rate * 2 * 1000;
 		e->last = dht->now;
 	}
-	{
-		uint64_t add = (dht->now - e->last) * rate; /* thousandths per ms */
-		e->tokens = (uint32_t)((uint64_t)e->tokens + add > burst ? burst : e->tokens + add);
-		e->last = dht->now;
-	}
-	if (e->tokens < 1000)
+	if (!bucket_take(e, rate, dht->now))
 		return false;
-	e->tokens -= 1000;
+	return bucket_take(&dht->rl_global, dht_rate(dht, true), dht->now);
+}
+
+/* kind 0: items, 1: peers. The two counters of net, or false (no memory). */
+static bool source_slots(struct mt6d_dht *dht, int kind, const struct mt6d_endpoint *net,
+                         uint32_t *c[2])
+{
+	uint64_t hash;
+
+	if (!dht->srcc) {
+		dht->srcc = calloc(2 * 2 * DHT_SRC_SLOTS, sizeof(*dht->srcc));
+		if (!dht->srcc)
+			return false;
+	}
+	hash = source_hash(dht, net);
+	c[0] = &dht->srcc[(size_t)(kind * 2 + 0) * DHT_SRC_SLOTS + (uint32_t)hash % DHT_SRC_SLOTS];
+	c[1] = &dht->srcc[(size_t)(kind * 2 + 1) * DHT_SRC_SLOTS +
+	                  (uint32_t)(hash >> 32) % DHT_SRC_SLOTS];
 	return true;
+}
+
+/* May net store one more of kind? Charges it when so. */
+static bool source_charge(struct mt6d_dht *dht, int kind, const struct mt6d_endpoint *net)
+{
+	uint32_t cap, *c[2];
+
+	if (kind == 0)
+		cap = dht->cfg.max_items_per_source ? dht->cfg.max_items_per_source
+		                                    : DHT_SRC_ITEMS_DEFAULT;
+	else
+		cap = dht->cfg.max_peers_per_source ? dht->cfg.max_peers_per_source
+		                                    : DHT_SRC_PEERS_DEFAULT;
+	if (!source_slots(dht, kind, net, c))
+		return false;
+	if ((*c[0] < *c[1] ? *c[0] : *c[1]) >= cap)
+		return false;
+	(*c[0])++;
+	(*c[1])++;
+	return true;
+}
+
+static void source_discharge(struct mt6d_dht *dht, int kind, const struct mt6d_endpoint *net)
+{
+	uint32_t *c[2];
+
+	if (!dht->srcc || !source_slots(dht, kind, net, c))
+		return;
+	for (int i = 0; i < 2; i++)
+		if (*c[i])
+			(*c[i])--;
+}
+
+static void peer_discharge(struct mt6d_dht *dht, const struct mt6d_endpoint *p)
+{
+	struct mt6d_endpoint net;
+
+	if (dht_source_net(&net, p))
+		source_discharge(dht, 1, &net);
 }
 
 static struct dht_hash_entry *hash_find(struct mt6d_dht *dht, const uint8_t *ih)
@@ -114,37 +227,49 @@ int dht_peer_store(struct mt6d_dht *dht, const uint8_t *ih, const struct mt6d_en
 	uint32_t cap_peers = dht->cfg.max_peers_per_hash ? dht->cfg.max_peers_per_hash : 500;
 	struct dht_hash_entry *h = hash_find(dht, ih);
 	struct dht_peer_entry *e = NULL;
+	struct mt6d_endpoint net;
+	bool charged = dht_source_net(&net, p);
 
+	if (h) {
+		for (uint32_t i = 0; i < h->n; i++) {
+			if (mt6d_endpoint_eq(&h->peers[i].p, p)) {
+				h->peers[i].expire = dht->now + DHT_PEER_TTL_MS;
+				return 0; /* a refresh: charged already */
+			}
+		}
+	}
+	/* a new entry: its source network pays before anything is made */
+	if (charged && !source_charge(dht, 1, &net))
+		return -ENOSPC;
 	if (!h) {
 		if (dht->nhashes >= cap_hashes)
-			return -ENOSPC;
+			goto full;
 		if (!(dht->nhashes & (dht->nhashes - 1)) || !dht->nhashes) {
 			size_t n = dht->nhashes ? 2 * (size_t)dht->nhashes : 8;
 			struct dht_hash_entry *nh = realloc(dht->hashes, n * sizeof(*nh));
-			if (!nh)
+			if (!nh) {
+				if (charged)
+					source_discharge(dht, 1, &net);
 				return -ENOMEM;
+			}
 			dht->hashes = nh;
 		}
 		h = &dht->hashes[dht->nhashes++];
 		memset(h, 0, sizeof(*h));
 		memcpy(h->ih, ih, MT6D_DHT_ID_LEN);
 	}
-	for (uint32_t i = 0; i < h->n; i++) {
-		struct mt6d_endpoint *q = &h->peers[i].p;
-		if (mt6d_endpoint_eq(q, p)) {
-			e = &h->peers[i];
-			break;
-		}
-	}
-	if (!e && h->n < cap_peers) {
+	if (h->n < cap_peers) {
 		if (h->n == h->cap) {
 			uint32_t n = h->cap ? 2 * h->cap : 8;
 			struct dht_peer_entry *np;
 			if (n > cap_peers)
 				n = cap_peers;
 			np = realloc(h->peers, n * sizeof(*np));
-			if (!np)
-				return -ENOMEM;
+			if (!np) {
+				if (charged)
+					source_discharge(dht, 1, &net);
+				return -ENOMEM; /* an empty new hash expires at the next sweep */
+			}
 			h->peers = np;
 			h->cap = n;
 		}
@@ -155,10 +280,15 @@ int dht_peer_store(struct mt6d_dht *dht, const uint8_t *ih, const struct mt6d_en
 		for (uint32_t i = 1; i < h->n; i++)
 			if (h->peers[i].expire < e->expire)
 				e = &h->peers[i];
+		peer_discharge(dht, &e->p);
 	}
 	e->p = *p;
 	e->expire = dht->now + DHT_PEER_TTL_MS;
 	return 0;
+full:
+	if (charged)
+		source_discharge(dht, 1, &net);
+	return -ENOSPC;
 }
 
 size_t dht_peer_values(struct mt6d_dht *dht, const uint8_t *ih, const uint8_t **values,
@@ -193,10 +323,13 @@ struct dht_item *dht_item_find(struct mt6d_dht *dht, const uint8_t *target)
 	return NULL;
 }
 
-struct dht_item *dht_item_slot(struct mt6d_dht *dht, const uint8_t *target)
+struct dht_item *dht_item_slot(struct mt6d_dht *dht, const uint8_t *target,
+                               const struct mt6d_endpoint *src)
 {
 	uint32_t cap = dht->cfg.max_items ? dht->cfg.max_items : 4096;
 	struct dht_item *it = dht_item_find(dht, target);
+	struct mt6d_endpoint net;
+	bool charged;
 
 	if (it)
 		return it;
@@ -209,10 +342,15 @@ struct dht_item *dht_item_slot(struct mt6d_dht *dht, const uint8_t *target)
 			return NULL;
 		dht->items = ni;
 	}
+	charged = dht_source_net(&net, src);
+	if (charged && !source_charge(dht, 0, &net))
+		return NULL;
 	it = &dht->items[dht->nitems++];
 	memset(it, 0, sizeof(*it));
 	memcpy(it->target, target, MT6D_DHT_ID_LEN);
 	it->seq = -1;
+	if (charged)
+		it->src = net;
 	return it;
 }
 
@@ -221,9 +359,10 @@ void dht_store_expire(struct mt6d_dht *dht)
 	for (uint32_t i = 0; i < dht->nhashes;) {
 		struct dht_hash_entry *h = &dht->hashes[i];
 		for (uint32_t j = 0; j < h->n;) {
-			if (h->peers[j].expire <= dht->now)
+			if (h->peers[j].expire <= dht->now) {
+				peer_discharge(dht, &h->peers[j].p);
 				h->peers[j] = h->peers[--h->n];
-			else
+			} else
 				j++;
 		}
 		if (!h->n) {
@@ -234,9 +373,11 @@ void dht_store_expire(struct mt6d_dht *dht)
 		}
 	}
 	for (uint32_t i = 0; i < dht->nitems;) {
-		if (dht->items[i].expire <= dht->now)
+		if (dht->items[i].expire <= dht->now) {
+			if (dht->items[i].src.port)
+				source_discharge(dht, 0, &dht->items[i].src);
 			dht->items[i] = dht->items[--dht->nitems];
-		else
+		} else
 			i++;
 	}
 }
@@ -248,6 +389,8 @@ void dht_store_free(struct mt6d_dht *dht)
 	free(dht->hashes);
 	free(dht->items);
 	free(dht->rl);
+	free(dht->srcc);
+	dht->srcc = NULL;
 	dht->hashes = NULL;
 	dht->items = NULL;
 	dht->rl = NULL;
