@@ -5,20 +5,81 @@
  * line, written to PATH.tmp and renamed over PATH, so a reader sees either
  * the old or the new list, never half of one. The first line holds the pid
  * of the daemon that wrote it.
+ *
+ * Rules this file keeps (recovery runs as root and deletes what the file
+ * names, so the file is outside input; docs/security.md):
+ *  - the directory must be a real directory (not a symbolic link) owned by
+ *    root or by us and writable by nobody else, or the file is neither
+ *    read nor written;
+ *  - the file is opened with O_NOFOLLOW, written with mode 0600 through a
+ *    temporary file made with O_EXCL, and read only when it is a regular
+ *    file owned by us that nobody else may write;
+ *  - recovery undoes only what mt6d writes: nftables tables named
+ *    mt6dPORT, local /64 routes on lo, /128 addresses on the configured
+ *    uplink, global or unique-local addresses only; every other line is
+ *    refused, logged with its line number, and left alone.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon.h"
+#include "sessd.h"
+
+#define STATE_MAX_LINES 65536
+
+int state_check_dir(const char *path, char *err, size_t errlen)
+{
+	char dir[4096], *slash;
+	struct stat sb;
+
+	if (strlen(path) >= sizeof(dir)) {
+		snprintf(err, errlen, "path too long");
+		return -ENAMETOOLONG;
+	}
+	strcpy(dir, path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (lstat(dir, &sb) < 0) {
+		snprintf(err, errlen, "directory `%s': %s", dir, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		snprintf(err, errlen, "`%s' is not a directory (a symbolic link?)", dir);
+		return -ENOTDIR;
+	}
+	if (sb.st_uid != 0 && sb.st_uid != geteuid()) {
+		snprintf(err, errlen, "directory `%s' belongs to uid %ld, not root or us", dir,
+		         (long)sb.st_uid);
+		return -EPERM;
+	}
+	if (sb.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(err, errlen, "directory `%s' is writable by others (mode %04o)", dir,
+		         (unsigned)(sb.st_mode & 07777));
+		return -EPERM;
+	}
+	return 0;
+}
 
 int state_init(struct state *st, const char *path)
 {
+	char err[256];
+	int ret = state_check_dir(path, err, sizeof(err));
+
 	memset(st, 0, sizeof(*st));
+	if (ret < 0)
+		return ret;
 	st->path = strdup(path);
 	return st->path ? 0 : -ENOMEM;
 }
@@ -34,13 +95,22 @@ int state_write(const struct state *st)
 {
 	char tmp[4096], a[INET6_ADDRSTRLEN];
 	FILE *f;
-	int ret = 0;
+	int fd, ret = 0;
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", st->path) >= sizeof(tmp))
 		return -ENAMETOOLONG;
-	f = fopen(tmp, "we");
-	if (!f)
+	/* a fresh file: nothing planted at PATH.tmp is followed or reused */
+	if (unlink(tmp) < 0 && errno != ENOENT)
 		return -errno;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (fchmod(fd, 0600) < 0 || !(f = fdopen(fd, "w"))) {
+		ret = -errno;
+		close(fd);
+		unlink(tmp);
+		return ret;
+	}
 	fprintf(f, "mt6d-state 1 pid %ld\n", (long)getpid());
 	for (size_t i = 0; i < st->n; i++) {
 		const struct state_item *it = &st->items[i];
@@ -95,53 +165,217 @@ int state_del(struct state *st, const struct state_item *it)
 	return -ENOENT;
 }
 
-int state_recover(const char *path, struct nl *nl, long *pid)
+/* The name of a table mt6d makes: mt6d and a port, 1 to 65535. */
+static bool own_table(const char *name)
 {
-	char line[256], kind[32], ifname[32], a[64];
-	unsigned plen;
-	int n = 0;
-	FILE *f;
+	unsigned long port;
+	char *end;
 
+	if (strncmp(name, "mt6d", 4) || name[4] < '1' || name[4] > '9' || strlen(name) > 9)
+		return false;
+	errno = 0;
+	port = strtoul(name + 4, &end, 10);
+	return !errno && !*end && port <= 65535;
+}
+
+/* Global unicast (2000::/3) or unique local (fc00::/7): what mt6d adds. */
+static bool own_scope(const uint8_t *a)
+{
+	return (a[0] & 0xe0) == 0x20 || (a[0] & 0xfe) == 0xfc;
+}
+
+/* One line into it, or the reason it is refused. */
+static const char *parse_line(char *line, const struct state_allow *allow, struct state_item *it)
+{
+	char kind[32], ifname[32], a[64], extra[2], *slash, *end;
+	unsigned long plen;
+
+	memset(it, 0, sizeof(*it));
+	if (sscanf(line, "%31s %31s %63s %1s", kind, ifname, a, extra) != 3)
+		return "not KIND NAME ADDRESS/LENGTH";
+	slash = strchr(a, '/');
+	if (!slash || slash[1] < '0' || slash[1] > '9')
+		return "no /LENGTH";
+	*slash = '\0';
+	errno = 0;
+	plen = strtoul(slash + 1, &end, 10);
+	if (errno || *end || plen > 128)
+		return "bad /LENGTH";
+	if (inet_pton(AF_INET6, a, it->addr) != 1)
+		return "not an IPv6 address";
+	if (strlen(ifname) >= sizeof(it->ifname))
+		return "name too long";
+	strcpy(it->ifname, ifname);
+	it->plen = (unsigned)plen;
+	if (!strcmp(kind, "nft-table")) {
+		static const uint8_t zero[16];
+		it->kind = STATE_NFT_TABLE;
+		if (!own_table(ifname))
+			return "not a table mt6d makes (mt6dPORT)";
+		if (plen != 0 || memcmp(it->addr, zero, 16))
+			return "a table line ends in ::/0";
+		return NULL;
+	}
+	if (!strcmp(kind, "route-local")) {
+		static const uint8_t zero[8];
+		it->kind = STATE_ROUTE_LOCAL;
+		if (strcmp(ifname, "lo"))
+			return "mt6d adds local routes on lo only";
+		if (plen != 64 || memcmp(it->addr + 8, zero, 8))
+			return "not a /64 prefix";
+		if (!own_scope(it->addr))
+			return "not a global or unique-local prefix";
+		return NULL;
+	}
+	if (!strcmp(kind, "addr")) {
+		it->kind = STATE_ADDR;
+		if (!allow || !allow->uplink || !allow->uplink[0] || strcmp(ifname, allow->uplink))
+			return "not on this daemon's uplink";
+		if (plen != 128)
+			return "not a /128 address";
+		if (!own_scope(it->addr))
+			return "not a global or unique-local address";
+		return NULL;
+	}
+	return "unknown kind";
+}
+
+int state_load(const char *path, const struct state_allow *allow, const char *who,
+               struct state_item **items, size_t *n, long *pid, unsigned *refused)
+{
+	char line[256], err[256];
+	struct state_item *v = NULL;
+	size_t cap = 0, lineno = 1;
+	struct stat sb;
+	FILE *f;
+	int fd, ret;
+
+	*items = NULL;
+	*n = 0;
 	*pid = 0;
-	f = fopen(path, "re");
-	if (!f)
-		return errno == ENOENT ? 0 : -errno;
+	*refused = 0;
+	ret = state_check_dir(path, err, sizeof(err));
+	if (ret < 0) {
+		sessd_log(who, "state file `%s' not read: %s", path, err);
+		return ret;
+	}
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		if (ret == -ENOENT)
+			return 0;
+		if (ret == -ELOOP)
+			sessd_log(who, "state file `%s' is a symbolic link: not followed", path);
+		return ret;
+	}
+	if (fstat(fd, &sb) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	if (!S_ISREG(sb.st_mode) || sb.st_uid != geteuid() || (sb.st_mode & (S_IWGRP | S_IWOTH))) {
+		sessd_log(who,
+		          "state file `%s' not read: not a regular file of ours that only we "
+		          "may write (uid %ld, mode %04o)",
+		          path, (long)sb.st_uid, (unsigned)(sb.st_mode & 07777));
+		close(fd);
+		return -EPERM;
+	}
+	f = fdopen(fd, "r");
+	if (!f) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
 	if (!fgets(line, sizeof(line), f) || sscanf(line, "mt6d-state 1 pid %ld", pid) != 1) {
+		sessd_log(who, "state file `%s' line 1: not `mt6d-state 1 pid N'", path);
 		fclose(f);
 		return -EINVAL;
 	}
 	while (fgets(line, sizeof(line), f)) {
-		uint8_t addr[16];
-		char *slash;
-		unsigned ifindex;
+		struct state_item it;
+		const char *why;
+		size_t len = strlen(line);
 
-		if (sscanf(line, "%31s %31s %63s", kind, ifname, a) != 3)
-			continue;
-		slash = strchr(a, '/');
-		if (!slash || sscanf(slash + 1, "%u", &plen) != 1 || plen > 128)
-			continue;
-		*slash = '\0';
-		if (inet_pton(AF_INET6, a, addr) != 1)
-			continue;
-		if (!strcmp(kind, "nft-table")) {
-			nft_del_table(ifname);
-			n++;
-			continue;
+		lineno++;
+		if (len && line[len - 1] == '\n')
+			line[--len] = '\0';
+		else if (!feof(f)) {
+			int c;
+			while ((c = fgetc(f)) != EOF && c != '\n')
+				;
+			why = "line too long";
+			goto refuse;
 		}
-		ifindex = if_nametoindex(ifname);
-		if (!ifindex) {
-			n++; /* the interface is gone, and its addresses with it */
-			continue;
+		if (lineno > STATE_MAX_LINES) {
+			why = "too many lines";
+			goto refuse;
 		}
-		if (!strcmp(kind, "addr"))
-			nl_addr(nl, false, ifindex, addr, plen, false);
-		else if (!strcmp(kind, "route-local"))
-			nl_route(nl, false, true, ifindex, addr, plen);
-		else
-			continue;
-		n++;
+		why = parse_line(line, allow, &it);
+		if (why)
+			goto refuse;
+		if (*n == cap) {
+			size_t nc = cap ? 2 * cap : 16;
+			struct state_item *nv = realloc(v, nc * sizeof(*nv));
+			if (!nv) {
+				free(v);
+				fclose(f);
+				return -ENOMEM;
+			}
+			v = nv;
+			cap = nc;
+		}
+		v[(*n)++] = it;
+		continue;
+	refuse:
+		(*refused)++;
+		/* the line as read, cut at a printable length; nothing in a
+		 * state file is secret */
+		for (char *c = line; *c; c++)
+			if (*c < 0x20 || *c > 0x7e)
+				*c = '?';
+		sessd_log(who, "state file `%s' line %zu refused (%s): `%.80s'", path, lineno, why,
+		          line);
 	}
 	fclose(f);
+	*items = v;
+	return 0;
+}
+
+int state_recover(const char *path, struct nl *nl, long *pid, const struct state_allow *allow,
+                  const char *who)
+{
+	struct state_item *items;
+	size_t n;
+	unsigned refused;
+	int done = 0, ret;
+
+	ret = state_load(path, allow, who, &items, &n, pid, &refused);
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < n; i++) {
+		const struct state_item *it = &items[i];
+		unsigned ifindex;
+
+		if (it->kind == STATE_NFT_TABLE) {
+			nft_del_table(it->ifname);
+			done++;
+			continue;
+		}
+		ifindex = if_nametoindex(it->ifname);
+		if (!ifindex) {
+			done++; /* the interface is gone, and its addresses with it */
+			continue;
+		}
+		if (it->kind == STATE_ADDR)
+			nl_addr(nl, false, ifindex, it->addr, it->plen, false);
+		else
+			nl_route(nl, false, true, ifindex, it->addr, it->plen);
+		done++;
+	}
+	free(items);
+	if (refused)
+		sessd_log(who, "state file `%s': %u line(s) refused, left alone", path, refused);
 	unlink(path);
-	return n;
+	return done;
 }

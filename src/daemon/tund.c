@@ -350,7 +350,8 @@ static int setup(struct tund *d)
 	ret = check_previous(c->state_file);
 	if (ret < 0)
 		return cli_fail("state file `%s' belongs to a running mt6d", c->state_file), ret;
-	ret = state_recover(c->state_file, d->nl, &oldpid);
+	ret = state_recover(c->state_file, d->nl, &oldpid,
+	                    &(struct state_allow){.uplink = c->uplink}, "tunnel");
 	if (ret < 0)
 		return cli_fail("state file `%s': %s", c->state_file, strerror(-ret)), ret;
 	if (ret > 0)
