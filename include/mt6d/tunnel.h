@@ -70,6 +70,7 @@ enum mt6d_role {
 struct mt6d_replay {
 	uint64_t top; /* highest counter accepted */
 	uint64_t bits[MT6D_REPLAY_WORDS];
+	uint64_t floor; /* counters below it are refused (0: none) */
 };
 
 void mt6d_replay_init(struct mt6d_replay *r);
@@ -152,6 +153,7 @@ struct mt6d_tun_session {
 	/* slots cur-1, cur, cur+1, each at index slot % MT6D_TUN_SLOTS */
 	struct mt6d_tun_slot win[MT6D_TUN_SLOTS];
 	uint64_t cur;
+	bool clocked; /* mt6d_tun_session_clock(): counters follow the slot clock */
 	struct mt6d_tun_stats stats;
 	void *user;
 };
@@ -175,6 +177,20 @@ struct mt6d_tun_session *mt6d_tun_table_find(const struct mt6d_tun_table *t,
 int mt6d_tun_session_init(struct mt6d_tun_session *s, const uint8_t ks[static MT6D_INTRO_KEY_LEN],
                           const struct mt6d_tun_host *local, const struct mt6d_tun_host *remote,
                           enum mt6d_role role, uint32_t rot_ms, uint64_t counter_start);
+/*
+ * For a key that outlives a restart (the static tunnel), call once after
+ * init with the slot clock's time. The replay window of a new process is
+ * empty, so a datagram recorded before a restart would be accepted again
+ * while its slot is in the window; instead, counters follow the clock (the
+ * first is now_ms in ns, and each rotation to slot k lifts the next to k's
+ * start in ns, so a counter is never above the time it was sent, whatever
+ * the previous run), and the receiver refuses every counter below
+ * now_ms + rot_ms in ns: anything sent before the restart by a peer whose
+ * clock is less than one rotation ahead (the most the slot window allows).
+ * The price: after a start, the peer's datagrams are accepted once its
+ * counters pass that floor, one to two rotations later.
+ */
+void mt6d_tun_session_clock(struct mt6d_tun_session *s, uint64_t now_ms);
 /* Removes the session's endpoints from t (t may be NULL) and wipes keys. */
 void mt6d_tun_session_clear(struct mt6d_tun_table *t, struct mt6d_tun_session *s);
 

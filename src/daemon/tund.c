@@ -420,6 +420,7 @@ static int setup(struct tund *d)
 		        (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
 		if (ret < 0)
 			return ret;
+		mt6d_tun_session_clock(&d->sess, now_ms(d)); /* no replay across a restart */
 		d->have_sess = true;
 	}
 

@@ -19,6 +19,7 @@
  * words indexed by counter / 64. Moving the top forward clears the words
  * it passes over; a counter more than MT6D_REPLAY_WINDOW - 64 below the top
  * is refused, so a cleared word is never consulted as if it were history.
+ * A counter below the window's floor is refused whatever the bits say.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -46,6 +47,8 @@ bool mt6d_replay_check(struct mt6d_replay *r, uint64_t counter)
 {
 	uint64_t idx = counter / 64, top_idx = r->top / 64, bit = UINT64_C(1) << (counter % 64);
 
+	if (counter < r->floor)
+		return false; /* from before a restart (mt6d_tun_session_clock) */
 	/* Written without counter + W, which would wrap near 2^64. */
 	if (counter < r->top && r->top - counter > MT6D_REPLAY_WINDOW - 64)
 		return false; /* older than the window */

@@ -17,6 +17,11 @@
  *  - The table is kept at most half full; it doubles when it would not be.
  *  - Slots leave the table and are reported before new ones are added, so a
  *    caller that binds one socket per slot never holds more than three.
+ *  - A clocked session (a static key, mt6d_tun_session_clock()) never sends
+ *    a counter below the start of its current slot in ns, nor, in the
+ *    absence of a billion datagrams per slot, above the time it was sent;
+ *    its receiver refuses counters from before its own start plus one
+ *    rotation, so a restart does not reopen the replay window.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -205,6 +210,15 @@ int mt6d_tun_session_init(struct mt6d_tun_session *s, const uint8_t ks[static MT
 	return 0;
 }
 
+#define NS_PER_MS UINT64_C(1000000)
+
+void mt6d_tun_session_clock(struct mt6d_tun_session *s, uint64_t now_ms)
+{
+	s->clocked = true;
+	s->encap.tx_counter = now_ms * NS_PER_MS;
+	s->encap.replay.floor = (now_ms + s->rot_ms) * NS_PER_MS;
+}
+
 void mt6d_tun_session_clear(struct mt6d_tun_table *t, struct mt6d_tun_session *s)
 {
 	if (!s)
@@ -260,6 +274,8 @@ int mt6d_tun_session_rotate(struct mt6d_tun_table *t, struct mt6d_tun_session *s
 		if (cb)
 			cb(s, sl, true, arg);
 	}
+	if (s->clocked && s->encap.tx_counter < now * s->rot_ms * NS_PER_MS)
+		s->encap.tx_counter = now * s->rot_ms * NS_PER_MS;
 	if (s->cur != now) {
 		s->cur = now;
 		s->stats.rotations++;
