@@ -394,15 +394,15 @@ static void status_json(struct clid *d, FILE *out)
 	const struct mt6d_tun_slot *sl =
 	        c->have_tun ? &c->tun.win[c->tun.cur % MT6D_TUN_SLOTS] : NULL;
 	const struct mt6d_tun_stats *ts = &c->tun.stats;
-	char a[64], b[64], l[80], r[80], k[MT6D_KEY_B64_LEN + 1];
+	char a[64], b[64], l[80], r[80], k[MT6D_KEY_B64_LEN + 1], j[SESSD_JSON_LEN(16)];
 
 	mt6d_key_to_base64(k, d->conf.server_pub);
 	fprintf(out,
 	        "{\"role\":\"client\",\"interface\":\"%s\",\"server_public_key\":\"%s\","
 	        "\"state\":\"%s\",\"now_ms\":%" PRIu64 ",\"started_ms\":%" PRIu64
 	        ",\"first_session_ms\":%" PRIu64 ",\"mode\":\"%s\",",
-	        d->conf.ifname, k, mt6d_cli_state_name(c->state), mt6d_unix_ms(), d->started_ms,
-	        d->first_session_ms,
+	        sessd_json(j, sizeof(j), d->conf.ifname), k, mt6d_cli_state_name(c->state),
+	        mt6d_unix_ms(), d->started_ms, d->first_session_ms,
 	        d->conf.underlay ? "underlay"
 	        : d->conf.routed ? "routed"
 	                         : "bind");

@@ -35,6 +35,32 @@ const char *sessd_addr(char *buf, size_t len, const uint8_t a[static 16])
 	return buf;
 }
 
+const char *sessd_json(char *buf, size_t len, const char *s)
+{
+	size_t o = 0;
+
+	if (!len)
+		return buf;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char e[7];
+		size_t n;
+
+		if (c == '"' || c == '\\')
+			n = (size_t)snprintf(e, sizeof(e), "\\%c", c);
+		else if (c < 0x20 || c > 0x7e)
+			n = (size_t)snprintf(e, sizeof(e), "\\u%04x", c);
+		else
+			e[0] = (char)c, n = 1;
+		if (o + n >= len)
+			break;
+		memcpy(buf + o, e, n);
+		o += n;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
 const char *sessd_ep(char *buf, size_t len, const struct mt6d_endpoint *ep)
 {
 	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};

@@ -22,6 +22,12 @@ void sessd_log(const char *who, const char *fmt, ...) __attribute__((format(prin
 const char *sessd_addr(char *buf, size_t len, const uint8_t a[static 16]);
 /* "[V6]:PORT", or "A.B.C.D:PORT" for ::ffff:a.b.c.d (the form config files take). */
 const char *sessd_ep(char *buf, size_t len, const struct mt6d_endpoint *ep);
+/* s as the inside of a JSON string: `"' and `\' escaped, every byte outside
+ * printable ASCII as \u00XX, so the document stays valid whatever a
+ * configuration or the kernel allows in a name. Cut at an escape boundary
+ * when buf is short; SESSD_JSON_LEN(n) bytes always hold n characters. */
+#define SESSD_JSON_LEN(n) (6 * (n) + 1)
+const char *sessd_json(char *buf, size_t len, const char *s);
 /* "12.3 KiB" */
 const char *sessd_bytes(char *buf, size_t len, uint64_t b);
 /* "1.2 s ago", "never" */

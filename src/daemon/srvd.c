@@ -292,7 +292,7 @@ static void status_json(struct srvd *d, FILE *out, bool brief)
 	struct mt6d_srv_intro_info in[4];
 	struct mt6d_srv_stats st;
 	struct mt6d_pub_status ps;
-	char a[64], b[80], k[MT6D_KEY_B64_LEN + 1];
+	char a[64], b[80], k[MT6D_KEY_B64_LEN + 1], j[SESSD_JSON_LEN(MT6D_NAME_MAX)];
 	uint8_t tun[16] = {0};
 	size_t ni = mt6d_srv_intros(d->srv, in, 4), first = 1;
 
@@ -301,7 +301,7 @@ static void status_json(struct srvd *d, FILE *out, bool brief)
 	mt6d_key_to_base64(k, d->pub_key);
 	memcpy(tun, d->conf.prefix, 8);
 	fprintf(out, "{\"role\":\"server\",\"interface\":\"%s\",\"public_key\":\"%s\",",
-	        d->conf.ifname, k);
+	        sessd_json(j, sizeof(j), d->conf.ifname), k);
 	fprintf(out, "\"prefix\":\"%s/64\",", sessd_addr(a, sizeof(a), tun));
 	memcpy(tun, d->conf.tun_prefix, 8);
 	tun[15] = 1;
@@ -403,10 +403,11 @@ static void status_json(struct srvd *d, FILE *out, bool brief)
 		        ",\"local\":\"%s\",\"remote\":\"%s\",\"established_ms\":%" PRIu64
 		        ",\"last_rx_ms\":%" PRIu64 ",\"rx_spoofed\":%" PRIu64
 		        ",\"underlay\":%s,\"rebinds\":%" PRIu64 ",\"rebind_ms\":%" PRIu64 ",",
-		        first ? "" : ",", s->name, sessd_addr(a, sizeof(a), s->client_tun),
-		        s->tun.cur, sessd_ep(l, sizeof(l), &le), sessd_ep(r, sizeof(r), &re),
-		        s->created_ms, s->last_rx_ms, s->rx_spoofed, s->underlay ? "true" : "false",
-		        s->rebinds, s->rebind_ms);
+		        first ? "" : ",", sessd_json(j, sizeof(j), s->name),
+		        sessd_addr(a, sizeof(a), s->client_tun), s->tun.cur,
+		        sessd_ep(l, sizeof(l), &le), sessd_ep(r, sizeof(r), &re), s->created_ms,
+		        s->last_rx_ms, s->rx_spoofed, s->underlay ? "true" : "false", s->rebinds,
+		        s->rebind_ms);
 		if (s->has_conn)
 			fprintf(out, "\"conn\":%u,", s->conn);
 		json_tun_stats(out, &s->tun.stats);
@@ -519,12 +520,13 @@ static void on_control(void *arg, const char *req, FILE *out)
 		fprintf(out, "{\"period\":%lu,\"rotation_ms\":%lu}", period, rot);
 	} else if (!strncmp(req, "teardown ", 9)) {
 		struct mt6d_srv_session *s = mt6d_srv_find_name(d->srv, req + 9);
+		char j[SESSD_JSON_LEN(MT6D_NAME_MAX)];
 
 		if (!s) {
 			fprintf(out, "{\"error\":\"no session for that client\"}");
 			return;
 		}
-		fprintf(out, "{\"teardown\":\"%s\"}", s->name);
+		fprintf(out, "{\"teardown\":\"%s\"}", sessd_json(j, sizeof(j), s->name));
 		mt6d_srv_teardown(d->srv, s, mt6d_unix_ms());
 	} else {
 		fprintf(out, "{\"error\":\"unknown request\"}");

@@ -9,9 +9,15 @@
  *   path, so another client can test a claim's tags only down to where
  *   their IDs part, and learns no more of the claimant's ID than that.
  * - The server finds the connection ID with 2L tag checks (plus two at
- *   level 0 for the previous epoch) and always does all of them, so how
- *   long a verification takes says nothing about which connection it was.
- *   It keeps the node keys of the top 16 levels of two epochs in tables.
+ *   level 0 for the previous epoch): at every level it checks both
+ *   children, never stopping at the first that matches, so a claim whose
+ *   levels all pass (an authentic one, or a replay of one) costs the same
+ *   whatever its connection, and its time says nothing about c. A claim
+ *   stops at the first level where not exactly one child matches: the work
+ *   of a refused claim shows the level it failed at, which depends on the
+ *   tags it carries, not on any connection's ID (docs/rebind.md, "Constant
+ *   work"). It keeps the node keys of the top 16 levels of two epochs in
+ *   tables.
  * - The level tags only say which path a claim took. What makes a claim
  *   count is the final AEAD under P[c, g], which only connection c (of
  *   generation g) and the server know; whoever holds tree keys of c's path
