@@ -63,13 +63,16 @@ int state_init(struct state *st, const char *path);
 void state_free(struct state *st);
 int state_add(struct state *st, const struct state_item *it);
 int state_del(struct state *st, const struct state_item *it);
-/* What a daemon may have written: addresses only on uplink (NULL: none). */
+/* What a daemon may have written: addresses only on uplink (NULL: none);
+ * the file and its directory may belong to user (the daemon's `user`,
+ * who rewrites the file after the privilege drop; NULL: none). */
 struct state_allow {
 	const char *uplink;
+	const char *user;
 };
-/* 0 when path's directory is a real directory owned by root or us that
- * nobody else may write; else -errno and why in err. */
-int state_check_dir(const char *path, char *err, size_t errlen);
+/* 0 when path's directory is a real directory owned by root, us or
+ * allow->user that nobody else may write; else -errno and why in err. */
+int state_check_dir(const char *path, const struct state_allow *allow, char *err, size_t errlen);
 /* Read a previous run's file: the items mt6d could have written into
  * *items (free()), *refused the lines refused (each logged under who).
  * 0 (also when there is no file), or -errno when the file is refused

@@ -126,10 +126,9 @@ static bool owner_alive(const char *path)
 	return strncmp(comm, "mt6d", 4) == 0;
 }
 
-int sessd_state_open(struct state *st, struct nl *nl, const char *path, const char *uplink,
-                     const char *who)
+int sessd_state_open(struct state *st, struct nl *nl, const char *path,
+                     const struct state_allow *allow, const char *who)
 {
-	struct state_allow allow = {.uplink = uplink};
 	long oldpid;
 	int ret;
 
@@ -152,7 +151,7 @@ int sessd_state_open(struct state *st, struct nl *nl, const char *path, const ch
 		sessd_log(who, "state file `%s' belongs to a running mt6d", path);
 		return -EBUSY;
 	}
-	ret = state_recover(path, nl, &oldpid, &allow, who);
+	ret = state_recover(path, nl, &oldpid, allow, who);
 	if (ret < 0) {
 		sessd_log(who, "state file `%s': %s", path, strerror(-ret));
 		return ret;

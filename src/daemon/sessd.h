@@ -35,9 +35,9 @@ const char *sessd_ago(char *buf, size_t len, uint64_t now_ms, uint64_t then_ms);
 
 /* Start the state file at path: -EBUSY when a running mt6d owns it;
  * otherwise undo what a previous run left (logged) and write a new one.
- * uplink: the one interface mt6d adds addresses to (NULL: none). */
-int sessd_state_open(struct state *st, struct nl *nl, const char *path, const char *uplink,
-                     const char *who);
+ * allow: what recovery accepts (state.c). */
+int sessd_state_open(struct state *st, struct nl *nl, const char *path,
+                     const struct state_allow *allow, const char *who);
 /* Remove the file if nothing is left in it, and free. */
 void sessd_state_close(struct state *st);
 

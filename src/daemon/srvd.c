@@ -560,7 +560,8 @@ static int setup(struct srvd *d, const uint8_t priv[static MT6D_KEY_LEN])
 	ret = nl_open(&d->nl);
 	if (ret < 0)
 		return cli_fail("netlink: %s", strerror(-ret)), ret;
-	ret = sessd_state_open(&d->st, d->nl, c->state_file, NULL, WHO);
+	ret = sessd_state_open(&d->st, d->nl, c->state_file, &(struct state_allow){.user = c->user},
+	                       WHO);
 	if (ret < 0)
 		return ret;
 

@@ -9,11 +9,12 @@
  * Rules this file keeps (recovery runs as root and deletes what the file
  * names, so the file is outside input; docs/security.md):
  *  - the directory must be a real directory (not a symbolic link) owned by
- *    root or by us and writable by nobody else, or the file is neither
- *    read nor written;
- *  - the file is opened with O_NOFOLLOW, written with mode 0600 through a
+ *    root, by us or by the daemon's `user' (who rewrites the file after the
+ *    privilege drop, privdrop.c) and writable by nobody else, or the file
+ *    is not read and the daemon does not start;
+ *  - the file is opened with O_NOFOLLOW, written with mode 0600 (or less) through a
  *    temporary file made with O_EXCL, and read only when it is a regular
- *    file owned by us that nobody else may write;
+ *    file owned by us or the daemon's user that nobody else may write;
  *  - recovery undoes only what mt6d writes: nftables tables named
  *    mt6dPORT, local /64 routes on lo, /128 addresses on the configured
  *    uplink, global or unique-local addresses only; every other line is
@@ -23,6 +24,7 @@
 #include <errno.h>
 #include <net/if.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,10 +36,23 @@
 
 #define STATE_MAX_LINES 65536
 
-int state_check_dir(const char *path, char *err, size_t errlen)
+/* The uid of the daemon's user, or our own when there is none. */
+static uid_t allowed_uid(const struct state_allow *allow)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+
+	if (allow && allow->user && allow->user[0] &&
+	    getpwnam_r(allow->user, &pw, buf, sizeof(buf), &res) == 0 && res)
+		return res->pw_uid;
+	return geteuid();
+}
+
+int state_check_dir(const char *path, const struct state_allow *allow, char *err, size_t errlen)
 {
 	char dir[4096], *slash;
 	struct stat sb;
+	uid_t user = allowed_uid(allow);
 
 	if (strlen(path) >= sizeof(dir)) {
 		snprintf(err, errlen, "path too long");
@@ -59,8 +74,9 @@ int state_check_dir(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "`%s' is not a directory (a symbolic link?)", dir);
 		return -ENOTDIR;
 	}
-	if (sb.st_uid != 0 && sb.st_uid != geteuid()) {
-		snprintf(err, errlen, "directory `%s' belongs to uid %ld, not root or us", dir,
+	if (sb.st_uid != 0 && sb.st_uid != geteuid() && sb.st_uid != user) {
+		snprintf(err, errlen,
+		         "directory `%s' belongs to uid %ld, not root or the daemon's user", dir,
 		         (long)sb.st_uid);
 		return -EPERM;
 	}
@@ -74,12 +90,7 @@ int state_check_dir(const char *path, char *err, size_t errlen)
 
 int state_init(struct state *st, const char *path)
 {
-	char err[256];
-	int ret = state_check_dir(path, err, sizeof(err));
-
 	memset(st, 0, sizeof(*st));
-	if (ret < 0)
-		return ret;
 	st->path = strdup(path);
 	return st->path ? 0 : -ENOMEM;
 }
@@ -105,7 +116,9 @@ int state_write(const struct state *st)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	if (fchmod(fd, 0600) < 0 || !(f = fdopen(fd, "w"))) {
+	/* 0600, or stricter by the umask; no fchmod: the seccomp filter after
+	 * the privilege drop has none (privdrop.c) */
+	if (!(f = fdopen(fd, "w"))) {
 		ret = -errno;
 		close(fd);
 		unlink(tmp);
@@ -254,7 +267,7 @@ int state_load(const char *path, const struct state_allow *allow, const char *wh
 	*n = 0;
 	*pid = 0;
 	*refused = 0;
-	ret = state_check_dir(path, err, sizeof(err));
+	ret = state_check_dir(path, allow, err, sizeof(err));
 	if (ret < 0) {
 		sessd_log(who, "state file `%s' not read: %s", path, err);
 		return ret;
@@ -273,10 +286,11 @@ int state_load(const char *path, const struct state_allow *allow, const char *wh
 		close(fd);
 		return ret;
 	}
-	if (!S_ISREG(sb.st_mode) || sb.st_uid != geteuid() || (sb.st_mode & (S_IWGRP | S_IWOTH))) {
+	if (!S_ISREG(sb.st_mode) || (sb.st_uid != geteuid() && sb.st_uid != allowed_uid(allow)) ||
+	    (sb.st_mode & (S_IWGRP | S_IWOTH))) {
 		sessd_log(who,
-		          "state file `%s' not read: not a regular file of ours that only we "
-		          "may write (uid %ld, mode %04o)",
+		          "state file `%s' not read: not a regular file of ours (or the daemon's "
+		          "user's) that nobody else may write (uid %ld, mode %04o)",
 		          path, (long)sb.st_uid, (unsigned)(sb.st_mode & 07777));
 		close(fd);
 		return -EPERM;

@@ -351,7 +351,7 @@ static int setup(struct tund *d)
 	if (ret < 0)
 		return cli_fail("state file `%s' belongs to a running mt6d", c->state_file), ret;
 	ret = state_recover(c->state_file, d->nl, &oldpid,
-	                    &(struct state_allow){.uplink = c->uplink}, "tunnel");
+	                    &(struct state_allow){.uplink = c->uplink, .user = c->user}, "tunnel");
 	if (ret < 0)
 		return cli_fail("state file `%s': %s", c->state_file, strerror(-ret)), ret;
 	if (ret > 0)
