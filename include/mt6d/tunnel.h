@@ -56,6 +56,12 @@ extern "C" {
 /* Replay window, in packets. A power of two and a multiple of 64. */
 #define MT6D_REPLAY_WINDOW 4096
 #define MT6D_REPLAY_WORDS  (MT6D_REPLAY_WINDOW / 64)
+/* A counter this far above the top is a jump (a clocked session's rotation,
+ * a restarted sender): the window below it is kept, as the previous one, in
+ * MT6D_REPLAY_PREV_WORDS words, so datagrams reordered across the jump
+ * still count. */
+#define MT6D_REPLAY_JUMP       (UINT64_C(1) << 20)
+#define MT6D_REPLAY_PREV_WORDS 16
 
 /* Slots a receiver accepts around its current slot i: i-1, i, i+1. */
 #define MT6D_TUN_SLOTS 3
@@ -70,7 +76,9 @@ enum mt6d_role {
 struct mt6d_replay {
 	uint64_t top; /* highest counter accepted */
 	uint64_t bits[MT6D_REPLAY_WORDS];
-	uint64_t floor; /* counters below it are refused (0: none) */
+	uint64_t floor;    /* counters below it are refused (0: none) */
+	uint64_t prev_top; /* the top before the last jump (0: none) */
+	uint64_t prev_bits[MT6D_REPLAY_PREV_WORDS];
 };
 
 void mt6d_replay_init(struct mt6d_replay *r);

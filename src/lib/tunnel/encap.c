@@ -20,6 +20,11 @@
  * it passes over; a counter more than MT6D_REPLAY_WINDOW - 64 below the top
  * is refused, so a cleared word is never consulted as if it were history.
  * A counter below the window's floor is refused whatever the bits say.
+ * A jump of MT6D_REPLAY_JUMP or more (a clocked session lifts its counter
+ * to the time at each rotation) keeps the words under the old top as a
+ * second, smaller sliding window for what is older than the current one:
+ * datagrams sent just before the jump on the old slot's socket, read after
+ * the first ones from the new slot's, are still accepted, once each.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -34,6 +39,9 @@ _Static_assert(MT6D_ENCAP_NONCE_LEN == crypto_aead_xchacha20poly1305_ietf_NPUBBY
                "nonce length");
 _Static_assert(MT6D_ENCAP_TAG_LEN == crypto_aead_xchacha20poly1305_ietf_ABYTES, "tag length");
 _Static_assert(MT6D_ENCAP_KEY_LEN == crypto_aead_xchacha20poly1305_ietf_KEYBYTES, "key length");
+_Static_assert(MT6D_REPLAY_PREV_WORDS <= MT6D_REPLAY_WORDS &&
+                       (MT6D_REPLAY_PREV_WORDS & (MT6D_REPLAY_PREV_WORDS - 1)) == 0,
+               "the previous window is a power-of-two part of the window");
 _Static_assert(MT6D_REPLAY_WINDOW % 64 == 0 && (MT6D_REPLAY_WORDS & (MT6D_REPLAY_WORDS - 1)) == 0,
                "replay window is a power-of-two number of words");
 _Static_assert(MT6D_TUN_MTU == 1404, "outer packets of a full TUN MTU fit 1500");
@@ -43,28 +51,46 @@ void mt6d_replay_init(struct mt6d_replay *r)
 	memset(r, 0, sizeof(*r));
 }
 
-bool mt6d_replay_check(struct mt6d_replay *r, uint64_t counter)
+/* A sliding window of words * 64 bits as a ring (the rules above). */
+static bool window_check(uint64_t *top, uint64_t *bits, uint64_t words, uint64_t counter)
 {
-	uint64_t idx = counter / 64, top_idx = r->top / 64, bit = UINT64_C(1) << (counter % 64);
+	uint64_t idx = counter / 64, top_idx = *top / 64, bit = UINT64_C(1) << (counter % 64);
 
-	if (counter < r->floor)
-		return false; /* from before a restart (mt6d_tun_session_clock) */
 	/* Written without counter + W, which would wrap near 2^64. */
-	if (counter < r->top && r->top - counter > MT6D_REPLAY_WINDOW - 64)
+	if (counter<*top && * top - counter> words * 64 - 64)
 		return false; /* older than the window */
-	if (counter > r->top) {
+	if (counter > *top) {
 		uint64_t n = idx - top_idx;
 
-		if (n > MT6D_REPLAY_WORDS)
-			n = MT6D_REPLAY_WORDS;
+		if (n > words)
+			n = words;
 		for (uint64_t i = 1; i <= n; i++)
-			r->bits[(top_idx + i) % MT6D_REPLAY_WORDS] = 0;
-		r->top = counter;
+			bits[(top_idx + i) % words] = 0;
+		*top = counter;
 	}
-	if (r->bits[idx % MT6D_REPLAY_WORDS] & bit)
+	if (bits[idx % words] & bit)
 		return false;
-	r->bits[idx % MT6D_REPLAY_WORDS] |= bit;
+	bits[idx % words] |= bit;
 	return true;
+}
+
+bool mt6d_replay_check(struct mt6d_replay *r, uint64_t counter)
+{
+	if (counter < r->floor)
+		return false; /* from before a restart (mt6d_tun_session_clock) */
+	if (counter < r->top && r->top - counter > MT6D_REPLAY_WINDOW - 64)
+		/* older than the window: sent before the last jump, or refused */
+		return r->prev_top &&
+		       window_check(&r->prev_top, r->prev_bits, MT6D_REPLAY_PREV_WORDS, counter);
+	if (counter > r->top && counter - r->top >= MT6D_REPLAY_JUMP) {
+		uint64_t top_idx = r->top / 64;
+
+		for (uint64_t i = 0; i < MT6D_REPLAY_PREV_WORDS && i <= top_idx; i++)
+			r->prev_bits[(top_idx - i) % MT6D_REPLAY_PREV_WORDS] =
+			        r->bits[(top_idx - i) % MT6D_REPLAY_WORDS];
+		r->prev_top = r->top;
+	}
+	return window_check(&r->top, r->bits, MT6D_REPLAY_WORDS, counter);
 }
 
 int mt6d_encap_derive(uint8_t key[static MT6D_ENCAP_KEY_LEN],
