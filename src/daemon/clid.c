@@ -312,6 +312,7 @@ static void on_udp(struct ev_loop *loop, ev_io *w, int revents)
 		if (!ev_is_active(w) || w->fd != fd || sl->fd != fd)
 			break;
 	}
+	mt6d_cli_flush(d->cli);
 }
 
 static void on_underlay(struct ev_loop *loop, ev_io *w, int revents)
@@ -330,6 +331,7 @@ static void on_underlay(struct ev_loop *loop, ev_io *w, int revents)
 			mt6d_cli_input_batch(d->cli, &any, &from, d->ubuf, (size_t)n, gso,
 			                     mt6d_unix_ms());
 	}
+	mt6d_cli_flush(d->cli);
 }
 
 /* prefix = auto: the uplink's /64, checked every second. The current one

@@ -401,8 +401,8 @@ void dp_send(struct dp *d, const struct mt6d_tx *tx)
 {
 	if (tx->underlay && d->ul_fd >= 0)
 		send_udp(d, d->ul_fd, tx);
-	else if (tx->fd >= 0)
-		send_udp(d, tx->fd, tx);
+	else if (tx->slot && tx->slot->fd >= 0)
+		send_udp(d, tx->slot->fd, tx);
 	else if (d->raw_fd >= 0)
 		send_raw(d, tx);
 	else

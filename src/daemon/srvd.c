@@ -45,8 +45,9 @@
 #include "mt6d/rendezvous.h"
 #include "mt6d/server.h"
 
-#define WHO   "server"
-#define BATCH 64
+#define WHO          "server"
+#define BATCH        64
+#define SLOT_SOCKETS 1024 /* send sockets of slots that carry bursts */
 
 struct srvd {
 	struct ev_loop *loop;
@@ -66,7 +67,9 @@ struct srvd {
 	ev_io tun_w, rx_w, ul_w;
 	ev_timer pub_w, srv_w;
 	ev_signal sig_int, sig_term, sig_hup;
-	struct dp dp;  /* the data path's I/O and its counters */
+	struct dp dp; /* the data path's I/O and its counters */
+	unsigned slot_sockets;
+	uint64_t slot_socket_errors;
 	uint8_t *ubuf; /* a receive batch, opened in place */
 	uint8_t *rbuf; /* virtio_net_hdr + a packet read from the TUN device */
 	uint64_t started_ms;
@@ -77,10 +80,30 @@ struct srvd {
 
 /* ---- library callbacks ---- */
 
+/*
+ * A burst (TCP segments of one TSO packet) from a slot with no socket gets
+ * one: bound (FREEBIND) to the slot's endpoint, it sends the burst in one
+ * UDP GSO call where the raw socket needs one datagram per packet, and the
+ * peer receives it as one GRO batch. It only sends: unconnected, it is not
+ * what TPROXY's lookup for an established socket finds, so every datagram
+ * still reaches the one receive socket. It closes when its slot leaves the
+ * window; at most SLOT_SOCKETS are open (the rest send raw).
+ */
 static void on_send(void *arg, const struct mt6d_tx *tx)
 {
 	struct srvd *d = arg;
+	struct mt6d_tun_slot *sl = tx->slot;
 
+	if (sl && sl->fd < 0 && tx->n > 1 && d->slot_sockets < SLOT_SOCKETS) {
+		int fd = dp_slot_socket(&sl->local);
+
+		if (fd >= 0) {
+			sl->fd = fd;
+			d->slot_sockets++;
+		} else {
+			d->slot_socket_errors++;
+		}
+	}
 	dp_send(&d->dp, tx);
 }
 
@@ -94,6 +117,13 @@ static void on_deliver(void *arg, struct mt6d_srv_session *s, uint8_t *pkt, size
 
 static void on_slot(struct mt6d_tun_session *t, struct mt6d_tun_slot *sl, bool add, void *arg)
 {
+	struct srvd *d = arg;
+
+	if (!add && sl->fd >= 0) {
+		close(sl->fd);
+		sl->fd = -1;
+		d->slot_sockets--;
+	}
 	if (t->user) /* a session, not an introduction endpoint */
 		events_slot(&((struct srvd *)arg)->ctl, ((struct mt6d_srv_session *)t->user)->name,
 		            t, sl, add);
@@ -159,6 +189,7 @@ static void on_rx(struct ev_loop *loop, ev_io *w, int revents)
 			mt6d_srv_input_batch(d->srv, &to, &from, d->ubuf, (size_t)n, gso,
 			                     mt6d_unix_ms());
 	}
+	mt6d_srv_flush(d->srv);
 }
 
 struct ul_batch {
@@ -385,7 +416,8 @@ static void status_json(struct srvd *d, FILE *out, bool brief)
 		dp_json_drops(out, &d->dp);
 		fputs("},", out);
 		dp_json_counts(out, &d->dp);
-		fputc(',', out);
+		fprintf(out, ",\"slot_sockets\":%u,\"slot_socket_errors\":%" PRIu64 ",",
+		        d->slot_sockets, d->slot_socket_errors);
 	}
 	fprintf(out, "\"sessions\":[");
 	for (const struct mt6d_srv_session *s = brief ? NULL : mt6d_srv_first(d->srv); s;

@@ -168,7 +168,7 @@ static void on_tun(struct ev_loop *loop, ev_io *w, int revents)
 		if (mt6d_burst_seal(s, d->rbuf + DP_VNET_LEN, (size_t)n, &off, &d->tx) > 0) {
 			struct mt6d_tx tx = {.from = &sl->local,
 			                     .to = &sl->remote,
-			                     .fd = sl->fd,
+			                     .slot = sl,
 			                     .p = d->tx.buf,
 			                     .n = d->tx.n,
 			                     .stride = d->tx.stride,
@@ -226,8 +226,9 @@ static void on_udp(struct ev_loop *loop, ev_io *w, int revents)
 		/* A GRO batch: consecutive segments of one TCP burst are
 		 * joined again for the TUN device. */
 		mt6d_batch_each(d->ubuf, (size_t)n, gso, rx_one, &b);
-		mt6d_rx_flush(&d->rx);
 	}
+	/* Coalesced across the reads of this wakeup: one session only. */
+	mt6d_rx_flush(&d->rx);
 }
 
 /* ---- rotation ---- */

@@ -89,7 +89,7 @@ static inline void srv_send_one(struct mt6d_srv *srv, const struct mt6d_endpoint
 {
 	struct mt6d_tx tx = {.from = local,
 	                     .to = remote,
-	                     .fd = -1,
+	                     .slot = NULL,
 	                     .underlay = ep_eq(local, &srv->cfg.underlay) && srv->cfg.underlay.port,
 	                     .p = p,
 	                     .n = 1,
