@@ -6,7 +6,9 @@
 # rotating every second on the wire, and traffic through the sessions.
 # Needs root (namespaces). Installs dependencies and builds first.
 #   DEMO_SECONDS=N  how long traffic runs while the observer watches (15)
-# Only 2001:db8::/32 addresses are used; nothing leaves the namespaces.
+#   DEMO_WEB_PORT=N the dashboard's port on 127.0.0.1 (8646)
+# Only 2001:db8::/32 addresses are used; nothing leaves the namespaces (the
+# dashboard listens on this machine's 127.0.0.1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then
@@ -42,6 +44,11 @@ step "Server (Algorithm 1): introduction endpoint with SeedIPv6_S and K; publish
 start_server 2>/dev/null
 sleep 1.5
 logs server
+# The dashboard (docs/web.md) on this machine's loopback: the control socket is a file.
+WEB=127.0.0.1:${DEMO_WEB_PORT:-8646}
+"$MT6D" web --socket "$TMP/server.sock" --listen "$WEB" 2>"$TMP/web.log" &
+PIDS+=($!)
+echo "   dashboard: open http://$WEB/ to watch the outer addresses move (mt6d web)"
 
 step "Clients (FIG. 5): blind rendezvous through the DHT, then a configuration request to the introduction endpoint"
 for i in 1 2 3; do
