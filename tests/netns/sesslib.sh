@@ -60,7 +60,7 @@ cleanup() {
 	wait 2>/dev/null
 	for n in "${NS_ALL[@]}"; do ip netns del "$n" 2>/dev/null; done
 	# The logs of a failure; not of an interruption (Ctrl-C, SIGTERM).
-	if [ $rc -ne 0 ] && [ $rc -ne 143 ]; then
+	if [ $rc -ne 0 ] && [ $rc -ne 130 ] && [ $rc -ne 143 ]; then
 		for f in "$TMP"/*.log; do [ -f "$f" ] && { echo "== $f"; tail -40 "$f"; }; done
 	fi
 	rm -rf "$TMP"
@@ -68,7 +68,9 @@ cleanup() {
 	exit $rc
 }
 trap cleanup EXIT
-trap 'echo terminated; exit 143' TERM INT
+# The shell's conventions: 128 + the signal's number (Ctrl-C is SIGINT, 130).
+trap 'echo terminated; exit 143' TERM
+trap 'echo interrupted; exit 130' INT
 
 cns() { echo "mt6d-$ID-c$1"; }
 
