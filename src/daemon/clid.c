@@ -105,11 +105,15 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 				sessd_log(WHO, "removing %s: %s",
 				          sessd_ep(e, sizeof(e), &sl->local), strerror(-ret));
 			state_del(&d->st, &it);
+			sessd_state_note(&d->st, WHO);
 		}
 		return;
 	}
 	if (!d->conf.routed) {
 		ret = state_add(&d->st, &it);
+		sessd_state_note(&d->st, WHO);
+		if (ret < 0 && ret == d->st.err)
+			ret = 0; /* listed in memory: removed at exit all the same */
 		if (ret == 0)
 			ret = nl_addr(d->nl, true, d->uplink_ifindex, sl->local.addr, 128, true);
 		if (ret < 0 && ret != -EEXIST) {
@@ -685,7 +689,7 @@ static void teardown(struct clid *d)
 		close(d->tun_fd);
 	if (d->ul_fd >= 0)
 		close(d->ul_fd);
-	sessd_state_close(&d->st);
+	sessd_state_close(&d->st, WHO);
 	nl_close(d->nl);
 	free(d->ubuf);
 	free(d->rbuf);

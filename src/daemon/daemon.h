@@ -45,7 +45,10 @@ int nl_route(struct nl *nl, bool add, bool local, unsigned ifindex, const uint8_
  *   nft-table NAME ::/0            (an nftables table of family ip6)
  * It is rewritten (write to a temporary file, rename) before anything is
  * added and after anything is removed, so after a crash it names at least
- * everything that is left.
+ * everything that is left. When it cannot be written (a full disk, a
+ * read-only directory), the list in memory is still complete, so an exit
+ * removes everything; err holds the last write's error (0: the file is
+ * current).
  */
 enum state_kind { STATE_ADDR, STATE_ROUTE_LOCAL, STATE_NFT_TABLE };
 struct state_item {
@@ -58,6 +61,8 @@ struct state {
 	char *path;
 	struct state_item *items;
 	size_t n, cap;
+	int err;     /* the last write: 0 or -errno */
+	bool warned; /* the daemon has logged err */
 };
 int state_init(struct state *st, const char *path);
 void state_free(struct state *st);
@@ -67,7 +72,7 @@ int state_del(struct state *st, const struct state_item *it);
  * Returns the number of items undone (absent ones count), or -errno when
  * the file exists but cannot be read. *pid gets the pid it names (0). */
 int state_recover(const char *path, struct nl *nl, long *pid);
-int state_write(const struct state *st);
+int state_write(struct state *st);
 
 /* ---- nft.c ---- */
 

@@ -100,6 +100,19 @@ static bool owner_alive(const char *path)
 	return strncmp(comm, "mt6d", 4) == 0;
 }
 
+/* Why a state file cannot be written, and what to do about it. */
+static void state_error(const char *path, const char *who, int err)
+{
+	sessd_log(who,
+	          "cannot write the state file `%s': %s. It records what this daemon adds to "
+	          "the system (addresses, routes, nftables), so that a start after a crash "
+	          "removes it: %s, or set state_file to another place",
+	          path, strerror(-err),
+	          err == -ENOSPC || err == -EDQUOT ? "free some space there"
+	          : err == -EROFS                  ? "remount it read-write"
+	                                           : "give its directory write access");
+}
+
 int sessd_state_open(struct state *st, struct nl *nl, const char *path, const char *who)
 {
 	long oldpid;
@@ -136,15 +149,33 @@ int sessd_state_open(struct state *st, struct nl *nl, const char *path, const ch
 	if (ret == 0)
 		ret = state_write(st);
 	if (ret < 0)
-		sessd_log(who, "state file `%s': %s", path, strerror(-ret));
+		state_error(path, who, ret);
 	return ret;
 }
 
-void sessd_state_close(struct state *st)
+void sessd_state_note(struct state *st, const char *who)
+{
+	if (st->err && !st->warned) {
+		sessd_log(who,
+		          "state file `%s': %s; what is added from now on is still removed at "
+		          "exit, but not after a crash",
+		          st->path, strerror(-st->err));
+		st->warned = true;
+	} else if (!st->err && st->warned) {
+		sessd_log(who, "state file `%s' is current again", st->path);
+		st->warned = false;
+	}
+}
+
+void sessd_state_close(struct state *st, const char *who)
 {
 	if (!st->path)
 		return;
-	if (st->n == 0)
-		unlink(st->path);
+	/* A read-only file system refuses even to unlink what is not there. */
+	if (st->n == 0 && unlink(st->path) < 0 && errno != ENOENT && access(st->path, F_OK) == 0)
+		sessd_log(who,
+		          "cannot remove the state file `%s': %s (what it lists is removed "
+		          "already; the next start finds it gone)",
+		          st->path, strerror(errno));
 	state_free(st);
 }

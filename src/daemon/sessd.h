@@ -30,7 +30,10 @@ const char *sessd_ago(char *buf, size_t len, uint64_t now_ms, uint64_t then_ms);
 /* Start the state file at path: -EBUSY when a running mt6d owns it;
  * otherwise undo what a previous run left (logged) and write a new one. */
 int sessd_state_open(struct state *st, struct nl *nl, const char *path, const char *who);
+/* Log once when the state file stops being written (a full disk, a
+ * read-only directory) and once when it is written again. */
+void sessd_state_note(struct state *st, const char *who);
 /* Remove the file if nothing is left in it, and free. */
-void sessd_state_close(struct state *st);
+void sessd_state_close(struct state *st, const char *who);
 
 #endif

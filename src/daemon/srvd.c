@@ -769,7 +769,7 @@ static void teardown(struct srvd *d)
 		close(d->ul_fd);
 	if (d->tun_fd >= 0)
 		close(d->tun_fd);
-	sessd_state_close(&d->st);
+	sessd_state_close(&d->st, WHO);
 	nl_close(d->nl);
 	free(d->ubuf);
 	free(d->rbuf);

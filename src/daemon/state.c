@@ -30,7 +30,7 @@ void state_free(struct state *st)
 	memset(st, 0, sizeof(*st));
 }
 
-int state_write(const struct state *st)
+int state_write(struct state *st)
 {
 	char tmp[4096], a[INET6_ADDRSTRLEN];
 	FILE *f;
@@ -40,7 +40,8 @@ int state_write(const struct state *st)
 		return -ENAMETOOLONG;
 	f = fopen(tmp, "we");
 	if (!f)
-		return -errno;
+		return st->err = -errno;
+	errno = 0;
 	fprintf(f, "mt6d-state 1 pid %ld\n", (long)getpid());
 	for (size_t i = 0; i < st->n; i++) {
 		const struct state_item *it = &st->items[i];
@@ -52,15 +53,16 @@ int state_write(const struct state *st)
 		                                      : "route-local",
 		        it->ifname, a, it->plen);
 	}
+	/* A full disk shows here (ENOSPC), not at fopen. */
 	if (fflush(f) != 0 || ferror(f))
-		ret = -EIO;
+		ret = errno ? -errno : -EIO;
 	if (fclose(f) != 0 && !ret)
 		ret = -errno;
 	if (!ret && rename(tmp, st->path) < 0)
 		ret = -errno;
 	if (ret)
 		unlink(tmp);
-	return ret;
+	return st->err = ret;
 }
 
 static bool same(const struct state_item *x, const struct state_item *y)
