@@ -284,7 +284,13 @@ static int reload(struct srvd *d)
 		ret = mt6d_pub_set_clients(d->pub, &reg);
 	if (ret == 0)
 		sessd_log(WHO, "%zu registered clients", reg.n);
-	else
+	if (ret == 0 && d->pub_started) {
+		/* Added clients are published now, not at the timer's next wake. */
+		ev_timer_stop(d->loop, &d->pub_w);
+		ev_timer_set(&d->pub_w, 0., 0.);
+		ev_timer_start(d->loop, &d->pub_w);
+	}
+	if (ret < 0)
 		sessd_log(WHO, "registry: %s", strerror(-ret));
 	mt6d_registry_free(&reg);
 	return ret;

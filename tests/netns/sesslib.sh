@@ -66,7 +66,7 @@ cleanup() {
 	if [ $rc -ne 0 ] && [ $rc -ne 130 ] && [ $rc -ne 143 ]; then
 		for f in "$TMP"/*.log; do [ -f "$f" ] && { echo "== $f"; tail -40 "$f"; }; done
 	fi
-	rm -rf "$TMP"
+	[ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
 	echo "exit status $rc"
 	exit $rc
 }

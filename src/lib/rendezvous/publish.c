@@ -19,6 +19,9 @@
  *   never per window.
  * - Items are republished before they expire: announces every 15 min (nodes
  *   drop peers after about 30), BEP 44 items every hour (kept at least 2 h).
+ * - A client added to the registry (mt6d_pub_set_clients) is published for
+ *   every live window at once, in rounds of the added clients only (their
+ *   generation), not at the next window.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -42,6 +45,7 @@ struct pclient {
 	uint8_t s[MT6D_KEY_LEN]; /* shared secret: d_T, BEP 44 key */
 	uint8_t boxkey[32];      /* crypto_box_beforenm */
 	uint32_t round_started;  /* id of the last round that started it */
+	uint32_t added;          /* registry generation that added it */
 	int unusable;            /* all-zero shared secret: never published */
 };
 
@@ -69,6 +73,7 @@ struct round {
 	int active;
 	uint32_t id;
 	uint64_t window;
+	uint32_t min_added; /* publishes clients of this generation or later */
 	size_t next, total, done, failed, inflight, retried;
 	unsigned budget_used; /* weighted in-flight operations */
 	struct retry *retries;
@@ -82,8 +87,10 @@ struct mt6d_pub {
 	struct pclient *clients;
 	size_t nclients;
 	struct intro_slot intros[MAX_INTROS];
-	uint64_t queue[MAX_QUEUE]; /* windows waiting for a round */
+	uint64_t queue[MAX_QUEUE];     /* windows waiting for a round */
+	uint32_t queue_min[MAX_QUEUE]; /* their rounds' min_added (0: everyone) */
 	size_t nqueue;
+	uint32_t gen; /* registry generation */
 	struct round round;
 	uint32_t round_ids;
 	int64_t last_seq;
@@ -190,29 +197,42 @@ static int pclient_cmp(const void *a, const void *b)
 	              MT6D_KEY_LEN);
 }
 
+static void queue_round_from(struct mt6d_pub *pub, uint64_t window, uint32_t min_added);
+
 int mt6d_pub_set_clients(struct mt6d_pub *pub, const struct mt6d_registry *reg)
 {
 	struct pclient *v;
+	size_t added = 0;
 
 	if (!pub || !reg)
 		return -EINVAL;
 	v = calloc(reg->n ? reg->n : 1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
+	pub->gen++;
 	for (size_t i = 0; i < reg->n; i++) {
 		const struct pclient *old =
 		        find_client(pub->clients, pub->nclients, reg->clients[i].pub);
-		if (old)
+		if (old) {
 			v[i] = *old; /* keep secrets and the place in the round */
-		else
+		} else {
 			(void)client_init(&v[i], reg->clients[i].pub, pub->cfg.server_priv);
+			v[i].added = pub->gen;
+			added++;
+		}
 	}
 	qsort(v, reg->n, sizeof(*v), pclient_cmp);
 	clients_wipe(pub->clients, pub->nclients);
 	pub->clients = v;
 	pub->nclients = reg->n;
-	/* Indices changed: rescan; clients already started are skipped. */
+	/* Indices changed: rescan; clients already started are skipped. The
+	 * running round takes the added clients; the other live windows get a
+	 * round of them alone. */
 	pub->round.next = 0;
+	for (int i = 0; added && i < MAX_INTROS; i++)
+		if (pub->intros[i].live &&
+		    !(pub->round.active && pub->round.window == pub->intros[i].intro.window))
+			queue_round_from(pub, pub->intros[i].intro.window, pub->gen);
 	return 0;
 }
 
@@ -244,14 +264,23 @@ const struct mt6d_intro *mt6d_pub_intro(const struct mt6d_pub *pub, uint64_t win
 	return s ? &s->intro : NULL;
 }
 
-static void queue_round(struct mt6d_pub *pub, uint64_t window)
+static void queue_round_from(struct mt6d_pub *pub, uint64_t window, uint32_t min_added)
 {
 	for (size_t i = 0; i < pub->nqueue; i++)
-		if (pub->queue[i] == window)
+		if (pub->queue[i] == window) {
+			if (min_added < pub->queue_min[i])
+				pub->queue_min[i] = min_added;
 			return;
+		}
 	if (pub->nqueue == MAX_QUEUE) /* cannot happen with 3 live windows */
 		return;
+	pub->queue_min[pub->nqueue] = min_added;
 	pub->queue[pub->nqueue++] = window;
+}
+
+static void queue_round(struct mt6d_pub *pub, uint64_t window)
+{
+	queue_round_from(pub, window, 0);
 }
 
 /* Make (or remake, after a restart or on demand) window T's configuration. */
@@ -457,7 +486,7 @@ static void publish_client(struct mt6d_pub *pub, struct pclient *c, const struct
 	}
 }
 
-static void round_start(struct mt6d_pub *pub, uint64_t window, uint64_t mono_ms)
+static void round_start(struct mt6d_pub *pub, uint64_t window, uint32_t min_added, uint64_t mono_ms)
 {
 	struct mt6d_dht_stats st;
 
@@ -467,6 +496,7 @@ static void round_start(struct mt6d_pub *pub, uint64_t window, uint64_t mono_ms)
 	pub->round.active = 1;
 	pub->round.id = ++pub->round_ids;
 	pub->round.window = window;
+	pub->round.min_added = min_added;
 	pub->round.stored_min = ~0u;
 	pub->round.started_ms = mono_ms;
 	pub->round.tx_at_start = st.tx;
@@ -524,9 +554,14 @@ uint64_t mt6d_pub_tick(struct mt6d_pub *pub, uint64_t mono_ms, uint64_t unix_ms)
 
 	if (!pub->round.active && pub->nqueue) {
 		uint64_t w = pub->queue[0];
-		memmove(pub->queue, pub->queue + 1, --pub->nqueue * sizeof(pub->queue[0]));
+		uint32_t min_added = pub->queue_min[0];
+
+		--pub->nqueue;
+		memmove(pub->queue, pub->queue + 1, pub->nqueue * sizeof(pub->queue[0]));
+		memmove(pub->queue_min, pub->queue_min + 1,
+		        pub->nqueue * sizeof(pub->queue_min[0]));
 		if (intro_find(pub, w))
-			round_start(pub, w, mono_ms);
+			round_start(pub, w, min_added, mono_ms);
 	}
 	if (pub->round.active) {
 		struct intro_slot *s = intro_find(pub, pub->round.window);
@@ -545,7 +580,8 @@ uint64_t mt6d_pub_tick(struct mt6d_pub *pub, uint64_t mono_ms, uint64_t unix_ms)
 		while (s && pub->round.budget_used < pub->cfg.max_inflight &&
 		       pub->round.next < pub->nclients) {
 			struct pclient *c = &pub->clients[pub->round.next++];
-			if (c->round_started == pub->round.id || c->unusable)
+			if (c->round_started == pub->round.id || c->unusable ||
+			    c->added < pub->round.min_added)
 				continue;
 			c->round_started = pub->round.id;
 			publish_client(pub, c, &s->intro, pub->cfg.transports, 1, mono_ms, unix_ms);

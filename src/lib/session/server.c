@@ -180,6 +180,12 @@ int mt6d_srv_set_clients(struct mt6d_srv *srv, const struct mt6d_registry *reg, 
 		memcpy(k.pub, srv->clients[s->client].pub, MT6D_KEY_LEN);
 		hit = reg->n ? bsearch(&k, nk, reg->n, sizeof(*nk), key_idx_cmp) : NULL;
 		if (!hit) {
+			/* Tell the client at once, or it would hold a dead session
+			 * for three keepalive intervals. */
+			struct mt6d_msg m = {.type = MT6D_MSG_TEARDOWN,
+			                     .u.teardown.reason = MT6D_TEARDOWN_REFUSED};
+
+			srv_session_control(srv, s, &m, unix_ms);
 			srv_session_end(srv, s, MT6D_SRV_END_UNREGISTERED);
 			continue;
 		}
