@@ -248,12 +248,22 @@ int privdrop_seccomp(const char *who)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
 		count++;
 	}
-	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]) && !ret; i++)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-		                       SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]));
-	for (size_t i = 0; i < sizeof(ioctls) / sizeof(ioctls[0]) && !ret; i++)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-		                       SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)ioctls[i]));
+	/* Written out, not SCMP_A0()/SCMP_A1(): their compound literals leave
+	 * datum_b to the compiler, which clang's -Wextra reports. */
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]) && !ret; i++) {
+		struct scmp_arg_cmp c = {.arg = 0,
+		                         .op = SCMP_CMP_EQ,
+		                         .datum_a = (scmp_datum_t)families[i],
+		                         .datum_b = 0};
+		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, &c);
+	}
+	for (size_t i = 0; i < sizeof(ioctls) / sizeof(ioctls[0]) && !ret; i++) {
+		struct scmp_arg_cmp c = {.arg = 1,
+		                         .op = SCMP_CMP_EQ,
+		                         .datum_a = (scmp_datum_t)ioctls[i],
+		                         .datum_b = 0};
+		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, &c);
+	}
 #ifndef PRIVDROP_SANITIZER
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
