@@ -18,7 +18,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "dht/node.h"
+#include "dht/internal.h"
 #include "dht_sim.h"
 #include "core/internal.h"
 #include "dht/krpc.h"
@@ -145,13 +145,13 @@ static void test_swarm_ops(void **state)
 
 	randombytes_buf(ih, sizeof(ih));
 	memset(&d, 0, sizeof(d));
-	assert_int_equal(mt6d_dht_announce(s->node[5], ih, ports, 3, on_done, &d, s->now), 0);
+	assert_true(mt6d_dht_announce(s->node[5], ih, ports, 3, on_done, &d, s->now) > 0);
 	wait_done(s, &d);
 	assert_int_equal(d.status, 0);
 	assert_true(d.stored_on >= 6);
 
 	memset(&d, 0, sizeof(d));
-	assert_int_equal(mt6d_dht_get_peers(s->node[30], ih, on_done, &d, s->now), 0);
+	assert_true(mt6d_dht_get_peers(s->node[30], ih, on_done, &d, s->now) > 0);
 	wait_done(s, &d);
 	assert_int_equal(d.status, 0);
 	assert_int_equal(d.npeers, 3);
@@ -162,14 +162,13 @@ static void test_swarm_ops(void **state)
 
 	/* immutable */
 	memset(&d, 0, sizeof(d));
-	assert_int_equal(mt6d_dht_put_immutable(s->node[7], (const uint8_t *)"12:Hello World!", 15,
-	                                        on_done, &d, s->now),
-	                 0);
+	assert_true(mt6d_dht_put_immutable(s->node[7], (const uint8_t *)"12:Hello World!", 15,
+	                                   on_done, &d, s->now) > 0);
 	wait_done(s, &d);
 	assert_true(d.stored_on >= 6);
 	memset(&d, 0, sizeof(d));
 	hex(ih, 20, "e5f96f6f38320f0f33959cb4d3d656452117aadb");
-	assert_int_equal(mt6d_dht_get(s->node[33], ih, NULL, NULL, 0, on_done, &d, s->now), 0);
+	assert_true(mt6d_dht_get(s->node[33], ih, NULL, NULL, 0, on_done, &d, s->now) > 0);
 	wait_done(s, &d);
 	assert_int_equal(d.status, 0);
 	assert_int_equal(d.vlen, 15);
@@ -179,38 +178,33 @@ static void test_swarm_ops(void **state)
 	memset(seed, 7, sizeof(seed));
 	crypto_sign_seed_keypair(pk, sk, seed);
 	memset(&d, 0, sizeof(d));
-	assert_int_equal(mt6d_dht_put_mutable(s->node[8], sk, (const uint8_t *)"salt", 4,
-	                                      (const uint8_t *)"3:one", 5, 5, on_done, &d, s->now),
-	                 0);
+	assert_true(mt6d_dht_put_mutable(s->node[8], sk, (const uint8_t *)"salt", 4,
+	                                 (const uint8_t *)"3:one", 5, 5, on_done, &d, s->now) > 0);
 	wait_done(s, &d);
 	assert_true(d.stored_on >= 6);
 	memset(&d, 0, sizeof(d));
-	assert_int_equal(mt6d_dht_put_mutable(s->node[9], sk, (const uint8_t *)"salt", 4,
-	                                      (const uint8_t *)"3:two", 5, 6, on_done, &d, s->now),
-	                 0);
+	assert_true(mt6d_dht_put_mutable(s->node[9], sk, (const uint8_t *)"salt", 4,
+	                                 (const uint8_t *)"3:two", 5, 6, on_done, &d, s->now) > 0);
 	wait_done(s, &d);
 	assert_true(d.stored_on >= 6);
 	memset(&d, 0, sizeof(d));
-	assert_int_equal(mt6d_dht_put_mutable(s->node[10], sk, (const uint8_t *)"salt", 4,
-	                                      (const uint8_t *)"3:old", 5, 4, on_done, &d, s->now),
-	                 0);
+	assert_true(mt6d_dht_put_mutable(s->node[10], sk, (const uint8_t *)"salt", 4,
+	                                 (const uint8_t *)"3:old", 5, 4, on_done, &d, s->now) > 0);
 	wait_done(s, &d);
 	/* 302 from every node that holds seq 6; the putter of seq 6 itself
 	 * may be among the closest now and hold nothing */
 	assert_true(d.stored_on <= 1);
 	memset(&d, 0, sizeof(d));
-	assert_int_equal(
-	        mt6d_dht_get(s->node[21], ih, pk, (const uint8_t *)"salt", 4, on_done, &d, s->now),
-	        0);
+	assert_true(mt6d_dht_get(s->node[21], ih, pk, (const uint8_t *)"salt", 4, on_done, &d,
+	                         s->now) > 0);
 	wait_done(s, &d);
 	assert_int_equal(d.status, 0);
 	assert_int_equal(d.seq, 6);
 	assert_memory_equal(d.v, "3:two", 5);
 	/* the wrong salt finds nothing */
 	memset(&d, 0, sizeof(d));
-	assert_int_equal(mt6d_dht_get(s->node[21], ih, pk, (const uint8_t *)"pepper", 6, on_done,
-	                              &d, s->now),
-	                 0);
+	assert_true(mt6d_dht_get(s->node[21], ih, pk, (const uint8_t *)"pepper", 6, on_done, &d,
+	                         s->now) > 0);
 	wait_done(s, &d);
 	assert_int_equal(d.status, -ENOENT);
 	sim_free(s);

@@ -233,8 +233,8 @@ static void test_cannot_open_anothers(void **state)
 	mt6d_dht_mutable_target(target, pk, NULL, 0);
 	assert_int_equal(mt6d_box_key(bk1, w->cpriv[1], w->spub), 0);
 
-	assert_int_equal(
-	        mt6d_dht_get(w->sim->node[5], target, pk, NULL, 0, got_cb, &got, w->sim->now), 0);
+	assert_true(mt6d_dht_get(w->sim->node[5], target, pk, NULL, 0, got_cb, &got, w->sim->now) >
+	            0);
 	for (int i = 0; i < 3000 && !got.done; i++)
 		sim_run(w->sim, 10);
 	assert_int_equal(got.done, 1);
@@ -539,7 +539,7 @@ static void test_underlay_version2(void **state)
 	mt6d_bep44_keypair(pk, sk, s0, T);
 	mt6d_dht_mutable_target(target, pk, NULL, 0);
 	int ret = mt6d_dht_get(w->sim->node[5], target, pk, NULL, 0, got_cb, &got, w->sim->now);
-	assert_int_equal(ret, 0);
+	assert_true(ret > 0);
 	for (int i = 0; i < 3000 && !got.done; i++)
 		sim_run(w->sim, 10);
 	assert_int_equal(got.len, MT6D_BEP44_VALUE_V2_LEN);

@@ -49,10 +49,11 @@ struct pclient {
 	int unusable;            /* all-zero shared secret: never published */
 };
 
+/* A DHT operation of the current round, until its callback. */
 struct op_ctx {
-	struct mt6d_pub *pub; /* NULL once the publisher is gone */
+	struct mt6d_pub *pub;
 	struct op_ctx *prev, *next;
-	uint32_t round_id;
+	int dht_op; /* its id, for mt6d_dht_cancel */
 	int transport;
 	int attempt;
 	uint8_t client[MT6D_KEY_LEN]; /* for a retry */
@@ -161,13 +162,35 @@ struct mt6d_pub *mt6d_pub_new(const struct mt6d_pub_config *cfg)
 	return pub;
 }
 
+/* Take o out of the publisher's list of operations in flight. */
+static void op_unlink(struct mt6d_pub *pub, struct op_ctx *o)
+{
+	if (o->prev)
+		o->prev->next = o->next;
+	else
+		pub->ops = o->next;
+	if (o->next)
+		o->next->prev = o->prev;
+}
+
+/* Cancel every operation in flight: none of their callbacks will come. */
+static void cancel_ops(struct mt6d_pub *pub)
+{
+	while (pub->ops) {
+		struct op_ctx *o = pub->ops;
+		op_unlink(pub, o);
+		mt6d_dht_cancel(pub->cfg.dht, o->dht_op);
+		free(o);
+	}
+	pub->round.inflight = 0;
+	pub->round.budget_used = 0;
+}
+
 void mt6d_pub_free(struct mt6d_pub *pub)
 {
 	if (!pub)
 		return;
-	/* Operations still in the DHT complete into a detached context. */
-	for (struct op_ctx *o = pub->ops; o; o = o->next)
-		o->pub = NULL;
+	cancel_ops(pub);
 	clients_wipe(pub->clients, pub->nclients);
 	free(pub->round.retries);
 	sodium_memzero(pub, sizeof(*pub));
@@ -344,40 +367,26 @@ static int retry_add(struct mt6d_pub *pub, const uint8_t client[32], int transpo
 	return 0;
 }
 
-/* Take o out of the publisher's list of operations in flight. */
-static void op_unlink(struct mt6d_pub *pub, struct op_ctx *o)
-{
-	if (o->prev)
-		o->prev->next = o->next;
-	else
-		pub->ops = o->next;
-	if (o->next)
-		o->next->prev = o->prev;
-}
-
 static void op_done(void *arg, const struct mt6d_dht_result *res)
 {
 	struct op_ctx *o = arg;
 	struct mt6d_pub *pub = o->pub;
 
-	if (pub) {
-		op_unlink(pub, o);
-		if (o->round_id == pub->round.id && pub->round.active) {
-			pub->round.inflight--;
-			pub->round.budget_used -=
-			        o->transport == MT6D_RDV_STUFFING ? STUFF_WEIGHT : 1;
-			if ((res->status < 0 || res->stored_on == 0) && o->attempt < MAX_ATTEMPTS &&
-			    retry_add(pub, o->client, o->transport, o->attempt + 1) == 0) {
-				pub->round.retried++;
-			} else if (res->status < 0 || res->stored_on == 0) {
-				pub->round.failed++;
-				pub->ops_failed++;
-			} else {
-				pub->round.done++;
-				if (res->stored_on < pub->round.stored_min)
-					pub->round.stored_min = res->stored_on;
-			}
-		}
+	/* Every operation in the list belongs to the active round: a round
+	 * that ends early cancels its own (round_finish). */
+	op_unlink(pub, o);
+	pub->round.inflight--;
+	pub->round.budget_used -= o->transport == MT6D_RDV_STUFFING ? STUFF_WEIGHT : 1;
+	if ((res->status < 0 || res->stored_on == 0) && o->attempt < MAX_ATTEMPTS &&
+	    retry_add(pub, o->client, o->transport, o->attempt + 1) == 0) {
+		pub->round.retried++;
+	} else if (res->status < 0 || res->stored_on == 0) {
+		pub->round.failed++;
+		pub->ops_failed++;
+	} else {
+		pub->round.done++;
+		if (res->stored_on < pub->round.stored_min)
+			pub->round.stored_min = res->stored_on;
 	}
 	free(o);
 }
@@ -389,7 +398,6 @@ static int op_track(struct mt6d_pub *pub, struct op_ctx **out, int transport,
 	if (!o)
 		return -ENOMEM;
 	o->pub = pub;
-	o->round_id = pub->round.id;
 	o->transport = transport;
 	o->attempt = attempt;
 	memcpy(o->client, client, MT6D_KEY_LEN);
@@ -407,9 +415,8 @@ static void op_untrack(struct mt6d_pub *pub, struct op_ctx *o)
 	free(o);
 }
 
-/* Start one DHT operation of the round; a refusal counts as a failure. The
- * DHT may complete the operation before returning (op_done runs inside),
- * so the counters are set before the call. */
+/* Start one DHT operation of the round; a refusal counts as a failure. Its
+ * callback comes later, from inside the DHT. */
 static void start_op(struct mt6d_pub *pub, const struct pclient *c, int attempt, int transport,
                      const uint8_t *sk, const uint8_t *v, size_t vlen, int64_t seq,
                      const uint8_t *d, const uint16_t *ports, size_t nports, uint64_t mono_ms)
@@ -431,7 +438,9 @@ static void start_op(struct mt6d_pub *pub, const struct pclient *c, int attempt,
 		else
 			ret = mt6d_dht_announce(pub->cfg.dht, d, ports, nports, op_done, o,
 			                        mono_ms);
-		if (ret < 0) {
+		if (ret > 0) {
+			o->dht_op = ret;
+		} else {
 			op_untrack(pub, o);
 			pub->round.inflight--;
 			pub->round.budget_used -= weight;
@@ -506,6 +515,9 @@ static void round_finish(struct mt6d_pub *pub, uint64_t mono_ms)
 {
 	struct mt6d_dht_stats st;
 
+	/* Only a round whose window was dropped ends with work in flight:
+	 * what it would store has expired. */
+	cancel_ops(pub);
 	mt6d_dht_get_stats(pub->cfg.dht, &st);
 	pub->round.active = 0;
 	pub->round.elapsed_ms = mono_ms - pub->round.started_ms;
