@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "mt6d/tunnel.h"
+#include "tcp6_ref.h"
 
 enum { MSS = 1200, HL = 72, ROT = 1000 };
 
@@ -72,22 +73,6 @@ static size_t make_tcp(uint8_t *p, uint32_t seq, size_t payload, uint8_t flags)
 	for (size_t i = 0; i < payload; i++)
 		p[HL + i] = (uint8_t)((seq + i) * 7);
 	return HL + payload;
-}
-
-/* RFC 1071 by hand over pseudo-header and segment: 0xffff when right. */
-static uint16_t naive_tcp6(const uint8_t *ip, size_t len)
-{
-	uint32_t sum = 0;
-	size_t tl = len - 40;
-
-	for (size_t i = 8; i < 40; i += 2)
-		sum += (uint32_t)(ip[i] << 8 | ip[i + 1]);
-	sum += (uint32_t)(tl >> 16) + (uint32_t)(tl & 0xffff) + 6;
-	for (size_t i = 0; i < tl; i += 2)
-		sum += (uint32_t)(ip[40 + i] << 8 | (i + 1 < tl ? ip[40 + i + 1] : 0));
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
 }
 
 struct pair {

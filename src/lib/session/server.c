@@ -258,8 +258,7 @@ static void session_batch(struct batch *b, uint8_t *buf, size_t len, size_t gso)
 
 void mt6d_srv_flush(struct mt6d_srv *srv)
 {
-	mt6d_rx_flush(&srv->rx);
-	srv->rx_sess = NULL;
+	srv_flush(srv);
 }
 
 void mt6d_srv_input_batch(struct mt6d_srv *srv, const struct mt6d_endpoint *local,

@@ -99,6 +99,13 @@ static inline void srv_send_one(struct mt6d_srv *srv, const struct mt6d_endpoint
 	srv->cfg.send(srv->cfg.arg, &tx);
 }
 
+/* Deliver the packets held for coalescing (of srv->rx_sess). */
+static inline void srv_flush(struct mt6d_srv *srv)
+{
+	mt6d_rx_flush(&srv->rx);
+	srv->rx_sess = NULL;
+}
+
 /* srv_session.c */
 struct intro_win *srv_intro_of(struct mt6d_srv *srv, const struct mt6d_tun_session *t);
 void srv_tun_release(struct mt6d_srv *srv, struct mt6d_tun_session *t);

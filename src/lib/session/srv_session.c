@@ -158,7 +158,7 @@ void srv_session_end(struct mt6d_srv *srv, struct mt6d_srv_session *s, enum mt6d
 	struct mt6d_endpoint ep = {.port = 0};
 
 	if (srv->rx_sess == s)
-		mt6d_srv_flush(srv); /* its packets first, while it exists */
+		srv_flush(srv); /* its packets first, while it exists */
 	if (srv->cfg.on_session)
 		srv->cfg.on_session(srv->cfg.arg, s, false, why);
 	if (s->prev)
