@@ -140,7 +140,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/measure.sh"
 	if [ ${#rots[@]} -gt 0 ]; then
 		bash "$(dirname "${BASH_SOURCE[0]}")/session.sh" "$MT6D" "$SECS" "$RUNS" "${rots[@]}" \
 			2>"$TMP/session.log" | grep '^|' || { tail -40 "$TMP/session.log" >&2; exit 1; }
-		grep -E '^(dropped|datapath)' "$TMP/session.log" >&2 || true
+		grep -E '^(dropped|datapath|nstat)' "$TMP/session.log" >&2 || true
 	fi
 } | tee "$TMP/table.md"
 grep stats "$TMP"/mt6d-*.log >&2 || true

@@ -32,7 +32,15 @@ for ROT in "${ROTS[@]}"; do
 	IPERF=$!
 	PIDS+=($IPERF)
 	sleep 0.5
+	# Where packets are lost, by the kernels' own counters (nstat's
+	# history reset in each namespace first), beside mt6d's below.
+	for ns in "$(cns 1)" "$S" "$R"; do NSTAT_HISTORY=$TMP/nstat.$ns ip netns exec "$ns" nstat -n >/dev/null; done
 	measure "mt6d server + client session ($((ROT / 1000)) s rotation)" "$(cns 1)" 2001:db8:100::1
+	for ns in "$(cns 1)" "$S" "$R"; do
+		echo "nstat ($ns, $ROT ms): $(NSTAT_HISTORY=$TMP/nstat.$ns ip netns exec "$ns" nstat -z TcpRetransSegs TcpExtTCPSACKReorder \
+			Udp6RcvbufErrors Udp6SndbufErrors Udp6InErrors Ip6InDiscards Ip6OutDiscards |
+			awk 'NR > 1 && $2 != 0 {printf "%s=%s ", $1, $2}')" >&2
+	done
 	for n in server c1; do
 		echo "dropped ($n, $ROT ms): $(json "$n" "j.get('dropped')")" >&2
 		echo "datapath ($n, $ROT ms): $(json "$n" "j.get('datapath')")" >&2
