@@ -38,6 +38,7 @@
 #include <seccomp.h>
 #include <sys/capability.h>
 
+#include "log.h"
 #include "privdrop.h"
 
 /* Sanitizer runtimes (the asan-ubsan preset) need a few more calls: the
@@ -294,11 +295,9 @@ __attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "mt6d %s: ", who_s);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	log_vmsg(LOG_LEVEL_ERROR, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return -1;
 }
 
@@ -405,9 +404,8 @@ int privdrop(const char *who, const char *user, const struct privdrop_paths *pat
 	n = privdrop_seccomp(who);
 	if (n < 0)
 		return fail("seccomp filter: %s", strerror(-n));
-	fprintf(stderr,
-	        "mt6d %s: running as user %s (uid %u), capabilities cap_net_admin,cap_net_raw, "
-	        "seccomp filter of %d system calls\n",
-	        who, user, (unsigned)getuid(), n);
+	log_info("running as user %s (uid %u), capabilities cap_net_admin,cap_net_raw, "
+	         "seccomp filter of %d system calls",
+	         user, (unsigned)getuid(), n);
 	return 0;
 }

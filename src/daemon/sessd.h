@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Helpers shared by the session daemons (srvd.c: mt6d server, clid.c:
- * mt6d client): logging, formatting for mt6d show, and the state file
+ * mt6d client): formatting for mt6d show, and the state file
  * dance at start-up (refuse if a live daemon owns it, undo what a dead one
  * left, start a new one).
  */
@@ -15,9 +15,6 @@
 
 #include "daemon.h"
 #include "mt6d/tunnel.h"
-
-/* "mt6d server: " + message on stderr, with the time of day in ms. */
-void sessd_log(const char *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 const char *sessd_addr(char *buf, size_t len, const uint8_t a[static 16]);
 /* "[V6]:PORT", or "A.B.C.D:PORT" for ::ffff:a.b.c.d (the form config files take). */
