@@ -51,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * only the former */
 	fflush(stderr);
 	dup2(devnull, 2);
-	ret = state_load(path, &allow, "fuzz", &items, &n, &pid, &refused);
+	ret = state_load(path, &allow, &items, &n, &pid, &refused);
 	fflush(stderr);
 	dup2(saved, 2);
 	if (ret > 0 || (ret < 0 && n))

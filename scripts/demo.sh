@@ -6,20 +6,35 @@
 # rotating every second on the wire, and traffic through the sessions.
 # Needs root (namespaces). Installs dependencies and builds first.
 #   DEMO_SECONDS=N  how long traffic runs while the observer watches (15)
-# Only 2001:db8::/32 addresses are used; nothing leaves the namespaces.
+#   DEMO_WEB_PORT=N the dashboard's port on 127.0.0.1 (8646)
+#   DEMO_MT6D=PATH  use this mt6d binary; skip the install and the build
+#                   (tests/netns/test_demo_sigint.sh)
+# Only 2001:db8::/32 addresses are used; nothing leaves the namespaces (the
+# dashboard listens on this machine's 127.0.0.1).
 set -euo pipefail
+# Ctrl-C (SIGINT to the process group) ends the demo at once, cleans up and
+# exits 130. A shell cannot trap a signal that was ignored when it started
+# (as a background job's SIGINT is), so start again with it at its default.
+if [ -z "${DEMO_SIGINT_RESET:-}" ] && grep -Eq '^SigIgn:.*[2367abef]$' /proc/$$/status; then
+	DEMO_SIGINT_RESET=1 exec env --default-signal=INT bash "$0" "$@"
+fi
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then
 	echo "demo.sh: needs root (it creates network namespaces)" >&2
 	exit 1
 fi
-bash scripts/deps.sh
-cmake --preset release >/dev/null
-cmake --build --preset release -j"$(nproc)" >/dev/null
+if [ -n "${DEMO_MT6D:-}" ]; then
+	mt6d_bin=$(readlink -f "$DEMO_MT6D")
+else
+	bash scripts/deps.sh
+	cmake --preset release >/dev/null
+	cmake --build --preset release -j"$(nproc)" >/dev/null
+	mt6d_bin=$PWD/build/release/mt6d
+fi
 secs=${DEMO_SECONDS:-15}
 
 ROT=1000 PERIOD=60 KEEPALIVE=5
-source tests/netns/sesslib.sh "$PWD/build/release/mt6d"
+source tests/netns/sesslib.sh "$mt6d_bin"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 logs() { sed 's/^/   /' "$TMP/$1.log"; }
 
@@ -42,6 +57,11 @@ step "Server (Algorithm 1): introduction endpoint with SeedIPv6_S and K; publish
 start_server 2>/dev/null
 sleep 1.5
 logs server
+# The dashboard (docs/web.md) on this machine's loopback: the control socket is a file.
+WEB=127.0.0.1:${DEMO_WEB_PORT:-8646}
+"$MT6D" web --socket "$TMP/server.sock" --listen "$WEB" 2>"$TMP/web.log" &
+PIDS+=($!)
+echo "   dashboard: open http://$WEB/ to watch the outer addresses move (mt6d web)"
 
 step "Clients (FIG. 5): blind rendezvous through the DHT, then a configuration request to the introduction endpoint"
 for i in 1 2 3; do

@@ -6,9 +6,11 @@ set -euo pipefail
 pkgs=(
 	build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
 	libsodium-dev libev-dev libmnl-dev libinih-dev libcmocka-dev libssl-dev libseccomp-dev libcap-dev
+	libmicrohttpd-dev libjansson-dev
 	python3 python3-nacl python3-libtorrent
 	iproute2 nftables conntrack iperf3 tcpdump tshark procps psmisc iputils-ping bc
 	wireguard-go wireguard-tools
+	chromium chromium-driver python3-selenium python3-prometheus-client
 )
 
 missing=()

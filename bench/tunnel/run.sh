@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Tunnel benchmark: iperf3 TCP throughput (10 s, median of 3 runs) and ping
-# RTT over the raw veth path, through wireguard-go (userspace, Debian) and
-# through mt6d (bind mode, default 3 s rotation), side by side in one run,
-# in the same namespaces and veths:
+# Tunnel benchmark: iperf3 TCP throughput both ways (10 s, median of 3
+# runs), ping RTT and TCP retransmits over the raw veth path, through
+# wireguard-go (userspace, Debian), through the static `mt6d tunnel` (bind
+# mode, 3 s rotation), side by side in one run, in the same namespaces and
+# veths:
 #
 #   A --ar/ra-- R (router) --rb/br-- B
 #
+# and through a `mt6d server` + `mt6d client` session at 1 s and 3 s
+# rotation (session.sh: the session tests' topology, also one router hop).
+#
 # Usage: bench/tunnel/run.sh PATH/TO/mt6d [SECONDS] [RUNS] [PATHS]   (root)
-#   PATHS: which rows, default "raw wg mt6d"
+#   PATHS: which rows, default "raw wg mt6d session1 session3"
 # Prints a Markdown table. Only 2001:db8::/32 addresses are used; every
 # namespace and process is removed on exit.
 set -euo pipefail
 MT6D=$(readlink -f "$1")
 SECS=${2:-10}
 RUNS=${3:-3}
-PATHS=" ${4:-raw wg mt6d} "
+PATHS=" ${4:-raw wg mt6d session1 session3} "
 ID=tunb$$
 R=mt6d-$ID-r
 A=mt6d-$ID-a
@@ -123,33 +127,20 @@ ip netns exec "$B" iperf3 -s >/dev/null 2>&1 &
 PIDS+=($!)
 sleep 0.5
 
-# measure LABEL ADDR: prints "| LABEL | median Gbit/s (runs) | ping avg ms |"
-measure() {
-	local label=$1 addr=$2 vals=() v rtt
-	run ip netns exec "$A" ping -6 -c 3 -i 0.2 -w 5 "$addr" >/dev/null
-	for _ in $(seq "$RUNS"); do
-		# Bounded: an iperf3 client was once seen spinning past its -t.
-		if ! ip netns exec "$A" timeout $((SECS + 30)) iperf3 -6 -c "$addr" -t "$SECS" -J \
-			>"$TMP/iperf.json"; then
-			echo "iperf3 to $addr failed:" >&2
-			head -c 3000 "$TMP/iperf.json" >&2
-			return 1
-		fi
-		v=$(/usr/bin/python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))' <"$TMP/iperf.json")
-		echo "  $label: $v Gbit/s" >&2
-		vals+=("$v")
-	done
-	rtt=$(ip netns exec "$A" ping -6 -c 50 -i 0.02 -q "$addr" | sed -n 's|.*= [0-9.]*/\([0-9.]*\)/.*|\1|p')
-	printf '| %s | %s | %s | %s |\n' "$label" \
-		"$(printf '%s\n' "${vals[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")" \
-		"$(IFS=' '; echo "${vals[*]}")" "$rtt"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/measure.sh"
 
 {
-	echo "| path | TCP Gbit/s (median of $RUNS x ${SECS} s) | runs | ping RTT avg ms |"
-	echo "| --- | --- | --- | --- |"
-	[[ $PATHS != *" raw "* ]] || measure "raw veth (via router)" 2001:db8:b::2
-	[[ $PATHS != *" wg "* ]] || measure "wireguard-go" 2001:db8:200::2
-	[[ $PATHS != *" mt6d "* ]] || measure "mt6d (bind, 3 s rotation)" 2001:db8:100::2
+	table_head
+	[[ $PATHS != *" raw "* ]] || measure "raw veth (via router)" "$A" 2001:db8:b::2
+	[[ $PATHS != *" wg "* ]] || measure "wireguard-go" "$A" 2001:db8:200::2
+	[[ $PATHS != *" mt6d "* ]] || measure "mt6d tunnel (bind, 3 s rotation)" "$A" 2001:db8:100::2
+	rots=()
+	[[ $PATHS != *" session1 "* ]] || rots+=(1000)
+	[[ $PATHS != *" session3 "* ]] || rots+=(3000)
+	if [ ${#rots[@]} -gt 0 ]; then
+		bash "$(dirname "${BASH_SOURCE[0]}")/session.sh" "$MT6D" "$SECS" "$RUNS" "${rots[@]}" \
+			2>"$TMP/session.log" | grep '^|' || { tail -40 "$TMP/session.log" >&2; exit 1; }
+		grep -E '^(dropped|datapath|nstat)' "$TMP/session.log" >&2 || true
+	fi
 } | tee "$TMP/table.md"
 grep stats "$TMP"/mt6d-*.log >&2 || true

@@ -123,7 +123,10 @@ void mt6d_cli_lookup_done(struct mt6d_cli *c, const struct mt6d_config *cfg, uin
 void mt6d_cli_input_batch(struct mt6d_cli *c, const struct mt6d_endpoint *local,
                           const struct mt6d_endpoint *remote, uint8_t *buf, size_t len, size_t gso,
                           uint64_t unix_ms);
-/* The same for one datagram. */
+/* Deliver the packets still being coalesced (call when a read loop ends;
+ * batches of one session are coalesced across calls until then). */
+void mt6d_cli_flush(struct mt6d_cli *c);
+/* The same for one datagram (and flushed at once). */
 void mt6d_cli_input(struct mt6d_cli *c, const struct mt6d_endpoint *local,
                     const struct mt6d_endpoint *remote, uint8_t *dgram, size_t len,
                     uint64_t unix_ms);

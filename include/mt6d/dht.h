@@ -8,9 +8,17 @@
  * returned; the node sends through the callback in its configuration.
  * Times are milliseconds on any monotonic clock. Many nodes may live in
  * one process. Client operations (lookups, announces, puts, gets) are
- * started with mt6d_dht_*() calls below and end with exactly one call of
- * their completion callback, from inside mt6d_dht_input() or
- * mt6d_dht_tick() (or mt6d_dht_free(), with status -ECANCELED).
+ * started with mt6d_dht_*() calls below, which return the operation's id
+ * (> 0), and end with exactly one call of their completion callback, from
+ * inside mt6d_dht_input() or mt6d_dht_tick() (or mt6d_dht_free(), with
+ * status -ECANCELED), never from inside the call that started them; or
+ * they are cancelled with mt6d_dht_cancel(), after which the callback is
+ * never called. A callback may start and cancel operations.
+ *
+ * A send callback that returns -EAGAIN (or -EWOULDBLOCK, -ENOBUFS: the
+ * socket is full) has its datagram queued, with every later one, in
+ * order; the queue is sent on every tick and by mt6d_dht_flush(), which
+ * the caller calls when the socket is writable again.
  */
 #ifndef MT6D_DHT_H
 #define MT6D_DHT_H
@@ -34,7 +42,8 @@ extern "C" {
 
 struct mt6d_dht;
 
-/* Send one datagram; return 0 or a negative errno (the node only counts failures). */
+/* Send one datagram; return 0 or a negative errno: -EAGAIN queues it (see
+ * above), other failures are counted. */
 typedef int (*mt6d_dht_send_fn)(void *ctx, const uint8_t *buf, size_t len,
                                 const struct sockaddr *to, socklen_t tolen);
 
@@ -61,6 +70,9 @@ struct mt6d_dht_config {
 
 struct mt6d_dht_stats {
 	uint64_t rx, tx, tx_errors;
+	uint64_t tx_queued;  /* datagrams that waited in the send queue */
+	uint64_t tx_dropped; /* ... that did not fit in it (65536 waiting) */
+	uint32_t txq_max;    /* the longest the queue was */
 	uint64_t dropped_malformed, dropped_ratelimit, dropped_unexpected;
 	uint64_t queries_served[7]; /* by method; [0] unknown */
 	uint64_t errors_sent;
@@ -78,6 +90,10 @@ int mt6d_dht_input(struct mt6d_dht *dht, const uint8_t *buf, size_t len,
                    const struct sockaddr *from, socklen_t fromlen, uint64_t now_ms);
 /* Timers: retransmissions, refresh, expiry. Returns when to be called next. */
 uint64_t mt6d_dht_tick(struct mt6d_dht *dht, uint64_t now_ms);
+/* Send what waits in the send queue until the socket is full again;
+ * returns how many datagrams still wait (then poll for writable). */
+int mt6d_dht_flush(struct mt6d_dht *dht, uint64_t now_ms);
+size_t mt6d_dht_tx_queued(const struct mt6d_dht *dht);
 
 /* Ping an address to learn its id (bootstrap); also remembered as a lookup seed. */
 int mt6d_dht_add_node(struct mt6d_dht *dht, const struct sockaddr *sa, socklen_t salen,
@@ -114,6 +130,14 @@ struct mt6d_dht_result {
 };
 
 typedef void (*mt6d_dht_done_fn)(void *arg, const struct mt6d_dht_result *res);
+
+/* Each start function returns the operation's id (> 0) or a negative
+ * errno (then done is never called). */
+
+/* Cancel operation id: its callback will not be called (also when it has
+ * finished and its callback is still due). 0, or -ENOENT when it is not
+ * running (its callback has run, or it was cancelled). */
+int mt6d_dht_cancel(struct mt6d_dht *dht, int id);
 
 /* Peers announced under infohash on the K closest nodes; grouped by IP. */
 int mt6d_dht_get_peers(struct mt6d_dht *dht, const uint8_t infohash[static MT6D_DHT_ID_LEN],

@@ -117,15 +117,14 @@ struct mt6d_pub_status {
 struct mt6d_pub;
 
 struct mt6d_pub *mt6d_pub_new(const struct mt6d_pub_config *cfg);
-/* Cancels nothing in the DHT (operations in flight complete into a dead
- * handle are ignored only if the caller frees the DHT first). Free the DHT
- * node first, or call after mt6d_pub_idle() is true. */
+/* Cancels the DHT operations still in flight (their callbacks never
+ * come). The DHT node may be freed before or after. */
 void mt6d_pub_free(struct mt6d_pub *pub);
 /*
  * Replace the registry. Known keys keep their precomputed secrets and their
  * place in a round in progress; new keys are published in the current round
- * too; removed keys are dropped (an operation in flight for them completes
- * harmlessly).
+ * too; removed keys are dropped (an operation in flight for them still
+ * counts in the round).
  */
 int mt6d_pub_set_clients(struct mt6d_pub *pub, const struct mt6d_registry *reg);
 /* Change n and the rotation period. Takes effect for the next window made;
@@ -183,9 +182,10 @@ struct mt6d_lookup_config {
 struct mt6d_lookup;
 
 /*
- * Start a lookup; done is called exactly once, from a DHT callback: possibly
- * before this returns, when the node has no one to ask. After
- * mt6d_lookup_free it is never called. Windows tried, for each period: the
+ * Start a lookup; done is called exactly once, from inside the DHT's
+ * mt6d_dht_input() or mt6d_dht_tick() (never before this returns), and may
+ * free the lookup. mt6d_lookup_free cancels the DHT operation in flight:
+ * after it, done is never called. Windows tried, for each period: the
  * current one, then the adjacent one nearest in time, then the other. NULL with errno when
  * the keys give an all-zero secret (EINVAL).
  */

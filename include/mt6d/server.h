@@ -153,7 +153,9 @@ void mt6d_srv_intro_drop(struct mt6d_srv *srv, uint64_t window);
 void mt6d_srv_input_batch(struct mt6d_srv *srv, const struct mt6d_endpoint *local,
                           const struct mt6d_endpoint *remote, uint8_t *buf, size_t len, size_t gso,
                           uint64_t unix_ms);
-/* The same for one datagram. */
+/* Deliver the packets still being coalesced (call when a read loop ends). */
+void mt6d_srv_flush(struct mt6d_srv *srv);
+/* The same for one datagram (and flushed at once). */
 void mt6d_srv_input(struct mt6d_srv *srv, const struct mt6d_endpoint *local,
                     const struct mt6d_endpoint *remote, uint8_t *dgram, size_t len,
                     uint64_t unix_ms);

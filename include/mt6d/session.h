@@ -118,15 +118,17 @@ struct mt6d_msg {
  * What a server or client hands its caller to send: n datagrams from one
  * local endpoint to one remote, datagram k at p + k * stride, all stride
  * bytes but the last, total bytes in all (n = 1: one datagram of total
- * bytes). fd is the caller's socket of the slot they leave from
- * (mt6d_tun_slot.fd), or -1 when the slot has none or it is no slot's
- * (introduction replies): the library has chosen session and slot, the
- * caller only sends. underlay: it goes through the caller's underlay socket
- * (from is then the underlay endpoint, or all zero on a client).
+ * bytes). slot is the session slot they leave from, NULL for what is
+ * no slot's (introduction replies, the underlay): the library has chosen
+ * session and slot, the caller only sends, from the slot's socket
+ * (mt6d_tun_slot.fd, the caller's: it may open one here) or otherwise.
+ * underlay: it goes through the caller's underlay socket (from is then the
+ * underlay endpoint, or all zero on a client).
  */
+struct mt6d_tun_slot;
 struct mt6d_tx {
 	const struct mt6d_endpoint *from, *to;
-	int fd;
+	struct mt6d_tun_slot *slot;
 	bool underlay;
 	const uint8_t *p;
 	size_t n, stride, total;

@@ -40,6 +40,7 @@ int cmd_server(int argc, char **argv);
 int cmd_client(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_teardown(int argc, char **argv);
+int cmd_web(int argc, char **argv);
 
 /* Print "mt6d: <message>" to stderr; return 1 (cli_fail) or 2 (cli_usage). */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

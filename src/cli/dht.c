@@ -615,7 +615,7 @@ static void batch_next(struct client *cl)
 			fprintf(stderr, "%s: dht batch: cannot read the line `%s'\n", cli_prog, a);
 			continue;
 		}
-		if (ret == 0)
+		if (ret > 0)
 			return;
 		fprintf(stderr, "%s: dht batch: %s\n", cli_prog, strerror(-ret));
 	}

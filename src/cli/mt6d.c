@@ -28,6 +28,7 @@ static const struct cli_command commands[] = {
         {"client", cmd_client, "run a client: find the server, establish a session, keep it"},
         {"show", cmd_show, "show a running server's or client's sessions and addresses"},
         {"teardown", cmd_teardown, "end a client's session on a running server"},
+        {"web", cmd_web, "serve a running daemon's dashboard, HTTP API and metrics"},
 };
 
 static void usage(FILE *f)

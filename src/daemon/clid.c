@@ -37,6 +37,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "datapath.h"
+#include "log.h"
 #include "privdrop.h"
 #include "dhtrun.h"
 #include "events.h"
@@ -102,18 +103,22 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 		if (!d->conf.routed) {
 			ret = nl_addr(d->nl, false, d->uplink_ifindex, sl->local.addr, 128, false);
 			if (ret < 0 && ret != -EADDRNOTAVAIL)
-				sessd_log(WHO, "removing %s: %s",
-				          sessd_ep(e, sizeof(e), &sl->local), strerror(-ret));
+				log_warn("removing %s: %s", sessd_ep(e, sizeof(e), &sl->local),
+				         strerror(-ret));
 			state_del(&d->st, &it);
+			sessd_state_note(&d->st, WHO);
 		}
 		return;
 	}
 	if (!d->conf.routed) {
 		ret = state_add(&d->st, &it);
+		sessd_state_note(&d->st, WHO);
+		if (ret < 0 && ret == d->st.err)
+			ret = 0; /* listed in memory: removed at exit all the same */
 		if (ret == 0)
 			ret = nl_addr(d->nl, true, d->uplink_ifindex, sl->local.addr, 128, true);
 		if (ret < 0 && ret != -EEXIST) {
-			sessd_log(WHO, "adding %s to %s: %s", sessd_ep(e, sizeof(e), &sl->local),
+			log_error("adding %s to %s: %s", sessd_ep(e, sizeof(e), &sl->local),
 			          d->conf.uplink, strerror(-ret));
 			d->fatal = ret;
 			ev_break(d->loop, EVBREAK_ALL);
@@ -122,8 +127,7 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 	}
 	ret = dp_slot_socket(&sl->local);
 	if (ret < 0) {
-		sessd_log(WHO, "socket on %s: %s", sessd_ep(e, sizeof(e), &sl->local),
-		          strerror(-ret));
+		log_error("socket on %s: %s", sessd_ep(e, sizeof(e), &sl->local), strerror(-ret));
 		d->fatal = ret;
 		ev_break(d->loop, EVBREAK_ALL);
 		return;
@@ -163,8 +167,8 @@ static void set_tun_addr(struct clid *d, bool up)
 	}
 	ret = nl_addr(d->nl, up, d->tun_ifindex, d->tun_addr_v, d->tun_plen, false);
 	if (ret < 0 && ret != -EEXIST && ret != -EADDRNOTAVAIL)
-		sessd_log(WHO, "%s tunnel address %s/%u: %s", up ? "adding" : "removing",
-		          sessd_addr(a, sizeof(a), d->tun_addr_v), d->tun_plen, strerror(-ret));
+		log_info("%s tunnel address %s/%u: %s", up ? "adding" : "removing",
+		         sessd_addr(a, sizeof(a), d->tun_addr_v), d->tun_plen, strerror(-ret));
 	d->tun_addr = up;
 }
 
@@ -180,35 +184,34 @@ static void on_state(void *arg, enum mt6d_cli_state from, enum mt6d_cli_state to
 		set_tun_addr(d, false);
 	switch (to) {
 	case MT6D_CLI_LOOKUP:
-		sessd_log(WHO, "rendezvous: looking up the server's configuration");
+		log_info("rendezvous: looking up the server's configuration");
 		d->lookup_wanted = true;
 		ev_timer_stop(d->loop, &d->lookup_w);
 		ev_timer_set(&d->lookup_w, 0., 0.);
 		ev_timer_start(d->loop, &d->lookup_w);
 		break;
 	case MT6D_CLI_INTRO:
-		sessd_log(WHO, "introduction: window %" PRIu64 ", server seed %s, request from %s",
-		          c->intro.window, sessd_addr(a, sizeof(a), c->intro.seed_addr),
-		          sessd_ep(e, sizeof(e), &c->tun.win[c->tun.cur % MT6D_TUN_SLOTS].local));
+		log_info("introduction: window %" PRIu64 ", server seed %s, request from %s",
+		         c->intro.window, sessd_addr(a, sizeof(a), c->intro.seed_addr),
+		         sessd_ep(e, sizeof(e), &c->tun.win[c->tun.cur % MT6D_TUN_SLOTS].local));
 		break;
 	case MT6D_CLI_SESSION:
 		set_tun_addr(d, true);
 		if (!d->first_session_ms)
 			d->first_session_ms = now;
-		sessd_log(WHO,
-		          "session up: tunnel %s/%u, server %s, local %s, %" PRIu64
-		          " ms after start",
-		          sessd_addr(a, sizeof(a), c->client_tun), c->tun_prefix_len,
-		          sessd_addr(b, sizeof(b), c->server_tun),
-		          sessd_ep(e, sizeof(e), &c->tun.win[c->tun.cur % MT6D_TUN_SLOTS].local),
-		          now - d->started_ms);
+		log_info("session up: tunnel %s/%u, server %s, local %s, %" PRIu64
+		         " ms after start",
+		         sessd_addr(a, sizeof(a), c->client_tun), c->tun_prefix_len,
+		         sessd_addr(b, sizeof(b), c->server_tun),
+		         sessd_ep(e, sizeof(e), &c->tun.win[c->tun.cur % MT6D_TUN_SLOTS].local),
+		         now - d->started_ms);
 		break;
 	case MT6D_CLI_BACKOFF:
-		sessd_log(WHO, "%s; back to the rendezvous in %.1f s",
-		          from == MT6D_CLI_SESSION ? "session down"
-		          : from == MT6D_CLI_INTRO ? "no answer from the introduction endpoint"
-		                                   : "rendezvous failed",
-		          (double)(c->next_ms > now ? c->next_ms - now : 0) / 1000.0);
+		log_info("%s; back to the rendezvous in %.1f s",
+		         from == MT6D_CLI_SESSION ? "session down"
+		         : from == MT6D_CLI_INTRO ? "no answer from the introduction endpoint"
+		                                  : "rendezvous failed",
+		         (double)(c->next_ms > now ? c->next_ms - now : 0) / 1000.0);
 		break;
 	case MT6D_CLI_CLOSED:
 		break;
@@ -243,13 +246,13 @@ static void lookup_finish(struct clid *d, const struct mt6d_lookup_result *res)
 	d->lookup_done = false;
 	events_lookup(&d->ctl, res, mt6d_unix_ms() - d->lookup_started_ms);
 	if (res && res->step == MT6D_LOOKUP_OK) {
-		sessd_log(WHO, "rendezvous: found window %" PRIu64 " through %s in %" PRIu64 " ms",
-		          res->window, mt6d_rdv_transport_name(res->transport),
-		          mt6d_unix_ms() - d->lookup_started_ms);
+		log_info("rendezvous: found window %" PRIu64 " through %s in %" PRIu64 " ms",
+		         res->window, mt6d_rdv_transport_name(res->transport),
+		         mt6d_unix_ms() - d->lookup_started_ms);
 		mt6d_cli_lookup_done(d->cli, &res->config, mt6d_unix_ms());
 	} else {
-		sessd_log(WHO, "rendezvous failed: %s",
-		          res ? mt6d_lookup_step_name(res->step) : "timed out");
+		log_warn("rendezvous failed: %s",
+		         res ? mt6d_lookup_step_name(res->step) : "timed out");
 		mt6d_cli_lookup_done(d->cli, NULL, mt6d_unix_ms());
 	}
 	sodium_memzero(&d->res, sizeof(d->res));
@@ -270,7 +273,7 @@ static void on_lookup_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	d->lk = mt6d_lookup_start(&d->lc, mt6d_mono_ms(), d->lookup_started_ms, on_lookup_result,
 	                          d);
 	if (!d->lk) {
-		sessd_log(WHO, "cannot start a lookup: %s", strerror(errno));
+		log_warn("cannot start a lookup: %s", strerror(errno));
 		mt6d_cli_lookup_done(d->cli, NULL, mt6d_unix_ms());
 		return;
 	}
@@ -312,6 +315,7 @@ static void on_udp(struct ev_loop *loop, ev_io *w, int revents)
 		if (!ev_is_active(w) || w->fd != fd || sl->fd != fd)
 			break;
 	}
+	mt6d_cli_flush(d->cli);
 }
 
 static void on_underlay(struct ev_loop *loop, ev_io *w, int revents)
@@ -330,6 +334,7 @@ static void on_underlay(struct ev_loop *loop, ev_io *w, int revents)
 			mt6d_cli_input_batch(d->cli, &any, &from, d->ubuf, (size_t)n, gso,
 			                     mt6d_unix_ms());
 	}
+	mt6d_cli_flush(d->cli);
 }
 
 /* prefix = auto: the uplink's /64, checked every second. The current one
@@ -346,9 +351,9 @@ static void on_prefix_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	    memcmp(p, d->cli->cfg.prefix, 8) != 0) {
 		memcpy(a, d->cli->cfg.prefix, 8);
 		memcpy(b, p, 8);
-		sessd_log(WHO, "prefix of %s changed: %s/64 -> %s/64%s", d->conf.uplink,
-		          sessd_addr(x, sizeof(x), a), sessd_addr(y, sizeof(y), b),
-		          d->cli->state == MT6D_CLI_SESSION ? ", rebinding the session" : "");
+		log_info("prefix of %s changed: %s/64 -> %s/64%s", d->conf.uplink,
+		         sessd_addr(x, sizeof(x), a), sessd_addr(y, sizeof(y), b),
+		         d->cli->state == MT6D_CLI_SESSION ? ", rebinding the session" : "");
 		mt6d_cli_set_prefix(d->cli, p, mt6d_unix_ms());
 	}
 }
@@ -382,7 +387,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
-	sessd_log(WHO, "%s, ending the session and cleaning up", strsignal(w->signum));
+	log_info("%s, ending the session and cleaning up", strsignal(w->signum));
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -553,24 +558,24 @@ static int setup(struct clid *d, const uint8_t priv[static MT6D_KEY_LEN])
 	d->started_ms = mt6d_unix_ms();
 	ret = nl_open(&d->nl);
 	if (ret < 0)
-		return cli_fail("netlink: %s", strerror(-ret)), ret;
+		return log_error("netlink: %s", strerror(-ret)), ret;
 	ret = sessd_state_open(&d->st, d->nl, c->state_file,
 	                       &(struct state_allow){.uplink = c->uplink, .user = c->user}, WHO);
 	if (ret < 0)
 		return ret;
 	d->tun_fd = dp_tun_open(c->ifname);
 	if (d->tun_fd < 0)
-		return cli_fail("TUN device `%s': %s", c->ifname, strerror(-d->tun_fd)), d->tun_fd;
+		return log_error("TUN device `%s': %s", c->ifname, strerror(-d->tun_fd)), d->tun_fd;
 	d->tun_ifindex = if_nametoindex(c->ifname);
 	ret = nl_link_up(d->nl, d->tun_ifindex, MT6D_TUN_MTU);
 	if (ret < 0)
-		return cli_fail("%s: link up: %s", c->ifname, strerror(-ret)), ret;
+		return log_error("%s: link up: %s", c->ifname, strerror(-ret)), ret;
 	if (c->underlay) {
 		struct mt6d_endpoint any = {.port = 0};
 
 		d->ul_fd = d->dp.ul_fd = dp_dual_socket(&any);
 		if (d->ul_fd < 0)
-			return cli_fail("underlay socket: %s", strerror(-d->ul_fd)), d->ul_fd;
+			return log_error("underlay socket: %s", strerror(-d->ul_fd)), d->ul_fd;
 	} else if (c->routed) {
 		struct state_item it = {.kind = STATE_ROUTE_LOCAL, .plen = 64, .ifname = "lo"};
 
@@ -581,16 +586,17 @@ static int setup(struct clid *d, const uint8_t priv[static MT6D_KEY_LEN])
 			ret = nl_route(d->nl, true, true, d->lo_ifindex, it.addr, 64);
 		if (ret < 0) {
 			state_del(&d->st, &it);
-			return cli_fail("local route for the /64 on lo: %s", strerror(-ret)), ret;
+			return log_error("local route for the /64 on lo: %s", strerror(-ret)), ret;
 		}
 		d->local_route = true;
 	} else {
 		d->uplink_ifindex = if_nametoindex(c->uplink);
 		if (!d->uplink_ifindex)
-			return cli_fail("uplink `%s': %s", c->uplink, strerror(errno)), -ENODEV;
+			return log_error("uplink `%s': %s", c->uplink, strerror(errno)), -ENODEV;
 		if (c->prefix_auto &&
 		    (ret = nl_prefix64(d->nl, d->uplink_ifindex, c->prefix, NULL)) < 0)
-			return cli_fail("prefix = auto: `%s' has no global /64 address", c->uplink),
+			return log_error("prefix = auto: `%s' has no global /64 address",
+			                 c->uplink),
 			       ret;
 	}
 	d->ubuf = malloc(DP_RX_BUF);
@@ -606,12 +612,12 @@ static int setup(struct clid *d, const uint8_t priv[static MT6D_KEY_LEN])
 	d->cli = mt6d_cli_new(&cc);
 	sodium_memzero(&cc, sizeof(cc));
 	if (!d->cli)
-		return cli_fail("the keys give an all-zero shared secret"), -EINVAL;
+		return log_error("the keys give an all-zero shared secret"), -EINVAL;
 
 	if (dhtrun_start(&d->run, d->loop, &c->listen[0], &dc, err, sizeof(err)) < 0)
-		return cli_fail("%s", err), -EIO;
+		return log_error("%s", err), -EIO;
 	if (dhtrun_bootstrap(&d->run, c->bootstrap, c->nbootstrap) == 0)
-		sessd_log(WHO, "warning: no bootstrap node of the DHT listen address's family");
+		log_warn("no bootstrap node of the DHT listen address's family");
 	d->lc.dht = d->run.dht;
 	memcpy(d->lc.client_priv, priv, MT6D_KEY_LEN);
 	memcpy(d->lc.server_pub, c->server_pub, MT6D_KEY_LEN);
@@ -619,7 +625,7 @@ static int setup(struct clid *d, const uint8_t priv[static MT6D_KEY_LEN])
 	d->lc.transports = c->transports;
 	if (c->control_socket[0] &&
 	    control_start(&d->ctl, d->loop, c->control_socket, on_control, d, err, sizeof(err)) < 0)
-		return cli_fail("%s", err), -EIO;
+		return log_error("%s", err), -EIO;
 
 	ev_io_init(&d->tun_w, on_tun, d->tun_fd, EV_READ);
 	d->tun_w.data = d;
@@ -643,15 +649,15 @@ static int setup(struct clid *d, const uint8_t priv[static MT6D_KEY_LEN])
 	ev_signal_start(d->loop, &d->sig_int);
 	ev_signal_start(d->loop, &d->sig_term);
 	if (c->underlay) {
-		sessd_log(WHO, "%s up, underlay mode", c->ifname);
+		log_info("%s up, underlay mode", c->ifname);
 	} else {
 		uint8_t a[16] = {0};
 		char x[64];
 
 		memcpy(a, c->prefix, 8);
-		sessd_log(WHO, "%s up, %s mode, prefix %s/64%s on %s", c->ifname,
-		          c->routed ? "routed" : "bind", sessd_addr(x, sizeof(x), a),
-		          c->prefix_auto ? " (auto)" : "", c->routed ? "lo" : c->uplink);
+		log_info("%s up, %s mode, prefix %s/64%s on %s", c->ifname,
+		         c->routed ? "routed" : "bind", sessd_addr(x, sizeof(x), a),
+		         c->prefix_auto ? " (auto)" : "", c->routed ? "lo" : c->uplink);
 	}
 	/* The first lookup starts at once: the bootstrap nodes are its seeds
 	 * (mt6d_dht_add_node), as for mt6d lookup. */
@@ -684,7 +690,7 @@ static void teardown(struct clid *d)
 		close(d->tun_fd);
 	if (d->ul_fd >= 0)
 		close(d->ul_fd);
-	sessd_state_close(&d->st);
+	sessd_state_close(&d->st, WHO);
 	nl_close(d->nl);
 	free(d->ubuf);
 	free(d->rbuf);
@@ -701,27 +707,29 @@ int cmd_client(int argc, char **argv)
 
 	if (ret)
 		return ret < 0 ? 0 : ret;
+	log_init("client", false);
 	ret = 1;
 	d = calloc(1, sizeof(*d));
 	if (!d)
-		return cli_fail("out of memory");
+		return log_error("out of memory"), 1;
 	d->tun_fd = d->ul_fd = -1;
 	dp_init(&d->dp);
 	d->ctl.fd = -1;
 	if (conf_load(&d->conf, path, 0) < 0) {
-		cli_fail("%s", d->conf.error);
+		log_error("%s", d->conf.error);
 		goto out;
 	}
 	if (d->conf.nlisten == 0 ||
 	    (!d->conf.underlay && ((!d->conf.have_prefix && !d->conf.prefix_auto) ||
 	                           (!d->conf.routed && !d->conf.uplink[0])))) {
-		cli_fail("%s: mt6d client needs [dht] listen and, unless mode = underlay, [client] "
-		         "prefix and uplink (or mode = routed)",
-		         path);
+		log_error(
+		        "%s: mt6d client needs [dht] listen and, unless mode = underlay, [client] "
+		        "prefix and uplink (or mode = routed)",
+		        path);
 		goto out;
 	}
 	if (d->conf.prefix_auto && d->conf.routed) {
-		cli_fail("%s: prefix = auto needs mode = bind (the uplink's /64)", path);
+		log_error("%s: prefix = auto needs mode = bind (the uplink's /64)", path);
 		goto out;
 	}
 	if (!d->conf.state_file[0])
@@ -732,7 +740,7 @@ int cmd_client(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	d->loop = ev_default_loop(EVFLAG_AUTO);
 	if (!d->loop) {
-		cli_fail("cannot start the event loop");
+		log_error("cannot start the event loop");
 		goto out;
 	}
 	ret = setup(d, priv) < 0 ? 1 : 0;

@@ -43,9 +43,13 @@ int nl_route(struct nl *nl, bool add, bool local, unsigned ifindex, const uint8_
  *   addr IFNAME ADDR/PLEN
  *   route-local IFNAME PREFIX/PLEN
  *   nft-table NAME ::/0            (an nftables table of family ip6)
- * Recovery accepts only what mt6d writes (state.c, docs/security.md). It is rewritten (write to a
- * temporary file, rename) before anything is added and after anything is removed, so after a crash
- * it names at least everything that is left.
+ * Recovery accepts only what mt6d writes (state.c, docs/security.md).
+ * It is rewritten (write to a temporary file, rename) before anything is
+ * added and after anything is removed, so after a crash it names at least
+ * everything that is left. When it cannot be written (a full disk, a
+ * read-only directory), the list in memory is still complete, so an exit
+ * removes everything; err holds the last write's error (0: the file is
+ * current).
  */
 enum state_kind { STATE_ADDR, STATE_ROUTE_LOCAL, STATE_NFT_TABLE };
 struct state_item {
@@ -58,6 +62,8 @@ struct state {
 	char *path;
 	struct state_item *items;
 	size_t n, cap;
+	int err;     /* the last write: 0 or -errno */
+	bool warned; /* the daemon has logged err */
 };
 int state_init(struct state *st, const char *path);
 void state_free(struct state *st);
@@ -74,18 +80,17 @@ struct state_allow {
  * allow->user that nobody else may write; else -errno and why in err. */
 int state_check_dir(const char *path, const struct state_allow *allow, char *err, size_t errlen);
 /* Read a previous run's file: the items mt6d could have written into
- * *items (free()), *refused the lines refused (each logged under who).
+ * *items (free()), *refused the lines refused (each logged).
  * 0 (also when there is no file), or -errno when the file is refused
  * whole: a symbolic link (-ELOOP), not ours or writable by others, its
  * directory unsafe (-EPERM), no header (-EINVAL). */
-int state_load(const char *path, const struct state_allow *allow, const char *who,
-               struct state_item **items, size_t *n, long *pid, unsigned *refused);
+int state_load(const char *path, const struct state_allow *allow, struct state_item **items,
+               size_t *n, long *pid, unsigned *refused);
 /* Undo every item state_load() accepts, then delete the file. Returns the
  * number of items undone (absent ones count), or state_load()'s error.
  * *pid gets the pid it names (0). */
-int state_recover(const char *path, struct nl *nl, long *pid, const struct state_allow *allow,
-                  const char *who);
-int state_write(const struct state *st);
+int state_recover(const char *path, struct nl *nl, long *pid, const struct state_allow *allow);
+int state_write(struct state *st);
 
 /* ---- nft.c ---- */
 

@@ -31,6 +31,7 @@
 #include <netinet/udp.h>
 
 #include "datapath.h"
+#include "log.h"
 
 #ifndef IPV6_FREEBIND
 #define IPV6_FREEBIND 78
@@ -309,10 +310,8 @@ static void send_udp(struct dp *d, int fd, const struct mt6d_tx *tx)
 			 * refuses the train (EIO): one datagram per call from
 			 * then on, starting with this train. */
 			if (k > 1 && (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP)) {
-				fprintf(stderr,
-				        "mt6d: UDP GSO refused (%s), sending datagrams one by "
-				        "one\n",
-				        strerror(errno));
+				log_warn("UDP GSO refused (%s), sending datagrams one by one",
+				         strerror(errno));
 				d->no_gso = true;
 				per = 1;
 				continue;
@@ -401,8 +400,8 @@ void dp_send(struct dp *d, const struct mt6d_tx *tx)
 {
 	if (tx->underlay && d->ul_fd >= 0)
 		send_udp(d, d->ul_fd, tx);
-	else if (tx->fd >= 0)
-		send_udp(d, tx->fd, tx);
+	else if (tx->slot && tx->slot->fd >= 0)
+		send_udp(d, tx->slot->fd, tx);
 	else if (d->raw_fd >= 0)
 		send_raw(d, tx);
 	else

@@ -38,6 +38,7 @@
 #include <seccomp.h>
 #include <sys/capability.h>
 
+#include "log.h"
 #include "privdrop.h"
 
 /* Sanitizer runtimes (the asan-ubsan preset) need a few more calls: the
@@ -248,12 +249,22 @@ int privdrop_seccomp(const char *who)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
 		count++;
 	}
-	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]) && !ret; i++)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-		                       SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]));
-	for (size_t i = 0; i < sizeof(ioctls) / sizeof(ioctls[0]) && !ret; i++)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-		                       SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)ioctls[i]));
+	/* Written out, not SCMP_A0()/SCMP_A1(): their compound literals leave
+	 * datum_b to the compiler, which clang's -Wextra reports. */
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]) && !ret; i++) {
+		struct scmp_arg_cmp c = {.arg = 0,
+		                         .op = SCMP_CMP_EQ,
+		                         .datum_a = (scmp_datum_t)families[i],
+		                         .datum_b = 0};
+		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, &c);
+	}
+	for (size_t i = 0; i < sizeof(ioctls) / sizeof(ioctls[0]) && !ret; i++) {
+		struct scmp_arg_cmp c = {.arg = 1,
+		                         .op = SCMP_CMP_EQ,
+		                         .datum_a = (scmp_datum_t)ioctls[i],
+		                         .datum_b = 0};
+		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, &c);
+	}
 #ifndef PRIVDROP_SANITIZER
 	if (!ret)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
@@ -284,11 +295,9 @@ __attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "mt6d %s: ", who_s);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	log_vmsg(LOG_LEVEL_ERROR, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return -1;
 }
 
@@ -395,9 +404,8 @@ int privdrop(const char *who, const char *user, const struct privdrop_paths *pat
 	n = privdrop_seccomp(who);
 	if (n < 0)
 		return fail("seccomp filter: %s", strerror(-n));
-	fprintf(stderr,
-	        "mt6d %s: running as user %s (uid %u), capabilities cap_net_admin,cap_net_raw, "
-	        "seccomp filter of %d system calls\n",
-	        who, user, (unsigned)getuid(), n);
+	log_info("running as user %s (uid %u), capabilities cap_net_admin,cap_net_raw, "
+	         "seccomp filter of %d system calls",
+	         user, (unsigned)getuid(), n);
 	return 0;
 }

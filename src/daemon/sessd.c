@@ -10,23 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "sessd.h"
-
-void sessd_log(const char *who, const char *fmt, ...)
-{
-	struct timespec ts;
-	struct tm tm;
-	va_list ap;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	localtime_r(&ts.tv_sec, &tm);
-	fprintf(stderr, "%02d:%02d:%02d.%03ld mt6d %s: ", tm.tm_hour, tm.tm_min, tm.tm_sec,
-	        ts.tv_nsec / 1000000, who);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 const char *sessd_addr(char *buf, size_t len, const uint8_t a[static 16])
 {
@@ -126,6 +111,18 @@ static bool owner_alive(const char *path)
 	return strncmp(comm, "mt6d", 4) == 0;
 }
 
+/* Why a state file cannot be written, and what to do about it. */
+static void state_error(const char *path, const char *who, int err)
+{
+	log_error("cannot write the state file `%s': %s. It records what this daemon adds to "
+	          "the system (addresses, routes, nftables), so that a start after a crash "
+	          "removes it: %s, or set state_file to another place",
+	          path, strerror(-err),
+	          err == -ENOSPC || err == -EDQUOT ? "free some space there"
+	          : err == -EROFS                  ? "remount it read-write"
+	                                           : "give its directory write access");
+}
+
 int sessd_state_open(struct state *st, struct nl *nl, const char *path,
                      const struct state_allow *allow, const char *who)
 {
@@ -142,36 +139,50 @@ int sessd_state_open(struct state *st, struct nl *nl, const char *path,
 			if (slash && slash != dir) {
 				*slash = '\0';
 				if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-					sessd_log(who, "cannot make `%s': %s", dir,
-					          strerror(errno));
+					log_warn("cannot make `%s': %s", dir, strerror(errno));
 			}
 		}
 	}
 	if (owner_alive(path)) {
-		sessd_log(who, "state file `%s' belongs to a running mt6d", path);
+		log_error("state file `%s' belongs to a running mt6d", path);
 		return -EBUSY;
 	}
-	ret = state_recover(path, nl, &oldpid, allow, who);
+	ret = state_recover(path, nl, &oldpid, allow);
 	if (ret < 0) {
-		sessd_log(who, "state file `%s': %s", path, strerror(-ret));
+		log_error("state file `%s': %s", path, strerror(-ret));
 		return ret;
 	}
 	if (ret > 0)
-		sessd_log(who, "removed %d item(s) left by pid %ld (state file %s)", ret, oldpid,
-		          path);
+		log_info("removed %d item(s) left by pid %ld (state file %s)", ret, oldpid, path);
 	ret = state_init(st, path);
 	if (ret == 0)
 		ret = state_write(st);
 	if (ret < 0)
-		sessd_log(who, "state file `%s': %s", path, strerror(-ret));
+		state_error(path, who, ret);
 	return ret;
 }
 
-void sessd_state_close(struct state *st)
+void sessd_state_note(struct state *st, const char *who)
+{
+	if (st->err && !st->warned) {
+		log_warn("state file `%s': %s; what is added from now on is still removed at "
+		         "exit, but not after a crash",
+		         st->path, strerror(-st->err));
+		st->warned = true;
+	} else if (!st->err && st->warned) {
+		log_info("state file `%s' is current again", st->path);
+		st->warned = false;
+	}
+}
+
+void sessd_state_close(struct state *st, const char *who)
 {
 	if (!st->path)
 		return;
-	if (st->n == 0)
-		unlink(st->path);
+	/* A read-only file system refuses even to unlink what is not there. */
+	if (st->n == 0 && unlink(st->path) < 0 && errno != ENOENT && access(st->path, F_OK) == 0)
+		log_warn("cannot remove the state file `%s': %s (what it lists is removed "
+		         "already; the next start finds it gone)",
+		         st->path, strerror(errno));
 	state_free(st);
 }

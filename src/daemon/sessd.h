@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Helpers shared by the session daemons (srvd.c: mt6d server, clid.c:
- * mt6d client): logging, formatting for mt6d show, and the state file
+ * mt6d client): formatting for mt6d show, and the state file
  * dance at start-up (refuse if a live daemon owns it, undo what a dead one
  * left, start a new one).
  */
@@ -15,9 +15,6 @@
 
 #include "daemon.h"
 #include "mt6d/tunnel.h"
-
-/* "mt6d server: " + message on stderr, with the time of day in ms. */
-void sessd_log(const char *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 const char *sessd_addr(char *buf, size_t len, const uint8_t a[static 16]);
 /* "[V6]:PORT", or "A.B.C.D:PORT" for ::ffff:a.b.c.d (the form config files take). */
@@ -38,7 +35,10 @@ const char *sessd_ago(char *buf, size_t len, uint64_t now_ms, uint64_t then_ms);
  * allow: what recovery accepts (state.c). */
 int sessd_state_open(struct state *st, struct nl *nl, const char *path,
                      const struct state_allow *allow, const char *who);
+/* Log once when the state file stops being written (a full disk, a
+ * read-only directory) and once when it is written again. */
+void sessd_state_note(struct state *st, const char *who);
 /* Remove the file if nothing is left in it, and free. */
-void sessd_state_close(struct state *st);
+void sessd_state_close(struct state *st, const char *who);
 
 #endif

@@ -38,6 +38,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "datapath.h"
+#include "log.h"
 #include "privdrop.h"
 #include "dhtrun.h"
 #include "events.h"
@@ -45,8 +46,9 @@
 #include "mt6d/rendezvous.h"
 #include "mt6d/server.h"
 
-#define WHO   "server"
-#define BATCH 64
+#define WHO          "server"
+#define BATCH        64
+#define SLOT_SOCKETS 1024 /* send sockets of slots that carry bursts */
 
 struct srvd {
 	struct ev_loop *loop;
@@ -66,7 +68,9 @@ struct srvd {
 	ev_io tun_w, rx_w, ul_w;
 	ev_timer pub_w, srv_w;
 	ev_signal sig_int, sig_term, sig_hup;
-	struct dp dp;  /* the data path's I/O and its counters */
+	struct dp dp; /* the data path's I/O and its counters */
+	unsigned slot_sockets;
+	uint64_t slot_socket_errors;
 	uint8_t *ubuf; /* a receive batch, opened in place */
 	uint8_t *rbuf; /* virtio_net_hdr + a packet read from the TUN device */
 	uint64_t started_ms;
@@ -77,10 +81,30 @@ struct srvd {
 
 /* ---- library callbacks ---- */
 
+/*
+ * A burst (TCP segments of one TSO packet) from a slot with no socket gets
+ * one: bound (FREEBIND) to the slot's endpoint, it sends the burst in one
+ * UDP GSO call where the raw socket needs one datagram per packet, and the
+ * peer receives it as one GRO batch. It only sends: unconnected, it is not
+ * what TPROXY's lookup for an established socket finds, so every datagram
+ * still reaches the one receive socket. It closes when its slot leaves the
+ * window; at most SLOT_SOCKETS are open (the rest send raw).
+ */
 static void on_send(void *arg, const struct mt6d_tx *tx)
 {
 	struct srvd *d = arg;
+	struct mt6d_tun_slot *sl = tx->slot;
 
+	if (sl && sl->fd < 0 && tx->n > 1 && d->slot_sockets < SLOT_SOCKETS) {
+		int fd = dp_slot_socket(&sl->local);
+
+		if (fd >= 0) {
+			sl->fd = fd;
+			d->slot_sockets++;
+		} else {
+			d->slot_socket_errors++;
+		}
+	}
 	dp_send(&d->dp, tx);
 }
 
@@ -94,6 +118,13 @@ static void on_deliver(void *arg, struct mt6d_srv_session *s, uint8_t *pkt, size
 
 static void on_slot(struct mt6d_tun_session *t, struct mt6d_tun_slot *sl, bool add, void *arg)
 {
+	struct srvd *d = arg;
+
+	if (!add && sl->fd >= 0) {
+		close(sl->fd);
+		sl->fd = -1;
+		d->slot_sockets--;
+	}
 	if (t->user) /* a session, not an introduction endpoint */
 		events_slot(&((struct srvd *)arg)->ctl, ((struct mt6d_srv_session *)t->user)->name,
 		            t, sl, add);
@@ -107,17 +138,16 @@ static void on_session(void *arg, struct mt6d_srv_session *s, bool up, enum mt6d
 	               up ? "established" : mt6d_srv_end_name(why));
 
 	if (up && s->underlay)
-		sessd_log(WHO, "session up: %s, tunnel %s, underlay from %s", s->name,
-		          sessd_addr(a, sizeof(a), s->client_tun),
-		          sessd_ep(ep, sizeof(ep), &s->peer));
+		log_info("session up: %s, tunnel %s, underlay from %s", s->name,
+		         sessd_addr(a, sizeof(a), s->client_tun),
+		         sessd_ep(ep, sizeof(ep), &s->peer));
 	else if (up)
-		sessd_log(WHO, "session up: %s, tunnel %s, local %s", s->name,
-		          sessd_addr(a, sizeof(a), s->client_tun),
-		          sessd_ep(ep, sizeof(ep), &s->tun.win[s->tun.cur % MT6D_TUN_SLOTS].local));
+		log_info("session up: %s, tunnel %s, local %s", s->name,
+		         sessd_addr(a, sizeof(a), s->client_tun),
+		         sessd_ep(ep, sizeof(ep), &s->tun.win[s->tun.cur % MT6D_TUN_SLOTS].local));
 	else
-		sessd_log(WHO, "session down: %s (%s), %" PRIu64 " packets in, %" PRIu64 " out",
-		          s->name, mt6d_srv_end_name(why), s->tun.stats.rx_packets,
-		          s->tun.stats.tx_packets);
+		log_info("session down: %s (%s), %" PRIu64 " packets in, %" PRIu64 " out", s->name,
+		         mt6d_srv_end_name(why), s->tun.stats.rx_packets, s->tun.stats.tx_packets);
 }
 
 static void on_intro(void *arg, const struct mt6d_intro *intro, uint64_t window)
@@ -128,18 +158,16 @@ static void on_intro(void *arg, const struct mt6d_intro *intro, uint64_t window)
 
 	if (!intro) {
 		mt6d_srv_intro_drop(d->srv, window);
-		sessd_log(WHO, "introduction endpoint of window %" PRIu64 " closed", window);
+		log_info("introduction endpoint of window %" PRIu64 " closed", window);
 		return;
 	}
 	ret = mt6d_srv_intro_add(d->srv, intro, mt6d_unix_ms());
 	if (ret < 0)
-		sessd_log(WHO, "introduction endpoint of window %" PRIu64 ": %s", window,
-		          strerror(-ret));
+		log_warn("introduction endpoint of window %" PRIu64 ": %s", window, strerror(-ret));
 	else
-		sessd_log(WHO,
-		          "introduction endpoint of window %" PRIu64
-		          " open: seed %s, rotation %u ms",
-		          window, sessd_addr(a, sizeof(a), intro->seed_addr), intro->rot_ms);
+		log_info("introduction endpoint of window %" PRIu64
+		         " open: seed %s, rotation %u ms",
+		         window, sessd_addr(a, sizeof(a), intro->seed_addr), intro->rot_ms);
 }
 
 /* ---- loop callbacks ---- */
@@ -159,6 +187,7 @@ static void on_rx(struct ev_loop *loop, ev_io *w, int revents)
 			mt6d_srv_input_batch(d->srv, &to, &from, d->ubuf, (size_t)n, gso,
 			                     mt6d_unix_ms());
 	}
+	mt6d_srv_flush(d->srv);
 }
 
 struct ul_batch {
@@ -245,16 +274,22 @@ static int reload(struct srvd *d)
 	int ret = mt6d_registry_load(&reg, d->conf.clients, err, sizeof(err));
 
 	if (ret < 0) {
-		sessd_log(WHO, "%s", err);
+		log_warn("%s", err);
 		return ret;
 	}
 	ret = mt6d_srv_set_clients(d->srv, &reg, mt6d_unix_ms());
 	if (ret == 0 && d->pub)
 		ret = mt6d_pub_set_clients(d->pub, &reg);
 	if (ret == 0)
-		sessd_log(WHO, "%zu registered clients", reg.n);
-	else
-		sessd_log(WHO, "registry: %s", strerror(-ret));
+		log_info("%zu registered clients", reg.n);
+	if (ret == 0 && d->pub_started) {
+		/* Added clients are published now, not at the timer's next wake. */
+		ev_timer_stop(d->loop, &d->pub_w);
+		ev_timer_set(&d->pub_w, 0., 0.);
+		ev_timer_start(d->loop, &d->pub_w);
+	}
+	if (ret < 0)
+		log_warn("registry: %s", strerror(-ret));
 	mt6d_registry_free(&reg);
 	return ret;
 }
@@ -265,11 +300,11 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 
 	if (w->signum == SIGHUP) {
 		if (reload(d) < 0)
-			sessd_log(WHO, "keeping the previous registry");
+			log_warn("keeping the previous registry");
 		return;
 	}
-	sessd_log(WHO, "%s, tearing down %zu session(s) and cleaning up", strsignal(w->signum),
-	          mt6d_srv_count(d->srv));
+	log_info("%s, tearing down %zu session(s) and cleaning up", strsignal(w->signum),
+	         mt6d_srv_count(d->srv));
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -385,7 +420,8 @@ static void status_json(struct srvd *d, FILE *out, bool brief)
 		dp_json_drops(out, &d->dp);
 		fputs("},", out);
 		dp_json_counts(out, &d->dp);
-		fputc(',', out);
+		fprintf(out, ",\"slot_sockets\":%u,\"slot_socket_errors\":%" PRIu64 ",",
+		        d->slot_sockets, d->slot_socket_errors);
 	}
 	fprintf(out, "\"sessions\":[");
 	for (const struct mt6d_srv_session *s = brief ? NULL : mt6d_srv_first(d->srv); s;
@@ -515,7 +551,7 @@ static void on_control(void *arg, const char *req, FILE *out)
 			             "100-3600000\"}");
 			return;
 		}
-		sessd_log(WHO, "period set to %lu s, rotation %lu ms", period, rot);
+		log_info("period set to %lu s, rotation %lu ms", period, rot);
 		ev_feed_event(d->loop, &d->pub_w, EV_TIMER);
 		fprintf(out, "{\"period\":%lu,\"rotation_ms\":%lu}", period, rot);
 	} else if (!strncmp(req, "teardown ", 9)) {
@@ -559,7 +595,7 @@ static int setup(struct srvd *d, const uint8_t priv[static MT6D_KEY_LEN])
 	d->started_ms = mt6d_unix_ms();
 	ret = nl_open(&d->nl);
 	if (ret < 0)
-		return cli_fail("netlink: %s", strerror(-ret)), ret;
+		return log_error("netlink: %s", strerror(-ret)), ret;
 	ret = sessd_state_open(&d->st, d->nl, c->state_file, &(struct state_allow){.user = c->user},
 	                       WHO);
 	if (ret < 0)
@@ -568,7 +604,7 @@ static int setup(struct srvd *d, const uint8_t priv[static MT6D_KEY_LEN])
 	/* The TUN device and the server's tunnel address. */
 	d->tun_fd = dp_tun_open(c->ifname);
 	if (d->tun_fd < 0)
-		return cli_fail("TUN device `%s': %s", c->ifname, strerror(-d->tun_fd)), d->tun_fd;
+		return log_error("TUN device `%s': %s", c->ifname, strerror(-d->tun_fd)), d->tun_fd;
 	d->tun_ifindex = if_nametoindex(c->ifname);
 	ret = nl_link_up(d->nl, d->tun_ifindex, MT6D_TUN_MTU);
 	memcpy(tun, c->tun_prefix, 8);
@@ -576,7 +612,7 @@ static int setup(struct srvd *d, const uint8_t priv[static MT6D_KEY_LEN])
 	if (ret == 0)
 		ret = nl_addr(d->nl, true, d->tun_ifindex, tun, 64, false);
 	if (ret < 0)
-		return cli_fail("%s: link up, address: %s", c->ifname, strerror(-ret)), ret;
+		return log_error("%s: link up, address: %s", c->ifname, strerror(-ret)), ret;
 
 	/* The routed /64 and the one socket every datagram to it reaches. */
 	d->lo_ifindex = if_nametoindex("lo");
@@ -586,29 +622,29 @@ static int setup(struct srvd *d, const uint8_t priv[static MT6D_KEY_LEN])
 		ret = nl_route(d->nl, true, true, d->lo_ifindex, route.addr, 64);
 	if (ret < 0) {
 		state_del(&d->st, &route);
-		return cli_fail("local route for the /64 on lo: %s", strerror(-ret)), ret;
+		return log_error("local route for the /64 on lo: %s", strerror(-ret)), ret;
 	}
 	d->local_route = true;
 	d->rx_fd = dp_tproxy_socket((uint16_t)c->tproxy_port);
 	if (d->rx_fd < 0)
-		return cli_fail("TPROXY socket on port %u: %s", c->tproxy_port,
-		                strerror(-d->rx_fd)),
+		return log_error("TPROXY socket on port %u: %s", c->tproxy_port,
+		                 strerror(-d->rx_fd)),
 		       d->rx_fd;
 	snprintf(d->table, sizeof(d->table), "mt6d%u", c->tproxy_port);
 	strcpy(table.ifname, d->table);
 	ret = state_add(&d->st, &table);
 	if (ret < 0)
-		return cli_fail("state file: %s", strerror(-ret)), ret;
+		return log_error("state file: %s", strerror(-ret)), ret;
 	d->nft_table = true;
 	dp_tproxy_rules(script, sizeof(script), d->table, c->prefix, (uint16_t)c->tproxy_port);
 	ret = nft_run(script);
 	if (ret < 0)
-		return cli_fail("nftables: cannot add the TPROXY rule (is nft installed, and the "
-		                "nft_tproxy module available?)"),
+		return log_error("nftables: cannot add the TPROXY rule (is nft installed, and the "
+		                 "nft_tproxy module available?)"),
 		       ret;
 	d->tx_fd = dp_raw_socket();
 	if (d->tx_fd < 0)
-		return cli_fail("raw socket: %s", strerror(-d->tx_fd)), d->tx_fd;
+		return log_error("raw socket: %s", strerror(-d->tx_fd)), d->tx_fd;
 	d->dp.raw_fd = d->tx_fd;
 	d->ubuf = malloc(DP_RX_BUF);
 	d->rbuf = malloc(DP_VNET_LEN + MT6D_INNER_MAX);
@@ -621,9 +657,9 @@ static int setup(struct srvd *d, const uint8_t priv[static MT6D_KEY_LEN])
 		sc.underlay.port = c->underlay_port;
 		d->ul_fd = d->dp.ul_fd = dp_dual_socket(&sc.underlay);
 		if (d->ul_fd < 0)
-			return cli_fail("underlay socket on %s: %s",
-			                sessd_ep(err, sizeof(err), &sc.underlay),
-			                strerror(-d->ul_fd)),
+			return log_error("underlay socket on %s: %s",
+			                 sessd_ep(err, sizeof(err), &sc.underlay),
+			                 strerror(-d->ul_fd)),
 			       d->ul_fd;
 	}
 	sc.rebind.levels = c->rebind_levels;
@@ -639,13 +675,13 @@ static int setup(struct srvd *d, const uint8_t priv[static MT6D_KEY_LEN])
 	if (!d->srv)
 		return -errno;
 	if (dhtrun_start(&d->run, d->loop, &c->listen[0], &dc, err, sizeof(err)) < 0)
-		return cli_fail("%s", err), -EIO;
+		return log_error("%s", err), -EIO;
 	if (c->dht_state[0]) {
 		d->run.state = c->dht_state;
 		(void)mt6d_dht_load(d->run.dht, d->run.state, mt6d_mono_ms());
 	}
 	if (dhtrun_bootstrap(&d->run, c->bootstrap, c->nbootstrap) == 0 && !c->dht_state[0])
-		sessd_log(WHO, "warning: no bootstrap node of the DHT listen address's family");
+		log_warn("no bootstrap node of the DHT listen address's family");
 	pc.dht = d->run.dht;
 	memcpy(pc.server_priv, priv, MT6D_KEY_LEN);
 	memcpy(pc.prefix, c->prefix, 8);
@@ -667,7 +703,7 @@ static int setup(struct srvd *d, const uint8_t priv[static MT6D_KEY_LEN])
 		return ret;
 	if (c->control_socket[0] &&
 	    control_start(&d->ctl, d->loop, c->control_socket, on_control, d, err, sizeof(err)) < 0)
-		return cli_fail("%s", err), -EIO;
+		return log_error("%s", err), -EIO;
 
 	ev_io_init(&d->tun_w, on_tun, d->tun_fd, EV_READ);
 	ev_io_init(&d->rx_w, on_rx, d->rx_fd, EV_READ);
@@ -693,18 +729,17 @@ static int setup(struct srvd *d, const uint8_t priv[static MT6D_KEY_LEN])
 	ev_signal_start(d->loop, &d->sig_hup);
 	memcpy(tun, c->prefix, 8);
 	memset(tun + 8, 0, 8);
-	sessd_log(WHO, "%s up: prefix %s/64 routed to TPROXY port %u, %zu registered clients",
-	          c->ifname, sessd_addr(err, sizeof(err), tun), c->tproxy_port,
-	          mt6d_srv_clients(d->srv));
+	log_info("%s up: prefix %s/64 routed to TPROXY port %u, %zu registered clients", c->ifname,
+	         sessd_addr(err, sizeof(err), tun), c->tproxy_port, mt6d_srv_clients(d->srv));
 	if (d->ul_fd >= 0) {
 		struct mt6d_endpoint ul = {.port = c->underlay_port};
 		memcpy(ul.addr, c->underlay_addr, 16);
-		sessd_log(WHO, "underlay on %s", sessd_ep(err, sizeof(err), &ul));
+		log_info("underlay on %s", sessd_ep(err, sizeof(err), &ul));
 	}
-	sessd_log(WHO, "rebinding: %u levels (%zu connections), key epoch %u s, claim window %u s",
-	          mt6d_srv_rebind_levels(d->srv), (size_t)1 << mt6d_srv_rebind_levels(d->srv),
-	          c->rebind_epoch_s ? c->rebind_epoch_s : MT6D_REBIND_DEFAULT_EPOCH_MS / 1000,
-	          c->rebind_window_s ? c->rebind_window_s : MT6D_REBIND_DEFAULT_WINDOW_MS / 1000);
+	log_info("rebinding: %u levels (%zu connections), key epoch %u s, claim window %u s",
+	         mt6d_srv_rebind_levels(d->srv), (size_t)1 << mt6d_srv_rebind_levels(d->srv),
+	         c->rebind_epoch_s ? c->rebind_epoch_s : MT6D_REBIND_DEFAULT_EPOCH_MS / 1000,
+	         c->rebind_window_s ? c->rebind_window_s : MT6D_REBIND_DEFAULT_WINDOW_MS / 1000);
 	return 0;
 }
 
@@ -723,7 +758,7 @@ static void teardown(struct srvd *d)
 		if (nft_del_table(d->table) == 0)
 			state_del(&d->st, &it);
 		else
-			sessd_log(WHO, "could not delete nftables table %s", d->table);
+			log_warn("could not delete nftables table %s", d->table);
 	}
 	if (d->local_route) {
 		struct state_item it = {.kind = STATE_ROUTE_LOCAL, .plen = 64, .ifname = "lo"};
@@ -740,7 +775,7 @@ static void teardown(struct srvd *d)
 		close(d->ul_fd);
 	if (d->tun_fd >= 0)
 		close(d->tun_fd);
-	sessd_state_close(&d->st);
+	sessd_state_close(&d->st, WHO);
 	nl_close(d->nl);
 	free(d->ubuf);
 	free(d->rbuf);
@@ -756,19 +791,20 @@ int cmd_server(int argc, char **argv)
 
 	if (ret)
 		return ret < 0 ? 0 : ret;
+	log_init("server", false);
 	ret = 1;
 	d = calloc(1, sizeof(*d));
 	if (!d)
-		return cli_fail("out of memory");
+		return log_error("out of memory"), 1;
 	d->tun_fd = d->rx_fd = d->tx_fd = d->ul_fd = -1;
 	dp_init(&d->dp);
 	d->ctl.fd = -1;
 	if (conf_load(&d->conf, path, 1) < 0) {
-		cli_fail("%s", d->conf.error);
+		log_error("%s", d->conf.error);
 		goto out;
 	}
 	if (!d->conf.have_tun_prefix || d->conf.nlisten == 0) {
-		cli_fail("%s: mt6d server needs [server] tunnel_prefix and [dht] listen", path);
+		log_error("%s: mt6d server needs [server] tunnel_prefix and [dht] listen", path);
 		goto out;
 	}
 	if (!d->conf.state_file[0])
@@ -780,7 +816,7 @@ int cmd_server(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	d->loop = ev_default_loop(EVFLAG_AUTO);
 	if (!d->loop) {
-		cli_fail("cannot start the event loop");
+		log_error("cannot start the event loop");
 		goto out;
 	}
 	ret = setup(d, priv) < 0 ? 1 : 0;

@@ -32,7 +32,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
-#include "sessd.h"
+#include "log.h"
 
 #define STATE_MAX_LINES 65536
 
@@ -102,7 +102,7 @@ void state_free(struct state *st)
 	memset(st, 0, sizeof(*st));
 }
 
-int state_write(const struct state *st)
+int state_write(struct state *st)
 {
 	char tmp[4096], a[INET6_ADDRSTRLEN];
 	FILE *f;
@@ -112,18 +112,19 @@ int state_write(const struct state *st)
 		return -ENAMETOOLONG;
 	/* a fresh file: nothing planted at PATH.tmp is followed or reused */
 	if (unlink(tmp) < 0 && errno != ENOENT)
-		return -errno;
+		return st->err = -errno;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return -errno;
+		return st->err = -errno;
 	/* 0600, or stricter by the umask; no fchmod: the seccomp filter after
 	 * the privilege drop has none (privdrop.c) */
 	if (!(f = fdopen(fd, "w"))) {
 		ret = -errno;
 		close(fd);
 		unlink(tmp);
-		return ret;
+		return st->err = ret;
 	}
+	errno = 0;
 	fprintf(f, "mt6d-state 1 pid %ld\n", (long)getpid());
 	for (size_t i = 0; i < st->n; i++) {
 		const struct state_item *it = &st->items[i];
@@ -135,15 +136,16 @@ int state_write(const struct state *st)
 		                                      : "route-local",
 		        it->ifname, a, it->plen);
 	}
+	/* A full disk shows here (ENOSPC), not at fopen. */
 	if (fflush(f) != 0 || ferror(f))
-		ret = -EIO;
+		ret = errno ? -errno : -EIO;
 	if (fclose(f) != 0 && !ret)
 		ret = -errno;
 	if (!ret && rename(tmp, st->path) < 0)
 		ret = -errno;
 	if (ret)
 		unlink(tmp);
-	return ret;
+	return st->err = ret;
 }
 
 static bool same(const struct state_item *x, const struct state_item *y)
@@ -253,8 +255,8 @@ static const char *parse_line(char *line, const struct state_allow *allow, struc
 	return "unknown kind";
 }
 
-int state_load(const char *path, const struct state_allow *allow, const char *who,
-               struct state_item **items, size_t *n, long *pid, unsigned *refused)
+int state_load(const char *path, const struct state_allow *allow, struct state_item **items,
+               size_t *n, long *pid, unsigned *refused)
 {
 	char line[256], err[256];
 	struct state_item *v = NULL;
@@ -269,7 +271,7 @@ int state_load(const char *path, const struct state_allow *allow, const char *wh
 	*refused = 0;
 	ret = state_check_dir(path, allow, err, sizeof(err));
 	if (ret < 0) {
-		sessd_log(who, "state file `%s' not read: %s", path, err);
+		log_warn("state file `%s' not read: %s", path, err);
 		return ret;
 	}
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -278,7 +280,7 @@ int state_load(const char *path, const struct state_allow *allow, const char *wh
 		if (ret == -ENOENT)
 			return 0;
 		if (ret == -ELOOP)
-			sessd_log(who, "state file `%s' is a symbolic link: not followed", path);
+			log_warn("state file `%s' is a symbolic link: not followed", path);
 		return ret;
 	}
 	if (fstat(fd, &sb) < 0) {
@@ -288,10 +290,9 @@ int state_load(const char *path, const struct state_allow *allow, const char *wh
 	}
 	if (!S_ISREG(sb.st_mode) || (sb.st_uid != geteuid() && sb.st_uid != allowed_uid(allow)) ||
 	    (sb.st_mode & (S_IWGRP | S_IWOTH))) {
-		sessd_log(who,
-		          "state file `%s' not read: not a regular file of ours (or the daemon's "
-		          "user's) that nobody else may write (uid %ld, mode %04o)",
-		          path, (long)sb.st_uid, (unsigned)(sb.st_mode & 07777));
+		log_warn("state file `%s' not read: not a regular file of ours (or the daemon's "
+		         "user's) that nobody else may write (uid %ld, mode %04o)",
+		         path, (long)sb.st_uid, (unsigned)(sb.st_mode & 07777));
 		close(fd);
 		return -EPERM;
 	}
@@ -302,7 +303,7 @@ int state_load(const char *path, const struct state_allow *allow, const char *wh
 		return ret;
 	}
 	if (!fgets(line, sizeof(line), f) || sscanf(line, "mt6d-state 1 pid %ld", pid) != 1) {
-		sessd_log(who, "state file `%s' line 1: not `mt6d-state 1 pid N'", path);
+		log_warn("state file `%s' line 1: not `mt6d-state 1 pid N'", path);
 		fclose(f);
 		return -EINVAL;
 	}
@@ -348,23 +349,21 @@ int state_load(const char *path, const struct state_allow *allow, const char *wh
 		for (char *c = line; *c; c++)
 			if (*c < 0x20 || *c > 0x7e)
 				*c = '?';
-		sessd_log(who, "state file `%s' line %zu refused (%s): `%.80s'", path, lineno, why,
-		          line);
+		log_warn("state file `%s' line %zu refused (%s): `%.80s'", path, lineno, why, line);
 	}
 	fclose(f);
 	*items = v;
 	return 0;
 }
 
-int state_recover(const char *path, struct nl *nl, long *pid, const struct state_allow *allow,
-                  const char *who)
+int state_recover(const char *path, struct nl *nl, long *pid, const struct state_allow *allow)
 {
 	struct state_item *items;
 	size_t n;
 	unsigned refused;
 	int done = 0, ret;
 
-	ret = state_load(path, allow, who, &items, &n, pid, &refused);
+	ret = state_load(path, allow, &items, &n, pid, &refused);
 	if (ret < 0)
 		return ret;
 	for (size_t i = 0; i < n; i++) {
@@ -389,7 +388,7 @@ int state_recover(const char *path, struct nl *nl, long *pid, const struct state
 	}
 	free(items);
 	if (refused)
-		sessd_log(who, "state file `%s': %u line(s) refused, left alone", path, refused);
+		log_warn("state file `%s': %u line(s) refused, left alone", path, refused);
 	unlink(path);
 	return done;
 }

@@ -49,6 +49,7 @@
 #include "conf.h"
 #include "daemon.h"
 #include "datapath.h"
+#include "log.h"
 #include "privdrop.h"
 #include "mt6d/tunnel.h"
 
@@ -70,7 +71,6 @@ struct tund {
 	int tun_fd;
 	unsigned tun_ifindex, uplink_ifindex, lo_ifindex;
 	bool local_route;
-	bool verbose;
 	ev_io tun_w, sock_w[MT6D_TUN_SLOTS];
 	ev_timer rot_w;
 	ev_signal sig_int, sig_term, sig_usr1;
@@ -92,10 +92,10 @@ static int cfg_load(struct conf_tunnel *t, const char *path)
 	int ret;
 
 	if (!c)
-		return cli_fail("out of memory"), -1;
+		return log_error("out of memory"), -1;
 	ret = conf_load(c, path, CONF_TUNNEL);
 	if (ret < 0)
-		cli_fail("%s", c->error);
+		log_error("%s", c->error);
 	else
 		*t = c->tunnel;
 	sodium_memzero(c, sizeof(*c));
@@ -127,14 +127,13 @@ static void print_stats(const struct tund *d)
 {
 	const struct mt6d_tun_stats *s = &d->sess.stats;
 
-	fprintf(stderr,
-	        "mt6d tunnel: stats tx_packets=%" PRIu64 " tx_bytes=%" PRIu64 " rx_packets=%" PRIu64
-	        " rx_bytes=%" PRIu64 " rx_truncated=%" PRIu64 " rx_forged=%" PRIu64
-	        " rx_replayed=%" PRIu64 " rx_bad_inner=%" PRIu64 " rx_no_session=%" PRIu64
-	        " tx_errors=%" PRIu64 " rotations=%" PRIu64 "\n",
-	        s->tx_packets, s->tx_bytes, s->rx_packets, s->rx_bytes, s->rx_truncated,
-	        s->rx_forged, s->rx_replayed, s->rx_bad_inner, s->rx_no_session, s->tx_errors,
-	        s->rotations);
+	log_info("stats tx_packets=%" PRIu64 " tx_bytes=%" PRIu64 " rx_packets=%" PRIu64
+	         " rx_bytes=%" PRIu64 " rx_truncated=%" PRIu64 " rx_forged=%" PRIu64
+	         " rx_replayed=%" PRIu64 " rx_bad_inner=%" PRIu64 " rx_no_session=%" PRIu64
+	         " tx_errors=%" PRIu64 " rotations=%" PRIu64,
+	         s->tx_packets, s->tx_bytes, s->rx_packets, s->rx_bytes, s->rx_truncated,
+	         s->rx_forged, s->rx_replayed, s->rx_bad_inner, s->rx_no_session, s->tx_errors,
+	         s->rotations);
 }
 
 /* ---- data path (the library's bursts, datapath.c's I/O) ---- */
@@ -168,7 +167,7 @@ static void on_tun(struct ev_loop *loop, ev_io *w, int revents)
 		if (mt6d_burst_seal(s, d->rbuf + DP_VNET_LEN, (size_t)n, &off, &d->tx) > 0) {
 			struct mt6d_tx tx = {.from = &sl->local,
 			                     .to = &sl->remote,
-			                     .fd = sl->fd,
+			                     .slot = sl,
 			                     .p = d->tx.buf,
 			                     .n = d->tx.n,
 			                     .stride = d->tx.stride,
@@ -226,8 +225,9 @@ static void on_udp(struct ev_loop *loop, ev_io *w, int revents)
 		/* A GRO batch: consecutive segments of one TCP burst are
 		 * joined again for the TUN device. */
 		mt6d_batch_each(d->ubuf, (size_t)n, gso, rx_one, &b);
-		mt6d_rx_flush(&d->rx);
 	}
+	/* Coalesced across the reads of this wakeup: one session only. */
+	mt6d_rx_flush(&d->rx);
 }
 
 /* ---- rotation ---- */
@@ -251,8 +251,8 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 		if (d->cfg.mode == CONF_TUN_BIND) {
 			ret = nl_addr(d->nl, false, d->uplink_ifindex, sl->local.addr, 128, false);
 			if (ret < 0 && ret != -EADDRNOTAVAIL)
-				fprintf(stderr, "mt6d tunnel: removing %s: %s\n",
-				        ep_str(e1, sizeof(e1), &sl->local), strerror(-ret));
+				log_info("removing %s: %s", ep_str(e1, sizeof(e1), &sl->local),
+				         strerror(-ret));
 			state_del(&d->st, &it);
 		}
 		return;
@@ -262,8 +262,8 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 		if (ret == 0)
 			ret = nl_addr(d->nl, true, d->uplink_ifindex, sl->local.addr, 128, true);
 		if (ret < 0 && ret != -EEXIST) {
-			fprintf(stderr, "mt6d tunnel: adding %s to %s: %s\n",
-			        ep_str(e1, sizeof(e1), &sl->local), d->cfg.uplink, strerror(-ret));
+			log_info("adding %s to %s: %s", ep_str(e1, sizeof(e1), &sl->local),
+			         d->cfg.uplink, strerror(-ret));
 			d->fatal = ret;
 			ev_break(d->loop, EVBREAK_ALL);
 			return;
@@ -271,8 +271,7 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 	}
 	ret = dp_slot_socket(&sl->local);
 	if (ret < 0) {
-		fprintf(stderr, "mt6d tunnel: socket on %s: %s\n",
-		        ep_str(e1, sizeof(e1), &sl->local), strerror(-ret));
+		log_info("socket on %s: %s", ep_str(e1, sizeof(e1), &sl->local), strerror(-ret));
 		d->fatal = ret;
 		ev_break(d->loop, EVBREAK_ALL);
 		return;
@@ -281,9 +280,9 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 	ev_io_init(&d->sock_w[idx], on_udp, sl->fd, EV_READ);
 	d->sock_w[idx].data = d;
 	ev_io_start(d->loop, &d->sock_w[idx]);
-	if (d->verbose)
-		fprintf(stderr, "mt6d tunnel: slot %" PRIu64 " local %s remote %s\n", sl->slot,
-		        ep_str(e1, sizeof(e1), &sl->local), ep_str(e2, sizeof(e2), &sl->remote));
+	if (log_verbose())
+		log_debug("slot %" PRIu64 " local %s remote %s", sl->slot,
+		          ep_str(e1, sizeof(e1), &sl->local), ep_str(e2, sizeof(e2), &sl->remote));
 }
 
 static void on_rotate(struct ev_loop *loop, ev_timer *w, int revents)
@@ -294,8 +293,7 @@ static void on_rotate(struct ev_loop *loop, ev_timer *w, int revents)
 
 	ret = mt6d_tun_session_rotate(d->table, &d->sess, slot, on_slot, d);
 	if (ret < 0)
-		fprintf(stderr, "mt6d tunnel: rotating to slot %" PRIu64 ": %s\n", slot,
-		        strerror(-ret));
+		log_warn("rotating to slot %" PRIu64 ": %s", slot, strerror(-ret));
 	/* 1 ms past the edge so the clock reads the new slot when it fires. */
 	ev_timer_set(w, (double)((slot + 1) * d->cfg.rot_ms - ms + 1) / 1000.0, 0.);
 	ev_timer_start(loop, w);
@@ -309,7 +307,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 		print_stats(d);
 		return;
 	}
-	fprintf(stderr, "mt6d tunnel: %s, cleaning up\n", strsignal(w->signum));
+	log_info("%s, cleaning up", strsignal(w->signum));
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -346,48 +344,48 @@ static int setup(struct tund *d)
 
 	ret = nl_open(&d->nl);
 	if (ret < 0)
-		return cli_fail("netlink: %s", strerror(-ret)), ret;
+		return log_error("netlink: %s", strerror(-ret)), ret;
 	ret = check_previous(c->state_file);
 	if (ret < 0)
-		return cli_fail("state file `%s' belongs to a running mt6d", c->state_file), ret;
+		return log_error("state file `%s' belongs to a running mt6d", c->state_file), ret;
 	ret = state_recover(c->state_file, d->nl, &oldpid,
-	                    &(struct state_allow){.uplink = c->uplink, .user = c->user}, "tunnel");
+	                    &(struct state_allow){.uplink = c->uplink, .user = c->user});
 	if (ret < 0)
-		return cli_fail("state file `%s': %s", c->state_file, strerror(-ret)), ret;
+		return log_error("state file `%s': %s", c->state_file, strerror(-ret)), ret;
 	if (ret > 0)
-		fprintf(stderr, "mt6d tunnel: removed %d item(s) left by pid %ld (state file %s)\n",
-		        ret, oldpid, c->state_file);
+		log_info("removed %d item(s) left by pid %ld (state file %s)", ret, oldpid,
+		         c->state_file);
 	ret = state_init(&d->st, c->state_file);
 	if (ret < 0)
 		return ret;
 	d->have_state = true;
 	ret = state_write(&d->st);
 	if (ret < 0)
-		return cli_fail("state file `%s': %s", c->state_file, strerror(-ret)), ret;
+		return log_error("state file `%s': %s", c->state_file, strerror(-ret)), ret;
 
 	if (c->mode == CONF_TUN_BIND) {
 		d->uplink_ifindex = if_nametoindex(c->uplink);
 		if (!d->uplink_ifindex)
-			return cli_fail("uplink `%s': %s", c->uplink, strerror(errno)), -ENODEV;
+			return log_error("uplink `%s': %s", c->uplink, strerror(errno)), -ENODEV;
 	}
 	d->tun_fd = dp_tun_open(c->name);
 	if (d->tun_fd < 0)
-		return cli_fail("TUN device `%s': %s", c->name, strerror(-d->tun_fd)), d->tun_fd;
+		return log_error("TUN device `%s': %s", c->name, strerror(-d->tun_fd)), d->tun_fd;
 	d->tun_ifindex = if_nametoindex(c->name);
 	ret = nl_link_up(d->nl, d->tun_ifindex, c->mtu);
 	if (ret < 0)
-		return cli_fail("%s: link up, MTU %u: %s", c->name, c->mtu, strerror(-ret)), ret;
+		return log_error("%s: link up, MTU %u: %s", c->name, c->mtu, strerror(-ret)), ret;
 	for (size_t i = 0; i < c->naddrs; i++) {
 		ret = nl_addr(d->nl, true, d->tun_ifindex, c->addrs[i].addr, c->addrs[i].plen,
 		              false);
 		if (ret < 0)
-			return cli_fail("%s: adding address: %s", c->name, strerror(-ret)), ret;
+			return log_error("%s: adding address: %s", c->name, strerror(-ret)), ret;
 	}
 	for (size_t i = 0; i < c->nroutes; i++) {
 		ret = nl_route(d->nl, true, false, d->tun_ifindex, c->routes[i].addr,
 		               c->routes[i].plen);
 		if (ret < 0 && ret != -EEXIST)
-			return cli_fail("%s: adding route: %s", c->name, strerror(-ret)), ret;
+			return log_error("%s: adding route: %s", c->name, strerror(-ret)), ret;
 	}
 	if (c->mode == CONF_TUN_ROUTED) {
 		struct state_item it = {.kind = STATE_ROUTE_LOCAL, .plen = 64, .ifname = "lo"};
@@ -398,7 +396,7 @@ static int setup(struct tund *d)
 		if (ret == 0)
 			ret = nl_route(d->nl, true, true, d->lo_ifindex, it.addr, 64);
 		if (ret < 0)
-			return cli_fail("local route for the /64 on lo: %s", strerror(-ret)), ret;
+			return log_error("local route for the /64 on lo: %s", strerror(-ret)), ret;
 		d->local_route = true;
 	}
 
@@ -439,8 +437,8 @@ static int setup(struct tund *d)
 	ev_signal_start(d->loop, &d->sig_int);
 	ev_signal_start(d->loop, &d->sig_term);
 	ev_signal_start(d->loop, &d->sig_usr1);
-	fprintf(stderr, "mt6d tunnel: %s up, %s mode, rotation %u ms\n", c->name,
-	        c->mode == CONF_TUN_BIND ? "bind" : "routed", c->rot_ms);
+	log_info("%s up, %s mode, rotation %u ms", c->name,
+	         c->mode == CONF_TUN_BIND ? "bind" : "routed", c->rot_ms);
 	return 0;
 }
 
@@ -486,18 +484,18 @@ int cmd_tunnel(int argc, char **argv)
 
 	if (ret)
 		return ret < 0 ? 0 : ret;
+	log_init("tunnel", verbose);
 	ret = 1;
 	d = calloc(1, sizeof(*d));
 	if (!d)
-		return cli_fail("out of memory");
+		return log_error("out of memory"), 1;
 	d->tun_fd = -1;
 	dp_init(&d->dp);
-	d->verbose = verbose;
 	if (cfg_load(&d->cfg, path) < 0)
 		goto out;
 	d->loop = ev_default_loop(EVFLAG_AUTO);
 	if (!d->loop) {
-		cli_fail("cannot start the event loop");
+		log_error("cannot start the event loop");
 		goto out;
 	}
 	if (setup(d) < 0 || privdrop("tunnel", d->cfg.user,

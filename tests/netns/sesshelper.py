@@ -34,6 +34,7 @@ import base64
 import hashlib
 import ipaddress
 import os
+import signal
 import socket
 import struct
 import sys
@@ -268,4 +269,11 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    # Ctrl-C ends any command at once and quietly, even when this process
+    # was started with SIGINT ignored (a shell's background job): the demo
+    # runs `watch` in the foreground and must stop with it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        sys.exit(main(sys.argv))
+    except KeyboardInterrupt:
+        sys.exit(130)

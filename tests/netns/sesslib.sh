@@ -21,7 +21,8 @@
 # with prefix = auto), UNDERLAY="1" (client 1 in underlay mode),
 # PRIV_USER=NAME (every daemon gets `user = NAME`: it drops to that user
 # after set-up, docs/privdrop.md; $TMP is then owned by that user, so state
-# files can be rewritten, and check_dropped tells whether it held).
+# files can be rewritten, and check_dropped tells whether it held), STATE_DIR
+# (where the daemons' state files are; $TMP).
 set -euo pipefail
 
 MT6D=$(readlink -f "$1")
@@ -40,6 +41,7 @@ ROT=${ROT:-1000}
 PERIOD=${PERIOD:-900}
 SWARM_ADDR=${SWARM_ADDR:-2001:db8:d::1}
 NS_ALL=()
+MOUNTS=() # file systems mounted under $TMP, unmounted by cleanup
 PIDS=()
 DAEMONS=()
 
@@ -59,16 +61,19 @@ cleanup() {
 	done
 	wait 2>/dev/null
 	for n in "${NS_ALL[@]}"; do ip netns del "$n" 2>/dev/null; done
+	for m in "${MOUNTS[@]}"; do umount "$m" 2>/dev/null; done
 	# The logs of a failure; not of an interruption (Ctrl-C, SIGTERM).
-	if [ $rc -ne 0 ] && [ $rc -ne 143 ]; then
+	if [ $rc -ne 0 ] && [ $rc -ne 130 ] && [ $rc -ne 143 ]; then
 		for f in "$TMP"/*.log; do [ -f "$f" ] && { echo "== $f"; tail -40 "$f"; }; done
 	fi
-	rm -rf "$TMP"
+	[ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
 	echo "exit status $rc"
 	exit $rc
 }
 trap cleanup EXIT
-trap 'echo terminated; exit 143' TERM INT
+# The shell's conventions: 128 + the signal's number (Ctrl-C is SIGINT, 130).
+trap 'echo terminated; exit 143' TERM
+trap 'echo interrupted; exit 130' INT
 
 cns() { echo "mt6d-$ID-c$1"; }
 
@@ -175,7 +180,7 @@ rotation_ms = $ROT
 transport = bep44
 idle_timeout = ${IDLE:-30}
 keepalive = ${KEEPALIVE:-2}
-state_file = $TMP/server.state
+state_file = ${STATE_DIR:-$TMP}/server.state
 $([ -z "${PRIV_USER:-}" ] || echo "user = $PRIV_USER")
 ${SERVER_EXTRA:-}
 
@@ -205,7 +210,7 @@ period = $PERIOD
 transport = bep44
 keepalive = ${KEEPALIVE:-2}
 lookup_timeout = 10
-state_file = $TMP/c$i.state
+state_file = ${STATE_DIR:-$TMP}/c$i.state
 $([ -z "${PRIV_USER:-}" ] || echo "user = $PRIV_USER")
 
 [dht]

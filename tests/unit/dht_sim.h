@@ -9,6 +9,7 @@
 #define DHT_SIM_H
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,10 @@ struct sim {
 	struct sim_pkt raw[64]; /* received by the raw endpoint */
 	int nraw;
 	uint64_t delivered;
+	/* a node's socket takes at most sndbuf[i] datagrams per 10 ms step
+	 * (0: no limit); the rest get EAGAIN, counted in eagain */
+	unsigned sndbuf[SIM_MAX], sent_in_step[SIM_MAX];
+	uint64_t eagain;
 };
 
 static inline struct sockaddr_in sim_addr(uint16_t port)
@@ -79,7 +84,13 @@ static inline int sim_send(void *ctx, const uint8_t *buf, size_t len, const stru
 {
 	struct sim_ep *ep = ctx;
 	const struct sockaddr_in *sin = (const struct sockaddr_in *)to;
+	int i = ep->port - SIM_BASE;
 	(void)tolen;
+	if (ep->sim->sndbuf[i] && ep->sim->sent_in_step[i] >= ep->sim->sndbuf[i]) {
+		ep->sim->eagain++;
+		return -EAGAIN;
+	}
+	ep->sim->sent_in_step[i]++;
 	sim_enqueue(ep->sim, ep->port, ntohs(sin->sin_port), buf, len);
 	return 0;
 }
@@ -112,6 +123,7 @@ static inline void sim_run(struct sim *s, uint64_t ms)
 	while (s->now < end) {
 		sim_deliver(s);
 		s->now += 10;
+		memset(s->sent_in_step, 0, sizeof(s->sent_in_step));
 		for (int i = 0; i < s->n; i++)
 			if (!s->down[i])
 				mt6d_dht_tick(s->node[i], s->now);

@@ -122,8 +122,9 @@ static void test_stuck_peers(void **state)
 	pthread_join(p.th, NULL);
 
 	assert_int_equal(p.answers, 5);
-	/* A blocking implementation waits 1 s per silent peer (issue 15). */
-	assert_true(p.max_gap < 0.5);
+	/* A blocking implementation waits 1 s per silent peer (issue 15); a loaded
+	 * machine may delay one tick, not by a second. */
+	assert_true(p.max_gap < 0.9);
 	assert_int_equal(c.st.subscribers_dropped, 1);
 	assert_int_equal(c.st.timeouts, 10 + 10 + 1);
 	assert_int_equal(c.nconns, 0);

@@ -19,7 +19,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "dht/node.h"
+#include "dht/internal.h"
 #include "dht_sim.h"
 #include "core/internal.h"
 #include "dht/krpc.h"
@@ -146,13 +146,13 @@ static void test_swarm_ops(void **state)
 
 	randombytes_buf(ih, sizeof(ih));
 	memset(&d, 0, sizeof(d));
-	assert_int_equal(mt6d_dht_announce(s->node[5], ih, ports, 3, on_done, &d, s->now), 0);
+	assert_true(mt6d_dht_announce(s->node[5], ih, ports, 3, on_done, &d, s->now) > 0);
 	wait_done(s, &d);
 	assert_int_equal(d.status, 0);
 	assert_true(d.stored_on >= 6);
 
 	memset(&d, 0, sizeof(d));
-	assert_int_equal(mt6d_dht_get_peers(s->node[30], ih, on_done, &d, s->now), 0);
+	assert_true(mt6d_dht_get_peers(s->node[30], ih, on_done, &d, s->now) > 0);
 	wait_done(s, &d);
 	assert_int_equal(d.status, 0);
 	assert_int_equal(d.npeers, 3);
@@ -163,14 +163,13 @@ static void test_swarm_ops(void **state)
 
 	/* immutable */
 	memset(&d, 0, sizeof(d));
-	assert_int_equal(mt6d_dht_put_immutable(s->node[7], (const uint8_t *)"12:Hello World!", 15,
-	                                        on_done, &d, s->now),
-	                 0);
+	assert_true(mt6d_dht_put_immutable(s->node[7], (const uint8_t *)"12:Hello World!", 15,
+	                                   on_done, &d, s->now) > 0);
 	wait_done(s, &d);
 	assert_true(d.stored_on >= 6);
 	memset(&d, 0, sizeof(d));
 	hex(ih, 20, "e5f96f6f38320f0f33959cb4d3d656452117aadb");
-	assert_int_equal(mt6d_dht_get(s->node[33], ih, NULL, NULL, 0, on_done, &d, s->now), 0);
+	assert_true(mt6d_dht_get(s->node[33], ih, NULL, NULL, 0, on_done, &d, s->now) > 0);
 	wait_done(s, &d);
 	assert_int_equal(d.status, 0);
 	assert_int_equal(d.vlen, 15);
@@ -180,38 +179,33 @@ static void test_swarm_ops(void **state)
 	memset(seed, 7, sizeof(seed));
 	crypto_sign_seed_keypair(pk, sk, seed);
 	memset(&d, 0, sizeof(d));
-	assert_int_equal(mt6d_dht_put_mutable(s->node[8], sk, (const uint8_t *)"salt", 4,
-	                                      (const uint8_t *)"3:one", 5, 5, on_done, &d, s->now),
-	                 0);
+	assert_true(mt6d_dht_put_mutable(s->node[8], sk, (const uint8_t *)"salt", 4,
+	                                 (const uint8_t *)"3:one", 5, 5, on_done, &d, s->now) > 0);
 	wait_done(s, &d);
 	assert_true(d.stored_on >= 6);
 	memset(&d, 0, sizeof(d));
-	assert_int_equal(mt6d_dht_put_mutable(s->node[9], sk, (const uint8_t *)"salt", 4,
-	                                      (const uint8_t *)"3:two", 5, 6, on_done, &d, s->now),
-	                 0);
+	assert_true(mt6d_dht_put_mutable(s->node[9], sk, (const uint8_t *)"salt", 4,
+	                                 (const uint8_t *)"3:two", 5, 6, on_done, &d, s->now) > 0);
 	wait_done(s, &d);
 	assert_true(d.stored_on >= 6);
 	memset(&d, 0, sizeof(d));
-	assert_int_equal(mt6d_dht_put_mutable(s->node[10], sk, (const uint8_t *)"salt", 4,
-	                                      (const uint8_t *)"3:old", 5, 4, on_done, &d, s->now),
-	                 0);
+	assert_true(mt6d_dht_put_mutable(s->node[10], sk, (const uint8_t *)"salt", 4,
+	                                 (const uint8_t *)"3:old", 5, 4, on_done, &d, s->now) > 0);
 	wait_done(s, &d);
 	/* 302 from every node that holds seq 6; the putter of seq 6 itself
 	 * may be among the closest now and hold nothing */
 	assert_true(d.stored_on <= 1);
 	memset(&d, 0, sizeof(d));
-	assert_int_equal(
-	        mt6d_dht_get(s->node[21], ih, pk, (const uint8_t *)"salt", 4, on_done, &d, s->now),
-	        0);
+	assert_true(mt6d_dht_get(s->node[21], ih, pk, (const uint8_t *)"salt", 4, on_done, &d,
+	                         s->now) > 0);
 	wait_done(s, &d);
 	assert_int_equal(d.status, 0);
 	assert_int_equal(d.seq, 6);
 	assert_memory_equal(d.v, "3:two", 5);
 	/* the wrong salt finds nothing */
 	memset(&d, 0, sizeof(d));
-	assert_int_equal(mt6d_dht_get(s->node[21], ih, pk, (const uint8_t *)"pepper", 6, on_done,
-	                              &d, s->now),
-	                 0);
+	assert_true(mt6d_dht_get(s->node[21], ih, pk, (const uint8_t *)"pepper", 6, on_done, &d,
+	                         s->now) > 0);
 	wait_done(s, &d);
 	assert_int_equal(d.status, -ENOENT);
 	sim_free(s);
@@ -669,6 +663,149 @@ static void test_api_args(void **state)
 	sim_free(s);
 }
 
+/* Cancel: the callback of a cancelled operation never comes, whether the
+ * operation was running or had finished with its callback still due;
+ * callbacks never run inside the call that started the operation, and a
+ * callback may cancel another operation. */
+struct canceller {
+	struct mt6d_dht *dht;
+	int victim;
+	int calls;
+};
+
+static void cancel_other(void *arg, const struct mt6d_dht_result *r)
+{
+	struct canceller *c = arg;
+	(void)r;
+	c->calls++;
+	assert_int_equal(mt6d_dht_cancel(c->dht, c->victim), 0);
+}
+
+static void test_cancel(void **state)
+{
+	struct sim *s = sim_swarm(40, 10000);
+	struct mt6d_dht_config cfg = {.ipv4 = true};
+	struct mt6d_dht_stats st;
+	struct mt6d_dht *lonely;
+	struct done d = {0}, v = {0};
+	struct canceller c = {0};
+	uint8_t ih[20];
+	int id, id2;
+	(void)state;
+
+	/* a running lookup */
+	randombytes_buf(ih, sizeof(ih));
+	id = mt6d_dht_get_peers(s->node[3], ih, on_done, &d, s->now);
+	assert_true(id > 0);
+	mt6d_dht_get_stats(s->node[3], &st);
+	assert_true(st.requests_pending > 0);
+	assert_int_equal(mt6d_dht_cancel(s->node[3], id), 0);
+	assert_int_equal(mt6d_dht_cancel(s->node[3], id), -ENOENT);
+	sim_run(s, 35000); /* past every timeout and DHT_OP_MAX_MS */
+	assert_false(d.called);
+	mt6d_dht_get_stats(s->node[3], &st);
+	assert_int_equal(st.ops_active, 0);
+	/* a store phase in flight (a slow socket: 2 datagrams per step) */
+	s->sndbuf[4] = 2;
+	id = mt6d_dht_announce(s->node[4], ih, (const uint16_t[]){1234}, 1, on_done, &d, s->now);
+	assert_true(id > 0);
+	for (int i = 0; i < 400; i++) {
+		sim_run(s, 10);
+		if (s->node[4]->ops && s->node[4]->ops->storing)
+			break;
+	}
+	assert_true(s->node[4]->ops && s->node[4]->ops->storing);
+	assert_int_equal(mt6d_dht_cancel(s->node[4], id), 0);
+	sim_run(s, 5000);
+	assert_false(d.called);
+	s->sndbuf[4] = 0;
+
+	/* finished at once (nobody to ask), callback still due */
+	lonely = sim_add(s, &cfg);
+	id = mt6d_dht_get_peers(lonely, ih, on_done, &d, s->now);
+	assert_true(id > 0);
+	assert_false(d.called); /* not from inside the starting call */
+	assert_int_equal(mt6d_dht_cancel(lonely, id), 0);
+	mt6d_dht_tick(lonely, s->now);
+	assert_false(d.called);
+	/* not cancelled: the next tick brings it */
+	id = mt6d_dht_get_peers(lonely, ih, on_done, &d, s->now);
+	assert_false(d.called);
+	mt6d_dht_tick(lonely, s->now);
+	assert_true(d.called);
+	assert_int_equal(d.status, -EHOSTUNREACH);
+	assert_int_equal(mt6d_dht_cancel(lonely, id), -ENOENT);
+
+	/* one callback cancels the other operation, due in the same tick */
+	c.dht = lonely;
+	id = mt6d_dht_get_peers(lonely, ih, cancel_other, &c, s->now);
+	id2 = mt6d_dht_get_peers(lonely, ih, on_done, &v, s->now);
+	assert_true(id > 0 && id2 > 0 && id != id2);
+	c.victim = id2;
+	mt6d_dht_tick(lonely, s->now);
+	assert_int_equal(c.calls, 1);
+	assert_false(v.called);
+	sim_free(s);
+}
+
+/* A socket that is full (EAGAIN) loses nothing: a port-stuffing announce
+ * of 85 ports through a socket that takes 10 datagrams per 10 ms arrives
+ * whole on every node that stores it, in order, and is read back whole. */
+struct count {
+	bool called;
+	int status;
+	size_t npeers;
+	uint16_t ports[256];
+};
+
+static void on_count(void *arg, const struct mt6d_dht_result *r)
+{
+	struct count *c = arg;
+	c->called = true;
+	c->status = r->status;
+	c->npeers = r->npeers;
+	for (size_t i = 0; i < r->npeers && i < 256; i++)
+		c->ports[i] = r->peers[i].port;
+}
+
+static void test_send_queue(void **state)
+{
+	struct sim *s = sim_swarm(40, 10000);
+	struct mt6d_dht_stats st;
+	struct done d = {0};
+	struct count c = {0};
+	uint16_t ports[85];
+	uint8_t ih[20];
+	(void)state;
+
+	for (int i = 0; i < 85; i++)
+		ports[i] = (uint16_t)((i + 1) << 8 | (uint8_t)(i * 7));
+	randombytes_buf(ih, sizeof(ih));
+	s->sndbuf[5] = 10;
+	assert_true(mt6d_dht_announce(s->node[5], ih, ports, 85, on_done, &d, s->now) > 0);
+	wait_done(s, &d);
+	assert_int_equal(d.status, 0);
+	assert_true(d.stored_on >= 6); /* every port acknowledged by each */
+	mt6d_dht_get_stats(s->node[5], &st);
+	assert_true(s->eagain > 0);
+	assert_true(st.tx_queued >= 8 * 85 - 10);
+	assert_true(st.txq_max > 10);
+	assert_int_equal(st.tx_dropped, 0);
+	assert_int_equal(st.tx_errors, 0);
+	assert_int_equal(mt6d_dht_tx_queued(s->node[5]), 0);
+
+	s->sndbuf[5] = 0;
+	assert_true(mt6d_dht_get_peers(s->node[30], ih, on_count, &c, s->now) > 0);
+	for (int i = 0; i < 4000 && !c.called; i++)
+		sim_run(s, 10);
+	assert_true(c.called);
+	assert_int_equal(c.status, 0);
+	assert_int_equal(c.npeers, 85);
+	for (int i = 0; i < 85; i++)
+		assert_int_equal(c.ports[i], ports[i]);
+	sim_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -678,7 +815,8 @@ int main(void)
 	        cmocka_unit_test(test_put_rules),      cmocka_unit_test(test_read_only),
 	        cmocka_unit_test(test_state_file),     cmocka_unit_test(test_garbage),
 	        cmocka_unit_test(test_placement),      cmocka_unit_test(test_bep42_adopt),
-	        cmocka_unit_test(test_api_args),
+	        cmocka_unit_test(test_api_args),       cmocka_unit_test(test_cancel),
+	        cmocka_unit_test(test_send_queue),
 	};
 	if (mt6d_init() < 0)
 		return 1;

@@ -16,22 +16,7 @@
 #include <sodium.h>
 
 #include "mt6d/tunnel.h"
-
-/* The reference: RFC 1071 one 16-bit word at a time, pseudo-header by hand. */
-static uint16_t naive_tcp6(const uint8_t *ip, size_t len)
-{
-	uint32_t sum = 0;
-	size_t tl = len - 40;
-
-	for (size_t i = 8; i < 40; i += 2)
-		sum += (uint32_t)(ip[i] << 8 | ip[i + 1]);
-	sum += (uint32_t)(tl >> 16) + (uint32_t)(tl & 0xffff) + 6;
-	for (size_t i = 0; i < tl; i += 2)
-		sum += (uint32_t)(ip[40 + i] << 8 | (i + 1 < tl ? ip[40 + i + 1] : 0));
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum; /* 0xffff when the stored checksum is right */
-}
+#include "tcp6_ref.h"
 
 static size_t make_packet(uint8_t *p, size_t payload, uint8_t flags)
 {

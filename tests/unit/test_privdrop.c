@@ -19,6 +19,7 @@
 #include <cmocka.h>
 #include <linux/if_ether.h>
 
+#include "log.h"
 #include "privdrop.h"
 
 /* Run fn in a child with stderr into a pipe; its exit status, and what it
@@ -145,6 +146,7 @@ static void no_user(void)
 
 static void bad_users(void)
 {
+	log_init("test", false); /* the daemon does this before it drops */
 	if (privdrop("test", "root", NULL) != -1)
 		_exit(4);
 	if (privdrop("test", "no-such-user-mt6d-test", NULL) != -1)
@@ -158,8 +160,8 @@ static void test_privdrop_args(void **state)
 	assert_int_equal(in_child(no_user, out, sizeof(out)), 0);
 	assert_string_equal(out, "");
 	assert_int_equal(in_child(bad_users, out, sizeof(out)), 0);
-	assert_non_null(strstr(out, "mt6d test: user `root' is root"));
-	assert_non_null(strstr(out, "mt6d test: user `no-such-user-mt6d-test': "));
+	assert_non_null(strstr(out, "mt6d test: error: user `root' is root"));
+	assert_non_null(strstr(out, "mt6d test: error: user `no-such-user-mt6d-test': "));
 }
 
 int main(void)

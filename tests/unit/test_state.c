@@ -73,7 +73,7 @@ static int load(const char *path, const char *uplink, size_t *n, unsigned *refus
 {
 	struct state_allow allow = {.uplink = uplink, .user = load_user};
 	long pid;
-	return state_load(path, &allow, "test", items, n, &pid, refused);
+	return state_load(path, &allow, items, n, &pid, refused);
 }
 
 static void test_write_mode_and_roundtrip(void **state)

@@ -12,7 +12,7 @@
 #include <sodium.h>
 
 #include "dht/bencode.h"
-#include "dht/node.h"
+#include "dht/internal.h"
 #include "core/internal.h"
 
 uint32_t dht_crc32c(const uint8_t *p, size_t len)

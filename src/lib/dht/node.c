@@ -22,114 +22,19 @@
 
 #include <sodium.h>
 
-#include "dht/node.h"
+#include "dht/internal.h"
 #include "core/internal.h"
 
-#define DHT_VERSION      "M6\x00\x01"
 #define EXT_VOTES_NEEDED 5
 
-int dht_send_msg(struct mt6d_dht *dht, const struct mt6d_endpoint *a, struct krpc_msg *m)
+/* The routing table chooses whom to ping; the node sends it. */
+static void heard(struct mt6d_dht *dht, const uint8_t *id, const struct mt6d_endpoint *a,
+                  bool replied)
 {
-	uint8_t buf[KRPC_MAX_SEND];
-	struct sockaddr_storage ss;
-	int len, sl, ret;
+	struct mt6d_endpoint ping;
 
-	if (m->y == KRPC_QUERY && dht->cfg.read_only)
-		m->ro = true;
-	m->ver = (const uint8_t *)DHT_VERSION;
-	m->verlen = 4;
-	len = krpc_encode(buf, sizeof(buf), m);
-	if (len < 0) {
-		dht->st.tx_errors++;
-		return len;
-	}
-	sl = (int)mt6d_endpoint_to_sockaddr(&ss, a);
-	ret = dht->cfg.send(dht->cfg.send_ctx, buf, (size_t)len, (struct sockaddr *)&ss,
-	                    (socklen_t)sl);
-	if (ret < 0)
-		dht->st.tx_errors++;
-	else
-		dht->st.tx++;
-	return ret;
-}
-
-static struct dht_req *req_alloc(struct mt6d_dht *dht, uint32_t *idx)
-{
-	if (dht->req_free == UINT32_MAX) {
-		uint32_t n = dht->nreq ? dht->nreq * 2 : 64;
-		struct dht_req *nr;
-		if (n > DHT_MAX_PENDING)
-			n = DHT_MAX_PENDING;
-		if (n <= dht->nreq)
-			return NULL;
-		nr = realloc(dht->req, n * sizeof(*nr));
-		if (!nr)
-			return NULL;
-		memset(nr + dht->nreq, 0, (n - dht->nreq) * sizeof(*nr));
-		for (uint32_t i = dht->nreq; i < n; i++)
-			nr[i].next_free = i + 1 < n ? i + 1 : UINT32_MAX;
-		dht->req_free = dht->nreq;
-		dht->req = nr;
-		dht->nreq = n;
-	}
-	*idx = dht->req_free;
-	dht->req_free = dht->req[*idx].next_free;
-	dht->npending++;
-	return &dht->req[*idx];
-}
-
-static void req_release(struct mt6d_dht *dht, struct dht_req *r)
-{
-	uint32_t idx = (uint32_t)(r - dht->req);
-
-	r->used = false;
-	r->op = NULL;
-	r->next_free = dht->req_free;
-	dht->req_free = idx;
-	dht->npending--;
-}
-
-void dht_req_forget_op(struct mt6d_dht *dht, const struct dht_op *op)
-{
-	for (uint32_t i = 0; i < dht->nreq; i++)
-		if (dht->req[i].used && dht->req[i].op == op)
-			dht->req[i].op = NULL;
-}
-
-int dht_send_query(struct mt6d_dht *dht, const struct mt6d_endpoint *a, struct krpc_msg *m,
-                   uint8_t kind, struct dht_op *op)
-{
-	uint8_t tid[4];
-	uint32_t idx;
-	struct dht_req *r = req_alloc(dht, &idx);
-	int ret;
-
-	if (!r)
-		return -ENOBUFS;
-	r->used = true;
-	r->kind = kind;
-	r->method = m->method;
-	r->nonce = (uint16_t)randombytes_uniform(65536);
-	r->a = *a;
-	r->sent = dht->now;
-	r->op = op;
-	tid[0] = (uint8_t)(idx >> 8);
-	tid[1] = (uint8_t)idx;
-	tid[2] = (uint8_t)(r->nonce >> 8);
-	tid[3] = (uint8_t)r->nonce;
-	m->y = KRPC_QUERY;
-	m->t = tid;
-	m->tlen = 4;
-	m->id = dht->id;
-	if (dht->cfg.ipv4 && dht->cfg.ipv6 &&
-	    (m->method == KRPC_FIND_NODE || m->method == KRPC_GET_PEERS || m->method == KRPC_GET))
-		m->want = KRPC_WANT4 | KRPC_WANT6;
-	ret = dht_send_msg(dht, a, m);
-	if (ret < 0) {
-		req_release(dht, r);
-		return ret;
-	}
-	return 0;
+	if (dht_node_heard(dht, id, a, replied, &ping))
+		dht_ping(dht, &ping);
 }
 
 struct mt6d_dht *mt6d_dht_new(const struct mt6d_dht_config *cfg)
@@ -161,6 +66,7 @@ void mt6d_dht_free(struct mt6d_dht *dht)
 	if (!dht)
 		return;
 	dht_ops_cancel_all(dht);
+	dht_txq_free(dht);
 	dht_table_free(&dht->t4);
 	dht_table_free(&dht->t6);
 	dht_store_free(dht);
@@ -474,47 +380,34 @@ static void vote_external(struct mt6d_dht *dht, const struct krpc_msg *m)
 static void handle_reply(struct mt6d_dht *dht, const struct krpc_msg *m,
                          const struct mt6d_endpoint *from)
 {
-	struct dht_req *r, rc;
-	uint32_t idx;
-	uint16_t nonce;
+	struct dht_req rc;
 
-	if (m->tlen != 4)
-		goto unexpected;
-	idx = (uint32_t)m->t[0] << 8 | m->t[1];
-	nonce = (uint16_t)(m->t[2] << 8 | m->t[3]);
-	if (idx >= dht->nreq)
-		goto unexpected;
-	r = &dht->req[idx];
-	if (!r->used || r->nonce != nonce || !mt6d_endpoint_eq(&r->a, from))
-		goto unexpected;
-	/* release first: what follows may send, and sending may move dht->req */
-	rc = *r;
-	req_release(dht, r);
+	if (!dht_req_take(dht, m, from, &rc)) {
+		dht->st.dropped_unexpected++;
+		return;
+	}
 	if (m->y == KRPC_ERROR) {
 		if (rc.op)
 			dht_op_error(dht, &rc, m);
 		return;
 	}
-	dht_node_heard(dht, m->id, from, true);
+	heard(dht, m->id, from, true);
 	vote_external(dht, m);
 	if (rc.kind == REQ_PING && rc.method == KRPC_FIND_NODE) {
 		/* bootstrap and refresh answers: learn whoever is listed */
 		for (size_t i = 0; i + KRPC_NODE4_LEN <= m->nodes_len; i += KRPC_NODE4_LEN) {
 			struct mt6d_endpoint a;
 			krpc_ep_from_compact(&a, m->nodes + i + 20, 6);
-			dht_node_heard(dht, m->nodes + i, &a, false);
+			heard(dht, m->nodes + i, &a, false);
 		}
 		for (size_t i = 0; i + KRPC_NODE6_LEN <= m->nodes6_len; i += KRPC_NODE6_LEN) {
 			struct mt6d_endpoint a;
 			krpc_ep_from_compact(&a, m->nodes6 + i + 20, 18);
-			dht_node_heard(dht, m->nodes6 + i, &a, false);
+			heard(dht, m->nodes6 + i, &a, false);
 		}
 	}
 	if (rc.op)
 		dht_op_response(dht, &rc, m);
-	return;
-unexpected:
-	dht->st.dropped_unexpected++;
 }
 
 /* Every entry point sets the clock here; tokens rotate on time, not on
@@ -569,7 +462,7 @@ int mt6d_dht_input(struct mt6d_dht *dht, const uint8_t *buf, size_t len,
 			goto out;
 		}
 		if (!m->ro)
-			dht_node_heard(dht, m->id, &a, false);
+			heard(dht, m->id, &a, false);
 		serve_query(dht, m, &a);
 	} else {
 		handle_reply(dht, m, &a);
@@ -577,6 +470,7 @@ int mt6d_dht_input(struct mt6d_dht *dht, const uint8_t *buf, size_t len,
 	ret = 0;
 out:
 	free(m);
+	dht_ops_complete(dht);
 	return ret;
 }
 
@@ -587,12 +481,14 @@ static uint64_t expire_requests(struct mt6d_dht *dht)
 
 	for (uint32_t i = 0; i < dht->nreq; i++) {
 		struct dht_req *r = &dht->req[i];
-		if (!r->used)
+		struct mt6d_endpoint ping;
+		if (!r->used || r->queued)
 			continue;
 		if (dht->now - r->sent >= DHT_TIMEOUT_MS) {
 			struct dht_req rc = *r;
-			req_release(dht, r);
-			dht_node_failed(dht, &rc.a);
+			dht_req_release(dht, r);
+			if (dht_node_failed(dht, &rc.a, &ping))
+				dht_ping(dht, &ping);
 			if (rc.op)
 				dht_op_timeout(dht, &rc);
 			continue;
@@ -606,29 +502,16 @@ static uint64_t expire_requests(struct mt6d_dht *dht)
 uint64_t mt6d_dht_tick(struct mt6d_dht *dht, uint64_t now_ms)
 {
 	uint64_t next;
-	uint32_t nodes, good;
 
 	if (!dht)
 		return now_ms + 1000;
 	set_clock(dht, now_ms);
+	mt6d_dht_flush(dht, now_ms);
 	next = expire_requests(dht);
 	dht_ops_tick(dht);
 	if (now_ms >= dht->next_maint) {
 		dht->next_maint = now_ms + 5000;
-		/* read-only nodes too: their lookups need a table as much */
-		dht_routing_maintain(dht);
-		dht_table_counts(dht_table_for(dht, dht->cfg.ipv4 ? 4 : 6), now_ms, &nodes, &good);
-		/* too few nodes: look ourselves up again, more often while empty;
-		 * and every 5 s in our first 30 s, when the nodes that joined
-		 * with us (a restarted swarm, a new network) are still joining:
-		 * our first lookup cannot have found those that came after it */
-		if (!dht->bootstrap_running && (dht->nseeds || nodes) &&
-		    (!dht->last_bootstrap ||
-		     (now_ms - dht->first_bootstrap < 30000 &&
-		      now_ms - dht->last_bootstrap >= 5000) ||
-		     now_ms - dht->last_bootstrap >
-		             (good < DHT_K || !dht->bootstrap_ok ? 10000u : 15u * 60 * 1000)))
-			dht_bootstrap_lookup(dht);
+		dht_upkeep(dht);
 	}
 	if (now_ms >= dht->next_expire) {
 		dht->next_expire = now_ms + 60000;
@@ -639,5 +522,13 @@ uint64_t mt6d_dht_tick(struct mt6d_dht *dht, uint64_t now_ms)
 	for (struct dht_op *op = dht->ops; op; op = op->next)
 		if (op->inflight && next > now_ms + 100)
 			next = now_ms + 100;
+	/* the socket was full: try again soon (the caller may also flush
+	 * as soon as the socket is writable) */
+	if (dht->txq_len && next > now_ms + 1)
+		next = now_ms + 1;
+	dht_ops_complete(dht);
+	/* a callback may have started operations or queued datagrams */
+	if ((dht->done_head || dht->txq_len) && next > now_ms + 1)
+		next = now_ms + 1;
 	return next;
 }

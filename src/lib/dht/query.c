@@ -13,16 +13,23 @@
  * closest live candidates have all answered, or at DHT_OP_MAX_MS, or
  * after DHT_OP_MAX_QUERIES queries. Each node's write token is kept from
  * its answer and reused for every announce or put sent to it.
- * An operation ends with exactly one call of its callback; after that the
- * requests still pending forget it.
+ * An operation ends with exactly one call of its callback, unless it was
+ * cancelled first; the requests still pending then forget it. Callbacks
+ * never run inside the call that started an operation nor in the middle
+ * of this file's work: a finished operation waits in the node's done list
+ * until dht_ops_complete(), which the node calls as the last step of
+ * mt6d_dht_input() and mt6d_dht_tick(), so a callback may start or cancel
+ * any operation. This file calls down only: to the transport (rpc.c) and
+ * the routing table.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
-#include "dht/node.h"
+#include "dht/internal.h"
 #include "core/internal.h"
 
 static int cand_cmp(const struct dht_op *op, const struct dht_cand *a, const struct dht_cand *b)
@@ -85,6 +92,18 @@ static void cand_add(struct mt6d_dht *dht, struct dht_op *op, const uint8_t *id,
 	cand_insert(op, &c);
 }
 
+static void op_unlink(struct mt6d_dht *dht, struct dht_op *op)
+{
+	if (op->prev)
+		op->prev->next = op->next;
+	else
+		dht->ops = op->next;
+	if (op->next)
+		op->next->prev = op->prev;
+	op->next = op->prev = NULL;
+}
+
+/* The result is made now; the callback runs from dht_ops_complete(). */
 static void op_finish(struct mt6d_dht *dht, struct dht_op *op, int status)
 {
 	struct mt6d_dht_result res;
@@ -123,25 +142,72 @@ static void op_finish(struct mt6d_dht *dht, struct dht_op *op, int status)
 	if (!status && op->type == OP_GET && !op->have_value)
 		status = -ENOENT;
 	res.status = status;
+	op->res = res;
 
-	if (op->prev)
-		op->prev->next = op->next;
-	else
-		dht->ops = op->next;
-	if (op->next)
-		op->next->prev = op->prev;
+	/* out of the live list; its callback waits for dht_ops_complete() */
+	op_unlink(dht, op);
 	dht_req_forget_op(dht, op);
-	if (op->internal == OP_BOOTSTRAP) {
-		dht->bootstrap_running = false;
-		dht->bootstrap_ok = op->answered >= DHT_K;
-	}
-	if (op->internal == OP_REFRESH && dht->refresh_running)
-		dht->refresh_running--;
-	if (op->done)
-		op->done(op->arg, &res);
+	op->finished = true;
+	op->next = NULL;
+	op->prev = dht->done_tail;
+	if (dht->done_tail)
+		dht->done_tail->next = op;
+	else
+		dht->done_head = op;
+	dht->done_tail = op;
+}
+
+static void op_free(struct dht_op *op)
+{
 	free(op->peers);
 	free(op->ports);
 	free(op);
+}
+
+void dht_ops_complete(struct mt6d_dht *dht)
+{
+	struct dht_op *op;
+
+	/* one at a time from the head: a callback may cancel or start others */
+	while ((op = dht->done_head)) {
+		dht->done_head = op->next;
+		if (dht->done_head)
+			dht->done_head->prev = NULL;
+		else
+			dht->done_tail = NULL;
+		if (op->done)
+			op->done(op->arg, &op->res);
+		op_free(op);
+	}
+}
+
+int mt6d_dht_cancel(struct mt6d_dht *dht, int id)
+{
+	struct dht_op *op;
+
+	if (!dht || id <= 0)
+		return -EINVAL;
+	for (op = dht->ops; op; op = op->next)
+		if (op->id == id) {
+			op_unlink(dht, op);
+			dht_req_forget_op(dht, op);
+			op_free(op);
+			return 0;
+		}
+	for (op = dht->done_head; op; op = op->next)
+		if (op->id == id) {
+			if (op->prev)
+				op->prev->next = op->next;
+			else
+				dht->done_head = op->next;
+			if (op->next)
+				op->next->prev = op->prev;
+			else
+				dht->done_tail = op->prev;
+			op_free(op);
+			return 0;
+		}
+	return -ENOENT;
 }
 
 static int send_lookup_query(struct mt6d_dht *dht, struct dht_op *op, struct dht_cand *c)
@@ -454,6 +520,7 @@ void dht_ops_cancel_all(struct mt6d_dht *dht)
 {
 	while (dht->ops)
 		op_finish(dht, dht->ops, -ECANCELED);
+	dht_ops_complete(dht);
 }
 
 static struct dht_op *op_new(struct mt6d_dht *dht, uint8_t type, const uint8_t *target,
@@ -467,6 +534,10 @@ static struct dht_op *op_new(struct mt6d_dht *dht, uint8_t type, const uint8_t *
 	if (now > dht->now)
 		dht->now = now;
 	op->type = type;
+	/* ids are positive ints; one wraps after 2^31 operations */
+	if (dht->next_op_id <= 0 || dht->next_op_id == INT_MAX)
+		dht->next_op_id = 1;
+	op->id = dht->next_op_id++;
 	memcpy(op->target, target, MT6D_DHT_ID_LEN);
 	op->done = done;
 	op->arg = arg;
@@ -491,34 +562,19 @@ static int op_start(struct mt6d_dht *dht, struct dht_op *op)
 	dht->ops = op;
 	if (!op->nc) {
 		op_finish(dht, op, -EHOSTUNREACH);
-		return 0;
+		return op->id;
 	}
 	op_step(dht, op);
-	return 0;
+	/* op may be finished already (every send failed), not yet freed */
+	return op->id;
 }
 
-int dht_bootstrap_lookup(struct mt6d_dht *dht)
+int dht_lookup_nodes(struct mt6d_dht *dht, const uint8_t *target, mt6d_dht_done_fn done, void *arg)
 {
-	struct dht_op *op = op_new(dht, OP_FIND_NODE, dht->id, NULL, NULL, dht->now);
+	struct dht_op *op = op_new(dht, OP_FIND_NODE, target, done, arg, dht->now);
 
 	if (!op)
 		return -ENOMEM;
-	op->internal = OP_BOOTSTRAP;
-	dht->bootstrap_running = true;
-	dht->last_bootstrap = dht->now;
-	if (!dht->first_bootstrap)
-		dht->first_bootstrap = dht->now;
-	return op_start(dht, op);
-}
-
-int dht_refresh_lookup(struct mt6d_dht *dht, const uint8_t *target)
-{
-	struct dht_op *op = op_new(dht, OP_FIND_NODE, target, NULL, NULL, dht->now);
-
-	if (!op)
-		return -ENOMEM;
-	op->internal = OP_REFRESH;
-	dht->refresh_running++;
 	return op_start(dht, op);
 }
 

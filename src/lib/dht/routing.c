@@ -17,7 +17,7 @@
 
 #include <sodium.h>
 
-#include "dht/node.h"
+#include "dht/internal.h"
 
 int dht_xor_cmp(const uint8_t *target, const uint8_t *a, const uint8_t *b)
 {
@@ -159,34 +159,36 @@ static void bucket_remove(struct dht_bucket *b, int i)
 	b->n[i] = b->n[--b->count];
 }
 
-static void ping_node(struct mt6d_dht *dht, struct dht_node *n)
+/* The caller pings the node: note when, and tell it whom. */
+static bool ping_node(struct mt6d_dht *dht, struct dht_node *n, struct mt6d_endpoint *ping)
 {
-	struct krpc_msg m = {.y = KRPC_QUERY, .method = KRPC_PING};
-
 	n->last_ping = dht->now;
-	dht_send_query(dht, &n->a, &m, REQ_PING, NULL);
+	*ping = n->a;
+	return true;
 }
 
-void dht_node_heard(struct mt6d_dht *dht, const uint8_t *id, const struct mt6d_endpoint *a,
-                    bool replied)
+bool dht_node_heard(struct mt6d_dht *dht, const uint8_t *id, const struct mt6d_endpoint *a,
+                    bool replied, struct mt6d_endpoint *ping)
 {
+	bool want = false;
+
 	struct dht_table *t = dht_table_for(dht, dht_ep_fam(a));
 	struct dht_node *n;
 	struct dht_bucket *b;
 	int bi;
 
 	if (dht_ep_fam(a) == 4 ? !dht->cfg.ipv4 : !dht->cfg.ipv6)
-		return;
+		return false;
 	if (!memcmp(id, dht->id, MT6D_DHT_ID_LEN) || a->port == 0)
-		return;
+		return false;
 	if (dht->cfg.enforce_bep42) {
 		size_t iplen;
 		const uint8_t *ip = mt6d_endpoint_ip(a, &iplen);
 		if (!mt6d_dht_bep42_ok(id, ip, iplen))
-			return;
+			return false;
 	}
 	if (table_init(t) < 0)
-		return;
+		return false;
 	n = find_in_table(t, a, &bi);
 	if (n && memcmp(n->id, id, MT6D_DHT_ID_LEN)) {
 		/* same address, new id: the old entry is stale */
@@ -201,7 +203,7 @@ void dht_node_heard(struct mt6d_dht *dht, const uint8_t *id, const struct mt6d_e
 		} else {
 			n->last_query = dht->now;
 		}
-		return;
+		return false;
 	}
 	for (;;) {
 		bi = bucket_index(dht, t, id);
@@ -229,13 +231,13 @@ void dht_node_heard(struct mt6d_dht *dht, const uint8_t *id, const struct mt6d_e
 			    (!q || b->n[i].last_reply < q->last_reply))
 				q = &b->n[i];
 		if (q && dht->now - q->last_ping > 5000)
-			ping_node(dht, q);
+			want = ping_node(dht, q, ping);
 	}
 	for (int i = 0; i < b->nrepl; i++)
 		if (mt6d_endpoint_eq(&b->repl[i].a, a)) {
 			if (replied)
 				b->repl[i].last_reply = dht->now;
-			return;
+			return want;
 		}
 	if (b->nrepl < DHT_REPL) {
 		n = &b->repl[b->nrepl++];
@@ -254,7 +256,7 @@ void dht_node_heard(struct mt6d_dht *dht, const uint8_t *id, const struct mt6d_e
 		n->last_reply = dht->now;
 	else
 		n->last_query = dht->now;
-	return;
+	return want;
 fill:
 	memset(n, 0, sizeof(*n));
 	memcpy(n->id, id, MT6D_DHT_ID_LEN);
@@ -266,10 +268,12 @@ fill:
 	b->last_changed = dht->now;
 	/* a node we only heard of is handed to nobody until it answers us */
 	if (!replied)
-		ping_node(dht, n);
+		want = ping_node(dht, n, ping);
+	return want;
 }
 
-void dht_node_failed(struct mt6d_dht *dht, const struct mt6d_endpoint *a)
+bool dht_node_failed(struct mt6d_dht *dht, const struct mt6d_endpoint *a,
+                     struct mt6d_endpoint *ping)
 {
 	struct dht_table *t = dht_table_for(dht, dht_ep_fam(a));
 	struct dht_node *n;
@@ -278,11 +282,11 @@ void dht_node_failed(struct mt6d_dht *dht, const struct mt6d_endpoint *a)
 
 	n = find_in_table(t, a, &bi);
 	if (!n)
-		return;
+		return false;
 	if (n->fails < 255)
 		n->fails++;
 	if (!node_bad(n) && n->last_reply)
-		return;
+		return false;
 	b = &t->b[bi];
 	for (int i = 0; i < b->nrepl; i++)
 		if (best < 0 || b->repl[i].last_reply > b->repl[best].last_reply)
@@ -290,13 +294,12 @@ void dht_node_failed(struct mt6d_dht *dht, const struct mt6d_endpoint *a)
 	if (best < 0) {
 		if (!n->last_reply)
 			bucket_remove(b, (int)(n - b->n)); /* never answered: forget */
-		return;
+		return false;
 	}
 	*n = b->repl[best];
 	b->repl[best] = b->repl[--b->nrepl];
 	b->last_changed = dht->now;
-	if (!n->last_reply)
-		ping_node(dht, n);
+	return !n->last_reply && ping_node(dht, n, ping);
 }
 
 int dht_closest(struct mt6d_dht *dht, uint8_t fam, const uint8_t *target, struct dht_node *out,
@@ -349,84 +352,35 @@ void dht_table_counts(const struct dht_table *t, uint64_t now, uint32_t *nodes, 
 }
 
 /*
- * Ping questionable nodes, and refresh by prefix depth rather than by
- * bucket: for every depth d down to our deepest known neighbour, a lookup
- * of a random id sharing exactly d bits with ours when that range was
- * never looked up, holds fewer than K nodes after DHT_REFRESH_SPARSE_MS,
- * holds none after a backoff from 10 s up, or was not looked up for
- * DHT_REFRESH_MS; and a lookup of our own id.
- * Bucket by bucket is not enough: while the wide first bucket has not
- * split, the far half of the id space would never be looked up, and
- * lookups through us would stop in our own neighbourhood.
+ * For maintenance (refresh.c): how many nodes share each number of
+ * leading bits with our id, the deepest such number, and up to maxping
+ * questionable nodes not pinged for 15 s, noted as pinged now.
  */
-static void maintain_table(struct mt6d_dht *dht, struct dht_table *t, uint64_t *refreshed,
-                           uint32_t *backoff, uint8_t fam)
+int dht_routing_survey(struct mt6d_dht *dht, uint8_t fam, uint16_t counts[161], int *deepest,
+                       struct mt6d_endpoint *ping, int maxping)
 {
-	uint16_t counts[161] = {0};
-	int pings = 0, deepest = 0;
+	struct dht_table *t = dht_table_for(dht, fam);
+	int pings = 0;
 
+	memset(counts, 0, 161 * sizeof(counts[0]));
+	*deepest = 0;
 	for (int bi = 0; bi < t->nb; bi++) {
 		struct dht_bucket *b = &t->b[bi];
 		for (int i = 0; i < b->count; i++) {
 			struct dht_node *n = &b->n[i];
 			int c = common_bits(dht->id, n->id);
 			counts[c]++;
-			if (c > deepest)
-				deepest = c;
-			if (pings < 4 && !node_good(n, dht->now) &&
-			    dht->now - n->last_ping > 15000) {
-				ping_node(dht, n);
-				pings++;
-			}
+			if (c > *deepest)
+				*deepest = c;
+			if (pings < maxping && !node_good(n, dht->now) &&
+			    dht->now - n->last_ping > 15000)
+				ping_node(dht, n, &ping[pings++]);
 		}
 	}
-	if (dht->bootstrap_running || !dht->last_bootstrap || !t->nb)
-		return;
-	for (int d = 0; d <= deepest && d < 160 && dht->refresh_running < DHT_MAX_REFRESH; d++) {
-		uint8_t target[MT6D_DHT_ID_LEN], bit;
-		uint64_t age = dht->now - refreshed[d];
-		bool due = !refreshed[d] || age >= DHT_REFRESH_MS ||
-		           (counts[d] < DHT_K && age >= DHT_REFRESH_SPARSE_MS) ||
-		           (counts[d] == 0 && age >= backoff[d]);
-		if (!due)
-			continue;
-		refreshed[d] = dht->now;
-		randombytes_buf(target, sizeof(target));
-		for (int k = 0; k < d; k++) {
-			bit = (uint8_t)(0x80 >> (k % 8));
-			target[k / 8] = (uint8_t)((target[k / 8] & ~bit) | (dht->id[k / 8] & bit));
-		}
-		bit = (uint8_t)(0x80 >> (d % 8));
-		target[d / 8] = (uint8_t)((target[d / 8] & ~bit) | (~dht->id[d / 8] & bit));
-		if (counts[d] == 0) {
-			/* Still nobody there: the lookup starts from our own table,
-			 * whose nodes may all lack that range too (nodes that joined
-			 * together), so ask the bootstrap nodes as well, and try
-			 * again sooner, backing off to the sparse interval. */
-			backoff[d] = backoff[d] ? 2 * backoff[d] : 10000;
-			if (backoff[d] > DHT_REFRESH_SPARSE_MS)
-				backoff[d] = DHT_REFRESH_SPARSE_MS;
-			for (int i = 0; i < dht->nseeds; i++) {
-				struct krpc_msg m = {.y = KRPC_QUERY, .method = KRPC_FIND_NODE};
-				if (dht_ep_fam(&dht->seeds[i]) != fam)
-					continue;
-				m.target = target;
-				dht_send_query(dht, &dht->seeds[i], &m, REQ_PING, NULL);
-			}
-		} else {
-			backoff[d] = 0;
-		}
-		dht_refresh_lookup(dht, target);
-	}
-	if (dht->refresh_running < DHT_MAX_REFRESH &&
-	    (!refreshed[160] || dht->now - refreshed[160] >= DHT_REFRESH_SPARSE_MS)) {
-		refreshed[160] = dht->now;
-		dht_refresh_lookup(dht, dht->id);
-	}
+	return pings;
 }
 
-void dht_routing_maintain(struct mt6d_dht *dht)
+int dht_table_buckets(struct mt6d_dht *dht, uint8_t fam)
 {
-	maintain_table(dht, &dht->t4, dht->refreshed4, dht->backoff4, 4);
-	maintain_table(dht, &dht->t6, dht->refreshed6, dht->backoff6, 6);
+	return dht_table_for(dht, fam)->nb;
 }

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dht/node.h"
+#include "dht/internal.h"
 #include "core/internal.h"
 
 static void save_table(FILE *f, const struct dht_table *t)
@@ -79,7 +79,7 @@ int mt6d_dht_load(struct mt6d_dht *dht, const char *path, uint64_t now_ms)
 	dht->now = now_ms;
 	while (fgets(line, sizeof(line), f)) {
 		struct mt6d_endpoint a = {0};
-		struct krpc_msg m = {.y = KRPC_QUERY, .method = KRPC_FIND_NODE};
+		struct mt6d_endpoint ping;
 		if (line[0] == '#' || line[0] == '\n')
 			continue;
 		if (sscanf(line, "id %63s", hex) == 1) {
@@ -105,9 +105,9 @@ int mt6d_dht_load(struct mt6d_dht *dht, const char *path, uint64_t now_ms)
 			ret = -EINVAL;
 			goto out;
 		}
-		dht_node_heard(dht, id, &a, false);
-		m.target = dht->id;
-		dht_send_query(dht, &a, &m, REQ_PING, NULL);
+		if (dht_node_heard(dht, id, &a, false, &ping))
+			dht_ping(dht, &ping);
+		dht_find_node(dht, &a, dht->id);
 	}
 	if (ferror(f))
 		ret = -EIO;

@@ -39,7 +39,7 @@
 
 #include <sodium.h>
 
-#include "dht/node.h"
+#include "dht/internal.h"
 
 void dht_token_make(const struct mt6d_dht *dht, int which, const struct mt6d_endpoint *a,
                     uint8_t out[DHT_TOKEN_LEN])

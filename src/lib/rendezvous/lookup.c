@@ -18,10 +18,6 @@
 
 #include "mt6d/rendezvous.h"
 
-struct lk_ctx {
-	struct mt6d_lookup *lk; /* NULL once the lookup was freed */
-};
-
 struct mt6d_lookup {
 	struct mt6d_lookup_config cfg;
 	uint8_t s[MT6D_KEY_LEN], boxkey[32];
@@ -32,7 +28,7 @@ struct mt6d_lookup {
 	void *arg;
 	struct mt6d_lookup_result res;
 	uint64_t start_ms, spent_ms;
-	struct lk_ctx *pending;
+	int op; /* the DHT operation in flight, 0: none */
 	int finished;
 };
 
@@ -120,24 +116,24 @@ static int stuff_cb(const struct mt6d_endpoint *ip, const uint8_t *msg, size_t l
 
 static int start_next(struct mt6d_lookup *lk, uint64_t now_ms);
 
+/* The last thing done with lk: the callback may free it. */
 static void finish(struct mt6d_lookup *lk, uint64_t now_ms)
 {
+	struct mt6d_lookup_result res = lk->res;
+
 	lk->finished = 1;
-	lk->res.elapsed_ms = now_ms - lk->start_ms;
-	lk->done(lk->arg, &lk->res);
+	res.elapsed_ms = now_ms - lk->start_ms;
 	sodium_memzero(&lk->res.config, sizeof(lk->res.config));
+	lk->done(lk->arg, &res);
+	sodium_memzero(&res.config, sizeof(res.config));
 }
 
 static void on_result(void *arg, const struct mt6d_dht_result *r)
 {
-	struct lk_ctx *ctx = arg;
-	struct mt6d_lookup *lk = ctx->lk;
+	struct mt6d_lookup *lk = arg;
 	int ok = -1;
 
-	free(ctx);
-	if (!lk)
-		return;
-	lk->pending = NULL;
+	lk->op = 0;
 	lk->res.nodes_answered += r->nodes_answered;
 	/* Operations run one after the other: the lookup took their sum. */
 	lk->spent_ms += r->elapsed_ms;
@@ -176,7 +172,6 @@ static int start_next(struct mt6d_lookup *lk, uint64_t now_ms)
 {
 	for (;;) {
 		uint64_t w;
-		struct lk_ctx *ctx;
 		int ret;
 
 		if (lk->transport == 0) {
@@ -195,29 +190,21 @@ static int start_next(struct mt6d_lookup *lk, uint64_t now_ms)
 		    ((lk->cfg.transports & MT6D_RDV_BEP44) ? MT6D_RDV_BEP44 : MT6D_RDV_STUFFING))
 			lk->res.windows_tried++;
 		w = lk->windows[lk->wi];
-		ctx = calloc(1, sizeof(*ctx));
-		if (!ctx)
-			return -ENOMEM;
-		ctx->lk = lk;
-		/* The DHT may complete the operation before returning (no node
-		 * to ask): on_result then clears pending and moves on itself. */
-		lk->pending = ctx;
 		if (lk->transport == MT6D_RDV_BEP44) {
 			uint8_t pk[32], sk[64], target[MT6D_DHT_ID_LEN];
 			mt6d_bep44_keypair(pk, sk, lk->s, w);
 			sodium_memzero(sk, sizeof(sk));
 			mt6d_dht_mutable_target(target, pk, NULL, 0);
-			ret = mt6d_dht_get(lk->cfg.dht, target, pk, NULL, 0, on_result, ctx,
-			                   now_ms);
+			ret = mt6d_dht_get(lk->cfg.dht, target, pk, NULL, 0, on_result, lk, now_ms);
 		} else {
 			uint8_t d[MT6D_DESC_LEN];
 			mt6d_descriptor(d, lk->s, w);
-			ret = mt6d_dht_get_peers(lk->cfg.dht, d, on_result, ctx, now_ms);
+			ret = mt6d_dht_get_peers(lk->cfg.dht, d, on_result, lk, now_ms);
 		}
-		if (ret == 0)
+		if (ret > 0) {
+			lk->op = ret; /* its callback comes later, from the DHT */
 			return 0;
-		lk->pending = NULL;
-		free(ctx);
+		}
 		note(lk, MT6D_LOOKUP_NO_NODES);
 	}
 }
@@ -282,8 +269,8 @@ void mt6d_lookup_free(struct mt6d_lookup *lk)
 {
 	if (!lk)
 		return;
-	if (lk->pending)
-		lk->pending->lk = NULL;
+	if (lk->op)
+		mt6d_dht_cancel(lk->cfg.dht, lk->op);
 	sodium_memzero(lk, sizeof(*lk));
 	free(lk);
 }

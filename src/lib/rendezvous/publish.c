@@ -19,6 +19,9 @@
  *   never per window.
  * - Items are republished before they expire: announces every 15 min (nodes
  *   drop peers after about 30), BEP 44 items every hour (kept at least 2 h).
+ * - A client added to the registry (mt6d_pub_set_clients) is published for
+ *   every live window at once, in rounds of the added clients only (their
+ *   generation), not at the next window.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -42,13 +45,15 @@ struct pclient {
 	uint8_t s[MT6D_KEY_LEN]; /* shared secret: d_T, BEP 44 key */
 	uint8_t boxkey[32];      /* crypto_box_beforenm */
 	uint32_t round_started;  /* id of the last round that started it */
+	uint32_t added;          /* registry generation that added it */
 	int unusable;            /* all-zero shared secret: never published */
 };
 
+/* A DHT operation of the current round, until its callback. */
 struct op_ctx {
-	struct mt6d_pub *pub; /* NULL once the publisher is gone */
+	struct mt6d_pub *pub;
 	struct op_ctx *prev, *next;
-	uint32_t round_id;
+	int dht_op; /* its id, for mt6d_dht_cancel */
 	int transport;
 	int attempt;
 	uint8_t client[MT6D_KEY_LEN]; /* for a retry */
@@ -69,6 +74,7 @@ struct round {
 	int active;
 	uint32_t id;
 	uint64_t window;
+	uint32_t min_added; /* publishes clients of this generation or later */
 	size_t next, total, done, failed, inflight, retried;
 	unsigned budget_used; /* weighted in-flight operations */
 	struct retry *retries;
@@ -82,8 +88,10 @@ struct mt6d_pub {
 	struct pclient *clients;
 	size_t nclients;
 	struct intro_slot intros[MAX_INTROS];
-	uint64_t queue[MAX_QUEUE]; /* windows waiting for a round */
+	uint64_t queue[MAX_QUEUE];     /* windows waiting for a round */
+	uint32_t queue_min[MAX_QUEUE]; /* their rounds' min_added (0: everyone) */
 	size_t nqueue;
+	uint32_t gen; /* registry generation */
 	struct round round;
 	uint32_t round_ids;
 	int64_t last_seq;
@@ -154,13 +162,35 @@ struct mt6d_pub *mt6d_pub_new(const struct mt6d_pub_config *cfg)
 	return pub;
 }
 
+/* Take o out of the publisher's list of operations in flight. */
+static void op_unlink(struct mt6d_pub *pub, struct op_ctx *o)
+{
+	if (o->prev)
+		o->prev->next = o->next;
+	else
+		pub->ops = o->next;
+	if (o->next)
+		o->next->prev = o->prev;
+}
+
+/* Cancel every operation in flight: none of their callbacks will come. */
+static void cancel_ops(struct mt6d_pub *pub)
+{
+	while (pub->ops) {
+		struct op_ctx *o = pub->ops;
+		op_unlink(pub, o);
+		mt6d_dht_cancel(pub->cfg.dht, o->dht_op);
+		free(o);
+	}
+	pub->round.inflight = 0;
+	pub->round.budget_used = 0;
+}
+
 void mt6d_pub_free(struct mt6d_pub *pub)
 {
 	if (!pub)
 		return;
-	/* Operations still in the DHT complete into a detached context. */
-	for (struct op_ctx *o = pub->ops; o; o = o->next)
-		o->pub = NULL;
+	cancel_ops(pub);
 	clients_wipe(pub->clients, pub->nclients);
 	free(pub->round.retries);
 	sodium_memzero(pub, sizeof(*pub));
@@ -190,29 +220,42 @@ static int pclient_cmp(const void *a, const void *b)
 	              MT6D_KEY_LEN);
 }
 
+static void queue_round_from(struct mt6d_pub *pub, uint64_t window, uint32_t min_added);
+
 int mt6d_pub_set_clients(struct mt6d_pub *pub, const struct mt6d_registry *reg)
 {
 	struct pclient *v;
+	size_t added = 0;
 
 	if (!pub || !reg)
 		return -EINVAL;
 	v = calloc(reg->n ? reg->n : 1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
+	pub->gen++;
 	for (size_t i = 0; i < reg->n; i++) {
 		const struct pclient *old =
 		        find_client(pub->clients, pub->nclients, reg->clients[i].pub);
-		if (old)
+		if (old) {
 			v[i] = *old; /* keep secrets and the place in the round */
-		else
+		} else {
 			(void)client_init(&v[i], reg->clients[i].pub, pub->cfg.server_priv);
+			v[i].added = pub->gen;
+			added++;
+		}
 	}
 	qsort(v, reg->n, sizeof(*v), pclient_cmp);
 	clients_wipe(pub->clients, pub->nclients);
 	pub->clients = v;
 	pub->nclients = reg->n;
-	/* Indices changed: rescan; clients already started are skipped. */
+	/* Indices changed: rescan; clients already started are skipped. The
+	 * running round takes the added clients; the other live windows get a
+	 * round of them alone. */
 	pub->round.next = 0;
+	for (int i = 0; added && i < MAX_INTROS; i++)
+		if (pub->intros[i].live &&
+		    !(pub->round.active && pub->round.window == pub->intros[i].intro.window))
+			queue_round_from(pub, pub->intros[i].intro.window, pub->gen);
 	return 0;
 }
 
@@ -244,14 +287,23 @@ const struct mt6d_intro *mt6d_pub_intro(const struct mt6d_pub *pub, uint64_t win
 	return s ? &s->intro : NULL;
 }
 
-static void queue_round(struct mt6d_pub *pub, uint64_t window)
+static void queue_round_from(struct mt6d_pub *pub, uint64_t window, uint32_t min_added)
 {
 	for (size_t i = 0; i < pub->nqueue; i++)
-		if (pub->queue[i] == window)
+		if (pub->queue[i] == window) {
+			if (min_added < pub->queue_min[i])
+				pub->queue_min[i] = min_added;
 			return;
+		}
 	if (pub->nqueue == MAX_QUEUE) /* cannot happen with 3 live windows */
 		return;
+	pub->queue_min[pub->nqueue] = min_added;
 	pub->queue[pub->nqueue++] = window;
+}
+
+static void queue_round(struct mt6d_pub *pub, uint64_t window)
+{
+	queue_round_from(pub, window, 0);
 }
 
 /* Make (or remake, after a restart or on demand) window T's configuration. */
@@ -315,40 +367,26 @@ static int retry_add(struct mt6d_pub *pub, const uint8_t client[32], int transpo
 	return 0;
 }
 
-/* Take o out of the publisher's list of operations in flight. */
-static void op_unlink(struct mt6d_pub *pub, struct op_ctx *o)
-{
-	if (o->prev)
-		o->prev->next = o->next;
-	else
-		pub->ops = o->next;
-	if (o->next)
-		o->next->prev = o->prev;
-}
-
 static void op_done(void *arg, const struct mt6d_dht_result *res)
 {
 	struct op_ctx *o = arg;
 	struct mt6d_pub *pub = o->pub;
 
-	if (pub) {
-		op_unlink(pub, o);
-		if (o->round_id == pub->round.id && pub->round.active) {
-			pub->round.inflight--;
-			pub->round.budget_used -=
-			        o->transport == MT6D_RDV_STUFFING ? STUFF_WEIGHT : 1;
-			if ((res->status < 0 || res->stored_on == 0) && o->attempt < MAX_ATTEMPTS &&
-			    retry_add(pub, o->client, o->transport, o->attempt + 1) == 0) {
-				pub->round.retried++;
-			} else if (res->status < 0 || res->stored_on == 0) {
-				pub->round.failed++;
-				pub->ops_failed++;
-			} else {
-				pub->round.done++;
-				if (res->stored_on < pub->round.stored_min)
-					pub->round.stored_min = res->stored_on;
-			}
-		}
+	/* Every operation in the list belongs to the active round: a round
+	 * that ends early cancels its own (round_finish). */
+	op_unlink(pub, o);
+	pub->round.inflight--;
+	pub->round.budget_used -= o->transport == MT6D_RDV_STUFFING ? STUFF_WEIGHT : 1;
+	if ((res->status < 0 || res->stored_on == 0) && o->attempt < MAX_ATTEMPTS &&
+	    retry_add(pub, o->client, o->transport, o->attempt + 1) == 0) {
+		pub->round.retried++;
+	} else if (res->status < 0 || res->stored_on == 0) {
+		pub->round.failed++;
+		pub->ops_failed++;
+	} else {
+		pub->round.done++;
+		if (res->stored_on < pub->round.stored_min)
+			pub->round.stored_min = res->stored_on;
 	}
 	free(o);
 }
@@ -360,7 +398,6 @@ static int op_track(struct mt6d_pub *pub, struct op_ctx **out, int transport,
 	if (!o)
 		return -ENOMEM;
 	o->pub = pub;
-	o->round_id = pub->round.id;
 	o->transport = transport;
 	o->attempt = attempt;
 	memcpy(o->client, client, MT6D_KEY_LEN);
@@ -378,9 +415,8 @@ static void op_untrack(struct mt6d_pub *pub, struct op_ctx *o)
 	free(o);
 }
 
-/* Start one DHT operation of the round; a refusal counts as a failure. The
- * DHT may complete the operation before returning (op_done runs inside),
- * so the counters are set before the call. */
+/* Start one DHT operation of the round; a refusal counts as a failure. Its
+ * callback comes later, from inside the DHT. */
 static void start_op(struct mt6d_pub *pub, const struct pclient *c, int attempt, int transport,
                      const uint8_t *sk, const uint8_t *v, size_t vlen, int64_t seq,
                      const uint8_t *d, const uint16_t *ports, size_t nports, uint64_t mono_ms)
@@ -402,7 +438,9 @@ static void start_op(struct mt6d_pub *pub, const struct pclient *c, int attempt,
 		else
 			ret = mt6d_dht_announce(pub->cfg.dht, d, ports, nports, op_done, o,
 			                        mono_ms);
-		if (ret < 0) {
+		if (ret > 0) {
+			o->dht_op = ret;
+		} else {
 			op_untrack(pub, o);
 			pub->round.inflight--;
 			pub->round.budget_used -= weight;
@@ -457,7 +495,7 @@ static void publish_client(struct mt6d_pub *pub, struct pclient *c, const struct
 	}
 }
 
-static void round_start(struct mt6d_pub *pub, uint64_t window, uint64_t mono_ms)
+static void round_start(struct mt6d_pub *pub, uint64_t window, uint32_t min_added, uint64_t mono_ms)
 {
 	struct mt6d_dht_stats st;
 
@@ -467,6 +505,7 @@ static void round_start(struct mt6d_pub *pub, uint64_t window, uint64_t mono_ms)
 	pub->round.active = 1;
 	pub->round.id = ++pub->round_ids;
 	pub->round.window = window;
+	pub->round.min_added = min_added;
 	pub->round.stored_min = ~0u;
 	pub->round.started_ms = mono_ms;
 	pub->round.tx_at_start = st.tx;
@@ -476,6 +515,9 @@ static void round_finish(struct mt6d_pub *pub, uint64_t mono_ms)
 {
 	struct mt6d_dht_stats st;
 
+	/* Only a round whose window was dropped ends with work in flight:
+	 * what it would store has expired. */
+	cancel_ops(pub);
 	mt6d_dht_get_stats(pub->cfg.dht, &st);
 	pub->round.active = 0;
 	pub->round.elapsed_ms = mono_ms - pub->round.started_ms;
@@ -524,9 +566,14 @@ uint64_t mt6d_pub_tick(struct mt6d_pub *pub, uint64_t mono_ms, uint64_t unix_ms)
 
 	if (!pub->round.active && pub->nqueue) {
 		uint64_t w = pub->queue[0];
-		memmove(pub->queue, pub->queue + 1, --pub->nqueue * sizeof(pub->queue[0]));
+		uint32_t min_added = pub->queue_min[0];
+
+		--pub->nqueue;
+		memmove(pub->queue, pub->queue + 1, pub->nqueue * sizeof(pub->queue[0]));
+		memmove(pub->queue_min, pub->queue_min + 1,
+		        pub->nqueue * sizeof(pub->queue_min[0]));
 		if (intro_find(pub, w))
-			round_start(pub, w, mono_ms);
+			round_start(pub, w, min_added, mono_ms);
 	}
 	if (pub->round.active) {
 		struct intro_slot *s = intro_find(pub, pub->round.window);
@@ -545,7 +592,8 @@ uint64_t mt6d_pub_tick(struct mt6d_pub *pub, uint64_t mono_ms, uint64_t unix_ms)
 		while (s && pub->round.budget_used < pub->cfg.max_inflight &&
 		       pub->round.next < pub->nclients) {
 			struct pclient *c = &pub->clients[pub->round.next++];
-			if (c->round_started == pub->round.id || c->unusable)
+			if (c->round_started == pub->round.id || c->unusable ||
+			    c->added < pub->round.min_added)
 				continue;
 			c->round_started = pub->round.id;
 			publish_client(pub, c, &s->intro, pub->cfg.transports, 1, mono_ms, unix_ms);

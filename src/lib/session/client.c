@@ -64,6 +64,8 @@ static void release_tun(struct mt6d_cli *c)
 {
 	if (!c->have_tun)
 		return;
+	if (c->rx.g.buf)
+		mt6d_rx_flush(&c->rx);
 	for (int i = 0; i < MT6D_TUN_SLOTS; i++)
 		if (c->tun.win[i].valid && c->cfg.on_slot)
 			c->cfg.on_slot(&c->tun, &c->tun.win[i], false, c->cfg.arg);
@@ -82,11 +84,11 @@ static void rotate(struct mt6d_cli *c, uint64_t unix_ms)
 /* Hand what is sealed in c->tx to the caller: from the slot sl (MT6D), or
  * through the underlay socket, an introduction datagram then after the
  * client's introduction IID of the slot (room for it is before tx.buf). */
-static void send_burst(struct mt6d_cli *c, const struct mt6d_tun_slot *sl)
+static void send_burst(struct mt6d_cli *c, struct mt6d_tun_slot *sl)
 {
 	struct mt6d_tx tx = {.from = &sl->local,
 	                     .to = &sl->remote,
-	                     .fd = sl->fd,
+	                     .slot = sl,
 	                     .p = c->tx.buf,
 	                     .n = c->tx.n,
 	                     .stride = c->tx.stride,
@@ -95,7 +97,7 @@ static void send_burst(struct mt6d_cli *c, const struct mt6d_tun_slot *sl)
 	if (c->cfg.underlay) {
 		tx.from = &any_ep;
 		tx.to = &c->underlay;
-		tx.fd = -1;
+		tx.slot = NULL;
 		tx.underlay = true;
 		if (c->state == MT6D_CLI_INTRO) {
 			c->tx.buf -= MT6D_IID_LEN;
@@ -186,7 +188,7 @@ static void send_claim(struct mt6d_cli *c, const struct mt6d_rebind_loc *loc, ui
 	{
 		struct mt6d_tx tx = {.from = c->cfg.underlay ? &any_ep : &sl->local,
 		                     .to = c->cfg.underlay ? &c->underlay : &sl->remote,
-		                     .fd = c->cfg.underlay ? -1 : sl->fd,
+		                     .slot = c->cfg.underlay ? NULL : sl,
 		                     .underlay = c->cfg.underlay,
 		                     .p = buf,
 		                     .n = 1,
@@ -547,6 +549,10 @@ void mt6d_cli_input_batch(struct mt6d_cli *c, const struct mt6d_endpoint *local,
 		return;
 	}
 	mt6d_batch_each(buf, len, gso, batch_one, &b);
+}
+
+void mt6d_cli_flush(struct mt6d_cli *c)
+{
 	mt6d_rx_flush(&c->rx);
 }
 
@@ -555,6 +561,7 @@ void mt6d_cli_input(struct mt6d_cli *c, const struct mt6d_endpoint *local,
                     uint64_t unix_ms)
 {
 	mt6d_cli_input_batch(c, local, remote, dgram, len, 0, unix_ms);
+	mt6d_cli_flush(c);
 }
 
 void mt6d_cli_output(struct mt6d_cli *c, const uint8_t *pkt, size_t len,
@@ -573,6 +580,7 @@ uint64_t mt6d_cli_tick(struct mt6d_cli *c, uint64_t unix_ms)
 	uint64_t ka = (uint64_t)c->cfg.keepalive_s * 1000, dead = ka * c->cfg.dead_intervals;
 	uint64_t next = unix_ms + 1000, edge;
 
+	mt6d_cli_flush(c);
 	switch (c->state) {
 	case MT6D_CLI_LOOKUP:
 	case MT6D_CLI_CLOSED:

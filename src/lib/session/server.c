@@ -180,6 +180,12 @@ int mt6d_srv_set_clients(struct mt6d_srv *srv, const struct mt6d_registry *reg, 
 		memcpy(k.pub, srv->clients[s->client].pub, MT6D_KEY_LEN);
 		hit = reg->n ? bsearch(&k, nk, reg->n, sizeof(*nk), key_idx_cmp) : NULL;
 		if (!hit) {
+			/* Tell the client at once, or it would hold a dead session
+			 * for three keepalive intervals. */
+			struct mt6d_msg m = {.type = MT6D_MSG_TEARDOWN,
+			                     .u.teardown.reason = MT6D_TEARDOWN_REFUSED};
+
+			srv_session_control(srv, s, &m, unix_ms);
 			srv_session_end(srv, s, MT6D_SRV_END_UNREGISTERED);
 			continue;
 		}
@@ -238,12 +244,21 @@ static void batch_unknown(void *arg, uint8_t *dgram, size_t len)
 	srv_unknown_input(b->srv, b->local, b->remote, b->underlay, dgram, len, b->unix_ms);
 }
 
+/* Coalescing goes on across batches of one session (a GRO batch ends where
+ * one TSO train did, not where the TCP burst does); another session's
+ * batch, a control message, the session's end, a tick or mt6d_srv_flush()
+ * delivers what is held. */
 static void session_batch(struct batch *b, uint8_t *buf, size_t len, size_t gso)
 {
+	if (b->srv->rx_sess != b->s)
+		mt6d_srv_flush(b->srv);
 	b->srv->rx_sess = b->s;
 	mt6d_batch_each(buf, len, gso, batch_session, b);
-	mt6d_rx_flush(&b->srv->rx);
-	b->srv->rx_sess = NULL;
+}
+
+void mt6d_srv_flush(struct mt6d_srv *srv)
+{
+	srv_flush(srv);
 }
 
 void mt6d_srv_input_batch(struct mt6d_srv *srv, const struct mt6d_endpoint *local,
@@ -280,6 +295,7 @@ void mt6d_srv_input(struct mt6d_srv *srv, const struct mt6d_endpoint *local,
                     uint64_t unix_ms)
 {
 	mt6d_srv_input_batch(srv, local, remote, dgram, len, 0, unix_ms);
+	mt6d_srv_flush(srv);
 }
 
 void mt6d_srv_input_underlay(struct mt6d_srv *srv, const struct mt6d_endpoint *remote,
@@ -302,6 +318,7 @@ void mt6d_srv_input_underlay(struct mt6d_srv *srv, const struct mt6d_endpoint *r
 	if (t) {
 		b.s = t->user;
 		session_batch(&b, dgram, len, 0);
+		mt6d_srv_flush(srv);
 	} else {
 		batch_unknown(&b, dgram, len);
 	}
@@ -332,6 +349,7 @@ uint64_t mt6d_srv_tick(struct mt6d_srv *srv, uint64_t unix_ms)
 	 * exactly at each slot edge. */
 	uint64_t next = unix_ms + 1000, edge;
 
+	mt6d_srv_flush(srv);
 	for (int i = 0; i < MAX_WINDOWS; i++) {
 		struct intro_win *w = &srv->win[i];
 		uint64_t slot;

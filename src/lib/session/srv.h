@@ -89,7 +89,7 @@ static inline void srv_send_one(struct mt6d_srv *srv, const struct mt6d_endpoint
 {
 	struct mt6d_tx tx = {.from = local,
 	                     .to = remote,
-	                     .fd = -1,
+	                     .slot = NULL,
 	                     .underlay = ep_eq(local, &srv->cfg.underlay) && srv->cfg.underlay.port,
 	                     .p = p,
 	                     .n = 1,
@@ -97,6 +97,13 @@ static inline void srv_send_one(struct mt6d_srv *srv, const struct mt6d_endpoint
 	                     .total = len};
 
 	srv->cfg.send(srv->cfg.arg, &tx);
+}
+
+/* Deliver the packets held for coalescing (of srv->rx_sess). */
+static inline void srv_flush(struct mt6d_srv *srv)
+{
+	mt6d_rx_flush(&srv->rx);
+	srv->rx_sess = NULL;
 }
 
 /* srv_session.c */

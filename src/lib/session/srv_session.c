@@ -99,10 +99,9 @@ void mt6d_srv_session_endpoints(const struct mt6d_srv_session *s, struct mt6d_en
 }
 
 /* Send a burst sealed in srv->tx from the session's slot of the moment. */
-static void send_burst(struct mt6d_srv *srv, struct mt6d_srv_session *s,
-                       const struct mt6d_tun_slot *sl)
+static void send_burst(struct mt6d_srv *srv, struct mt6d_srv_session *s, struct mt6d_tun_slot *sl)
 {
-	struct mt6d_tx tx = {.fd = -1,
+	struct mt6d_tx tx = {.slot = NULL,
 	                     .p = srv->tx.buf,
 	                     .n = srv->tx.n,
 	                     .stride = srv->tx.stride,
@@ -115,7 +114,7 @@ static void send_burst(struct mt6d_srv *srv, struct mt6d_srv_session *s,
 	} else {
 		tx.from = &sl->local;
 		tx.to = &sl->remote;
-		tx.fd = sl->fd;
+		tx.slot = sl;
 	}
 	srv->cfg.send(srv->cfg.arg, &tx);
 }
@@ -158,6 +157,8 @@ void srv_session_end(struct mt6d_srv *srv, struct mt6d_srv_session *s, enum mt6d
 {
 	struct mt6d_endpoint ep = {.port = 0};
 
+	if (srv->rx_sess == s)
+		srv_flush(srv); /* its packets first, while it exists */
 	if (srv->cfg.on_session)
 		srv->cfg.on_session(srv->cfg.arg, s, false, why);
 	if (s->prev)

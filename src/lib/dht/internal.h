@@ -1,10 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The DHT node's private structures, shared by the files of src/lib/dht and the unit tests.
- * One struct mt6d_dht owns everything: two routing tables (IPv4, IPv6;
- * BEP 32 keeps them apart), the pending-request slots, the client
- * operations in flight, the peer and item stores, the token secrets and
+ * The DHT node's private structures and the functions its files share
+ * (and the unit tests), grouped by file. One struct mt6d_dht owns
+ * everything: two routing tables (IPv4, IPv6; BEP 32 keeps them apart),
+ * the pending-request slots and the send queue, the client operations in
+ * flight and finished, the peer and item stores, the token secrets and
  * the rate-limit table. Nothing here is global.
+ *
+ * The files are layers, each calling only the ones below it:
+ *   node.c     the public entry points: input dispatch, serving queries, tick
+ *   refresh.c  table upkeep: pings, self-lookups, refresh lookups
+ *   state.c    the routing-table state file
+ *   query.c    lookups, announces, puts, gets; cancel; callbacks
+ *   routing.c  the k-bucket tables (sends nothing: says whom to ping)
+ *   store.c    what we keep for others; tokens; rate limit
+ *   rpc.c      encoding and sending, pending requests, the send queue
+ *   krpc.c, bencode.c, bep.c   wire formats and BEP helpers
+ * Going back up is done by callbacks (an operation's done function), never
+ * by a call.
  */
 #ifndef MT6D_DHT_INTERNAL_H
 #define MT6D_DHT_INTERNAL_H
@@ -40,6 +53,7 @@
 #define DHT_SRC_SLOTS         4096 /* per-source counters: two rows of this many */
 #define DHT_MAX_SEEDS         16
 #define DHT_MAX_REPLY_VALUES  100
+#define DHT_TXQ_MAX           65536 /* datagrams waiting for the socket */
 
 /* 4 or 6: which routing table (BEP 32) an endpoint belongs to. */
 static inline uint8_t dht_ep_fam(const struct mt6d_endpoint *e)
@@ -82,9 +96,10 @@ struct dht_req {
 	uint8_t kind;
 	uint8_t method;
 	uint16_t nonce;
+	bool queued; /* still in the send queue: not sent, no timeout yet */
 	struct mt6d_endpoint a;
 	uint64_t sent;
-	struct dht_op *op;
+	struct dht_op *op; /* opaque to rpc.c */
 	uint32_t next_free;
 };
 
@@ -105,13 +120,13 @@ struct dht_cand {
 	uint64_t sent;
 };
 
-enum dht_op_internal { OP_USER, OP_BOOTSTRAP, OP_REFRESH };
-
 struct dht_op {
 	struct dht_op *next, *prev;
+	int id; /* the caller's handle */
 	uint8_t type;
-	uint8_t internal; /* enum dht_op_internal */
 	bool storing;
+	bool finished; /* in the done list, res made */
+	struct mt6d_dht_result res;
 	uint8_t target[MT6D_DHT_ID_LEN];
 	struct dht_cand c[DHT_OP_CANDS];
 	int nc;
@@ -169,7 +184,11 @@ struct mt6d_dht {
 	struct dht_table t4, t6;
 	struct dht_req *req;
 	uint32_t nreq, req_free, npending;
-	struct dht_op *ops;
+	struct dht_op *ops;                   /* live operations */
+	struct dht_op *done_head, *done_tail; /* finished, callbacks not yet run */
+	int next_op_id;
+	struct dht_txq_entry **txq; /* send queue: txq[txq_head .. +txq_len) */
+	size_t txq_head, txq_len, txq_cap;
 	struct dht_hash_entry *hashes;
 	uint32_t nhashes;
 	struct dht_item *items;
@@ -197,25 +216,39 @@ struct mt6d_dht {
 	struct mt6d_dht_stats st;
 };
 
-/* dht/node.c */
+/* dht/rpc.c: the transport (lowest layer) */
+struct dht_txq_entry;
 int dht_send_msg(struct mt6d_dht *dht, const struct mt6d_endpoint *a, struct krpc_msg *m);
 int dht_send_query(struct mt6d_dht *dht, const struct mt6d_endpoint *a, struct krpc_msg *m,
                    uint8_t kind, struct dht_op *op);
+int dht_ping(struct mt6d_dht *dht, const struct mt6d_endpoint *a);
+int dht_find_node(struct mt6d_dht *dht, const struct mt6d_endpoint *a, const uint8_t *target);
+/* The pending request m answers (from the right address): copied to out
+ * and released. */
+bool dht_req_take(struct mt6d_dht *dht, const struct krpc_msg *m, const struct mt6d_endpoint *from,
+                  struct dht_req *out);
+void dht_req_release(struct mt6d_dht *dht, struct dht_req *r);
 void dht_req_forget_op(struct mt6d_dht *dht, const struct dht_op *op);
+void dht_txq_free(struct mt6d_dht *dht);
 
-/* dht/routing.c */
+/* dht/routing.c: the routing table (a leaf: it sends nothing). The
+ * functions that may want a node pinged return true and fill *ping; the
+ * caller sends the ping. */
 int dht_xor_cmp(const uint8_t *target, const uint8_t *a, const uint8_t *b);
 void dht_table_free(struct dht_table *t);
 struct dht_table *dht_table_for(struct mt6d_dht *dht, uint8_t fam);
+int dht_table_buckets(struct mt6d_dht *dht, uint8_t fam);
 /* Note that a node was heard from: replied (true) or queried us (false). */
-void dht_node_heard(struct mt6d_dht *dht, const uint8_t *id, const struct mt6d_endpoint *a,
-                    bool replied);
-void dht_node_failed(struct mt6d_dht *dht, const struct mt6d_endpoint *a);
+bool dht_node_heard(struct mt6d_dht *dht, const uint8_t *id, const struct mt6d_endpoint *a,
+                    bool replied, struct mt6d_endpoint *ping);
+bool dht_node_failed(struct mt6d_dht *dht, const struct mt6d_endpoint *a,
+                     struct mt6d_endpoint *ping);
 /* Up to max nodes closest to target that have answered us, from one table. */
 int dht_closest(struct mt6d_dht *dht, uint8_t fam, const uint8_t *target, struct dht_node *out,
                 int max, bool verified_only);
 size_t dht_closest_compact(struct mt6d_dht *dht, uint8_t fam, const uint8_t *target, uint8_t *out);
-void dht_routing_maintain(struct mt6d_dht *dht);
+int dht_routing_survey(struct mt6d_dht *dht, uint8_t fam, uint16_t counts[161], int *deepest,
+                       struct mt6d_endpoint *ping, int maxping);
 void dht_table_counts(const struct dht_table *t, uint64_t now, uint32_t *nodes, uint32_t *good);
 
 /* dht/store.c */
@@ -239,15 +272,20 @@ struct dht_item *dht_item_slot(struct mt6d_dht *dht, const uint8_t *target,
 void dht_store_expire(struct mt6d_dht *dht);
 void dht_store_free(struct mt6d_dht *dht);
 
-/* dht/query.c */
+/* dht/query.c: lookups and stores (above rpc.c and routing.c) */
 /* req is a copy: its slot has been released before these run */
 void dht_op_response(struct mt6d_dht *dht, const struct dht_req *req, const struct krpc_msg *m);
 void dht_op_timeout(struct mt6d_dht *dht, const struct dht_req *req);
 void dht_op_error(struct mt6d_dht *dht, const struct dht_req *req, const struct krpc_msg *m);
 void dht_ops_tick(struct mt6d_dht *dht);
+/* Run the callbacks of finished operations (the last step of every entry point). */
+void dht_ops_complete(struct mt6d_dht *dht);
 void dht_ops_cancel_all(struct mt6d_dht *dht);
-int dht_bootstrap_lookup(struct mt6d_dht *dht);
-int dht_refresh_lookup(struct mt6d_dht *dht, const uint8_t *target);
+/* A find_node lookup of target; returns its id or a negative errno. */
+int dht_lookup_nodes(struct mt6d_dht *dht, const uint8_t *target, mt6d_dht_done_fn done, void *arg);
+
+/* dht/refresh.c: table upkeep (above query.c and routing.c), every 5 s */
+void dht_upkeep(struct mt6d_dht *dht);
 
 /* dht/bep.c */
 uint32_t dht_crc32c(const uint8_t *p, size_t len);
