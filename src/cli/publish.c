@@ -77,14 +77,20 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 		p->last_done = st.round_started_ms;
 		log_round(p, &st);
 		if (p->once) {
+			struct mt6d_dht_stats ds;
+
+			mt6d_dht_get_stats(p->run.dht, &ds);
 			printf("{\"window\":%" PRIu64 ",\"clients\":%zu,\"operations\":%zu,"
 			       "\"done\":%zu,\"failed\":%zu,\"elapsed_ms\":%" PRIu64
 			       ",\"dht_messages\":%" PRIu64 ",\"stored_min\":%u,\"retried\":%zu,"
-			       "\"max_slice_ms\":%.2f,\"transport\":\"%s\"}\n",
+			       "\"max_slice_ms\":%.2f,\"transport\":\"%s\",\"dht_tx_queued\":"
+			       "%" PRIu64 ",\"dht_tx_dropped\":%" PRIu64
+			       ",\"dht_tx_errors\":%" PRIu64 ",\"dht_txq_max\":%u}\n",
 			       st.round_window, st.clients, st.round_total, st.round_done,
 			       st.round_failed, st.round_elapsed_ms, st.dht_messages,
 			       st.round_stored_min, st.round_retried, p->max_slice_ms,
-			       mt6d_rdv_transport_name(p->conf.transports));
+			       mt6d_rdv_transport_name(p->conf.transports), ds.tx_queued,
+			       ds.tx_dropped, ds.tx_errors, ds.txq_max);
 			fflush(stdout);
 			p->exit_code = st.round_failed ? 1 : 0;
 			ev_break(loop, EVBREAK_ALL);

@@ -2,7 +2,9 @@
 /*
  * A DHT node's socket and timer in a libev loop. Datagrams are read in
  * batches of up to 64 per wake-up; the timer is always set to the wake-up
- * time mt6d_dht_tick() returned.
+ * time mt6d_dht_tick() returned. The socket keeps the system's default
+ * send buffer: a datagram it cannot take waits in the node's send queue
+ * and leaves when the socket is writable again.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -42,6 +44,13 @@ static void rearm(struct dhtrun *r, uint64_t next)
 {
 	uint64_t now = mt6d_mono_ms();
 
+	if (mt6d_dht_tx_queued(r->dht)) {
+		if (!ev_is_active(&r->wio))
+			ev_io_start(r->loop, &r->wio);
+	} else if (ev_is_active(&r->wio)) {
+		ev_io_stop(r->loop, &r->wio);
+	}
+
 	ev_timer_stop(r->loop, &r->timer);
 	ev_timer_set(&r->timer, next > now ? (double)(next - now) / 1000.0 : 0.0, 0.0);
 	ev_timer_start(r->loop, &r->timer);
@@ -56,6 +65,15 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		r->last_save = now;
 		(void)mt6d_dht_save(r->dht, r->state);
 	}
+	rearm(r, mt6d_dht_tick(r->dht, now));
+}
+
+static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct dhtrun *r = w->data;
+	uint64_t now = mt6d_mono_ms();
+
+	(void)mt6d_dht_flush(r->dht, now);
 	rearm(r, mt6d_dht_tick(r->dht, now));
 }
 
@@ -79,7 +97,7 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 int dhtrun_start(struct dhtrun *r, struct ev_loop *loop, const struct conf_addr *listen,
                  struct mt6d_dht_config *cfg, char *err, size_t errlen)
 {
-	int one = 1, bufsz = 1 << 20, sndsz = 4 << 20, fd, ret;
+	int one = 1, bufsz = 1 << 20, fd, ret;
 	char text[80];
 
 	memset(r, 0, sizeof(*r));
@@ -93,12 +111,6 @@ int dhtrun_start(struct dhtrun *r, struct ev_loop *loop, const struct conf_addr 
 	if (listen->ss.ss_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
-	/* A port-stuffing announce is 85 datagrams to each of 8 nodes at once:
-	 * with the default send buffer (about 200 KB) a few of them in flight
-	 * overflow it, sendto fails with EAGAIN, and the same byte of a
-	 * message goes missing on every node. Root may go past wmem_max. */
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndsz, sizeof(sndsz)) < 0)
-		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndsz, sizeof(sndsz));
 	if (bind(fd, (const struct sockaddr *)&listen->ss, listen->len) < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot listen on %s: %s", text, strerror(errno));
@@ -122,6 +134,8 @@ int dhtrun_start(struct dhtrun *r, struct ev_loop *loop, const struct conf_addr 
 	ev_io_init(&r->io, on_readable, fd, EV_READ);
 	r->io.data = r;
 	ev_io_start(loop, &r->io);
+	ev_io_init(&r->wio, on_writable, fd, EV_WRITE);
+	r->wio.data = r;
 	ev_timer_init(&r->timer, on_timer, 0.0, 0.0);
 	r->timer.data = r;
 	ev_timer_start(loop, &r->timer);
@@ -135,6 +149,7 @@ void dhtrun_stop(struct dhtrun *r)
 	if (r->state)
 		(void)mt6d_dht_save(r->dht, r->state);
 	ev_io_stop(r->loop, &r->io);
+	ev_io_stop(r->loop, &r->wio);
 	ev_timer_stop(r->loop, &r->timer);
 	mt6d_dht_free(r->dht);
 	r->dht = NULL;

@@ -2,6 +2,9 @@
 /*
  * One DHT node on one UDP socket in a libev loop: the I/O that libmt6d's
  * DHT leaves to its caller. Used by every command that talks to the DHT.
+ * A send that meets a full socket (EAGAIN) is queued by the node; the
+ * queue goes out as the socket drains (an EV_WRITE watcher while it is
+ * not empty), so a burst is paced by the socket, not dropped.
  */
 #ifndef MT6D_DHTRUN_H
 #define MT6D_DHTRUN_H
@@ -20,6 +23,7 @@ struct dhtrun {
 	struct mt6d_dht *dht;
 	int fd, family;
 	ev_io io;
+	ev_io wio; /* writable, while the node's send queue is not empty */
 	ev_timer timer;
 	const char *state; /* routing table file, saved every 5 min and at stop */
 	uint64_t last_save;
