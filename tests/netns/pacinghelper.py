@@ -36,7 +36,7 @@ import libtorrent as lt  # noqa: E402  (python3-libtorrent, an independent DHT)
 base = free_ports(NM + NL + 2)
 server_port = base + NM + NL
 swarm = spawn([MT6D, "dht", "swarm", "--count", str(NM), "--listen", "127.0.0.1",
-               "--base-port", str(base), "--rate-limit", "0"])
+               "--base-port", str(base)])
 check(json.loads(swarm.stdout.readline())["nodes"] == NM, "%d mt6d nodes started" % NM)
 sessions = []
 for i in range(NL):
