@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Helpers shared by the session daemons (srvd.c: mt6d server, clid.c:
- * mt6d client): formatting for mt6d show, and the state file
- * dance at start-up (refuse if a live daemon owns it, undo what a dead one
- * left, start a new one).
+ * Helpers shared by the daemons (srvd.c: mt6d server, clid.c: mt6d
+ * client, tund.c: mt6d tunnel): formatting for mt6d show, and the one
+ * state-file dance at start-up (refuse if a live daemon owns it, undo what
+ * a dead one left, start a new one).
  */
 #ifndef MT6D_SESSD_H
 #define MT6D_SESSD_H

@@ -51,6 +51,7 @@
 #include "datapath.h"
 #include "log.h"
 #include "privdrop.h"
+#include "sessd.h"
 #include "mt6d/tunnel.h"
 
 #ifndef IPV6_FREEBIND
@@ -64,7 +65,6 @@ struct tund {
 	struct ev_loop *loop;
 	struct nl *nl;
 	struct state st;
-	bool have_state;
 	struct mt6d_tun_table *table;
 	struct mt6d_tun_session sess;
 	bool have_sess;
@@ -313,54 +313,19 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 
 /* ---- setup and teardown ---- */
 
-static int check_previous(const char *path)
-{
-	char comm[64], p[64];
-	long pid = 0;
-	FILE *f = fopen(path, "re");
-
-	if (!f)
-		return 0;
-	if (fscanf(f, "mt6d-state 1 pid %ld", &pid) != 1)
-		pid = 0;
-	fclose(f);
-	if (pid <= 0 || pid == (long)getpid())
-		return 0;
-	snprintf(p, sizeof(p), "/proc/%ld/comm", pid);
-	f = fopen(p, "re");
-	if (!f)
-		return 0;
-	if (!fgets(comm, sizeof(comm), f))
-		comm[0] = '\0';
-	fclose(f);
-	return strncmp(comm, "mt6d", 4) == 0 ? -EBUSY : 0;
-}
-
 static int setup(struct tund *d)
 {
 	struct conf_tunnel *c = &d->cfg;
-	long oldpid;
 	int ret;
 
 	ret = nl_open(&d->nl);
 	if (ret < 0)
 		return log_error("netlink: %s", strerror(-ret)), ret;
-	ret = check_previous(c->state_file);
-	if (ret < 0)
-		return log_error("state file `%s' belongs to a running mt6d", c->state_file), ret;
-	ret = state_recover(c->state_file, d->nl, &oldpid);
-	if (ret < 0)
-		return log_error("state file `%s': %s", c->state_file, strerror(-ret)), ret;
-	if (ret > 0)
-		log_info("removed %d item(s) left by pid %ld (state file %s)", ret, oldpid,
-		         c->state_file);
-	ret = state_init(&d->st, c->state_file);
+	/* The one state-file dance of every daemon (sessd.c): refuse a file a
+	 * running mt6d owns, undo what a dead one left, start a new one. */
+	ret = sessd_state_open(&d->st, d->nl, c->state_file, "tunnel");
 	if (ret < 0)
 		return ret;
-	d->have_state = true;
-	ret = state_write(&d->st);
-	if (ret < 0)
-		return log_error("state file `%s': %s", c->state_file, strerror(-ret)), ret;
 
 	if (c->mode == CONF_TUN_BIND) {
 		d->uplink_ifindex = if_nametoindex(c->uplink);
@@ -458,11 +423,7 @@ static void teardown(struct tund *d)
 	}
 	if (d->tun_fd >= 0)
 		close(d->tun_fd);
-	if (d->have_state) {
-		if (d->st.n == 0)
-			unlink(d->st.path);
-		state_free(&d->st);
-	}
+	sessd_state_close(&d->st, "tunnel");
 	mt6d_tun_table_free(d->table);
 	free(d->ubuf);
 	free(d->rbuf);
