@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Least privilege for the static tunnel (docs/privdrop.md): both ends in
-# bind mode with `User = PRIV_USER' (default nobody), rotation 500 ms.
+# bind mode with `user = PRIV_USER' (default nobody), rotation 500 ms.
 # Checks:
 #  - /proc/PID/status of both daemons: the user's uid, exactly
 #    CAP_NET_ADMIN and CAP_NET_RAW effective and permitted, none
@@ -41,8 +41,8 @@ dropped() {
 }
 
 topology bind
-config a client bind ar 2001:db8:100::1 2001:db8:a:: "$IID_A" 2001:db8:b:: "$IID_B" "$KEY" $ROT "User = $PRIV_USER"
-config b server bind br 2001:db8:100::2 2001:db8:b:: "$IID_B" 2001:db8:a:: "$IID_A" "$KEY" $ROT "User = $PRIV_USER"
+config a client bind ar 2001:db8:100::1 2001:db8:a:: "$IID_A" 2001:db8:b:: "$IID_B" "$KEY" $ROT "user = $PRIV_USER"
+config b server bind br 2001:db8:100::2 2001:db8:b:: "$IID_B" 2001:db8:a:: "$IID_A" "$KEY" $ROT "user = $PRIV_USER"
 start "$A" a
 start "$B" b
 sleep 0.3
