@@ -19,7 +19,9 @@
 #     the tunnel, the daemons as mt6d with exactly CAP_NET_ADMIN and
 #     CAP_NET_RAW, rotations, SIGHUP, and SIGTERM leaving nothing.
 # Usage: scripts/pkgtest.sh   (root; about 2 minutes; removes the packages
-# it installed only if they were not installed before: PKG_KEEP=1 keeps them)
+# it installed only if they were not installed before: PKG_KEEP=1 keeps them;
+# the build is nocheck, the unit tests having run before it in test.sh:
+# PKG_BUILD_OPTIONS= runs them in the package build too)
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 export DEBIAN_FRONTEND=noninteractive
@@ -55,7 +57,8 @@ tar -C "$SRC" --exclude=./build --exclude=./.git --exclude='./obj-*' -cf - . |
 	tar -C "$WORK/src/mt6d" -xf -
 start=$(date +%s)
 if ! (cd "$WORK/src/mt6d" &&
-	DEB_BUILD_OPTIONS="parallel=$(nproc)" dpkg-buildpackage -us -uc -b >"$WORK/build.log" 2>&1); then
+	DEB_BUILD_OPTIONS="parallel=$(nproc) ${PKG_BUILD_OPTIONS-nocheck}" \
+		dpkg-buildpackage -us -uc -b >"$WORK/build.log" 2>&1); then
 	tail -40 "$WORK/build.log"
 	echo "FAIL: dpkg-buildpackage"
 	rm -rf "$WORK"
