@@ -159,3 +159,14 @@ void sessd_state_close(struct state *st, const char *who)
 		         st->path, strerror(errno));
 	state_free(st);
 }
+
+void sessd_intro_path(char *out, size_t len, const char *state_file)
+{
+	size_t n = strlen(state_file);
+	const char *dot =
+	        n > 6 && !strcmp(state_file + n - 6, ".state") ? state_file + n - 6 : NULL;
+
+	if ((size_t)snprintf(out, len, "%.*s.intro", (int)(dot ? (size_t)(dot - state_file) : n),
+	                     state_file) >= len)
+		out[0] = '\0'; /* too long: nothing is stored */
+}

@@ -30,6 +30,10 @@ int sessd_state_open(struct state *st, struct nl *nl, const char *path, const ch
 /* Log once when the state file stops being written (a full disk, a
  * read-only directory) and once when it is written again. */
 void sessd_state_note(struct state *st, const char *who);
+/* The server's stored introduction configurations (introfile.c) live
+ * beside its state file: X.state gives X.intro (X gives X.intro); "" when
+ * the name does not fit. */
+void sessd_intro_path(char *out, size_t len, const char *state_file);
 /* Remove the file if nothing is left in it, and free. */
 void sessd_state_close(struct state *st, const char *who);
 

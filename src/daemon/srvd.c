@@ -74,7 +74,12 @@ struct srvd {
 	uint8_t *ubuf; /* a receive batch, opened in place */
 	uint8_t *rbuf; /* virtio_net_hdr + a packet read from the TUN device */
 	uint64_t started_ms;
-	bool pub_started;      /* the first publication round began */
+	bool pub_started; /* the first publication round began */
+	/* The live introduction configurations, stored (introfile.c) so that
+	 * a restart opens the same endpoints at once. */
+	struct mt6d_intro intros[3];
+	size_t nintros;
+	char intro_path[600];
 	uint64_t pub_start_ms; /* mono */
 	bool verbose;
 };
@@ -150,12 +155,67 @@ static void on_session(void *arg, struct mt6d_srv_session *s, bool up, enum mt6d
 		         mt6d_srv_end_name(why), s->tun.stats.rx_packets, s->tun.stats.tx_packets);
 }
 
+/* Keep the stored copy of the live configurations current. */
+static void intros_note(struct srvd *d, const struct mt6d_intro *intro, uint64_t window)
+{
+	size_t i;
+	int ret;
+
+	for (i = 0; i < d->nintros && d->intros[i].window != window; i++)
+		;
+	if (!intro && i < d->nintros) {
+		d->intros[i] = d->intros[--d->nintros];
+		sodium_memzero(&d->intros[d->nintros], sizeof(d->intros[0]));
+	} else if (intro && (i < d->nintros || d->nintros < 3)) {
+		d->intros[i] = *intro;
+		if (i == d->nintros)
+			d->nintros++;
+	}
+	if (d->intro_path[0] && (ret = introfile_save(d->intro_path, d->intros, d->nintros)) < 0)
+		sessd_log(WHO, "cannot store the introduction configurations in `%s': %s",
+		          d->intro_path, strerror(-ret));
+}
+
+/* After a restart: the configurations the previous run stored, whose
+ * endpoints the clients find in the DHT, open now (issue 15). */
+static void intros_restore(struct srvd *d)
+{
+	struct mt6d_intro v[3];
+	char err[700];
+	int n = introfile_load(d->intro_path, v, 3, err, sizeof(err));
+
+	if (n == -ENOENT)
+		return;
+	if (n < 0) {
+		sessd_log(WHO, "%s; making new introduction configurations", err);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		int ret = mt6d_pub_restore(d->pub, &v[i], mt6d_unix_ms());
+
+		if (ret == 0)
+			sessd_log(WHO,
+			          "window %" PRIu64 ": introduction configuration restored from %s",
+			          v[i].window, d->intro_path);
+		else if (ret != -ESTALE)
+			sessd_log(WHO, "window %" PRIu64 ": stored configuration not used: %s",
+			          v[i].window,
+			          ret == -EINVAL ? "period, rotation or prefix changed"
+			                         : strerror(-ret));
+	}
+	sodium_memzero(v, sizeof(v));
+	/* What was not restored is gone from the file too. */
+	if (introfile_save(d->intro_path, d->intros, d->nintros) < 0)
+		unlink(d->intro_path);
+}
+
 static void on_intro(void *arg, const struct mt6d_intro *intro, uint64_t window)
 {
 	struct srvd *d = arg;
 	char a[64];
 	int ret;
 
+	intros_note(d, intro, window);
 	if (!intro) {
 		mt6d_srv_intro_drop(d->srv, window);
 		log_info("introduction endpoint of window %" PRIu64 " closed", window);
@@ -698,6 +758,8 @@ static int setup(struct srvd *d, const uint8_t priv[static MT6D_KEY_LEN])
 	ret = reload(d);
 	if (ret < 0)
 		return ret;
+	sessd_intro_path(d->intro_path, sizeof(d->intro_path), c->state_file);
+	intros_restore(d);
 	if (c->control_socket[0] &&
 	    control_start(&d->ctl, d->loop, c->control_socket, on_control, d, err, sizeof(err)) < 0)
 		return log_error("%s", err), -EIO;

@@ -276,6 +276,56 @@ static void test_restart_inside_window(void **state)
 	w->pub = again;
 }
 
+/* A restart that takes back the stored configuration (issue 15): the same
+ * K and seed for the window, no new one, and the clients find it; stored
+ * ones of another period, prefix or a dead window are refused. */
+static void test_restart_restores(void **state)
+{
+	struct world *w = *state;
+	uint64_t T = mt6d_window(unix_now(w) / 1000, PERIOD);
+	struct mt6d_intro old = *mt6d_pub_intro(w->pub, T), bad;
+	struct mt6d_pub_config pc = {.dht = w->sim->node[8],
+	                             .period = PERIOD,
+	                             .transports = MT6D_RDV_BEP44,
+	                             .max_inflight = 8,
+	                             .on_intro = on_intro,
+	                             .arg = w};
+	struct mt6d_pub *again;
+	int events;
+
+	memcpy(pc.server_priv, w->spriv, 32);
+	memcpy(pc.prefix, "\x20\x01\x0d\xb8\x00\x05\x00\x00", 8);
+	again = mt6d_pub_new(&pc);
+	assert_non_null(again);
+	assert_int_equal(mt6d_pub_set_clients(again, &w->reg), 0);
+	bad = old;
+	bad.period = PERIOD / 2;
+	assert_int_equal(mt6d_pub_restore(again, &bad, unix_now(w)), -EINVAL);
+	bad = old;
+	bad.seed_addr[3] ^= 1;
+	assert_int_equal(mt6d_pub_restore(again, &bad, unix_now(w)), -EINVAL);
+	bad = old;
+	bad.window = T - 2 * PERIOD;
+	assert_int_equal(mt6d_pub_restore(again, &bad, unix_now(w)), -ESTALE);
+	events = w->intro_events;
+	assert_int_equal(mt6d_pub_restore(again, &old, unix_now(w)), 0);
+	assert_int_equal(w->intro_events, events + 1); /* its endpoint opens now */
+	assert_int_equal(mt6d_pub_restore(again, &old, unix_now(w)), -EEXIST);
+	publish_all(w, again);
+	const struct mt6d_intro *in = mt6d_pub_intro(again, T);
+	assert_non_null(in);
+	assert_memory_equal(in->key, old.key, 16);
+	assert_memory_equal(in->seed_addr, old.seed_addr, 16);
+	for (int i = 0; i < 3; i++) {
+		struct mt6d_lookup_result r =
+		        lookup(w, w->cpriv[i], w->spub, MT6D_RDV_BEP44, 15 + i);
+		assert_int_equal(r.step, MT6D_LOOKUP_OK);
+		assert_memory_equal(r.config.intro_key, old.key, 16);
+	}
+	mt6d_pub_free(w->pub);
+	w->pub = again;
+}
+
 static void test_window_edge(void **state)
 {
 	struct world *w = *state;
@@ -698,6 +748,7 @@ int main(void)
 	        cmocka_unit_test(test_every_client_finds_its_own),
 	        cmocka_unit_test(test_cannot_open_anothers),
 	        cmocka_unit_test(test_restart_inside_window),
+	        cmocka_unit_test(test_restart_restores),
 	        cmocka_unit_test(test_window_edge),
 	        cmocka_unit_test(test_stuffing_transport),
 	        cmocka_unit_test(test_period_change),
