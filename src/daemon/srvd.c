@@ -172,8 +172,8 @@ static void intros_note(struct srvd *d, const struct mt6d_intro *intro, uint64_t
 			d->nintros++;
 	}
 	if (d->intro_path[0] && (ret = introfile_save(d->intro_path, d->intros, d->nintros)) < 0)
-		sessd_log(WHO, "cannot store the introduction configurations in `%s': %s",
-		          d->intro_path, strerror(-ret));
+		log_warn("cannot store the introduction configurations in `%s': %s", d->intro_path,
+		         strerror(-ret));
 }
 
 /* After a restart: the configurations the previous run stored, whose
@@ -187,21 +187,20 @@ static void intros_restore(struct srvd *d)
 	if (n == -ENOENT)
 		return;
 	if (n < 0) {
-		sessd_log(WHO, "%s; making new introduction configurations", err);
+		log_warn("%s; making new introduction configurations", err);
 		return;
 	}
 	for (int i = 0; i < n; i++) {
 		int ret = mt6d_pub_restore(d->pub, &v[i], mt6d_unix_ms());
 
 		if (ret == 0)
-			sessd_log(WHO,
-			          "window %" PRIu64 ": introduction configuration restored from %s",
-			          v[i].window, d->intro_path);
+			log_info("window %" PRIu64 ": introduction configuration restored from %s",
+			         v[i].window, d->intro_path);
 		else if (ret != -ESTALE)
-			sessd_log(WHO, "window %" PRIu64 ": stored configuration not used: %s",
-			          v[i].window,
-			          ret == -EINVAL ? "period, rotation or prefix changed"
-			                         : strerror(-ret));
+			log_warn("window %" PRIu64 ": stored configuration not used: %s",
+			         v[i].window,
+			         ret == -EINVAL ? "period, rotation or prefix changed"
+			                        : strerror(-ret));
 	}
 	sodium_memzero(v, sizeof(v));
 	/* What was not restored is gone from the file too. */
