@@ -99,7 +99,8 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 		if (!d->conf.routed) {
 			ret = nl_addr(d->nl, false, d->uplink_ifindex, sl->local.addr, 128, false);
 			if (ret < 0 && ret != -EADDRNOTAVAIL)
-				log_warn("removing %s: %s", sessd_ep(e, sizeof(e), &sl->local),
+				log_warn("removing %s: %s",
+				         mt6d_endpoint_format(e, sizeof(e), &sl->local),
 				         strerror(-ret));
 			state_del(&d->st, &it);
 			sessd_state_note(&d->st, WHO);
@@ -114,8 +115,9 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 		if (ret == 0)
 			ret = nl_addr(d->nl, true, d->uplink_ifindex, sl->local.addr, 128, true);
 		if (ret < 0 && ret != -EEXIST) {
-			log_error("adding %s to %s: %s", sessd_ep(e, sizeof(e), &sl->local),
-			          d->conf.uplink, strerror(-ret));
+			log_error("adding %s to %s: %s",
+			          mt6d_endpoint_format(e, sizeof(e), &sl->local), d->conf.uplink,
+			          strerror(-ret));
 			d->fatal = ret;
 			ev_break(d->loop, EVBREAK_ALL);
 			return;
@@ -123,7 +125,8 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 	}
 	ret = dp_slot_socket(&sl->local);
 	if (ret < 0) {
-		log_error("socket on %s: %s", sessd_ep(e, sizeof(e), &sl->local), strerror(-ret));
+		log_error("socket on %s: %s", mt6d_endpoint_format(e, sizeof(e), &sl->local),
+		          strerror(-ret));
 		d->fatal = ret;
 		ev_break(d->loop, EVBREAK_ALL);
 		return;
@@ -188,7 +191,8 @@ static void on_state(void *arg, enum mt6d_cli_state from, enum mt6d_cli_state to
 	case MT6D_CLI_INTRO:
 		log_info("introduction: window %" PRIu64 ", server seed %s, request from %s",
 		         c->intro.window, sessd_addr(a, sizeof(a), c->intro.seed_addr),
-		         sessd_ep(e, sizeof(e), &c->tun.win[c->tun.cur % MT6D_TUN_SLOTS].local));
+		         mt6d_endpoint_format(e, sizeof(e),
+		                              &c->tun.win[c->tun.cur % MT6D_TUN_SLOTS].local));
 		break;
 	case MT6D_CLI_SESSION:
 		set_tun_addr(d, true);
@@ -198,7 +202,8 @@ static void on_state(void *arg, enum mt6d_cli_state from, enum mt6d_cli_state to
 		         " ms after start",
 		         sessd_addr(a, sizeof(a), c->client_tun), c->tun_prefix_len,
 		         sessd_addr(b, sizeof(b), c->server_tun),
-		         sessd_ep(e, sizeof(e), &c->tun.win[c->tun.cur % MT6D_TUN_SLOTS].local),
+		         mt6d_endpoint_format(e, sizeof(e),
+		                              &c->tun.win[c->tun.cur % MT6D_TUN_SLOTS].local),
 		         now - d->started_ms);
 		break;
 	case MT6D_CLI_BACKOFF:
@@ -368,7 +373,8 @@ static void status_json(struct clid *d, FILE *out)
 		memcpy(p, c->cfg.prefix, 8);
 		fprintf(out, "\"prefix\":\"%s/64\",", sessd_addr(a, sizeof(a), p));
 	} else if (c->state == MT6D_CLI_INTRO || c->state == MT6D_CLI_SESSION) {
-		fprintf(out, "\"underlay\":\"%s\",", sessd_ep(l, sizeof(l), &c->underlay));
+		fprintf(out, "\"underlay\":\"%s\",",
+		        mt6d_endpoint_format(l, sizeof(l), &c->underlay));
 	}
 	if (c->have_grant)
 		fprintf(out, "\"conn\":%u,\"grant_epoch\":%" PRIu64 ",", c->grant.conn,
@@ -382,13 +388,14 @@ static void status_json(struct clid *d, FILE *out)
 		fprintf(out, "\"window\":%" PRIu64 ",\"seed\":\"%s\",", c->intro.window,
 		        sessd_addr(a, sizeof(a), c->intro.seed_addr));
 	if (sl && d->conf.underlay)
-		fprintf(out, "\"remote\":\"%s\",", sessd_ep(r, sizeof(r), &c->underlay));
+		fprintf(out, "\"remote\":\"%s\",",
+		        mt6d_endpoint_format(r, sizeof(r), &c->underlay));
 	else if (sl)
 		fprintf(out,
 		        "\"slot\":%" PRIu64
 		        ",\"local\":\"%s\",\"remote\":\"%s\",\"rotation_ms\":%u,",
-		        c->tun.cur, sessd_ep(l, sizeof(l), &sl->local),
-		        sessd_ep(r, sizeof(r), &sl->remote), c->tun.rot_ms);
+		        c->tun.cur, mt6d_endpoint_format(l, sizeof(l), &sl->local),
+		        mt6d_endpoint_format(r, sizeof(r), &sl->remote), c->tun.rot_ms);
 	fprintf(out,
 	        "\"last_rx_ms\":%" PRIu64 ",\"rx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
 	        ",\"tx_packets\":%" PRIu64 ",\"tx_bytes\":%" PRIu64 ",\"rotations\":%" PRIu64 ",",
@@ -451,13 +458,14 @@ static void show_text(struct clid *d, FILE *out)
 		const struct mt6d_tun_slot *sl = &c->tun.win[c->tun.cur % MT6D_TUN_SLOTS];
 		if (d->conf.underlay)
 			fprintf(out, "  endpoint: server underlay %s\n",
-			        sessd_ep(e, sizeof(e), &c->underlay));
+			        mt6d_endpoint_format(e, sizeof(e), &c->underlay));
 		else
 			fprintf(out,
 			        "  endpoints: local %s, remote %s (slot %" PRIu64
 			        ", every %u ms)\n",
-			        sessd_ep(b, sizeof(b), &sl->local),
-			        sessd_ep(e, sizeof(e), &sl->remote), c->tun.cur, c->tun.rot_ms);
+			        mt6d_endpoint_format(b, sizeof(b), &sl->local),
+			        mt6d_endpoint_format(e, sizeof(e), &sl->remote), c->tun.cur,
+			        c->tun.rot_ms);
 		if (c->stats.claims_sent)
 			fprintf(out,
 			        "  rebinding: %" PRIu64 " rebinds, %" PRIu64

@@ -20,19 +20,6 @@ const char *sessd_addr(char *buf, size_t len, const uint8_t a[static 16])
 	return buf;
 }
 
-const char *sessd_ep(char *buf, size_t len, const struct mt6d_endpoint *ep)
-{
-	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-	char a[INET6_ADDRSTRLEN];
-
-	if (!memcmp(ep->addr, mapped, sizeof(mapped)) &&
-	    inet_ntop(AF_INET, ep->addr + 12, a, sizeof(a)))
-		snprintf(buf, len, "%s:%u", a, ep->port);
-	else
-		snprintf(buf, len, "[%s]:%u", sessd_addr(a, sizeof(a), ep->addr), ep->port);
-	return buf;
-}
-
 const char *sessd_bytes(char *buf, size_t len, uint64_t b)
 {
 	static const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};

@@ -17,8 +17,6 @@
 #include "mt6d/tunnel.h"
 
 const char *sessd_addr(char *buf, size_t len, const uint8_t a[static 16]);
-/* "[V6]:PORT", or "A.B.C.D:PORT" for ::ffff:a.b.c.d (the form config files take). */
-const char *sessd_ep(char *buf, size_t len, const struct mt6d_endpoint *ep);
 /* "12.3 KiB" */
 const char *sessd_bytes(char *buf, size_t len, uint64_t b);
 /* "1.2 s ago", "never" */

@@ -145,11 +145,12 @@ static void on_session(void *arg, struct mt6d_srv_session *s, bool up, enum mt6d
 	if (up && s->underlay)
 		log_info("session up: %s, tunnel %s, underlay from %s", s->name,
 		         sessd_addr(a, sizeof(a), s->client_tun),
-		         sessd_ep(ep, sizeof(ep), &s->peer));
+		         mt6d_endpoint_format(ep, sizeof(ep), &s->peer));
 	else if (up)
 		log_info("session up: %s, tunnel %s, local %s", s->name,
 		         sessd_addr(a, sizeof(a), s->client_tun),
-		         sessd_ep(ep, sizeof(ep), &s->tun.win[s->tun.cur % MT6D_TUN_SLOTS].local));
+		         mt6d_endpoint_format(ep, sizeof(ep),
+		                              &s->tun.win[s->tun.cur % MT6D_TUN_SLOTS].local));
 	else
 		log_info("session down: %s (%s), %" PRIu64 " packets in, %" PRIu64 " out", s->name,
 		         mt6d_srv_end_name(why), s->tun.stats.rx_packets, s->tun.stats.tx_packets);
@@ -415,7 +416,7 @@ static void status_json(struct srvd *d, FILE *out, bool brief)
 		        "%s{\"window\":%" PRIu64 ",\"seed\":\"%s\",\"slot\":%" PRIu64
 		        ",\"endpoint\":\"%s\",\"rotation_ms\":%u}",
 		        i ? "," : "", in[i].window, sessd_addr(a, sizeof(a), in[i].seed_addr),
-		        in[i].slot, sessd_ep(b, sizeof(b), &in[i].cur), in[i].rot_ms);
+		        in[i].slot, mt6d_endpoint_format(b, sizeof(b), &in[i].cur), in[i].rot_ms);
 	fprintf(out,
 	        "],\"stats\":{\"intro_rx\":%" PRIu64 ",\"intro_unknown\":%" PRIu64
 	        ",\"intro_bad_source\":%" PRIu64 ",\"intro_forged\":%" PRIu64
@@ -460,7 +461,7 @@ static void status_json(struct srvd *d, FILE *out, bool brief)
 	if (d->ul_fd >= 0) {
 		struct mt6d_endpoint ul = {.port = d->conf.underlay_port};
 		memcpy(ul.addr, d->conf.underlay_addr, 16);
-		fprintf(out, "\"underlay\":\"%s\",", sessd_ep(b, sizeof(b), &ul));
+		fprintf(out, "\"underlay\":\"%s\",", mt6d_endpoint_format(b, sizeof(b), &ul));
 	}
 	{
 		uint64_t no_slot = 0;
@@ -499,9 +500,9 @@ static void status_json(struct srvd *d, FILE *out, bool brief)
 		        ",\"last_rx_ms\":%" PRIu64 ",\"rx_spoofed\":%" PRIu64
 		        ",\"underlay\":%s,\"rebinds\":%" PRIu64 ",\"rebind_ms\":%" PRIu64 ",",
 		        first ? "" : ",", s->name, sessd_addr(a, sizeof(a), s->client_tun),
-		        s->tun.cur, sessd_ep(l, sizeof(l), &le), sessd_ep(r, sizeof(r), &re),
-		        s->created_ms, s->last_rx_ms, s->rx_spoofed, s->underlay ? "true" : "false",
-		        s->rebinds, s->rebind_ms);
+		        s->tun.cur, mt6d_endpoint_format(l, sizeof(l), &le),
+		        mt6d_endpoint_format(r, sizeof(r), &re), s->created_ms, s->last_rx_ms,
+		        s->rx_spoofed, s->underlay ? "true" : "false", s->rebinds, s->rebind_ms);
 		if (s->has_conn)
 			fprintf(out, "\"conn\":%u,", s->conn);
 		json_tun_stats(out, &s->tun.stats);
@@ -532,7 +533,7 @@ static void show_text(struct srvd *d, FILE *out)
 		fprintf(out,
 		        "  introduction: window %" PRIu64 ", seed %s, slot %" PRIu64 " at %s\n",
 		        in[i].window, sessd_addr(a, sizeof(a), in[i].seed_addr), in[i].slot,
-		        sessd_ep(b, sizeof(b), &in[i].cur));
+		        mt6d_endpoint_format(b, sizeof(b), &in[i].cur));
 	{
 		struct mt6d_srv_stats st;
 
@@ -540,7 +541,7 @@ static void show_text(struct srvd *d, FILE *out)
 		if (d->ul_fd >= 0) {
 			struct mt6d_endpoint ul = {.port = d->conf.underlay_port};
 			memcpy(ul.addr, d->conf.underlay_addr, 16);
-			fprintf(out, "  underlay: %s\n", sessd_ep(b, sizeof(b), &ul));
+			fprintf(out, "  underlay: %s\n", mt6d_endpoint_format(b, sizeof(b), &ul));
 		}
 		fprintf(out,
 		        "  rebinding: %u levels; %" PRIu64 " unrecognized, %" PRIu64
@@ -561,13 +562,14 @@ static void show_text(struct srvd *d, FILE *out)
 		fprintf(out, "\nsession: %s\n  tunnel address: %s\n", s->name,
 		        sessd_addr(a, sizeof(a), s->client_tun));
 		if (s->underlay)
-			fprintf(out, "  endpoint: %s (underlay)\n", sessd_ep(c, sizeof(c), &re));
+			fprintf(out, "  endpoint: %s (underlay)\n",
+			        mt6d_endpoint_format(c, sizeof(c), &re));
 		else
 			fprintf(out,
 			        "  endpoints: local %s, remote %s (slot %" PRIu64
 			        ", every %u ms)\n",
-			        sessd_ep(b, sizeof(b), &le), sessd_ep(c, sizeof(c), &re),
-			        s->tun.cur, s->tun.rot_ms);
+			        mt6d_endpoint_format(b, sizeof(b), &le),
+			        mt6d_endpoint_format(c, sizeof(c), &re), s->tun.cur, s->tun.rot_ms);
 		if (s->rebinds)
 			fprintf(out, "  rebinds: %" PRIu64 ", last %s\n", s->rebinds,
 			        sessd_ago(x, sizeof(x), now, s->rebind_ms));
@@ -714,7 +716,7 @@ static int setup(struct srvd *d, const uint8_t priv[static MT6D_KEY_LEN])
 		d->ul_fd = d->dp.ul_fd = dp_dual_socket(&sc.underlay);
 		if (d->ul_fd < 0)
 			return log_error("underlay socket on %s: %s",
-			                 sessd_ep(err, sizeof(err), &sc.underlay),
+			                 mt6d_endpoint_format(err, sizeof(err), &sc.underlay),
 			                 strerror(-d->ul_fd)),
 			       d->ul_fd;
 	}
@@ -792,7 +794,7 @@ static int setup(struct srvd *d, const uint8_t priv[static MT6D_KEY_LEN])
 	if (d->ul_fd >= 0) {
 		struct mt6d_endpoint ul = {.port = c->underlay_port};
 		memcpy(ul.addr, c->underlay_addr, 16);
-		log_info("underlay on %s", sessd_ep(err, sizeof(err), &ul));
+		log_info("underlay on %s", mt6d_endpoint_format(err, sizeof(err), &ul));
 	}
 	log_info("rebinding: %u levels (%zu connections), key epoch %u s, claim window %u s",
 	         mt6d_srv_rebind_levels(d->srv), (size_t)1 << mt6d_srv_rebind_levels(d->srv),

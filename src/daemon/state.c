@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "mt6d/mt6d.h"
 
 int state_init(struct state *st, const char *path)
 {
@@ -114,16 +115,11 @@ int state_recover(const char *path, struct nl *nl, long *pid)
 	}
 	while (fgets(line, sizeof(line), f)) {
 		uint8_t addr[16];
-		char *slash;
 		unsigned ifindex;
 
 		if (sscanf(line, "%31s %31s %63s", kind, ifname, a) != 3)
 			continue;
-		slash = strchr(a, '/');
-		if (!slash || sscanf(slash + 1, "%u", &plen) != 1 || plen > 128)
-			continue;
-		*slash = '\0';
-		if (inet_pton(AF_INET6, a, addr) != 1)
+		if (!strchr(a, '/') || mt6d_prefix_parse(addr, &plen, a, 0) < 0)
 			continue;
 		if (!strcmp(kind, "nft-table")) {
 			nft_del_table(ifname);

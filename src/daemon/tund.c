@@ -114,15 +114,6 @@ static uint64_t now_ms(const struct tund *d)
 	                  d->cfg.clock_offset_ms);
 }
 
-static const char *ep_str(char *buf, size_t len, const struct mt6d_endpoint *ep)
-{
-	char a[INET6_ADDRSTRLEN];
-
-	inet_ntop(AF_INET6, ep->addr, a, sizeof(a));
-	snprintf(buf, len, "[%s]:%u", a, ep->port);
-	return buf;
-}
-
 static void print_stats(const struct tund *d)
 {
 	const struct mt6d_tun_stats *s = &d->sess.stats;
@@ -251,7 +242,8 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 		if (d->cfg.mode == CONF_TUN_BIND) {
 			ret = nl_addr(d->nl, false, d->uplink_ifindex, sl->local.addr, 128, false);
 			if (ret < 0 && ret != -EADDRNOTAVAIL)
-				log_info("removing %s: %s", ep_str(e1, sizeof(e1), &sl->local),
+				log_info("removing %s: %s",
+				         mt6d_endpoint_format(e1, sizeof(e1), &sl->local),
 				         strerror(-ret));
 			state_del(&d->st, &it);
 		}
@@ -262,8 +254,9 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 		if (ret == 0)
 			ret = nl_addr(d->nl, true, d->uplink_ifindex, sl->local.addr, 128, true);
 		if (ret < 0 && ret != -EEXIST) {
-			log_info("adding %s to %s: %s", ep_str(e1, sizeof(e1), &sl->local),
-			         d->cfg.uplink, strerror(-ret));
+			log_info("adding %s to %s: %s",
+			         mt6d_endpoint_format(e1, sizeof(e1), &sl->local), d->cfg.uplink,
+			         strerror(-ret));
 			d->fatal = ret;
 			ev_break(d->loop, EVBREAK_ALL);
 			return;
@@ -271,7 +264,8 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 	}
 	ret = dp_slot_socket(&sl->local);
 	if (ret < 0) {
-		log_info("socket on %s: %s", ep_str(e1, sizeof(e1), &sl->local), strerror(-ret));
+		log_info("socket on %s: %s", mt6d_endpoint_format(e1, sizeof(e1), &sl->local),
+		         strerror(-ret));
 		d->fatal = ret;
 		ev_break(d->loop, EVBREAK_ALL);
 		return;
@@ -282,7 +276,8 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 	ev_io_start(d->loop, &d->sock_w[idx]);
 	if (log_verbose())
 		log_debug("slot %" PRIu64 " local %s remote %s", sl->slot,
-		          ep_str(e1, sizeof(e1), &sl->local), ep_str(e2, sizeof(e2), &sl->remote));
+		          mt6d_endpoint_format(e1, sizeof(e1), &sl->local),
+		          mt6d_endpoint_format(e2, sizeof(e2), &sl->remote));
 }
 
 static void on_rotate(struct ev_loop *loop, ev_timer *w, int revents)
