@@ -418,10 +418,10 @@ static void status_json(struct srvd *d, FILE *out, bool brief)
 		        i ? "," : "", in[i].window, sessd_addr(a, sizeof(a), in[i].seed_addr),
 		        in[i].slot, mt6d_endpoint_format(b, sizeof(b), &in[i].cur), in[i].rot_ms);
 	fprintf(out,
-	        "],\"stats\":{\"intro_rx\":%" PRIu64 ",\"intro_unknown\":%" PRIu64
-	        ",\"intro_bad_source\":%" PRIu64 ",\"intro_forged\":%" PRIu64
-	        ",\"intro_replayed\":%" PRIu64 ",\"intro_stale\":%" PRIu64
-	        ",\"intro_bad_msg\":%" PRIu64 ",\"requests\":%" PRIu64
+	        "],\"stats\":{\"intro_rx\":%" PRIu64 ",\"intro_limited\":%" PRIu64
+	        ",\"intro_unknown\":%" PRIu64 ",\"intro_bad_source\":%" PRIu64
+	        ",\"intro_forged\":%" PRIu64 ",\"intro_replayed\":%" PRIu64
+	        ",\"intro_stale\":%" PRIu64 ",\"intro_bad_msg\":%" PRIu64 ",\"requests\":%" PRIu64
 	        ",\"requests_repeated\":%" PRIu64 ",\"refused_full\":%" PRIu64
 	        ",\"sessions_created\":%" PRIu64 ",\"ended_teardown\":%" PRIu64
 	        ",\"ended_idle\":%" PRIu64 ",\"ended_replaced\":%" PRIu64
@@ -431,8 +431,8 @@ static void status_json(struct srvd *d, FILE *out, bool brief)
 	        ",\"tx_no_session\":%" PRIu64 ",\"rx_datagrams\":%" PRIu64
 	        ",\"tx_datagrams\":%" PRIu64 ",\"tx_errors\":%" PRIu64 ",\"tun_errors\":%" PRIu64
 	        ",",
-	        st.intro_rx, st.intro_unknown, st.intro_bad_source, st.intro_forged,
-	        st.intro_replayed, st.intro_stale, st.intro_bad_msg, st.requests,
+	        st.intro_rx, st.intro_limited, st.intro_unknown, st.intro_bad_source,
+	        st.intro_forged, st.intro_replayed, st.intro_stale, st.intro_bad_msg, st.requests,
 	        st.requests_repeated, st.refused_full, st.sessions_created,
 	        st.sessions_ended[MT6D_SRV_END_TEARDOWN], st.sessions_ended[MT6D_SRV_END_IDLE],
 	        st.sessions_ended[MT6D_SRV_END_REPLACED], st.sessions_ended[MT6D_SRV_END_LOCAL],
