@@ -19,7 +19,7 @@
 #     the tunnel, the daemons as mt6d with exactly CAP_NET_ADMIN and
 #     CAP_NET_RAW, rotations, SIGHUP, and SIGTERM leaving nothing.
 # Usage: scripts/pkgtest.sh   (root; about 2 minutes; removes the packages
-# it installed only if they were not installed before: PKG_KEEP=1 keeps them;
+# it installed (purged) only if they were not installed before: PKG_KEEP=1 keeps them;
 # the build is nocheck, the unit tests having run before it in test.sh:
 # PKG_BUILD_OPTIONS= runs them in the package build too)
 set -euo pipefail
@@ -46,7 +46,7 @@ pkg_cleanup() {
 		"/run/mt6d/$INST.sock" /var/lib/mt6d/dht.state
 	rm -rf "$WORK"
 	if [ "$was_installed" = 0 ] && [ "${PKG_KEEP:-0}" != 1 ]; then
-		dpkg -r mt6d libmt6d-dev >/dev/null 2>&1
+		dpkg -P mt6d libmt6d-dev >/dev/null 2>&1
 	fi
 }
 
