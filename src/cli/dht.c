@@ -25,7 +25,6 @@
 #include <ev.h>
 #include <sodium.h>
 
-#include "dht/bencode.h"
 #include "cli.h"
 #include "conf.h"
 #include "dhtrun.h"
@@ -33,6 +32,38 @@
 
 #define MAX_BOOTSTRAP 16
 #define MAX_PORTS     255
+
+/* A BEP 44 value as this command puts and shows it: one bencoded string,
+ * "LEN:BYTES" (the only bencode the command line needs; the DHT's own
+ * codec stays inside the library). */
+static int value_encode(uint8_t *out, size_t cap, size_t *len, const char *s)
+{
+	size_t n = strlen(s);
+	int h = snprintf((char *)out, cap, "%zu:", n);
+
+	if (h < 0 || (size_t)h + n > cap || (size_t)h + n > MT6D_DHT_MAX_V)
+		return -1;
+	memcpy(out + h, s, n);
+	*len = (size_t)h + n;
+	return 0;
+}
+
+/* The string of a value that is exactly one bencoded string: -1 for
+ * anything else (an integer, a list, trailing bytes, a leading zero). */
+static int value_decode(const uint8_t **str, size_t *slen, const uint8_t *v, size_t len)
+{
+	size_t i = 0, n = 0;
+
+	if (len < 2 || v[0] < '0' || v[0] > '9' || (v[0] == '0' && v[1] != ':'))
+		return -1;
+	for (; i < len && i < 8 && v[i] >= '0' && v[i] <= '9'; i++)
+		n = n * 10 + (size_t)(v[i] - '0');
+	if (i == len || v[i] != ':' || len - i - 1 != n)
+		return -1;
+	*str = v + i + 1;
+	*slen = n;
+	return 0;
+}
 
 /* "A.B.C.D:PORT" or "[V6]:PORT" (port 0 allowed); with want_port false, an
  * address alone. */
@@ -334,16 +365,16 @@ static void on_result(void *arg, const struct mt6d_dht_result *res)
 		cl->exit_code = res->stored_on ? 0 : 1;
 		break;
 	case C_GET: {
-		struct benc_tok tok[2];
+		const uint8_t *str;
+		size_t slen;
 		printf(",\"value\":");
 		if (res->status < 0 || !res->value) {
 			printf("null");
-		} else if (benc_parse(tok, 1, res->value, res->value_len, 1) == 1 &&
-		           tok[0].type == BENC_STR && is_text(tok[0].s, tok[0].slen)) {
-			json_str(stdout, tok[0].s, tok[0].slen);
-		} else if (benc_parse(tok, 1, res->value, res->value_len, 1) == 1 &&
-		           tok[0].type == BENC_STR) {
-			json_hex(stdout, tok[0].s, tok[0].slen);
+		} else if (value_decode(&str, &slen, res->value, res->value_len) == 0 &&
+		           is_text(str, slen)) {
+			json_str(stdout, str, slen);
+		} else if (value_decode(&str, &slen, res->value, res->value_len) == 0) {
+			json_hex(stdout, str, slen);
 		} else {
 			json_hex(stdout, res->value, res->value_len);
 		}
@@ -509,14 +540,8 @@ static int run_client(int argc, char **argv, int kind)
 			return cli_usage("Usage: %s %s", cli_prog, client_usage[kind]);
 		break;
 	}
-	if (value) {
-		struct benc_buf b;
-		benc_init(&b, vbuf, sizeof(vbuf));
-		benc_cstr(&b, value);
-		if (b.overflow || b.len > MT6D_DHT_MAX_V)
-			return cli_usage("--value bencodes to more than %d bytes", MT6D_DHT_MAX_V);
-		vlen = b.len;
-	}
+	if (value && value_encode(vbuf, sizeof(vbuf), &vlen, value) < 0)
+		return cli_usage("--value bencodes to more than %d bytes", MT6D_DHT_MAX_V);
 	raise_fd_limit();
 	/* our socket: the family of the first bootstrap node, any port */
 	mt6d_endpoint_set(&listen, (const uint8_t[16]){0}, mt6d_endpoint_is_v4(&boot[0]) ? 4 : 16,

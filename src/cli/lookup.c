@@ -21,7 +21,6 @@
 #include <sodium.h>
 
 #include "cli.h"
-#include "sessd.h"
 #include "conf.h"
 #include "control.h"
 #include "dhtrun.h"

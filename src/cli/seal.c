@@ -11,7 +11,6 @@
 #include <sodium.h>
 
 #include "cli.h"
-#include "sessd.h"
 
 static const struct option options[] = {
         {"key", required_argument, NULL, 'k'},

@@ -20,6 +20,21 @@ const char *sessd_addr(char *buf, size_t len, const uint8_t a[static 16])
 	return buf;
 }
 
+int sessd_private_key(uint8_t key[static MT6D_KEY_LEN], const char *path)
+{
+	int ret = mt6d_key_load_private(key, path);
+
+	if (ret == -EPERM)
+		log_error("private_key: private key file `%s' is accessible by group or others; "
+		          "chmod 600 it",
+		          path);
+	else if (ret == -EINVAL)
+		log_error("private_key: `%s' does not hold one base64 key of 32 bytes", path);
+	else if (ret < 0)
+		log_error("private_key: `%s': %s", path, strerror(-ret));
+	return ret;
+}
+
 const char *sessd_bytes(char *buf, size_t len, uint64_t b)
 {
 	static const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};

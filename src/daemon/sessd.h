@@ -17,6 +17,9 @@
 #include "mt6d/tunnel.h"
 
 const char *sessd_addr(char *buf, size_t len, const uint8_t a[static 16]);
+/* The private key file of [server] or [client] private_key (0600), with
+ * an error logged naming it. 0 or -errno. */
+int sessd_private_key(uint8_t key[static MT6D_KEY_LEN], const char *path);
 /* "12.3 KiB" */
 const char *sessd_bytes(char *buf, size_t len, uint64_t b);
 /* "1.2 s ago", "never" */

@@ -33,10 +33,10 @@
 #include <ev.h>
 #include <sodium.h>
 
-#include "cli.h"
 #include "conf.h"
 #include "control.h"
 #include "daemon.h"
+#include "daemons.h"
 #include "datapath.h"
 #include "log.h"
 #include "privdrop.h"
@@ -842,17 +842,13 @@ static void teardown(struct srvd *d)
 	dp_free(&d->dp);
 }
 
-int cmd_server(int argc, char **argv)
+int srvd_main(const char *path)
 {
 	uint8_t priv[MT6D_KEY_LEN];
-	const char *path = NULL;
 	struct srvd *d;
-	int ret = cli_daemon_opts(argc, argv, "server", &path, NULL);
+	int ret = 1;
 
-	if (ret)
-		return ret < 0 ? 0 : ret;
 	log_init("server", false);
-	ret = 1;
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return log_error("out of memory"), 1;
@@ -870,7 +866,7 @@ int cmd_server(int argc, char **argv)
 	if (!d->conf.state_file[0])
 		snprintf(d->conf.state_file, sizeof(d->conf.state_file),
 		         "/run/mt6d/server-%s.state", d->conf.ifname);
-	if (cli_privkey_file(priv, "private_key", d->conf.private_key) < 0)
+	if (sessd_private_key(priv, d->conf.private_key) < 0)
 		goto out;
 	mt6d_key_public(d->pub_key, priv);
 	signal(SIGPIPE, SIG_IGN);

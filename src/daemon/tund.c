@@ -45,9 +45,9 @@
 #include <sys/ioctl.h>
 #include <sys/uio.h>
 
-#include "cli.h"
 #include "conf.h"
 #include "daemon.h"
+#include "daemons.h"
 #include "datapath.h"
 #include "log.h"
 #include "privdrop.h"
@@ -429,17 +429,12 @@ static void teardown(struct tund *d)
 	sodium_memzero(&d->cfg, sizeof(d->cfg));
 }
 
-int cmd_tunnel(int argc, char **argv)
+int tund_main(const char *path, bool verbose)
 {
-	const char *path = NULL;
-	bool verbose = false;
 	struct tund *d;
-	int ret = cli_daemon_opts(argc, argv, "tunnel", &path, &verbose);
+	int ret = 1;
 
-	if (ret)
-		return ret < 0 ? 0 : ret;
 	log_init("tunnel", verbose);
-	ret = 1;
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return log_error("out of memory"), 1;
