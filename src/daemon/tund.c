@@ -242,7 +242,7 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 		if (d->cfg.mode == CONF_TUN_BIND) {
 			ret = nl_addr(d->nl, false, d->uplink_ifindex, sl->local.addr, 128, false);
 			if (ret < 0 && ret != -EADDRNOTAVAIL)
-				log_info("removing %s: %s",
+				log_warn("removing %s: %s",
 				         mt6d_endpoint_format(e1, sizeof(e1), &sl->local),
 				         strerror(-ret));
 			state_del(&d->st, &it);
@@ -254,9 +254,9 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 		if (ret == 0)
 			ret = nl_addr(d->nl, true, d->uplink_ifindex, sl->local.addr, 128, true);
 		if (ret < 0 && ret != -EEXIST) {
-			log_info("adding %s to %s: %s",
-			         mt6d_endpoint_format(e1, sizeof(e1), &sl->local), d->cfg.uplink,
-			         strerror(-ret));
+			log_error("adding %s to %s: %s",
+			          mt6d_endpoint_format(e1, sizeof(e1), &sl->local), d->cfg.uplink,
+			          strerror(-ret));
 			d->fatal = ret;
 			ev_break(d->loop, EVBREAK_ALL);
 			return;
@@ -264,8 +264,8 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 	}
 	ret = dp_slot_socket(&sl->local);
 	if (ret < 0) {
-		log_info("socket on %s: %s", mt6d_endpoint_format(e1, sizeof(e1), &sl->local),
-		         strerror(-ret));
+		log_error("socket on %s: %s", mt6d_endpoint_format(e1, sizeof(e1), &sl->local),
+		          strerror(-ret));
 		d->fatal = ret;
 		ev_break(d->loop, EVBREAK_ALL);
 		return;
