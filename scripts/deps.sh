@@ -11,6 +11,7 @@ pkgs=(
 	iproute2 nftables conntrack iperf3 tcpdump tshark procps psmisc iputils-ping bc
 	wireguard-go wireguard-tools
 	chromium chromium-driver python3-selenium python3-prometheus-client
+	debhelper lintian man-db util-linux
 )
 
 missing=()

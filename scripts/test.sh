@@ -5,6 +5,8 @@
 # target briefly.
 #   FUZZ_SECONDS=N   seconds per fuzz target (default 20; 0 skips fuzzing)
 #   MT6D_NETNS=0     skip the network-namespace tests (they need root)
+#   MT6D_PKG=0       skip the Debian package test (scripts/pkgtest.sh: build,
+#                    lintian, dpkg -i, a session as the units run it; root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -49,6 +51,11 @@ if [ "$fuzz_seconds" -gt 0 ]; then
 		fi
 		rm -rf "$corpus" "$corpus.log"
 	done
+fi
+
+if [ "$netns" = 1 ] && [ "${MT6D_PKG:-1}" = 1 ]; then
+	echo "== package: build, lintian, dpkg -i, a session as the units run it"
+	bash scripts/pkgtest.sh || status=1
 fi
 
 # Everything under the sanitizers last, so its ctest summary closes the output.

@@ -23,7 +23,7 @@ extern "C" {
 #endif
 
 enum mt6d_cli_state {
-	MT6D_CLI_LOOKUP = 0, /* waiting for the rendezvous (mt6d_cli_lookup_done) */
+	MT6D_CLI_LOOKUP = 0, /* the rendezvous (its own lookup, or mt6d_cli_lookup_done) */
 	MT6D_CLI_INTRO,      /* request sent on the introduction session */
 	MT6D_CLI_SESSION,    /* the client session is up */
 	MT6D_CLI_BACKOFF,    /* waiting before the next lookup */
@@ -70,8 +70,25 @@ struct mt6d_cli_config {
 	void (*deliver)(void *arg, uint8_t *pkt, size_t len, const struct mt6d_offload *off);
 	/* Slots of the active MT6D session (introduction, then client). */
 	mt6d_tun_slot_cb on_slot;
-	/* The state changed; in LOOKUP the caller starts a rendezvous. */
+	/* The state changed. */
 	void (*on_state)(void *arg, enum mt6d_cli_state from, enum mt6d_cli_state to);
+	/*
+	 * The rendezvous. With dht set, the client runs it itself: in LOOKUP
+	 * it starts an mt6d_lookup on that node (periods and transports as in
+	 * struct mt6d_lookup_config), takes its result when the DHT calls
+	 * back, and gives up after lookup_timeout_ms (0: 30 s), cancelling
+	 * it. clock reads the caller's clocks (the DHT's monotonic ms and the
+	 * Unix ms) when a lookup starts and ends; on_lookup (may be NULL)
+	 * reports each result (NULL: timed out, or could not start) and how
+	 * long it took. With dht NULL the caller runs the rendezvous and
+	 * reports it with mt6d_cli_lookup_done.
+	 */
+	struct mt6d_dht *dht;
+	uint32_t periods[MT6D_LOOKUP_MAX_PERIODS];
+	int transports;
+	uint32_t lookup_timeout_ms;
+	void (*clock)(void *arg, uint64_t *mono_ms, uint64_t *unix_ms);
+	void (*on_lookup)(void *arg, const struct mt6d_lookup_result *res, uint64_t elapsed_ms);
 	void *arg;
 };
 
@@ -94,6 +111,9 @@ struct mt6d_cli {
 	uint32_t idle_timeout_s;
 	uint64_t session_ms, last_rx_ms, last_tx_ms;
 	struct mt6d_cli_stats stats;
+	/* the client's own rendezvous (cfg.dht): running while lk is set */
+	struct mt6d_lookup *lk;
+	uint64_t lookup_started_ms, lookup_deadline_ms; /* Unix */
 	/* rebinding (docs/rebind.md) */
 	struct mt6d_endpoint underlay; /* the server's, underlay mode */
 	struct mt6d_rebind_grant grant;
@@ -113,9 +133,10 @@ struct mt6d_cli {
 
 struct mt6d_cli *mt6d_cli_new(const struct mt6d_cli_config *cfg);
 void mt6d_cli_free(struct mt6d_cli *c); /* NULL is a no-op */
-/* Enter LOOKUP (on_state is called). */
+/* Enter LOOKUP (on_state is called); with cfg.dht the lookup starts. */
 void mt6d_cli_start(struct mt6d_cli *c, uint64_t unix_ms);
-/* The rendezvous ended: cfg found, or NULL (BACKOFF). */
+/* The rendezvous ended: cfg found, or NULL (BACKOFF). For a caller that
+ * runs the rendezvous itself (cfg.dht NULL). */
 void mt6d_cli_lookup_done(struct mt6d_cli *c, const struct mt6d_config *cfg, uint64_t unix_ms);
 /* What one receive brought to local (a slot endpoint) from remote: one
  * datagram, or a UDP GRO batch (each gso bytes, the last shorter; 0: one),

@@ -66,6 +66,24 @@ socklen_t mt6d_endpoint_to_sockaddr(struct sockaddr_storage *ss, const struct mt
  * -EAFNOSUPPORT for another family, -EINVAL when sa is NULL or short. */
 int mt6d_endpoint_from_sockaddr(struct mt6d_endpoint *ep, const struct sockaddr *sa, socklen_t len);
 
+/* ---- text forms (text.c): the one parser of endpoints and prefixes ---- */
+
+enum {
+	MT6D_EP_PORT = 0,  /* "A.B.C.D:PORT" or "[V6]:PORT", port 1-65535 */
+	MT6D_EP_PORT0 = 1, /* the same; port 0 (any) allowed */
+	MT6D_EP_HOST = 2,  /* an address alone: A.B.C.D, V6 or [V6]; port 0 */
+};
+/* 0, or -EINVAL (ep zeroed). */
+int mt6d_endpoint_parse(struct mt6d_endpoint *ep, const char *s, int form);
+/* "A.B.C.D:PORT" for IPv4, "[V6]:PORT" otherwise (what the parser takes);
+ * 54 bytes always suffice. Returns buf. */
+#define MT6D_ENDPOINT_STRLEN 54
+const char *mt6d_endpoint_format(char *buf, size_t len, const struct mt6d_endpoint *ep);
+/* "V6/LEN" (LEN 0-128, digits only), or "V6" alone (LEN 128) when
+ * want_len is 0; with want_len set the LEN must be given and equal it
+ * ("ADDR/64"). 0, or -EINVAL (addr zeroed). */
+int mt6d_prefix_parse(uint8_t addr[static 16], unsigned *plen, const char *s, unsigned want_len);
+
 /* 0 on success, -1 if libsodium cannot start. Safe to call repeatedly. */
 int mt6d_init(void);
 

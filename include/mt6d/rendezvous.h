@@ -133,6 +133,13 @@ int mt6d_pub_set_period(struct mt6d_pub *pub, uint32_t period, uint32_t rot_ms);
 /* Start the round of the current window at once, with a new K (Algorithm 2
  * "for each configuration time period"): at start-up and on demand. */
 int mt6d_pub_force(struct mt6d_pub *pub, uint64_t mono_ms, uint64_t unix_ms);
+/* Take back a configuration this server made before a restart (stored by
+ * the daemon) instead of making a new one for its window: its endpoint
+ * opens now (on_intro) and its window is published again in a round.
+ * -EINVAL when its period, rotation or prefix are not the publisher's,
+ * -ESTALE when its window is not live at unix_ms (older than the previous
+ * window or later than the next), -EEXIST when the window has one. */
+int mt6d_pub_restore(struct mt6d_pub *pub, const struct mt6d_intro *intro, uint64_t unix_ms);
 /* Do the work that is due; returns the mono time to be called again. */
 uint64_t mt6d_pub_tick(struct mt6d_pub *pub, uint64_t mono_ms, uint64_t unix_ms);
 void mt6d_pub_get_status(const struct mt6d_pub *pub, struct mt6d_pub_status *st);

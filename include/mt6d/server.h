@@ -72,6 +72,14 @@ enum mt6d_srv_claim {
 	MT6D_SRV_CLAIM_REPLAYED, /* authentic, not newer than the last one accepted */
 };
 
+/* Introduction datagrams: a client sends about one a second (five tries
+ * of a request); 20 a second per source prefix is room for a NAT or a
+ * prefix shared by a few clients, and a flood from one /64 costs one table
+ * lookup per datagram beyond that. */
+#define MT6D_INTRO_RATE        20
+#define MT6D_INTRO_BURST       40
+#define MT6D_INTRO_GLOBAL_RATE 100000
+
 struct mt6d_srv_stats {
 	uint64_t intro_rx;         /* datagrams to an introduction endpoint */
 	uint64_t intro_unknown;    /* source IID of no registered client (fix 2) */
@@ -94,6 +102,7 @@ struct mt6d_srv_stats {
 	uint64_t grants_sent;                        /* renewals (message 4) */
 	uint64_t conn_full;                          /* sessions made without a connection ID */
 	uint64_t intro_underlay; /* introductions through the underlay endpoint */
+	uint64_t intro_limited;  /* dropped by the introduction rate limit */
 };
 
 struct mt6d_srv_config {
@@ -109,6 +118,10 @@ struct mt6d_srv_config {
 	struct mt6d_rebind_params rebind;
 	bool rebind_off;
 	struct mt6d_rebind_rl_params replies; /* limits of unrecognized-connection replies */
+	/* Limits of introduction datagrams per source /64 (IPv4 /24), before
+	 * anything else is done with them; 0s: MT6D_INTRO_RATE a second, burst
+	 * MT6D_INTRO_BURST, MT6D_INTRO_GLOBAL_RATE over all sources. */
+	struct mt6d_rebind_rl_params intro_limit;
 	/* The underlay endpoint (static; IPv4 as ::ffff:a.b.c.d), port 0: none.
 	 * Its datagrams come in through mt6d_srv_input_underlay and leave
 	 * through send with from = this endpoint. */

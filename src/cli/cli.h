@@ -58,7 +58,7 @@ int cli_prefix64(uint8_t prefix[static 8], const char *opt, const char *s);
 /* "A.B.C.D:PORT" or "[V6]:PORT", port 1-65535: the address as 16 bytes
  * (IPv4 as ::ffff:a.b.c.d) and the port. */
 int cli_endpoint(uint8_t addr[static 16], uint16_t *port, const char *opt, const char *s);
-/* (The reverse is sessd_ep, src/daemon/sessd.h.) */
+/* (The reverse is mt6d_endpoint_format, include/mt6d/mt6d.h.) */
 /*
  * The options of the daemons (`mt6d CMD`): `-c FILE` (required), `-v` when
  * verbose is not NULL, `-h`.

@@ -14,7 +14,6 @@
 #include <sodium.h>
 
 #include "cli.h"
-#include "conf.h"
 
 __attribute__((format(printf, 1, 0))) static void vsay(const char *fmt, va_list ap)
 {
@@ -103,33 +102,24 @@ int cli_ipv6(uint8_t addr[static 16], const char *opt, const char *s)
 
 int cli_prefix64(uint8_t prefix[static 8], const char *opt, const char *s)
 {
-	char buf[INET6_ADDRSTRLEN + 4];
 	uint8_t a[16];
-	char *slash;
-	size_t n = s ? strlen(s) : 0;
+	unsigned plen;
 
-	if (n == 0 || n >= sizeof(buf))
-		goto bad;
-	memcpy(buf, s, n + 1);
-	slash = strchr(buf, '/');
-	if (!slash || strcmp(slash, "/64") != 0)
-		goto bad;
-	*slash = '\0';
-	if (inet_pton(AF_INET6, buf, a) != 1)
-		goto bad;
-	memcpy(prefix, a, 8);
-	return 0;
-bad:
+	if (mt6d_prefix_parse(a, &plen, s, 64) == 0) {
+		memcpy(prefix, a, 8);
+		return 0;
+	}
 	cli_fail("%s is not an IPv6 prefix of length 64 (ADDRESS/64): `%s'", opt, s ? s : "");
 	return -1;
 }
 
 int cli_endpoint(uint8_t addr[static 16], uint16_t *port, const char *opt, const char *s)
 {
-	struct conf_addr a;
+	struct mt6d_endpoint a;
 
-	if (s && conf_parse_addr(&a, s) == 0) {
-		conf_addr_v6(addr, port, &a);
+	if (mt6d_endpoint_parse(&a, s, MT6D_EP_PORT) == 0) {
+		memcpy(addr, a.addr, 16);
+		*port = a.port;
 		return 0;
 	}
 	cli_fail("%s is not ADDRESS:PORT or [ADDRESS]:PORT with a port of 1-65535: `%s'", opt,

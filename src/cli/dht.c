@@ -25,7 +25,6 @@
 #include <ev.h>
 #include <sodium.h>
 
-#include "dht/bencode.h"
 #include "cli.h"
 #include "conf.h"
 #include "dhtrun.h"
@@ -34,11 +33,43 @@
 #define MAX_BOOTSTRAP 16
 #define MAX_PORTS     255
 
+/* A BEP 44 value as this command puts and shows it: one bencoded string,
+ * "LEN:BYTES" (the only bencode the command line needs; the DHT's own
+ * codec stays inside the library). */
+static int value_encode(uint8_t *out, size_t cap, size_t *len, const char *s)
+{
+	size_t n = strlen(s);
+	int h = snprintf((char *)out, cap, "%zu:", n);
+
+	if (h < 0 || (size_t)h + n > cap || (size_t)h + n > MT6D_DHT_MAX_V)
+		return -1;
+	memcpy(out + h, s, n);
+	*len = (size_t)h + n;
+	return 0;
+}
+
+/* The string of a value that is exactly one bencoded string: -1 for
+ * anything else (an integer, a list, trailing bytes, a leading zero). */
+static int value_decode(const uint8_t **str, size_t *slen, const uint8_t *v, size_t len)
+{
+	size_t i = 0, n = 0;
+
+	if (len < 2 || v[0] < '0' || v[0] > '9' || (v[0] == '0' && v[1] != ':'))
+		return -1;
+	for (; i < len && i < 8 && v[i] >= '0' && v[i] <= '9'; i++)
+		n = n * 10 + (size_t)(v[i] - '0');
+	if (i == len || v[i] != ':' || len - i - 1 != n)
+		return -1;
+	*str = v + i + 1;
+	*slen = n;
+	return 0;
+}
+
 /* "A.B.C.D:PORT" or "[V6]:PORT" (port 0 allowed); with want_port false, an
  * address alone. */
-static int parse_addr(struct conf_addr *a, const char *opt, const char *s, bool want_port)
+static int parse_addr(struct mt6d_endpoint *a, const char *opt, const char *s, bool want_port)
 {
-	if (conf_parse_addr_ex(a, s, want_port ? CONF_ADDR_PORT0 : CONF_ADDR_HOST) == 0)
+	if (mt6d_endpoint_parse(a, s, want_port ? MT6D_EP_PORT0 : MT6D_EP_HOST) == 0)
 		return 0;
 	cli_fail("%s is not %s: `%s'", opt,
 	         want_port ? "ADDRESS:PORT (A.B.C.D:PORT or [IPv6]:PORT)" : "an IP address",
@@ -46,15 +77,7 @@ static int parse_addr(struct conf_addr *a, const char *opt, const char *s, bool 
 	return -1;
 }
 
-static void set_port(struct conf_addr *a, uint16_t port)
-{
-	if (a->ss.ss_family == AF_INET)
-		((struct sockaddr_in *)&a->ss)->sin_port = htons(port);
-	else
-		((struct sockaddr_in6 *)&a->ss)->sin6_port = htons(port);
-}
-
-static int runner_start(struct dhtrun *r, struct ev_loop *loop, const struct conf_addr *listen,
+static int runner_start(struct dhtrun *r, struct ev_loop *loop, const struct mt6d_endpoint *listen,
                         struct mt6d_dht_config *cfg)
 {
 	char err[200];
@@ -104,7 +127,7 @@ static int run_nodes(int argc, char **argv, bool swarm)
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
-	struct conf_addr listen = {0}, boot[MAX_BOOTSTRAP];
+	struct mt6d_endpoint listen = {0}, boot[MAX_BOOTSTRAP];
 	const char *listen_s = NULL, *state = NULL;
 	uint64_t count = 1, base = 0, rate = 100;
 	bool ro = false;
@@ -171,7 +194,7 @@ static int run_nodes(int argc, char **argv, bool swarm)
 	for (uint64_t i = 0; i < count; i++) {
 		struct mt6d_dht_config cfg = {.read_only = ro, .rate_limit = (uint32_t)rate};
 		if (swarm)
-			set_port(&listen, (uint16_t)(base + i));
+			listen.port = (uint16_t)(base + i);
 		if (runner_start(&rs[i], loop, &listen, &cfg) < 0)
 			goto out;
 		rs[i].state = state;
@@ -184,9 +207,13 @@ static int run_nodes(int argc, char **argv, bool swarm)
 		(void)dhtrun_bootstrap(&rs[i], boot, nboot);
 		if (swarm && i > 0) {
 			/* everyone also knows the first node of the swarm */
-			struct conf_addr first = listen;
-			set_port(&first, (uint16_t)base);
-			mt6d_dht_add_node(rs[i].dht, (const struct sockaddr *)&first.ss, first.len,
+			struct mt6d_endpoint first = listen;
+			struct sockaddr_storage ss;
+			socklen_t sslen;
+
+			first.port = (uint16_t)base;
+			sslen = mt6d_endpoint_to_sockaddr(&ss, &first);
+			mt6d_dht_add_node(rs[i].dht, (const struct sockaddr *)&ss, sslen,
 			                  mt6d_mono_ms());
 		}
 	}
@@ -199,7 +226,7 @@ static int run_nodes(int argc, char **argv, bool swarm)
 		uint8_t id[MT6D_DHT_ID_LEN];
 		mt6d_dht_get_id(rs[0].dht, id);
 		mt6d_hex_encode(idhex, id, sizeof(id));
-		conf_format_addr(t, sizeof(t), (const struct sockaddr *)&listen.ss);
+		mt6d_endpoint_format(t, sizeof(t), &listen);
 		if (swarm)
 			printf("{\"nodes\":%" PRIu64 ",\"first_port\":%" PRIu64 "}\n", count, base);
 		else
@@ -317,10 +344,8 @@ static void on_result(void *arg, const struct mt6d_dht_result *res)
 	case C_GET_PEERS:
 		printf(",\"peers\":[");
 		for (size_t i = 0; i < res->npeers; i++) {
-			struct sockaddr_storage ss;
-			char t[80];
-			mt6d_endpoint_to_sockaddr(&ss, &res->peers[i]);
-			conf_format_addr(t, sizeof(t), (struct sockaddr *)&ss);
+			char t[MT6D_ENDPOINT_STRLEN];
+			mt6d_endpoint_format(t, sizeof(t), &res->peers[i]);
 			printf("%s\"%s\"", i ? "," : "", t);
 		}
 		printf("],\"nodes_answered\":%u", res->nodes_answered);
@@ -341,16 +366,16 @@ static void on_result(void *arg, const struct mt6d_dht_result *res)
 		cl->exit_code = res->stored_on ? 0 : 1;
 		break;
 	case C_GET: {
-		struct benc_tok tok[2];
+		const uint8_t *str;
+		size_t slen;
 		printf(",\"value\":");
 		if (res->status < 0 || !res->value) {
 			printf("null");
-		} else if (benc_parse(tok, 1, res->value, res->value_len, 1) == 1 &&
-		           tok[0].type == BENC_STR && is_text(tok[0].s, tok[0].slen)) {
-			json_str(stdout, tok[0].s, tok[0].slen);
-		} else if (benc_parse(tok, 1, res->value, res->value_len, 1) == 1 &&
-		           tok[0].type == BENC_STR) {
-			json_hex(stdout, tok[0].s, tok[0].slen);
+		} else if (value_decode(&str, &slen, res->value, res->value_len) == 0 &&
+		           is_text(str, slen)) {
+			json_str(stdout, str, slen);
+		} else if (value_decode(&str, &slen, res->value, res->value_len) == 0) {
+			json_hex(stdout, str, slen);
 		} else {
 			json_hex(stdout, res->value, res->value_len);
 		}
@@ -418,7 +443,7 @@ static int run_client(int argc, char **argv, int kind)
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
-	struct conf_addr boot[MAX_BOOTSTRAP], listen = {0};
+	struct mt6d_endpoint boot[MAX_BOOTSTRAP], listen = {0};
 	uint8_t ih[MT6D_DHT_ID_LEN], seed[32], sk[64], vbuf[MT6D_DHT_MAX_V + 8];
 	uint16_t ports[MAX_PORTS];
 	const char *value = NULL, *salt = NULL;
@@ -516,18 +541,12 @@ static int run_client(int argc, char **argv, int kind)
 			return cli_usage("Usage: %s %s", cli_prog, client_usage[kind]);
 		break;
 	}
-	if (value) {
-		struct benc_buf b;
-		benc_init(&b, vbuf, sizeof(vbuf));
-		benc_cstr(&b, value);
-		if (b.overflow || b.len > MT6D_DHT_MAX_V)
-			return cli_usage("--value bencodes to more than %d bytes", MT6D_DHT_MAX_V);
-		vlen = b.len;
-	}
+	if (value && value_encode(vbuf, sizeof(vbuf), &vlen, value) < 0)
+		return cli_usage("--value bencodes to more than %d bytes", MT6D_DHT_MAX_V);
 	raise_fd_limit();
 	/* our socket: the family of the first bootstrap node, any port */
-	listen.ss.ss_family = boot[0].ss.ss_family;
-	listen.len = boot[0].len;
+	mt6d_endpoint_set(&listen, (const uint8_t[16]){0}, mt6d_endpoint_is_v4(&boot[0]) ? 4 : 16,
+	                  0);
 	{
 		struct mt6d_dht_config cfg = {.read_only = true};
 		if (runner_start(&cl.r, loop, &listen, &cfg) < 0)
@@ -640,7 +659,7 @@ static int run_batch(int argc, char **argv)
 	static const char usage[] =
 	        "Usage: %s dht batch --bootstrap ADDR:PORT [--listen ADDR:PORT] "
 	        "[--warmup SEC] < lookups";
-	struct conf_addr boot[MAX_BOOTSTRAP], listen = {0};
+	struct mt6d_endpoint boot[MAX_BOOTSTRAP], listen = {0};
 	const char *listen_s = NULL;
 	uint64_t warm = 20;
 	int nboot = 0, c;
@@ -680,8 +699,8 @@ static int run_batch(int argc, char **argv)
 		if (parse_addr(&listen, "--listen", listen_s, true) < 0)
 			return EXIT_USAGE;
 	} else {
-		listen.ss.ss_family = boot[0].ss.ss_family;
-		listen.len = boot[0].len;
+		mt6d_endpoint_set(&listen, (const uint8_t[16]){0},
+		                  mt6d_endpoint_is_v4(&boot[0]) ? 4 : 16, 0);
 	}
 	cl.batch = true;
 	cl.stats = true;

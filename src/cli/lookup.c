@@ -21,7 +21,6 @@
 #include <sodium.h>
 
 #include "cli.h"
-#include "sessd.h"
 #include "conf.h"
 #include "control.h"
 #include "dhtrun.h"
@@ -86,7 +85,7 @@ int cmd_lookup(int argc, char **argv)
 	};
 	struct mt6d_lookup_config lc = {0};
 	struct mt6d_dht_config dc = {.read_only = true};
-	struct conf_addr boot[CONF_MAX_BOOTSTRAP], listen;
+	struct mt6d_endpoint boot[CONF_MAX_BOOTSTRAP], listen;
 	struct lookup_run lr = {0};
 	struct dhtrun run = {0};
 	struct mt6d_lookup *lk = NULL;
@@ -107,7 +106,7 @@ int cmd_lookup(int argc, char **argv)
 			break;
 		case 'b':
 			if (nboot == CONF_MAX_BOOTSTRAP ||
-			    conf_parse_addr(&boot[nboot], optarg) < 0)
+			    mt6d_endpoint_parse(&boot[nboot], optarg, MT6D_EP_PORT) < 0)
 				return cli_fail("--bootstrap is not ADDRESS:PORT or [ADDRESS]:PORT "
 				                "(at most %d): `%s'",
 				                CONF_MAX_BOOTSTRAP, optarg);
@@ -149,22 +148,19 @@ int cmd_lookup(int argc, char **argv)
 	    cli_privkey_file(lc.client_priv, "--key", key) < 0)
 		goto out;
 	if (listen_s) {
-		if (conf_parse_addr(&listen, listen_s) < 0) {
+		if (mt6d_endpoint_parse(&listen, listen_s, MT6D_EP_PORT) < 0) {
 			cli_fail("--listen is not ADDRESS:PORT or [ADDRESS]:PORT: `%s'", listen_s);
 			goto out;
 		}
 	} else {
 		/* An ephemeral port of the first bootstrap node's family, on the
 		 * wildcard address only if that node is not on loopback. */
-		const char *any = boot[0].ss.ss_family == AF_INET ? "0.0.0.0:1" : "[::]:1";
-		if (boot[0].ss.ss_family == AF_INET &&
-		    ((const uint8_t *)&((struct sockaddr_in *)&boot[0].ss)->sin_addr)[0] == 127)
-			any = "127.0.0.1:1";
-		conf_parse_addr(&listen, any);
-		if (listen.ss.ss_family == AF_INET)
-			((struct sockaddr_in *)&listen.ss)->sin_port = 0;
-		else
-			((struct sockaddr_in6 *)&listen.ss)->sin6_port = 0;
+		bool v4 = mt6d_endpoint_is_v4(&boot[0]);
+		uint8_t any[4] = {0};
+
+		if (v4 && boot[0].addr[12] == 127)
+			any[0] = 127, any[3] = 1;
+		mt6d_endpoint_set(&listen, v4 ? any : (const uint8_t[16]){0}, v4 ? 4 : 16, 0);
 	}
 	lr.loop = ev_default_loop(EVFLAG_AUTO);
 	if (dhtrun_start(&run, lr.loop, &listen, &dc, err, sizeof(err)) < 0) {
@@ -209,7 +205,7 @@ int cmd_lookup(int argc, char **argv)
 		struct mt6d_endpoint ep = {.port = lr.res.config.underlay_port};
 
 		memcpy(ep.addr, lr.res.config.underlay_addr, 16);
-		printf("underlay=%s\n", sessd_ep(underlay, sizeof(underlay), &ep));
+		printf("underlay=%s\n", mt6d_endpoint_format(underlay, sizeof(underlay), &ep));
 	}
 	sodium_memzero(khex, sizeof(khex));
 	ret = fflush(stdout) == 0 ? 0 : 1;

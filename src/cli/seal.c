@@ -11,7 +11,6 @@
 #include <sodium.h>
 
 #include "cli.h"
-#include "sessd.h"
 
 static const struct option options[] = {
         {"key", required_argument, NULL, 'k'},
@@ -167,7 +166,7 @@ int cmd_open(int argc, char **argv)
 		struct mt6d_endpoint ep = {.port = cfg.underlay_port};
 
 		memcpy(ep.addr, cfg.underlay_addr, 16);
-		printf("underlay=%s\n", sessd_ep(underlay, sizeof(underlay), &ep));
+		printf("underlay=%s\n", mt6d_endpoint_format(underlay, sizeof(underlay), &ep));
 	}
 	ret = 0;
 	sodium_memzero(&cfg, sizeof(cfg));

@@ -14,9 +14,9 @@
  *    routed mode the client's /64 is a `local` route added once.
  *  - The TUN device carries the tunnel address only while a session is up,
  *    so nothing is routed into a session that does not exist.
- *  - A rendezvous runs on a read-only DHT node (BEP 43) and is bounded by
- *    lookup_timeout; the library is told the result from a fresh loop
- *    iteration, never from inside a DHT callback.
+ *  - A rendezvous runs on a read-only DHT node (BEP 43), bounded by
+ *    lookup_timeout: the client state machine starts, cancels and takes
+ *    the result of its own lookup; this file only runs the node.
  *  - Everything added outside the TUN device is in the state file first;
  *    SIGINT and SIGTERM send a teardown (message 2) and remove it all.
  */
@@ -32,10 +32,10 @@
 #include <ev.h>
 #include <sodium.h>
 
-#include "cli.h"
 #include "conf.h"
 #include "control.h"
 #include "daemon.h"
+#include "daemons.h"
 #include "datapath.h"
 #include "log.h"
 #include "privdrop.h"
@@ -52,11 +52,7 @@ struct clid {
 	struct ev_loop *loop;
 	struct conf conf;
 	struct dhtrun run;
-	struct mt6d_lookup_config lc;
-	struct mt6d_lookup *lk;
-	struct mt6d_lookup_result res;
-	bool lookup_done, lookup_wanted;
-	ev_timer lookup_w, deadline_w, tick_w, prefix_w;
+	ev_timer tick_w, prefix_w;
 	struct mt6d_cli *cli;
 	struct control ctl;
 	struct events_watch evw;
@@ -73,7 +69,7 @@ struct clid {
 	struct dp dp;  /* the data path's I/O and its counters */
 	uint8_t *ubuf; /* a receive batch, opened in place */
 	uint8_t *rbuf; /* virtio_net_hdr + a packet read from the TUN device */
-	uint64_t started_ms, lookup_started_ms, first_session_ms;
+	uint64_t started_ms, first_session_ms;
 	int fatal;
 };
 
@@ -103,7 +99,8 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 		if (!d->conf.routed) {
 			ret = nl_addr(d->nl, false, d->uplink_ifindex, sl->local.addr, 128, false);
 			if (ret < 0 && ret != -EADDRNOTAVAIL)
-				log_warn("removing %s: %s", sessd_ep(e, sizeof(e), &sl->local),
+				log_warn("removing %s: %s",
+				         mt6d_endpoint_format(e, sizeof(e), &sl->local),
 				         strerror(-ret));
 			state_del(&d->st, &it);
 			sessd_state_note(&d->st, WHO);
@@ -118,8 +115,9 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 		if (ret == 0)
 			ret = nl_addr(d->nl, true, d->uplink_ifindex, sl->local.addr, 128, true);
 		if (ret < 0 && ret != -EEXIST) {
-			log_error("adding %s to %s: %s", sessd_ep(e, sizeof(e), &sl->local),
-			          d->conf.uplink, strerror(-ret));
+			log_error("adding %s to %s: %s",
+			          mt6d_endpoint_format(e, sizeof(e), &sl->local), d->conf.uplink,
+			          strerror(-ret));
 			d->fatal = ret;
 			ev_break(d->loop, EVBREAK_ALL);
 			return;
@@ -127,7 +125,8 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 	}
 	ret = dp_slot_socket(&sl->local);
 	if (ret < 0) {
-		log_error("socket on %s: %s", sessd_ep(e, sizeof(e), &sl->local), strerror(-ret));
+		log_error("socket on %s: %s", mt6d_endpoint_format(e, sizeof(e), &sl->local),
+		          strerror(-ret));
 		d->fatal = ret;
 		ev_break(d->loop, EVBREAK_ALL);
 		return;
@@ -185,15 +184,15 @@ static void on_state(void *arg, enum mt6d_cli_state from, enum mt6d_cli_state to
 	switch (to) {
 	case MT6D_CLI_LOOKUP:
 		log_info("rendezvous: looking up the server's configuration");
-		d->lookup_wanted = true;
-		ev_timer_stop(d->loop, &d->lookup_w);
-		ev_timer_set(&d->lookup_w, 0., 0.);
-		ev_timer_start(d->loop, &d->lookup_w);
+		/* the client starts its lookup: run the node's timers soon */
+		if (d->run.dht)
+			dhtrun_kick(&d->run);
 		break;
 	case MT6D_CLI_INTRO:
 		log_info("introduction: window %" PRIu64 ", server seed %s, request from %s",
 		         c->intro.window, sessd_addr(a, sizeof(a), c->intro.seed_addr),
-		         sessd_ep(e, sizeof(e), &c->tun.win[c->tun.cur % MT6D_TUN_SLOTS].local));
+		         mt6d_endpoint_format(e, sizeof(e),
+		                              &c->tun.win[c->tun.cur % MT6D_TUN_SLOTS].local));
 		break;
 	case MT6D_CLI_SESSION:
 		set_tun_addr(d, true);
@@ -203,7 +202,8 @@ static void on_state(void *arg, enum mt6d_cli_state from, enum mt6d_cli_state to
 		         " ms after start",
 		         sessd_addr(a, sizeof(a), c->client_tun), c->tun_prefix_len,
 		         sessd_addr(b, sizeof(b), c->server_tun),
-		         sessd_ep(e, sizeof(e), &c->tun.win[c->tun.cur % MT6D_TUN_SLOTS].local),
+		         mt6d_endpoint_format(e, sizeof(e),
+		                              &c->tun.win[c->tun.cur % MT6D_TUN_SLOTS].local),
 		         now - d->started_ms);
 		break;
 	case MT6D_CLI_BACKOFF:
@@ -226,68 +226,25 @@ static void on_state(void *arg, enum mt6d_cli_state from, enum mt6d_cli_state to
 
 /* ---- rendezvous ---- */
 
-static void on_lookup_result(void *arg, const struct mt6d_lookup_result *res)
+/* The client's own lookup ended (NULL: timed out or did not start). */
+static void on_lookup(void *arg, const struct mt6d_lookup_result *res, uint64_t ms)
 {
 	struct clid *d = arg;
 
-	/* Called from inside the DHT: only note it, act from the loop. */
-	d->res = *res;
-	d->lookup_done = true;
-	ev_timer_stop(d->loop, &d->lookup_w);
-	ev_timer_set(&d->lookup_w, 0., 0.);
-	ev_timer_start(d->loop, &d->lookup_w);
-}
-
-static void lookup_finish(struct clid *d, const struct mt6d_lookup_result *res)
-{
-	ev_timer_stop(d->loop, &d->deadline_w);
-	mt6d_lookup_free(d->lk);
-	d->lk = NULL;
-	d->lookup_done = false;
-	events_lookup(&d->ctl, res, mt6d_unix_ms() - d->lookup_started_ms);
-	if (res && res->step == MT6D_LOOKUP_OK) {
+	events_lookup(&d->ctl, res, ms);
+	if (res && res->step == MT6D_LOOKUP_OK)
 		log_info("rendezvous: found window %" PRIu64 " through %s in %" PRIu64 " ms",
-		         res->window, mt6d_rdv_transport_name(res->transport),
-		         mt6d_unix_ms() - d->lookup_started_ms);
-		mt6d_cli_lookup_done(d->cli, &res->config, mt6d_unix_ms());
-	} else {
+		         res->window, mt6d_rdv_transport_name(res->transport), ms);
+	else
 		log_warn("rendezvous failed: %s",
-		         res ? mt6d_lookup_step_name(res->step) : "timed out");
-		mt6d_cli_lookup_done(d->cli, NULL, mt6d_unix_ms());
-	}
-	sodium_memzero(&d->res, sizeof(d->res));
+		         res ? mt6d_lookup_step_name(res->step) : "timed out or did not start");
 }
 
-static void on_lookup_timer(struct ev_loop *loop, ev_timer *w, int revents)
+static void read_clock(void *arg, uint64_t *mono_ms, uint64_t *unix_ms)
 {
-	struct clid *d = w->data;
-
-	if (d->lookup_done) {
-		lookup_finish(d, &d->res);
-		return;
-	}
-	if (!d->lookup_wanted || d->lk)
-		return;
-	d->lookup_wanted = false;
-	d->lookup_started_ms = mt6d_unix_ms();
-	d->lk = mt6d_lookup_start(&d->lc, mt6d_mono_ms(), d->lookup_started_ms, on_lookup_result,
-	                          d);
-	if (!d->lk) {
-		log_warn("cannot start a lookup: %s", strerror(errno));
-		mt6d_cli_lookup_done(d->cli, NULL, mt6d_unix_ms());
-		return;
-	}
-	dhtrun_kick(&d->run);
-	ev_timer_set(&d->deadline_w, (double)d->conf.lookup_timeout_s, 0.);
-	ev_timer_start(loop, &d->deadline_w);
-}
-
-static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct clid *d = w->data;
-
-	if (d->lk && !d->lookup_done)
-		lookup_finish(d, NULL);
+	(void)arg;
+	*mono_ms = mt6d_mono_ms();
+	*unix_ms = mt6d_unix_ms();
 }
 
 /* ---- data path and timers ---- */
@@ -416,7 +373,8 @@ static void status_json(struct clid *d, FILE *out)
 		memcpy(p, c->cfg.prefix, 8);
 		fprintf(out, "\"prefix\":\"%s/64\",", sessd_addr(a, sizeof(a), p));
 	} else if (c->state == MT6D_CLI_INTRO || c->state == MT6D_CLI_SESSION) {
-		fprintf(out, "\"underlay\":\"%s\",", sessd_ep(l, sizeof(l), &c->underlay));
+		fprintf(out, "\"underlay\":\"%s\",",
+		        mt6d_endpoint_format(l, sizeof(l), &c->underlay));
 	}
 	if (c->have_grant)
 		fprintf(out, "\"conn\":%u,\"grant_epoch\":%" PRIu64 ",", c->grant.conn,
@@ -430,13 +388,14 @@ static void status_json(struct clid *d, FILE *out)
 		fprintf(out, "\"window\":%" PRIu64 ",\"seed\":\"%s\",", c->intro.window,
 		        sessd_addr(a, sizeof(a), c->intro.seed_addr));
 	if (sl && d->conf.underlay)
-		fprintf(out, "\"remote\":\"%s\",", sessd_ep(r, sizeof(r), &c->underlay));
+		fprintf(out, "\"remote\":\"%s\",",
+		        mt6d_endpoint_format(r, sizeof(r), &c->underlay));
 	else if (sl)
 		fprintf(out,
 		        "\"slot\":%" PRIu64
 		        ",\"local\":\"%s\",\"remote\":\"%s\",\"rotation_ms\":%u,",
-		        c->tun.cur, sessd_ep(l, sizeof(l), &sl->local),
-		        sessd_ep(r, sizeof(r), &sl->remote), c->tun.rot_ms);
+		        c->tun.cur, mt6d_endpoint_format(l, sizeof(l), &sl->local),
+		        mt6d_endpoint_format(r, sizeof(r), &sl->remote), c->tun.rot_ms);
 	fprintf(out,
 	        "\"last_rx_ms\":%" PRIu64 ",\"rx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
 	        ",\"tx_packets\":%" PRIu64 ",\"tx_bytes\":%" PRIu64 ",\"rotations\":%" PRIu64 ",",
@@ -499,13 +458,14 @@ static void show_text(struct clid *d, FILE *out)
 		const struct mt6d_tun_slot *sl = &c->tun.win[c->tun.cur % MT6D_TUN_SLOTS];
 		if (d->conf.underlay)
 			fprintf(out, "  endpoint: server underlay %s\n",
-			        sessd_ep(e, sizeof(e), &c->underlay));
+			        mt6d_endpoint_format(e, sizeof(e), &c->underlay));
 		else
 			fprintf(out,
 			        "  endpoints: local %s, remote %s (slot %" PRIu64
 			        ", every %u ms)\n",
-			        sessd_ep(b, sizeof(b), &sl->local),
-			        sessd_ep(e, sizeof(e), &sl->remote), c->tun.cur, c->tun.rot_ms);
+			        mt6d_endpoint_format(b, sizeof(b), &sl->local),
+			        mt6d_endpoint_format(e, sizeof(e), &sl->remote), c->tun.cur,
+			        c->tun.rot_ms);
 		if (c->stats.claims_sent)
 			fprintf(out,
 			        "  rebinding: %" PRIu64 " rebinds, %" PRIu64
@@ -604,25 +564,27 @@ static int setup(struct clid *d, const uint8_t priv[static MT6D_KEY_LEN])
 	if (!d->ubuf || !d->rbuf)
 		return -ENOMEM;
 
+	if (dhtrun_start(&d->run, d->loop, &c->listen[0], &dc, err, sizeof(err)) < 0)
+		return log_error("%s", err), -EIO;
+	if (dhtrun_bootstrap(&d->run, c->bootstrap, c->nbootstrap) == 0)
+		log_warn("no bootstrap node of the DHT listen address's family");
+
 	memcpy(cc.client_priv, priv, MT6D_KEY_LEN);
 	memcpy(cc.server_pub, c->server_pub, MT6D_KEY_LEN);
 	if (!c->underlay)
 		memcpy(cc.prefix, c->prefix, 8);
 	cc.underlay = c->underlay;
+	/* the client state machine runs its own rendezvous on this node */
+	cc.dht = d->run.dht;
+	memcpy(cc.periods, c->periods, sizeof(cc.periods));
+	cc.transports = c->transports;
+	cc.lookup_timeout_ms = (uint32_t)c->lookup_timeout_s * 1000;
+	cc.clock = read_clock;
+	cc.on_lookup = on_lookup;
 	d->cli = mt6d_cli_new(&cc);
 	sodium_memzero(&cc, sizeof(cc));
 	if (!d->cli)
 		return log_error("the keys give an all-zero shared secret"), -EINVAL;
-
-	if (dhtrun_start(&d->run, d->loop, &c->listen[0], &dc, err, sizeof(err)) < 0)
-		return log_error("%s", err), -EIO;
-	if (dhtrun_bootstrap(&d->run, c->bootstrap, c->nbootstrap) == 0)
-		log_warn("no bootstrap node of the DHT listen address's family");
-	d->lc.dht = d->run.dht;
-	memcpy(d->lc.client_priv, priv, MT6D_KEY_LEN);
-	memcpy(d->lc.server_pub, c->server_pub, MT6D_KEY_LEN);
-	memcpy(d->lc.periods, c->periods, sizeof(d->lc.periods));
-	d->lc.transports = c->transports;
 	if (c->control_socket[0] &&
 	    control_start(&d->ctl, d->loop, c->control_socket, on_control, d, err, sizeof(err)) < 0)
 		return log_error("%s", err), -EIO;
@@ -640,9 +602,6 @@ static int setup(struct clid *d, const uint8_t priv[static MT6D_KEY_LEN])
 		d->prefix_w.data = d;
 		ev_timer_start(d->loop, &d->prefix_w);
 	}
-	ev_init(&d->lookup_w, on_lookup_timer);
-	ev_init(&d->deadline_w, on_deadline);
-	d->lookup_w.data = d->deadline_w.data = d;
 	ev_signal_init(&d->sig_int, on_signal, SIGINT);
 	ev_signal_init(&d->sig_term, on_signal, SIGTERM);
 	d->sig_int.data = d->sig_term.data = d;
@@ -676,7 +635,7 @@ static void teardown(struct clid *d)
 		set_tun_addr(d, false);
 	}
 	control_stop(&d->ctl);
-	mt6d_lookup_free(d->lk);
+	/* mt6d_cli_close cancelled the client's lookup: the node may go */
 	dhtrun_stop(&d->run);
 	mt6d_cli_free(d->cli);
 	if (d->local_route) {
@@ -695,20 +654,15 @@ static void teardown(struct clid *d)
 	free(d->ubuf);
 	free(d->rbuf);
 	dp_free(&d->dp);
-	sodium_memzero(&d->lc, sizeof(d->lc));
 }
 
-int cmd_client(int argc, char **argv)
+int clid_main(const char *path)
 {
 	uint8_t priv[MT6D_KEY_LEN];
-	const char *path = NULL;
 	struct clid *d;
-	int ret = cli_daemon_opts(argc, argv, "client", &path, NULL);
+	int ret = 1;
 
-	if (ret)
-		return ret < 0 ? 0 : ret;
 	log_init("client", false);
-	ret = 1;
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return log_error("out of memory"), 1;
@@ -735,7 +689,7 @@ int cmd_client(int argc, char **argv)
 	if (!d->conf.state_file[0])
 		snprintf(d->conf.state_file, sizeof(d->conf.state_file),
 		         "/run/mt6d/client-%s.state", d->conf.ifname);
-	if (cli_privkey_file(priv, "private_key", d->conf.private_key) < 0)
+	if (sessd_private_key(priv, d->conf.private_key) < 0)
 		goto out;
 	signal(SIGPIPE, SIG_IGN);
 	d->loop = ev_default_loop(EVFLAG_AUTO);

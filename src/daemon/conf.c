@@ -33,99 +33,6 @@ struct parse {
 	int lineno; /* libinih reports only the first failing line */
 };
 
-int conf_parse_addr_ex(struct conf_addr *a, const char *s, int form)
-{
-	char host[INET6_ADDRSTRLEN + 1];
-	const char *colon = NULL, *h = s;
-	size_t hlen;
-	unsigned long port = 0;
-
-	memset(a, 0, sizeof(*a));
-	if (!s || !*s)
-		return -EINVAL;
-	if (s[0] == '[') {
-		const char *close = strchr(s, ']');
-		if (!close || (close[1] && close[1] != ':'))
-			return -EINVAL;
-		h = s + 1;
-		hlen = (size_t)(close - h);
-		colon = close[1] ? close + 1 : NULL;
-	} else if (form == CONF_ADDR_HOST) {
-		hlen = strlen(s); /* a bare IPv6 address has colons of its own */
-	} else {
-		colon = strrchr(s, ':');
-		hlen = colon ? (size_t)(colon - s) : 0;
-	}
-	if ((colon != NULL) != (form != CONF_ADDR_HOST) || hlen == 0 || hlen >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-	if (colon) {
-		char *end;
-		if (colon[1] < '0' || colon[1] > '9')
-			return -EINVAL;
-		errno = 0;
-		port = strtoul(colon + 1, &end, 10);
-		if (errno || *end || port > 65535 || (port == 0 && form == CONF_ADDR_PORT))
-			return -EINVAL;
-	}
-	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&a->ss)->sin_addr) == 1 &&
-	    (s[0] != '[' || form == CONF_ADDR_HOST)) {
-		struct sockaddr_in *in = (struct sockaddr_in *)&a->ss;
-		in->sin_family = AF_INET;
-		in->sin_port = htons((uint16_t)port);
-		a->len = sizeof(*in);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&a->ss)->sin6_addr) == 1 &&
-	    (s[0] == '[' || form == CONF_ADDR_HOST)) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&a->ss;
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)port);
-		a->len = sizeof(*in6);
-		return 0;
-	}
-	memset(a, 0, sizeof(*a));
-	return -EINVAL;
-}
-
-int conf_parse_addr(struct conf_addr *a, const char *s)
-{
-	return conf_parse_addr_ex(a, s, CONF_ADDR_PORT);
-}
-
-void conf_addr_v6(uint8_t addr[static 16], uint16_t *port, const struct conf_addr *a)
-{
-	if (a->ss.ss_family == AF_INET) {
-		const struct sockaddr_in *v4 = (const struct sockaddr_in *)&a->ss;
-		memset(addr, 0, 10);
-		addr[10] = addr[11] = 0xff;
-		memcpy(addr + 12, &v4->sin_addr, 4);
-		*port = ntohs(v4->sin_port);
-	} else {
-		const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&a->ss;
-		memcpy(addr, &v6->sin6_addr, 16);
-		*port = ntohs(v6->sin6_port);
-	}
-}
-
-void conf_format_addr(char *out, size_t cap, const struct sockaddr *sa)
-{
-	char host[INET6_ADDRSTRLEN];
-
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-		snprintf(out, cap, "%s:%u", host, ntohs(in->sin_port));
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-		snprintf(out, cap, "[%s]:%u", host, ntohs(in6->sin6_port));
-	} else {
-		snprintf(out, cap, "?");
-	}
-}
-
 /* Record the first error only: libinih goes on after a bad line but reports
  * the first one's number, which conf_load prefixes. Returns 0 for libinih. */
 __attribute__((format(printf, 2, 3))) static int bad(struct parse *p, const char *fmt, ...)
@@ -164,39 +71,12 @@ static int path(char out[CONF_PATH_MAX], const char *v)
 	return 0;
 }
 
-/* "ADDRESS/LEN", or "ADDRESS" alone (LEN 128) when want_len is 0; with
- * want_len set, LEN must be exactly that. */
-static int prefix(struct conf_prefix *out, const char *v, unsigned want_len)
-{
-	char buf[INET6_ADDRSTRLEN + 8];
-	char *slash;
-	uint32_t plen = 128;
-
-	if (strlen(v) >= sizeof(buf))
-		return -1;
-	strcpy(buf, v);
-	slash = strchr(buf, '/');
-	if (slash) {
-		*slash = '\0';
-		if (slash[1] < '0' || slash[1] > '9' || u32(&plen, slash + 1, 0, 128) < 0)
-			return -1;
-	} else if (want_len) {
-		return -1;
-	}
-	if (want_len && plen != want_len)
-		return -1;
-	if (inet_pton(AF_INET6, buf, out->addr) != 1)
-		return -1;
-	out->plen = plen;
-	return 0;
-}
-
 /* "ADDRESS/64": its first 8 bytes. */
 static int prefix64(uint8_t out[MT6D_PREFIX_LEN], const char *v)
 {
 	struct conf_prefix p;
 
-	if (prefix(&p, v, 64) < 0)
+	if (mt6d_prefix_parse(p.addr, &p.plen, v, 64) < 0)
 		return -1;
 	memcpy(out, p.addr, MT6D_PREFIX_LEN);
 	return 0;
@@ -315,7 +195,7 @@ static int tunnel_key(struct parse *p, const char *key, const char *value)
 	} else if (!strcmp(key, "address") || !strcmp(key, "route")) {
 		bool is_addr = key[0] == 'a';
 		size_t *n = is_addr ? &t->naddrs : &t->nroutes;
-		if (prefix(&pf, value, 0) < 0)
+		if (mt6d_prefix_parse(pf.addr, &pf.plen, value, 0) < 0)
 			return bad(p, "%s is not an IPv6 ADDRESS[/LEN]: `%s'", key, value);
 		if (*n == CONF_MAX_INNER)
 			return bad(p, "more than %d %s lines: `%s'", CONF_MAX_INNER, key, value);
@@ -438,11 +318,12 @@ static int handler(void *user, const char *section, const char *key, const char 
 				return bad(p, "%s is neither bind, routed nor underlay: `%s'", key,
 				           value);
 		} else if (c->is_server && !strcmp(key, "underlay")) {
-			struct conf_addr a;
-			if (conf_parse_addr(&a, value) < 0)
+			struct mt6d_endpoint a;
+			if (mt6d_endpoint_parse(&a, value, MT6D_EP_PORT) < 0)
 				return bad(p, "%s is not ADDRESS:PORT or [ADDRESS]:PORT: `%s'", key,
 				           value);
-			conf_addr_v6(c->underlay_addr, &c->underlay_port, &a);
+			memcpy(c->underlay_addr, a.addr, 16);
+			c->underlay_port = a.port;
 		} else if (c->is_server && !strcmp(key, "rebind_levels")) {
 			if (u32(&c->rebind_levels, value, MT6D_REBIND_MIN_LEVELS,
 			        MT6D_REBIND_MAX_LEVELS) < 0)
@@ -531,14 +412,15 @@ static int handler(void *user, const char *section, const char *key, const char 
 				return bad(p,
 				           "%s is given more than twice (one IPv4, one IPv6): `%s'",
 				           key, value);
-			if (conf_parse_addr(&c->listen[c->nlisten], value) < 0)
+			if (mt6d_endpoint_parse(&c->listen[c->nlisten], value, MT6D_EP_PORT) < 0)
 				return bad(p, "%s is not ADDRESS:PORT or [ADDRESS]:PORT: `%s'", key,
 				           value);
 			c->nlisten++;
 		} else if (!strcmp(key, "bootstrap")) {
 			if (c->nbootstrap == CONF_MAX_BOOTSTRAP)
 				return bad(p, "more than 16 %s nodes: `%s'", key, value);
-			if (conf_parse_addr(&c->bootstrap[c->nbootstrap], value) < 0)
+			if (mt6d_endpoint_parse(&c->bootstrap[c->nbootstrap], value, MT6D_EP_PORT) <
+			    0)
 				return bad(p, "%s is not ADDRESS:PORT or [ADDRESS]:PORT: `%s'", key,
 				           value);
 			c->nbootstrap++;

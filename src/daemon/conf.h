@@ -28,11 +28,6 @@ enum conf_role {
 	CONF_TUNNEL = 2, /* [tunnel], [local], [peer] (docs/tunnel.md) */
 };
 
-struct conf_addr {
-	struct sockaddr_storage ss;
-	socklen_t len;
-};
-
 struct conf_prefix {
 	uint8_t addr[16];
 	unsigned plen;
@@ -100,9 +95,9 @@ struct conf {
 	char state_file[CONF_PATH_MAX];   /* what to undo after a crash */
 	char user[64];                    /* run as this user after set-up (privdrop.h) */
 	/* [dht] */
-	struct conf_addr listen[CONF_MAX_LISTEN];
+	struct mt6d_endpoint listen[CONF_MAX_LISTEN];
 	int nlisten;
-	struct conf_addr bootstrap[CONF_MAX_BOOTSTRAP];
+	struct mt6d_endpoint bootstrap[CONF_MAX_BOOTSTRAP];
 	int nbootstrap;
 	char dht_state[CONF_PATH_MAX];
 	/* [control] */
@@ -112,19 +107,6 @@ struct conf {
 	/* error of the last parse */
 	char error[512];
 };
-
-/* Parse "A.B.C.D:PORT" or "[V6]:PORT" (port 1-65535). 0 or -EINVAL. */
-int conf_parse_addr(struct conf_addr *a, const char *s);
-enum {
-	CONF_ADDR_PORT = 0,  /* a port of 1-65535 is required */
-	CONF_ADDR_PORT0 = 1, /* a port is required; 0 (any) is allowed */
-	CONF_ADDR_HOST = 2,  /* an address alone: A.B.C.D, V6 or [V6]; port 0 */
-};
-int conf_parse_addr_ex(struct conf_addr *a, const char *s, int form);
-/* The address as 16 bytes (IPv4 as ::ffff:a.b.c.d) and the port. */
-void conf_addr_v6(uint8_t addr[static 16], uint16_t *port, const struct conf_addr *a);
-/* Format as "A.B.C.D:PORT" or "[V6]:PORT". */
-void conf_format_addr(char *out, size_t cap, const struct sockaddr *sa);
 
 /* Defaults for role (enum conf_role), then the file. 0, or -EINVAL with
  * c->error set ("FILE:LINE: message"), or -errno when the file cannot be

@@ -92,6 +92,18 @@ int state_load(const char *path, const struct state_allow *allow, struct state_i
 int state_recover(const char *path, struct nl *nl, long *pid, const struct state_allow *allow);
 int state_write(struct state *st);
 
+/* ---- introfile.c ---- */
+
+struct mt6d_intro;
+/* Write the live introduction configurations (K included) to path, 0600,
+ * through path.tmp and a rename. 0 or -errno. */
+int introfile_save(const char *path, const struct mt6d_intro *v, size_t n);
+/* Read what introfile_save wrote: the number of windows (at most max) or
+ * -errno with err naming the file and the line. */
+int introfile_load(const char *path, struct mt6d_intro *v, size_t max, char *err, size_t errlen);
+int introfile_parse(const char *text, size_t len, struct mt6d_intro *v, size_t max, char *err,
+                    size_t errlen);
+
 /* ---- nft.c ---- */
 
 /* Run `nft -f -` with script on its standard input; 0, or -EIO when nft

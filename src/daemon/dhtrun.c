@@ -94,24 +94,26 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 	rearm(r, mt6d_dht_tick(r->dht, now));
 }
 
-int dhtrun_start(struct dhtrun *r, struct ev_loop *loop, const struct conf_addr *listen,
+int dhtrun_start(struct dhtrun *r, struct ev_loop *loop, const struct mt6d_endpoint *listen,
                  struct mt6d_dht_config *cfg, char *err, size_t errlen)
 {
 	int one = 1, bufsz = 1 << 20, fd, ret;
-	char text[80];
+	char text[MT6D_ENDPOINT_STRLEN];
+	struct sockaddr_storage ss;
+	socklen_t sslen = mt6d_endpoint_to_sockaddr(&ss, listen);
 
 	memset(r, 0, sizeof(*r));
-	conf_format_addr(text, sizeof(text), (const struct sockaddr *)&listen->ss);
-	fd = socket(listen->ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	mt6d_endpoint_format(text, sizeof(text), listen);
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot open a socket for %s: %s", text, strerror(errno));
 		return ret;
 	}
-	if (listen->ss.ss_family == AF_INET6)
+	if (ss.ss_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
-	if (bind(fd, (const struct sockaddr *)&listen->ss, listen->len) < 0) {
+	if (bind(fd, (const struct sockaddr *)&ss, sslen) < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot listen on %s: %s", text, strerror(errno));
 		close(fd);
@@ -119,7 +121,7 @@ int dhtrun_start(struct dhtrun *r, struct ev_loop *loop, const struct conf_addr 
 	}
 	r->loop = loop;
 	r->fd = fd;
-	r->family = listen->ss.ss_family;
+	r->family = ss.ss_family;
 	cfg->send = send_cb;
 	cfg->send_ctx = r;
 	cfg->ipv4 = r->family == AF_INET;
@@ -157,15 +159,19 @@ void dhtrun_stop(struct dhtrun *r)
 	r->fd = -1;
 }
 
-int dhtrun_bootstrap(struct dhtrun *r, const struct conf_addr *boot, int n)
+int dhtrun_bootstrap(struct dhtrun *r, const struct mt6d_endpoint *boot, int n)
 {
 	int count = 0;
 
-	for (int i = 0; i < n; i++)
-		if (boot[i].ss.ss_family == r->family &&
-		    mt6d_dht_add_node(r->dht, (const struct sockaddr *)&boot[i].ss, boot[i].len,
-		                      mt6d_mono_ms()) == 0)
+	for (int i = 0; i < n; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = mt6d_endpoint_to_sockaddr(&ss, &boot[i]);
+
+		if (ss.ss_family == r->family &&
+		    mt6d_dht_add_node(r->dht, (const struct sockaddr *)&ss, len, mt6d_mono_ms()) ==
+		            0)
 			count++;
+	}
 	return count;
 }
 

@@ -15,7 +15,7 @@
 
 #include <ev.h>
 
-#include "conf.h"
+#include "mt6d/mt6d.h"
 #include "mt6d/dht.h"
 
 struct dhtrun {
@@ -34,12 +34,12 @@ uint64_t mt6d_unix_ms(void);
 
 /* Bind listen, create the node with cfg (send callback and families are
  * filled in). 0, or -errno with a message in err. */
-int dhtrun_start(struct dhtrun *r, struct ev_loop *loop, const struct conf_addr *listen,
+int dhtrun_start(struct dhtrun *r, struct ev_loop *loop, const struct mt6d_endpoint *listen,
                  struct mt6d_dht_config *cfg, char *err, size_t errlen);
 /* Frees the node (its operations complete with -ECANCELED) and the socket. */
 void dhtrun_stop(struct dhtrun *r);
 /* Ping the bootstrap nodes of the socket's family; returns how many. */
-int dhtrun_bootstrap(struct dhtrun *r, const struct conf_addr *boot, int n);
+int dhtrun_bootstrap(struct dhtrun *r, const struct mt6d_endpoint *boot, int n);
 /*
  * Whether a publisher should start: the routing table holds at least 16
  * good nodes, or `wait_ms` passed since `since_ms` (mono) for a smaller

@@ -53,8 +53,9 @@ void events_slot(struct control *c, const char *session, const struct mt6d_tun_s
 	control_emitf(c,
 	              "{\"event\":\"rotation\",\"session\":\"%s\",\"slot\":%" PRIu64
 	              ",\"local\":\"%s\",\"remote\":\"%s\",\"rotation_ms\":%u}",
-	              esc(n, sizeof(n), session), k - 1, sessd_ep(l, sizeof(l), &cur->local),
-	              sessd_ep(r, sizeof(r), &cur->remote), t->rot_ms);
+	              esc(n, sizeof(n), session), k - 1,
+	              mt6d_endpoint_format(l, sizeof(l), &cur->local),
+	              mt6d_endpoint_format(r, sizeof(r), &cur->remote), t->rot_ms);
 }
 
 void events_session(struct control *c, const char *session, bool up, const char *reason)
@@ -148,7 +149,7 @@ void events_poll_server(struct control *c, struct events_watch *w, const struct 
 			        "{\"event\":\"rebind\",\"session\":\"%s\",\"rebinds\":%" PRIu64
 			        ",\"remote\":\"%s\"}",
 			        esc(n, sizeof(n), s->name), s->rebinds,
-			        sessd_ep(r, sizeof(r), &re));
+			        mt6d_endpoint_format(r, sizeof(r), &re));
 		}
 	w->claims_accepted = st.claims_accepted;
 	if (pub) {

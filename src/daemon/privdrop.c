@@ -174,6 +174,7 @@ static const char *const allowed[] = {
         "get_robust_list",
         "pkey_mprotect",
         "getdents64",
+        "getdents",
 #endif
 };
 

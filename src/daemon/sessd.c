@@ -46,17 +46,19 @@ const char *sessd_json(char *buf, size_t len, const char *s)
 	return buf;
 }
 
-const char *sessd_ep(char *buf, size_t len, const struct mt6d_endpoint *ep)
+int sessd_private_key(uint8_t key[static MT6D_KEY_LEN], const char *path)
 {
-	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-	char a[INET6_ADDRSTRLEN];
+	int ret = mt6d_key_load_private(key, path);
 
-	if (!memcmp(ep->addr, mapped, sizeof(mapped)) &&
-	    inet_ntop(AF_INET, ep->addr + 12, a, sizeof(a)))
-		snprintf(buf, len, "%s:%u", a, ep->port);
-	else
-		snprintf(buf, len, "[%s]:%u", sessd_addr(a, sizeof(a), ep->addr), ep->port);
-	return buf;
+	if (ret == -EPERM)
+		log_error("private_key: private key file `%s' is accessible by group or others; "
+		          "chmod 600 it",
+		          path);
+	else if (ret == -EINVAL)
+		log_error("private_key: `%s' does not hold one base64 key of 32 bytes", path);
+	else if (ret < 0)
+		log_error("private_key: `%s': %s", path, strerror(-ret));
+	return ret;
 }
 
 const char *sessd_bytes(char *buf, size_t len, uint64_t b)
@@ -185,4 +187,15 @@ void sessd_state_close(struct state *st, const char *who)
 		         "already; the next start finds it gone)",
 		         st->path, strerror(errno));
 	state_free(st);
+}
+
+void sessd_intro_path(char *out, size_t len, const char *state_file)
+{
+	size_t n = strlen(state_file);
+	const char *dot =
+	        n > 6 && !strcmp(state_file + n - 6, ".state") ? state_file + n - 6 : NULL;
+
+	if ((size_t)snprintf(out, len, "%.*s.intro", (int)(dot ? (size_t)(dot - state_file) : n),
+	                     state_file) >= len)
+		out[0] = '\0'; /* too long: nothing is stored */
 }

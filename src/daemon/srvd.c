@@ -33,10 +33,10 @@
 #include <ev.h>
 #include <sodium.h>
 
-#include "cli.h"
 #include "conf.h"
 #include "control.h"
 #include "daemon.h"
+#include "daemons.h"
 #include "datapath.h"
 #include "log.h"
 #include "privdrop.h"
@@ -74,7 +74,12 @@ struct srvd {
 	uint8_t *ubuf; /* a receive batch, opened in place */
 	uint8_t *rbuf; /* virtio_net_hdr + a packet read from the TUN device */
 	uint64_t started_ms;
-	bool pub_started;      /* the first publication round began */
+	bool pub_started; /* the first publication round began */
+	/* The live introduction configurations, stored (introfile.c) so that
+	 * a restart opens the same endpoints at once. */
+	struct mt6d_intro intros[3];
+	size_t nintros;
+	char intro_path[600];
 	uint64_t pub_start_ms; /* mono */
 	bool verbose;
 };
@@ -140,14 +145,68 @@ static void on_session(void *arg, struct mt6d_srv_session *s, bool up, enum mt6d
 	if (up && s->underlay)
 		log_info("session up: %s, tunnel %s, underlay from %s", s->name,
 		         sessd_addr(a, sizeof(a), s->client_tun),
-		         sessd_ep(ep, sizeof(ep), &s->peer));
+		         mt6d_endpoint_format(ep, sizeof(ep), &s->peer));
 	else if (up)
 		log_info("session up: %s, tunnel %s, local %s", s->name,
 		         sessd_addr(a, sizeof(a), s->client_tun),
-		         sessd_ep(ep, sizeof(ep), &s->tun.win[s->tun.cur % MT6D_TUN_SLOTS].local));
+		         mt6d_endpoint_format(ep, sizeof(ep),
+		                              &s->tun.win[s->tun.cur % MT6D_TUN_SLOTS].local));
 	else
 		log_info("session down: %s (%s), %" PRIu64 " packets in, %" PRIu64 " out", s->name,
 		         mt6d_srv_end_name(why), s->tun.stats.rx_packets, s->tun.stats.tx_packets);
+}
+
+/* Keep the stored copy of the live configurations current. */
+static void intros_note(struct srvd *d, const struct mt6d_intro *intro, uint64_t window)
+{
+	size_t i;
+	int ret;
+
+	for (i = 0; i < d->nintros && d->intros[i].window != window; i++)
+		;
+	if (!intro && i < d->nintros) {
+		d->intros[i] = d->intros[--d->nintros];
+		sodium_memzero(&d->intros[d->nintros], sizeof(d->intros[0]));
+	} else if (intro && (i < d->nintros || d->nintros < 3)) {
+		d->intros[i] = *intro;
+		if (i == d->nintros)
+			d->nintros++;
+	}
+	if (d->intro_path[0] && (ret = introfile_save(d->intro_path, d->intros, d->nintros)) < 0)
+		log_warn("cannot store the introduction configurations in `%s': %s", d->intro_path,
+		         strerror(-ret));
+}
+
+/* After a restart: the configurations the previous run stored, whose
+ * endpoints the clients find in the DHT, open now (issue 15). */
+static void intros_restore(struct srvd *d)
+{
+	struct mt6d_intro v[3];
+	char err[700];
+	int n = introfile_load(d->intro_path, v, 3, err, sizeof(err));
+
+	if (n == -ENOENT)
+		return;
+	if (n < 0) {
+		log_warn("%s; making new introduction configurations", err);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		int ret = mt6d_pub_restore(d->pub, &v[i], mt6d_unix_ms());
+
+		if (ret == 0)
+			log_info("window %" PRIu64 ": introduction configuration restored from %s",
+			         v[i].window, d->intro_path);
+		else if (ret != -ESTALE)
+			log_warn("window %" PRIu64 ": stored configuration not used: %s",
+			         v[i].window,
+			         ret == -EINVAL ? "period, rotation or prefix changed"
+			                        : strerror(-ret));
+	}
+	sodium_memzero(v, sizeof(v));
+	/* What was not restored is gone from the file too. */
+	if (introfile_save(d->intro_path, d->intros, d->nintros) < 0)
+		unlink(d->intro_path);
 }
 
 static void on_intro(void *arg, const struct mt6d_intro *intro, uint64_t window)
@@ -156,6 +215,7 @@ static void on_intro(void *arg, const struct mt6d_intro *intro, uint64_t window)
 	char a[64];
 	int ret;
 
+	intros_note(d, intro, window);
 	if (!intro) {
 		mt6d_srv_intro_drop(d->srv, window);
 		log_info("introduction endpoint of window %" PRIu64 " closed", window);
@@ -356,12 +416,12 @@ static void status_json(struct srvd *d, FILE *out, bool brief)
 		        "%s{\"window\":%" PRIu64 ",\"seed\":\"%s\",\"slot\":%" PRIu64
 		        ",\"endpoint\":\"%s\",\"rotation_ms\":%u}",
 		        i ? "," : "", in[i].window, sessd_addr(a, sizeof(a), in[i].seed_addr),
-		        in[i].slot, sessd_ep(b, sizeof(b), &in[i].cur), in[i].rot_ms);
+		        in[i].slot, mt6d_endpoint_format(b, sizeof(b), &in[i].cur), in[i].rot_ms);
 	fprintf(out,
-	        "],\"stats\":{\"intro_rx\":%" PRIu64 ",\"intro_unknown\":%" PRIu64
-	        ",\"intro_bad_source\":%" PRIu64 ",\"intro_forged\":%" PRIu64
-	        ",\"intro_replayed\":%" PRIu64 ",\"intro_stale\":%" PRIu64
-	        ",\"intro_bad_msg\":%" PRIu64 ",\"requests\":%" PRIu64
+	        "],\"stats\":{\"intro_rx\":%" PRIu64 ",\"intro_limited\":%" PRIu64
+	        ",\"intro_unknown\":%" PRIu64 ",\"intro_bad_source\":%" PRIu64
+	        ",\"intro_forged\":%" PRIu64 ",\"intro_replayed\":%" PRIu64
+	        ",\"intro_stale\":%" PRIu64 ",\"intro_bad_msg\":%" PRIu64 ",\"requests\":%" PRIu64
 	        ",\"requests_repeated\":%" PRIu64 ",\"refused_full\":%" PRIu64
 	        ",\"sessions_created\":%" PRIu64 ",\"ended_teardown\":%" PRIu64
 	        ",\"ended_idle\":%" PRIu64 ",\"ended_replaced\":%" PRIu64
@@ -371,8 +431,8 @@ static void status_json(struct srvd *d, FILE *out, bool brief)
 	        ",\"tx_no_session\":%" PRIu64 ",\"rx_datagrams\":%" PRIu64
 	        ",\"tx_datagrams\":%" PRIu64 ",\"tx_errors\":%" PRIu64 ",\"tun_errors\":%" PRIu64
 	        ",",
-	        st.intro_rx, st.intro_unknown, st.intro_bad_source, st.intro_forged,
-	        st.intro_replayed, st.intro_stale, st.intro_bad_msg, st.requests,
+	        st.intro_rx, st.intro_limited, st.intro_unknown, st.intro_bad_source,
+	        st.intro_forged, st.intro_replayed, st.intro_stale, st.intro_bad_msg, st.requests,
 	        st.requests_repeated, st.refused_full, st.sessions_created,
 	        st.sessions_ended[MT6D_SRV_END_TEARDOWN], st.sessions_ended[MT6D_SRV_END_IDLE],
 	        st.sessions_ended[MT6D_SRV_END_REPLACED], st.sessions_ended[MT6D_SRV_END_LOCAL],
@@ -401,7 +461,7 @@ static void status_json(struct srvd *d, FILE *out, bool brief)
 	if (d->ul_fd >= 0) {
 		struct mt6d_endpoint ul = {.port = d->conf.underlay_port};
 		memcpy(ul.addr, d->conf.underlay_addr, 16);
-		fprintf(out, "\"underlay\":\"%s\",", sessd_ep(b, sizeof(b), &ul));
+		fprintf(out, "\"underlay\":\"%s\",", mt6d_endpoint_format(b, sizeof(b), &ul));
 	}
 	{
 		uint64_t no_slot = 0;
@@ -441,9 +501,9 @@ static void status_json(struct srvd *d, FILE *out, bool brief)
 		        ",\"underlay\":%s,\"rebinds\":%" PRIu64 ",\"rebind_ms\":%" PRIu64 ",",
 		        first ? "" : ",", sessd_json(j, sizeof(j), s->name),
 		        sessd_addr(a, sizeof(a), s->client_tun), s->tun.cur,
-		        sessd_ep(l, sizeof(l), &le), sessd_ep(r, sizeof(r), &re), s->created_ms,
-		        s->last_rx_ms, s->rx_spoofed, s->underlay ? "true" : "false", s->rebinds,
-		        s->rebind_ms);
+		        mt6d_endpoint_format(l, sizeof(l), &le), mt6d_endpoint_format(r, sizeof(r), &re),
+		        s->created_ms, s->last_rx_ms, s->rx_spoofed, s->underlay ? "true" : "false",
+		        s->rebinds, s->rebind_ms);
 		if (s->has_conn)
 			fprintf(out, "\"conn\":%u,", s->conn);
 		json_tun_stats(out, &s->tun.stats);
@@ -474,7 +534,7 @@ static void show_text(struct srvd *d, FILE *out)
 		fprintf(out,
 		        "  introduction: window %" PRIu64 ", seed %s, slot %" PRIu64 " at %s\n",
 		        in[i].window, sessd_addr(a, sizeof(a), in[i].seed_addr), in[i].slot,
-		        sessd_ep(b, sizeof(b), &in[i].cur));
+		        mt6d_endpoint_format(b, sizeof(b), &in[i].cur));
 	{
 		struct mt6d_srv_stats st;
 
@@ -482,7 +542,7 @@ static void show_text(struct srvd *d, FILE *out)
 		if (d->ul_fd >= 0) {
 			struct mt6d_endpoint ul = {.port = d->conf.underlay_port};
 			memcpy(ul.addr, d->conf.underlay_addr, 16);
-			fprintf(out, "  underlay: %s\n", sessd_ep(b, sizeof(b), &ul));
+			fprintf(out, "  underlay: %s\n", mt6d_endpoint_format(b, sizeof(b), &ul));
 		}
 		fprintf(out,
 		        "  rebinding: %u levels; %" PRIu64 " unrecognized, %" PRIu64
@@ -503,13 +563,14 @@ static void show_text(struct srvd *d, FILE *out)
 		fprintf(out, "\nsession: %s\n  tunnel address: %s\n", s->name,
 		        sessd_addr(a, sizeof(a), s->client_tun));
 		if (s->underlay)
-			fprintf(out, "  endpoint: %s (underlay)\n", sessd_ep(c, sizeof(c), &re));
+			fprintf(out, "  endpoint: %s (underlay)\n",
+			        mt6d_endpoint_format(c, sizeof(c), &re));
 		else
 			fprintf(out,
 			        "  endpoints: local %s, remote %s (slot %" PRIu64
 			        ", every %u ms)\n",
-			        sessd_ep(b, sizeof(b), &le), sessd_ep(c, sizeof(c), &re),
-			        s->tun.cur, s->tun.rot_ms);
+			        mt6d_endpoint_format(b, sizeof(b), &le),
+			        mt6d_endpoint_format(c, sizeof(c), &re), s->tun.cur, s->tun.rot_ms);
 		if (s->rebinds)
 			fprintf(out, "  rebinds: %" PRIu64 ", last %s\n", s->rebinds,
 			        sessd_ago(x, sizeof(x), now, s->rebind_ms));
@@ -658,7 +719,7 @@ static int setup(struct srvd *d, const uint8_t priv[static MT6D_KEY_LEN])
 		d->ul_fd = d->dp.ul_fd = dp_dual_socket(&sc.underlay);
 		if (d->ul_fd < 0)
 			return log_error("underlay socket on %s: %s",
-			                 sessd_ep(err, sizeof(err), &sc.underlay),
+			                 mt6d_endpoint_format(err, sizeof(err), &sc.underlay),
 			                 strerror(-d->ul_fd)),
 			       d->ul_fd;
 	}
@@ -701,6 +762,8 @@ static int setup(struct srvd *d, const uint8_t priv[static MT6D_KEY_LEN])
 	ret = reload(d);
 	if (ret < 0)
 		return ret;
+	sessd_intro_path(d->intro_path, sizeof(d->intro_path), c->state_file);
+	intros_restore(d);
 	if (c->control_socket[0] &&
 	    control_start(&d->ctl, d->loop, c->control_socket, on_control, d, err, sizeof(err)) < 0)
 		return log_error("%s", err), -EIO;
@@ -734,7 +797,7 @@ static int setup(struct srvd *d, const uint8_t priv[static MT6D_KEY_LEN])
 	if (d->ul_fd >= 0) {
 		struct mt6d_endpoint ul = {.port = c->underlay_port};
 		memcpy(ul.addr, c->underlay_addr, 16);
-		log_info("underlay on %s", sessd_ep(err, sizeof(err), &ul));
+		log_info("underlay on %s", mt6d_endpoint_format(err, sizeof(err), &ul));
 	}
 	log_info("rebinding: %u levels (%zu connections), key epoch %u s, claim window %u s",
 	         mt6d_srv_rebind_levels(d->srv), (size_t)1 << mt6d_srv_rebind_levels(d->srv),
@@ -782,17 +845,13 @@ static void teardown(struct srvd *d)
 	dp_free(&d->dp);
 }
 
-int cmd_server(int argc, char **argv)
+int srvd_main(const char *path)
 {
 	uint8_t priv[MT6D_KEY_LEN];
-	const char *path = NULL;
 	struct srvd *d;
-	int ret = cli_daemon_opts(argc, argv, "server", &path, NULL);
+	int ret = 1;
 
-	if (ret)
-		return ret < 0 ? 0 : ret;
 	log_init("server", false);
-	ret = 1;
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return log_error("out of memory"), 1;
@@ -810,7 +869,7 @@ int cmd_server(int argc, char **argv)
 	if (!d->conf.state_file[0])
 		snprintf(d->conf.state_file, sizeof(d->conf.state_file),
 		         "/run/mt6d/server-%s.state", d->conf.ifname);
-	if (cli_privkey_file(priv, "private_key", d->conf.private_key) < 0)
+	if (sessd_private_key(priv, d->conf.private_key) < 0)
 		goto out;
 	mt6d_key_public(d->pub_key, priv);
 	signal(SIGPIPE, SIG_IGN);

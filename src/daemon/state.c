@@ -33,6 +33,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "mt6d/mt6d.h"
 
 #define STATE_MAX_LINES 65536
 
@@ -202,26 +203,18 @@ static bool own_scope(const uint8_t *a)
 /* One line into it, or the reason it is refused. */
 static const char *parse_line(char *line, const struct state_allow *allow, struct state_item *it)
 {
-	char kind[32], ifname[32], a[64], extra[2], *slash, *end;
-	unsigned long plen;
+	char kind[32], ifname[32], a[64], extra[2];
+	unsigned plen;
 
 	memset(it, 0, sizeof(*it));
 	if (sscanf(line, "%31s %31s %63s %1s", kind, ifname, a, extra) != 3)
 		return "not KIND NAME ADDRESS/LENGTH";
-	slash = strchr(a, '/');
-	if (!slash || slash[1] < '0' || slash[1] > '9')
-		return "no /LENGTH";
-	*slash = '\0';
-	errno = 0;
-	plen = strtoul(slash + 1, &end, 10);
-	if (errno || *end || plen > 128)
-		return "bad /LENGTH";
-	if (inet_pton(AF_INET6, a, it->addr) != 1)
-		return "not an IPv6 address";
+	if (!strchr(a, '/') || mt6d_prefix_parse(it->addr, &plen, a, 0) < 0)
+		return "not an IPv6 ADDRESS/LENGTH";
 	if (strlen(ifname) >= sizeof(it->ifname))
 		return "name too long";
 	strcpy(it->ifname, ifname);
-	it->plen = (unsigned)plen;
+	it->plen = plen;
 	if (!strcmp(kind, "nft-table")) {
 		static const uint8_t zero[16];
 		it->kind = STATE_NFT_TABLE;

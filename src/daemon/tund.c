@@ -45,12 +45,13 @@
 #include <sys/ioctl.h>
 #include <sys/uio.h>
 
-#include "cli.h"
 #include "conf.h"
 #include "daemon.h"
+#include "daemons.h"
 #include "datapath.h"
 #include "log.h"
 #include "privdrop.h"
+#include "sessd.h"
 #include "mt6d/tunnel.h"
 
 #ifndef IPV6_FREEBIND
@@ -64,7 +65,6 @@ struct tund {
 	struct ev_loop *loop;
 	struct nl *nl;
 	struct state st;
-	bool have_state;
 	struct mt6d_tun_table *table;
 	struct mt6d_tun_session sess;
 	bool have_sess;
@@ -112,15 +112,6 @@ static uint64_t now_ms(const struct tund *d)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
 	                  d->cfg.clock_offset_ms);
-}
-
-static const char *ep_str(char *buf, size_t len, const struct mt6d_endpoint *ep)
-{
-	char a[INET6_ADDRSTRLEN];
-
-	inet_ntop(AF_INET6, ep->addr, a, sizeof(a));
-	snprintf(buf, len, "[%s]:%u", a, ep->port);
-	return buf;
 }
 
 static void print_stats(const struct tund *d)
@@ -251,7 +242,8 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 		if (d->cfg.mode == CONF_TUN_BIND) {
 			ret = nl_addr(d->nl, false, d->uplink_ifindex, sl->local.addr, 128, false);
 			if (ret < 0 && ret != -EADDRNOTAVAIL)
-				log_info("removing %s: %s", ep_str(e1, sizeof(e1), &sl->local),
+				log_warn("removing %s: %s",
+				         mt6d_endpoint_format(e1, sizeof(e1), &sl->local),
 				         strerror(-ret));
 			state_del(&d->st, &it);
 		}
@@ -262,8 +254,9 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 		if (ret == 0)
 			ret = nl_addr(d->nl, true, d->uplink_ifindex, sl->local.addr, 128, true);
 		if (ret < 0 && ret != -EEXIST) {
-			log_info("adding %s to %s: %s", ep_str(e1, sizeof(e1), &sl->local),
-			         d->cfg.uplink, strerror(-ret));
+			log_error("adding %s to %s: %s",
+			          mt6d_endpoint_format(e1, sizeof(e1), &sl->local), d->cfg.uplink,
+			          strerror(-ret));
 			d->fatal = ret;
 			ev_break(d->loop, EVBREAK_ALL);
 			return;
@@ -271,7 +264,8 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 	}
 	ret = dp_slot_socket(&sl->local);
 	if (ret < 0) {
-		log_info("socket on %s: %s", ep_str(e1, sizeof(e1), &sl->local), strerror(-ret));
+		log_error("socket on %s: %s", mt6d_endpoint_format(e1, sizeof(e1), &sl->local),
+		          strerror(-ret));
 		d->fatal = ret;
 		ev_break(d->loop, EVBREAK_ALL);
 		return;
@@ -282,7 +276,8 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 	ev_io_start(d->loop, &d->sock_w[idx]);
 	if (log_verbose())
 		log_debug("slot %" PRIu64 " local %s remote %s", sl->slot,
-		          ep_str(e1, sizeof(e1), &sl->local), ep_str(e2, sizeof(e2), &sl->remote));
+		          mt6d_endpoint_format(e1, sizeof(e1), &sl->local),
+		          mt6d_endpoint_format(e2, sizeof(e2), &sl->remote));
 }
 
 static void on_rotate(struct ev_loop *loop, ev_timer *w, int revents)
@@ -313,55 +308,20 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 
 /* ---- setup and teardown ---- */
 
-static int check_previous(const char *path)
-{
-	char comm[64], p[64];
-	long pid = 0;
-	FILE *f = fopen(path, "re");
-
-	if (!f)
-		return 0;
-	if (fscanf(f, "mt6d-state 1 pid %ld", &pid) != 1)
-		pid = 0;
-	fclose(f);
-	if (pid <= 0 || pid == (long)getpid())
-		return 0;
-	snprintf(p, sizeof(p), "/proc/%ld/comm", pid);
-	f = fopen(p, "re");
-	if (!f)
-		return 0;
-	if (!fgets(comm, sizeof(comm), f))
-		comm[0] = '\0';
-	fclose(f);
-	return strncmp(comm, "mt6d", 4) == 0 ? -EBUSY : 0;
-}
-
 static int setup(struct tund *d)
 {
 	struct conf_tunnel *c = &d->cfg;
-	long oldpid;
 	int ret;
 
 	ret = nl_open(&d->nl);
 	if (ret < 0)
 		return log_error("netlink: %s", strerror(-ret)), ret;
-	ret = check_previous(c->state_file);
-	if (ret < 0)
-		return log_error("state file `%s' belongs to a running mt6d", c->state_file), ret;
-	ret = state_recover(c->state_file, d->nl, &oldpid,
-	                    &(struct state_allow){.uplink = c->uplink, .user = c->user});
-	if (ret < 0)
-		return log_error("state file `%s': %s", c->state_file, strerror(-ret)), ret;
-	if (ret > 0)
-		log_info("removed %d item(s) left by pid %ld (state file %s)", ret, oldpid,
-		         c->state_file);
-	ret = state_init(&d->st, c->state_file);
+	/* The one state-file dance of every daemon (sessd.c): refuse a file a
+	 * running mt6d owns, undo what a dead one left, start a new one. */
+	ret = sessd_state_open(&d->st, d->nl, c->state_file,
+	                       &(struct state_allow){.uplink = c->uplink, .user = c->user}, "tunnel");
 	if (ret < 0)
 		return ret;
-	d->have_state = true;
-	ret = state_write(&d->st);
-	if (ret < 0)
-		return log_error("state file `%s': %s", c->state_file, strerror(-ret)), ret;
 
 	if (c->mode == CONF_TUN_BIND) {
 		d->uplink_ifindex = if_nametoindex(c->uplink);
@@ -460,11 +420,7 @@ static void teardown(struct tund *d)
 	}
 	if (d->tun_fd >= 0)
 		close(d->tun_fd);
-	if (d->have_state) {
-		if (d->st.n == 0)
-			unlink(d->st.path);
-		state_free(&d->st);
-	}
+	sessd_state_close(&d->st, "tunnel");
 	mt6d_tun_table_free(d->table);
 	free(d->ubuf);
 	free(d->rbuf);
@@ -475,17 +431,12 @@ static void teardown(struct tund *d)
 	sodium_memzero(&d->cfg, sizeof(d->cfg));
 }
 
-int cmd_tunnel(int argc, char **argv)
+int tund_main(const char *path, bool verbose)
 {
-	const char *path = NULL;
-	bool verbose = false;
 	struct tund *d;
-	int ret = cli_daemon_opts(argc, argv, "tunnel", &path, &verbose);
+	int ret = 1;
 
-	if (ret)
-		return ret < 0 ? 0 : ret;
 	log_init("tunnel", verbose);
-	ret = 1;
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return log_error("out of memory"), 1;

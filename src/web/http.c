@@ -290,7 +290,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	return serve_events(w, c);
 }
 
-static void on_log(void *cls, const char *fmt, va_list ap)
+/* libmicrohttpd's logger: fmt is its own printf format. */
+__attribute__((format(printf, 2, 0))) static void on_log(void *cls, const char *fmt, va_list ap)
 {
 	(void)cls;
 	fputs("mt6d web: ", stderr);

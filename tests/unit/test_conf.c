@@ -41,9 +41,10 @@ static void test_server_good(void **state)
 	assert_int_equal(c.rot_ms, 1500);
 	assert_int_equal(c.transports, MT6D_RDV_BOTH);
 	assert_int_equal(c.nlisten, 2);
-	assert_int_equal(c.listen[1].ss.ss_family, AF_INET6);
+	assert_false(mt6d_endpoint_is_v4(&c.listen[1]));
 	assert_int_equal(c.nbootstrap, 2);
-	assert_int_equal(ntohs(((struct sockaddr_in *)&c.bootstrap[0].ss)->sin_port), 6881);
+	assert_true(mt6d_endpoint_is_v4(&c.bootstrap[0]));
+	assert_int_equal(c.bootstrap[0].port, 6881);
 	assert_string_equal(c.control_socket, "/run/mt6d/mt6d.sock");
 }
 
@@ -293,36 +294,67 @@ static void test_tunnel_errors(void **state)
 	}
 }
 
+/* The one endpoint parser (mt6d_endpoint_parse, text.c) as config files
+ * use it. */
 static void test_addr(void **state)
 {
-	struct conf_addr a;
-	char out[64];
+	struct mt6d_endpoint a;
+	char out[MT6D_ENDPOINT_STRLEN];
 
-	assert_int_equal(conf_parse_addr(&a, "203.0.113.7:65535"), 0);
-	conf_format_addr(out, sizeof(out), (struct sockaddr *)&a.ss);
-	assert_string_equal(out, "203.0.113.7:65535");
-	assert_int_equal(conf_parse_addr(&a, "[2001:db8::7]:1"), 0);
-	conf_format_addr(out, sizeof(out), (struct sockaddr *)&a.ss);
-	assert_string_equal(out, "[2001:db8::7]:1");
-	assert_int_equal(conf_parse_addr(&a, "203.0.113.7:65536"), -EINVAL);
-	assert_int_equal(conf_parse_addr(&a, "203.0.113.7:+5"), -EINVAL);
-	assert_int_equal(conf_parse_addr(&a, "2001:db8::7:5"), -EINVAL);
-	assert_int_equal(conf_parse_addr(&a, ":5"), -EINVAL);
-	assert_int_equal(conf_parse_addr(&a, "[]:5"), -EINVAL);
-	assert_int_equal(conf_parse_addr(&a, "192.0.2.1:0"), -EINVAL);
+	assert_int_equal(mt6d_endpoint_parse(&a, "203.0.113.7:65535", MT6D_EP_PORT), 0);
+	assert_true(mt6d_endpoint_is_v4(&a));
+	assert_int_equal(a.port, 65535);
+	assert_string_equal(mt6d_endpoint_format(out, sizeof(out), &a), "203.0.113.7:65535");
+	assert_int_equal(mt6d_endpoint_parse(&a, "[2001:db8::7]:1", MT6D_EP_PORT), 0);
+	assert_string_equal(mt6d_endpoint_format(out, sizeof(out), &a), "[2001:db8::7]:1");
+	assert_int_equal(mt6d_endpoint_parse(&a, "203.0.113.7:65536", MT6D_EP_PORT), -EINVAL);
+	assert_int_equal(mt6d_endpoint_parse(&a, "203.0.113.7:+5", MT6D_EP_PORT), -EINVAL);
+	assert_int_equal(mt6d_endpoint_parse(&a, "203.0.113.7: 5", MT6D_EP_PORT), -EINVAL);
+	assert_int_equal(mt6d_endpoint_parse(&a, "2001:db8::7:5", MT6D_EP_PORT), -EINVAL);
+	assert_int_equal(mt6d_endpoint_parse(&a, ":5", MT6D_EP_PORT), -EINVAL);
+	assert_int_equal(mt6d_endpoint_parse(&a, "[]:5", MT6D_EP_PORT), -EINVAL);
+	assert_int_equal(mt6d_endpoint_parse(&a, "192.0.2.1:0", MT6D_EP_PORT), -EINVAL);
+	assert_int_equal(mt6d_endpoint_parse(&a, NULL, MT6D_EP_PORT), -EINVAL);
 	/* Port 0 (any) where a listener may take an ephemeral port. */
-	assert_int_equal(conf_parse_addr_ex(&a, "192.0.2.1:0", CONF_ADDR_PORT0), 0);
-	assert_int_equal(conf_parse_addr_ex(&a, "[::1]:0", CONF_ADDR_PORT0), 0);
-	assert_int_equal(conf_parse_addr_ex(&a, "::1", CONF_ADDR_PORT0), -EINVAL);
+	assert_int_equal(mt6d_endpoint_parse(&a, "192.0.2.1:0", MT6D_EP_PORT0), 0);
+	assert_int_equal(mt6d_endpoint_parse(&a, "[::1]:0", MT6D_EP_PORT0), 0);
+	assert_int_equal(mt6d_endpoint_parse(&a, "::1", MT6D_EP_PORT0), -EINVAL);
 	/* An address alone. */
-	assert_int_equal(conf_parse_addr_ex(&a, "2001:db8::7", CONF_ADDR_HOST), 0);
-	assert_int_equal(a.ss.ss_family, AF_INET6);
-	assert_int_equal(conf_parse_addr_ex(&a, "[2001:db8::7]", CONF_ADDR_HOST), 0);
-	assert_int_equal(conf_parse_addr_ex(&a, "198.51.100.3", CONF_ADDR_HOST), 0);
-	assert_int_equal(a.ss.ss_family, AF_INET);
-	assert_int_equal(conf_parse_addr_ex(&a, "198.51.100.3:5", CONF_ADDR_HOST), -EINVAL);
-	assert_int_equal(conf_parse_addr_ex(&a, "[198.51.100.3]:5", CONF_ADDR_PORT), -EINVAL);
-	assert_int_equal(conf_parse_addr_ex(&a, "2001:db8::7:5", CONF_ADDR_PORT), -EINVAL);
+	assert_int_equal(mt6d_endpoint_parse(&a, "2001:db8::7", MT6D_EP_HOST), 0);
+	assert_false(mt6d_endpoint_is_v4(&a));
+	assert_int_equal(mt6d_endpoint_parse(&a, "[2001:db8::7]", MT6D_EP_HOST), 0);
+	assert_int_equal(mt6d_endpoint_parse(&a, "198.51.100.3", MT6D_EP_HOST), 0);
+	assert_true(mt6d_endpoint_is_v4(&a));
+	assert_int_equal(mt6d_endpoint_parse(&a, "198.51.100.3:5", MT6D_EP_HOST), -EINVAL);
+	assert_int_equal(mt6d_endpoint_parse(&a, "[198.51.100.3]:5", MT6D_EP_PORT), -EINVAL);
+	assert_int_equal(mt6d_endpoint_parse(&a, "2001:db8::7:5", MT6D_EP_PORT), -EINVAL);
+	/* A failed parse leaves zeros. */
+	assert_memory_equal(a.addr, (uint8_t[16]){0}, 16);
+	assert_int_equal(a.port, 0);
+}
+
+/* The one prefix parser (mt6d_prefix_parse): config /64s, tunnel routes,
+ * the command line's --prefix and the state file. */
+static void test_prefix(void **state)
+{
+	uint8_t a[16];
+	unsigned plen;
+
+	assert_int_equal(mt6d_prefix_parse(a, &plen, "2001:db8:1:2::/64", 64), 0);
+	assert_int_equal(plen, 64);
+	assert_memory_equal(a, "\x20\x01\x0d\xb8\x00\x01\x00\x02", 8);
+	assert_int_equal(mt6d_prefix_parse(a, &plen, "2001:db8::/48", 64), -EINVAL);
+	assert_int_equal(mt6d_prefix_parse(a, &plen, "2001:db8::", 64), -EINVAL);
+	assert_int_equal(mt6d_prefix_parse(a, &plen, "2001:db8::/ 64", 64), -EINVAL);
+	assert_int_equal(mt6d_prefix_parse(a, &plen, "2001:db8::/+64", 64), -EINVAL);
+	assert_int_equal(mt6d_prefix_parse(a, &plen, "2001:db8::/", 0), -EINVAL);
+	assert_int_equal(mt6d_prefix_parse(a, &plen, "2001:db8::/129", 0), -EINVAL);
+	assert_int_equal(mt6d_prefix_parse(a, &plen, "192.0.2.0/24", 0), -EINVAL);
+	assert_int_equal(mt6d_prefix_parse(a, &plen, NULL, 0), -EINVAL);
+	assert_int_equal(mt6d_prefix_parse(a, &plen, "2001:db8::1", 0), 0);
+	assert_int_equal(plen, 128);
+	assert_int_equal(mt6d_prefix_parse(a, &plen, "2001:db8::/0", 0), 0);
+	assert_int_equal(plen, 0);
 }
 
 int main(void)
@@ -337,6 +369,7 @@ int main(void)
 	        cmocka_unit_test(test_tunnel_good),
 	        cmocka_unit_test(test_tunnel_errors),
 	        cmocka_unit_test(test_addr),
+	        cmocka_unit_test(test_prefix),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

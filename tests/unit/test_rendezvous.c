@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "dht_sim.h"
+#include "mt6d/client.h"
 #include "mt6d/rendezvous.h"
 
 #define NODES   40
@@ -270,6 +271,56 @@ static void test_restart_inside_window(void **state)
 		assert_int_equal(r.step, MT6D_LOOKUP_OK);
 		if (memcmp(r.config.intro_key, in->key, 16) != 0)
 			fail_msg("client %d got the stale configuration", i);
+	}
+	mt6d_pub_free(w->pub);
+	w->pub = again;
+}
+
+/* A restart that takes back the stored configuration (issue 15): the same
+ * K and seed for the window, no new one, and the clients find it; stored
+ * ones of another period, prefix or a dead window are refused. */
+static void test_restart_restores(void **state)
+{
+	struct world *w = *state;
+	uint64_t T = mt6d_window(unix_now(w) / 1000, PERIOD);
+	struct mt6d_intro old = *mt6d_pub_intro(w->pub, T), bad;
+	struct mt6d_pub_config pc = {.dht = w->sim->node[8],
+	                             .period = PERIOD,
+	                             .transports = MT6D_RDV_BEP44,
+	                             .max_inflight = 8,
+	                             .on_intro = on_intro,
+	                             .arg = w};
+	struct mt6d_pub *again;
+	int events;
+
+	memcpy(pc.server_priv, w->spriv, 32);
+	memcpy(pc.prefix, "\x20\x01\x0d\xb8\x00\x05\x00\x00", 8);
+	again = mt6d_pub_new(&pc);
+	assert_non_null(again);
+	assert_int_equal(mt6d_pub_set_clients(again, &w->reg), 0);
+	bad = old;
+	bad.period = PERIOD / 2;
+	assert_int_equal(mt6d_pub_restore(again, &bad, unix_now(w)), -EINVAL);
+	bad = old;
+	bad.seed_addr[3] ^= 1;
+	assert_int_equal(mt6d_pub_restore(again, &bad, unix_now(w)), -EINVAL);
+	bad = old;
+	bad.window = T - 2 * PERIOD;
+	assert_int_equal(mt6d_pub_restore(again, &bad, unix_now(w)), -ESTALE);
+	events = w->intro_events;
+	assert_int_equal(mt6d_pub_restore(again, &old, unix_now(w)), 0);
+	assert_int_equal(w->intro_events, events + 1); /* its endpoint opens now */
+	assert_int_equal(mt6d_pub_restore(again, &old, unix_now(w)), -EEXIST);
+	publish_all(w, again);
+	const struct mt6d_intro *in = mt6d_pub_intro(again, T);
+	assert_non_null(in);
+	assert_memory_equal(in->key, old.key, 16);
+	assert_memory_equal(in->seed_addr, old.seed_addr, 16);
+	for (int i = 0; i < 3; i++) {
+		struct mt6d_lookup_result r =
+		        lookup(w, w->cpriv[i], w->spub, MT6D_RDV_BEP44, 15 + i);
+		assert_int_equal(r.step, MT6D_LOOKUP_OK);
+		assert_memory_equal(r.config.intro_key, old.key, 16);
 	}
 	mt6d_pub_free(w->pub);
 	w->pub = again;
@@ -572,6 +623,124 @@ static void test_no_nodes(void **state)
 	}
 }
 
+/* The client state machine runs its own rendezvous (cfg.dht): it starts
+ * the lookup on entering LOOKUP, takes the result when the DHT calls back
+ * and goes on to the introduction; a lookup past lookup_timeout_ms is
+ * cancelled (its DHT operation gone, no late result) and the client backs
+ * off. */
+struct cli_out {
+	struct world *w;
+	int lookups, found, sends;
+	uint64_t window;
+};
+
+static void cli_clock(void *arg, uint64_t *mono, uint64_t *unix_ms)
+{
+	struct cli_out *o = arg;
+	*mono = o->w->sim->now;
+	*unix_ms = unix_now(o->w);
+}
+
+static void cli_on_lookup(void *arg, const struct mt6d_lookup_result *res, uint64_t ms)
+{
+	struct cli_out *o = arg;
+	(void)ms;
+	o->lookups++;
+	if (res && res->step == MT6D_LOOKUP_OK) {
+		o->found++;
+		o->window = res->window;
+	}
+}
+
+static void cli_send(void *arg, const struct mt6d_tx *tx)
+{
+	(void)tx;
+	((struct cli_out *)arg)->sends++;
+}
+
+static void cli_deliver(void *arg, uint8_t *pkt, size_t len, const struct mt6d_offload *off)
+{
+	(void)arg, (void)pkt, (void)len, (void)off;
+}
+
+static struct mt6d_cli *cli_new(struct world *w, struct cli_out *o, struct mt6d_dht *dht,
+                                uint32_t timeout_ms)
+{
+	struct mt6d_cli_config cc = {.send = cli_send,
+	                             .deliver = cli_deliver,
+	                             .dht = dht,
+	                             .periods = {PERIOD},
+	                             .transports = MT6D_RDV_BEP44,
+	                             .lookup_timeout_ms = timeout_ms,
+	                             .backoff_min_ms = 60000,
+	                             .backoff_max_ms = 60000,
+	                             .clock = cli_clock,
+	                             .on_lookup = cli_on_lookup,
+	                             .arg = o};
+	struct mt6d_cli *c;
+
+	o->w = w;
+	memcpy(cc.client_priv, w->cpriv[1], 32);
+	memcpy(cc.server_pub, w->spub, 32);
+	memcpy(cc.prefix, "\x20\x01\x0d\xb8\x00\x06\x00\x00", 8);
+	c = mt6d_cli_new(&cc);
+	assert_non_null(c);
+	return c;
+}
+
+static void test_client_runs_its_lookup(void **state)
+{
+	struct world *w = *state;
+	struct mt6d_dht_config cfg = {.ipv4 = true};
+	struct mt6d_dht_stats st;
+	struct cli_out o = {0}, t = {0};
+	struct mt6d_cli *c;
+	struct mt6d_dht *lonely;
+	struct sockaddr_in dead = sim_addr(SIM_BASE + SIM_MAX - 1);
+
+	mt6d_pub_free(w->pub);
+	w->pub = pub_new(w, MT6D_RDV_BEP44, 2);
+	publish_all(w, w->pub);
+	c = cli_new(w, &o, w->sim->node[17], 30000);
+	mt6d_cli_start(c, unix_now(w));
+	assert_int_equal(c->state, MT6D_CLI_LOOKUP);
+	for (int i = 0; i < 3000 && c->state == MT6D_CLI_LOOKUP; i++) {
+		sim_run(w->sim, 10);
+		mt6d_cli_tick(c, unix_now(w));
+	}
+	assert_int_equal(c->state, MT6D_CLI_INTRO);
+	assert_int_equal(o.lookups, 1);
+	assert_int_equal(o.found, 1);
+	assert_int_equal(o.window, mt6d_window(unix_now(w) / 1000, PERIOD));
+	assert_int_equal(c->intro.window, o.window);
+	assert_int_equal(c->stats.lookups, 1);
+	assert_true(c->stats.requests_sent >= 1 && o.sends >= 1);
+	mt6d_cli_free(c);
+
+	/* A node whose only seed is dead: the lookup outlives its timeout. */
+	lonely = sim_add(w->sim, &cfg);
+	assert_int_equal(
+	        mt6d_dht_add_node(lonely, (struct sockaddr *)&dead, sizeof(dead), w->sim->now), 0);
+	c = cli_new(w, &t, lonely, 500);
+	mt6d_cli_start(c, unix_now(w));
+	mt6d_dht_get_stats(lonely, &st);
+	assert_int_equal(st.ops_active, 1);
+	for (int i = 0; i < 100 && c->state == MT6D_CLI_LOOKUP; i++) {
+		sim_run(w->sim, 10);
+		mt6d_cli_tick(c, unix_now(w));
+	}
+	assert_int_equal(c->state, MT6D_CLI_BACKOFF);
+	assert_int_equal(t.lookups, 1);
+	assert_int_equal(t.found, 0);
+	assert_int_equal(c->stats.lookups_failed, 1);
+	/* past the DHT operation's own 30 s: no late result */
+	for (int i = 0; i < 3500; i++)
+		sim_run(w->sim, 10);
+	assert_int_equal(t.lookups, 1);
+	assert_int_equal(c->state, MT6D_CLI_BACKOFF);
+	mt6d_cli_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -579,6 +748,7 @@ int main(void)
 	        cmocka_unit_test(test_every_client_finds_its_own),
 	        cmocka_unit_test(test_cannot_open_anothers),
 	        cmocka_unit_test(test_restart_inside_window),
+	        cmocka_unit_test(test_restart_restores),
 	        cmocka_unit_test(test_window_edge),
 	        cmocka_unit_test(test_stuffing_transport),
 	        cmocka_unit_test(test_period_change),
@@ -587,6 +757,7 @@ int main(void)
 	        cmocka_unit_test(test_republish),
 	        cmocka_unit_test(test_underlay_version2),
 	        cmocka_unit_test(test_no_nodes),
+	        cmocka_unit_test(test_client_runs_its_lookup),
 	};
 	if (mt6d_init() < 0)
 		return 1;

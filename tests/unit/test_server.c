@@ -1314,6 +1314,36 @@ static void test_rebind_renewal(void **state)
 
 /* (f) through the server: junk at the underlay gets replies only up to the
  * limit, none larger than its trigger, none to a short one. */
+/* Introduction flood (issue 15): 5000 junk datagrams from one /64 at the
+ * introduction endpoint within a second cost a rate-limit lookup each
+ * beyond the burst; clients of other /64s still get their sessions. */
+static void test_intro_flood(void **state)
+{
+	struct world *w = world_new();
+	struct mt6d_srv_intro_info info;
+	struct mt6d_srv_stats st;
+	struct mt6d_endpoint from;
+	uint8_t junk[120];
+
+	assert_int_equal(mt6d_srv_intros(w->srv, &info, 1), 1);
+	memcpy(from.addr, "\x20\x01\x0d\xb8\x00\x0d\x00\x00", 8);
+	for (int k = 0; k < 5000; k++) {
+		randombytes_buf(from.addr + 8, 8);
+		from.port = (uint16_t)(1024 + k);
+		randombytes_buf(junk, sizeof(junk));
+		mt6d_srv_input(w->srv, &info.cur, &from, junk, sizeof(junk), w->now + k / 10);
+	}
+	mt6d_srv_get_stats(w->srv, &st);
+	assert_int_equal(st.intro_rx, 5000);
+	/* 40 of burst, then 20 a second for the 0.5 s the flood lasted. */
+	assert_true(st.intro_limited >= 5000 - 40 - 12);
+	assert_true(st.intro_limited <= 5000 - 40);
+	start(w, 3);
+	run(w, 3000);
+	assert_sessions(w, 3);
+	world_free(w);
+}
+
 static void test_reply_flood(void **state)
 {
 	struct world *w = world_new_ex(true, 0, 0);
@@ -1355,6 +1385,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_establish),
+	        cmocka_unit_test(test_intro_flood),
 	        cmocka_unit_test(test_rotations),
 	        cmocka_unit_test(test_fix1_pairwise),
 	        cmocka_unit_test(test_fix2_identifier),

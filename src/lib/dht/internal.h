@@ -187,6 +187,7 @@ struct mt6d_dht {
 	struct dht_op *ops;                   /* live operations */
 	struct dht_op *done_head, *done_tail; /* finished, callbacks not yet run */
 	int next_op_id;
+	bool closing;               /* mt6d_dht_free: no new operations */
 	struct dht_txq_entry **txq; /* send queue: txq[txq_head .. +txq_len) */
 	size_t txq_head, txq_len, txq_cap;
 	struct dht_hash_entry *hashes;

@@ -518,6 +518,7 @@ void dht_ops_tick(struct mt6d_dht *dht)
 
 void dht_ops_cancel_all(struct mt6d_dht *dht)
 {
+	dht->closing = true; /* callbacks below start nothing new */
 	while (dht->ops)
 		op_finish(dht, dht->ops, -ECANCELED);
 	dht_ops_complete(dht);
@@ -531,6 +532,10 @@ static struct dht_op *op_new(struct mt6d_dht *dht, uint8_t type, const uint8_t *
 
 	if (!op)
 		return NULL;
+	if (dht->closing) {
+		free(op);
+		return NULL;
+	}
 	if (now > dht->now)
 		dht->now = now;
 	op->type = type;

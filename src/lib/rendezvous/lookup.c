@@ -134,6 +134,12 @@ static void on_result(void *arg, const struct mt6d_dht_result *r)
 	int ok = -1;
 
 	lk->op = 0;
+	if (r->status == -ECANCELED) {
+		/* the node is being freed: start nothing more on it */
+		note(lk, MT6D_LOOKUP_NO_NODES);
+		finish(lk, lk->start_ms + lk->spent_ms);
+		return;
+	}
 	lk->res.nodes_answered += r->nodes_answered;
 	/* Operations run one after the other: the lookup took their sum. */
 	lk->spent_ms += r->elapsed_ms;

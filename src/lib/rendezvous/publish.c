@@ -5,7 +5,9 @@
  * Rules this file keeps:
  * - Every window T gets its own introduction configuration (random K and a
  *   random IID under the server's /64). A server restarted inside a window
- *   makes a new one for the same T; BEP 44 seq is the publication time in
+ *   takes back the one it stored (mt6d_pub_restore), so the clients that
+ *   find it in the DHT reach its endpoint at once; without one it makes a
+ *   new one for the same T. BEP 44 seq is the publication time in
  *   microseconds and strictly increases, so nodes replace the stale item.
  * - The next window's configuration is made and published lead_s before
  *   the window starts, so a client that looks up just after the edge, or
@@ -306,8 +308,8 @@ static void queue_round(struct mt6d_pub *pub, uint64_t window)
 	queue_round_from(pub, window, 0);
 }
 
-/* Make (or remake, after a restart or on demand) window T's configuration. */
-static void intro_make(struct mt6d_pub *pub, uint64_t window, uint64_t unix_ms)
+/* The slot of window T: its own, a free one, or the oldest (closed). */
+static struct intro_slot *intro_slot(struct mt6d_pub *pub, uint64_t window)
 {
 	struct intro_slot *s = intro_find(pub, window);
 	int oldest = 0;
@@ -326,6 +328,42 @@ static void intro_make(struct mt6d_pub *pub, uint64_t window, uint64_t unix_ms)
 			pub->cfg.on_intro(pub->cfg.arg, NULL, s->intro.window);
 	}
 	sodium_memzero(s, sizeof(*s));
+	return s;
+}
+
+int mt6d_pub_restore(struct mt6d_pub *pub, const struct mt6d_intro *intro, uint64_t unix_ms)
+{
+	uint64_t T;
+	struct intro_slot *s;
+
+	if (!pub || !intro)
+		return -EINVAL;
+	T = mt6d_window(unix_ms / 1000, pub->cfg.period);
+	if (intro->period != pub->cfg.period || intro->rot_ms != pub->cfg.rot_ms ||
+	    intro->window % pub->cfg.period != 0 ||
+	    memcmp(intro->seed_addr, pub->cfg.prefix, MT6D_PREFIX_LEN) != 0)
+		return -EINVAL;
+	if (intro->window + pub->cfg.period < T || intro->window > T + pub->cfg.period)
+		return -ESTALE;
+	if (intro_find(pub, intro->window))
+		return -EEXIST;
+	s = intro_slot(pub, intro->window);
+	s->live = 1;
+	s->intro = *intro;
+	s->republish_unix_ms = unix_ms + republish_every(pub);
+	if (intro->window == T)
+		pub->started = 1; /* no new K for the current window */
+	if (pub->cfg.on_intro)
+		pub->cfg.on_intro(pub->cfg.arg, &s->intro, intro->window);
+	queue_round(pub, intro->window); /* the DHT may not hold all of it */
+	return 0;
+}
+
+/* Make (or remake, after a restart or on demand) window T's configuration. */
+static void intro_make(struct mt6d_pub *pub, uint64_t window, uint64_t unix_ms)
+{
+	struct intro_slot *s = intro_slot(pub, window);
+
 	s->live = 1;
 	s->intro.window = window;
 	s->intro.period = pub->cfg.period;

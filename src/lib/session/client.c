@@ -277,7 +277,7 @@ struct mt6d_cli *mt6d_cli_new(const struct mt6d_cli_config *cfg)
 {
 	struct mt6d_cli *c;
 
-	if (!cfg || !cfg->send || !cfg->deliver) {
+	if (!cfg || !cfg->send || !cfg->deliver || (cfg->dht && !cfg->clock)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -299,6 +299,8 @@ struct mt6d_cli *mt6d_cli_new(const struct mt6d_cli_config *cfg)
 		c->cfg.backoff_max_ms = MT6D_BACKOFF_MAX_MS;
 	if (c->cfg.backoff_max_ms < c->cfg.backoff_min_ms)
 		c->cfg.backoff_max_ms = c->cfg.backoff_min_ms;
+	if (!c->cfg.lookup_timeout_ms)
+		c->cfg.lookup_timeout_ms = 30000;
 	c->echoes = calloc(1, sizeof(*c->echoes));
 	c->own_bufs = !cfg->tx_buf || !cfg->rx_buf;
 	c->tx_raw = c->own_bufs ? malloc(MT6D_IID_LEN + MT6D_BURST_BUF) : cfg->tx_buf;
@@ -324,6 +326,7 @@ void mt6d_cli_free(struct mt6d_cli *c)
 	if (!c)
 		return;
 	c->cfg.on_slot = NULL;
+	mt6d_lookup_free(c->lk); /* cancels it in the DHT: no late callback */
 	release_tun(c);
 	free(c->echoes);
 	if (c->own_bufs) {
@@ -338,10 +341,56 @@ void mt6d_cli_free(struct mt6d_cli *c)
 	free(c);
 }
 
+/* The client's own lookup ended, from inside the DHT. */
+static void on_lookup_done(void *arg, const struct mt6d_lookup_result *res)
+{
+	struct mt6d_cli *c = arg;
+	uint64_t mono, unix_ms;
+
+	mt6d_lookup_free(c->lk); /* allowed from its own callback */
+	c->lk = NULL;
+	c->cfg.clock(c->cfg.arg, &mono, &unix_ms);
+	(void)mono;
+	if (c->cfg.on_lookup)
+		c->cfg.on_lookup(c->cfg.arg, res, unix_ms - c->lookup_started_ms);
+	mt6d_cli_lookup_done(c, res->step == MT6D_LOOKUP_OK ? &res->config : NULL, unix_ms);
+}
+
+static void lookup_stop(struct mt6d_cli *c)
+{
+	mt6d_lookup_free(c->lk); /* cancels its DHT operation: no late callback */
+	c->lk = NULL;
+}
+
+/* Enter LOOKUP and, when the client runs the rendezvous, start it. */
+static void enter_lookup(struct mt6d_cli *c, uint64_t unix_ms)
+{
+	struct mt6d_lookup_config lc = {.dht = c->cfg.dht, .transports = c->cfg.transports};
+	uint64_t mono;
+
+	lookup_stop(c);
+	set_state(c, MT6D_CLI_LOOKUP);
+	if (!c->cfg.dht || c->state != MT6D_CLI_LOOKUP)
+		return;
+	memcpy(lc.client_priv, c->cfg.client_priv, MT6D_KEY_LEN);
+	memcpy(lc.server_pub, c->cfg.server_pub, MT6D_KEY_LEN);
+	memcpy(lc.periods, c->cfg.periods, sizeof(lc.periods));
+	c->cfg.clock(c->cfg.arg, &mono, &unix_ms);
+	c->lookup_started_ms = unix_ms;
+	c->lookup_deadline_ms = unix_ms + c->cfg.lookup_timeout_ms;
+	c->lk = mt6d_lookup_start(&lc, mono, unix_ms, on_lookup_done, c);
+	sodium_memzero(&lc, sizeof(lc));
+	if (!c->lk) {
+		if (c->cfg.on_lookup)
+			c->cfg.on_lookup(c->cfg.arg, NULL, 0);
+		mt6d_cli_lookup_done(c, NULL, unix_ms);
+	}
+}
+
 void mt6d_cli_start(struct mt6d_cli *c, uint64_t unix_ms)
 {
 	release_tun(c);
-	set_state(c, MT6D_CLI_LOOKUP);
+	enter_lookup(c, unix_ms);
 }
 
 void mt6d_cli_lookup_done(struct mt6d_cli *c, const struct mt6d_config *cfg, uint64_t unix_ms)
@@ -583,12 +632,20 @@ uint64_t mt6d_cli_tick(struct mt6d_cli *c, uint64_t unix_ms)
 	mt6d_cli_flush(c);
 	switch (c->state) {
 	case MT6D_CLI_LOOKUP:
+		if (c->lk && unix_ms >= c->lookup_deadline_ms) {
+			lookup_stop(c);
+			if (c->cfg.on_lookup)
+				c->cfg.on_lookup(c->cfg.arg, NULL, unix_ms - c->lookup_started_ms);
+			mt6d_cli_lookup_done(c, NULL, unix_ms);
+			return c->state == MT6D_CLI_BACKOFF ? c->next_ms : next;
+		}
+		return c->lk && c->lookup_deadline_ms < next ? c->lookup_deadline_ms : next;
 	case MT6D_CLI_CLOSED:
 		return next;
 	case MT6D_CLI_BACKOFF:
 		if (unix_ms >= c->next_ms) {
-			set_state(c, MT6D_CLI_LOOKUP);
-			return next;
+			enter_lookup(c, unix_ms);
+			return c->lk && c->lookup_deadline_ms < next ? c->lookup_deadline_ms : next;
 		}
 		return c->next_ms;
 	case MT6D_CLI_INTRO:
@@ -647,7 +704,7 @@ void mt6d_cli_set_prefix(struct mt6d_cli *c, const uint8_t prefix[static MT6D_PR
 		 * prefix (the request names it). */
 		release_tun(c);
 		c->backoff_ms = 0;
-		set_state(c, MT6D_CLI_LOOKUP);
+		enter_lookup(c, unix_ms);
 		return;
 	}
 	/* Every endpoint of the window moves to the new prefix. */
@@ -676,6 +733,7 @@ void mt6d_cli_close(struct mt6d_cli *c, uint64_t unix_ms)
 		                     .u.teardown.reason = MT6D_TEARDOWN_CLOSED};
 		send_msg(c, &m, c->client_tun, c->server_tun, unix_ms);
 	}
+	lookup_stop(c);
 	release_tun(c);
 	if (c->state != MT6D_CLI_CLOSED)
 		set_state(c, MT6D_CLI_CLOSED);

@@ -59,6 +59,21 @@ struct mt6d_srv *mt6d_srv_new(const struct mt6d_srv_config *cfg)
 	if (!srv->table || !srv->inner || !srv->peers || !srv->tx.buf || !srv->rx_buf)
 		goto nomem;
 	mt6d_rx_init(&srv->rx, srv->rx_buf, rx_deliver, srv);
+	{
+		struct mt6d_rebind_rl_params ip = cfg->intro_limit;
+
+		if (!ip.prefix_rate)
+			ip.prefix_rate = MT6D_INTRO_RATE;
+		if (!ip.prefix_burst)
+			ip.prefix_burst = MT6D_INTRO_BURST;
+		if (!ip.global_rate)
+			ip.global_rate = MT6D_INTRO_GLOBAL_RATE;
+		if (!ip.global_burst)
+			ip.global_burst = ip.global_rate;
+		srv->intro_rl = mt6d_rebind_rl_new(&ip);
+		if (!srv->intro_rl)
+			goto nomem;
+	}
 	if (!cfg->rebind_off) {
 		/* One master secret per run: sessions do not outlive the
 		 * process, so neither need the keys that rebind them. */
@@ -108,6 +123,7 @@ void mt6d_srv_free(struct mt6d_srv *srv)
 	mt6d_tun_table_free(srv->peers);
 	mt6d_rebind_server_free(srv->rb);
 	mt6d_rebind_rl_free(srv->rl);
+	mt6d_rebind_rl_free(srv->intro_rl);
 	free(srv->by_conn);
 	if (srv->tx.buf)
 		sodium_memzero(srv->tx.buf, MT6D_BURST_BUF);

@@ -57,6 +57,7 @@ struct mt6d_srv {
 	struct mt6d_tun_table *peers; /* underlay: client endpoint -> session */
 	struct mt6d_rebind_server *rb;
 	struct mt6d_rebind_rl *rl;
+	struct mt6d_rebind_rl *intro_rl;   /* introduction datagrams per prefix */
 	struct mt6d_srv_session **by_conn; /* 2^L */
 	uint32_t epoch_ms;
 	uint64_t epoch;

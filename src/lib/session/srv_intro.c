@@ -174,6 +174,10 @@ void srv_intro_input(struct mt6d_srv *srv, struct intro_win *w, uint64_t slot,
 	size_t c;
 
 	srv->st.intro_rx++;
+	if (!mt6d_rebind_rl_allow(srv->intro_rl, remote->addr, unix_ms)) {
+		srv->st.intro_limited++;
+		return;
+	}
 	if (mt6d_intro_table_find(w->tab, remote->addr + 8, &c, &found_slot) < 0) {
 		srv->st.intro_unknown++;
 		return;
@@ -204,6 +208,10 @@ int srv_intro_input_underlay(struct mt6d_srv *srv, const struct mt6d_endpoint *r
 		if (!w->used || mt6d_intro_table_find(w->tab, dgram, &c, &slot) < 0)
 			continue;
 		srv->st.intro_rx++;
+		if (!mt6d_rebind_rl_allow(srv->intro_rl, remote->addr, unix_ms)) {
+			srv->st.intro_limited++;
+			return 0;
+		}
 		intro_input(srv, w, c, &srv->cfg.underlay, remote, true, dgram + MT6D_IID_LEN,
 		            len - MT6D_IID_LEN, unix_ms);
 		return 0;
