@@ -64,8 +64,11 @@ struct mt6d_dht_config {
 	uint32_t max_peers_per_hash; /* 0: 500 */
 	uint32_t max_hashes;         /* 0: 4096 */
 	uint32_t max_items;          /* 0: 4096 */
-	uint32_t max_items_per_source; /* BEP 44 items put from one source network; 0: 128 */
-	uint32_t max_peers_per_source; /* peers announced from one source network; 0: 1024 */
+	/* What one source network may add once the store is half full (items:
+	 * max_items / 2 stored; peers: max_hashes / 2 infohashes); below that
+	 * it may use the free half. */
+	uint32_t max_items_per_source; /* BEP 44 items; 0: 128 */
+	uint32_t max_peers_per_source; /* announced peers; 0: 1024 */
 };
 
 struct mt6d_dht_stats {

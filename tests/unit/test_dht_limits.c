@@ -286,7 +286,8 @@ static void test_items_one_source(void **state)
 	unsigned stored = 0;
 	(void)state;
 	/* two hosts of one /64, each with its own token, put 5000 items at
-	 * 50 a second (under the rate limit): the store holds 128 of them */
+	 * 50 a second (under the rate limit): the /64 may fill the free half of
+	 * the store (2048 of 4096) and no more */
 	for (int j = 0; j < 2; j++)
 		toklen[j] = token_for(d, &k, &a[j], sizeof(a[j]), now, tok[j]);
 	for (unsigned i = 0; i < 5000; i++) {
@@ -298,14 +299,16 @@ static void test_items_one_source(void **state)
 				toklen[j] = token_for(d, &k, &a[j], sizeof(a[j]), now, tok[j]);
 	}
 	mt6d_dht_get_stats(d, &st);
-	assert_int_equal(stored, 128);
-	assert_int_equal(st.items, 128);
-	/* everyone else still stores */
+	assert_int_equal(stored, 2048);
+	assert_int_equal(st.items, 2048);
+	/* everyone else still stores, each network its share of 128 */
 	toklenb = token_for(d, &k, &b, sizeof(b), now, tokb);
-	for (unsigned i = 0; i < 100; i++) {
+	stored = 0;
+	for (unsigned i = 0; i < 200; i++) {
 		now += 20;
-		assert_int_equal(put(d, &k, &b, sizeof(b), now, tokb, toklenb, 100000 + i), 0);
+		stored += put(d, &k, &b, sizeof(b), now, tokb, toklenb, 100000 + i) == 0;
 	}
+	assert_int_equal(stored, 128);
 	/* a re-put of a stored item is a refresh, not a new charge */
 	assert_int_equal(put(d, &k, &a[0], sizeof(a[0]), now, tok[0], toklen[0], 0), 0);
 	/* after they expire (2 hours), the source has its share again */
@@ -319,7 +322,7 @@ static void test_items_one_source(void **state)
 		now += 20;
 		stored += put(d, &k, &a[0], sizeof(a[0]), now, tok[0], toklen[0], 200000 + i) == 0;
 	}
-	assert_int_equal(stored, 128);
+	assert_int_equal(stored, 200);
 	mt6d_dht_free(d);
 }
 
@@ -358,8 +361,8 @@ static void test_peers_one_source(void **state)
 	(void)state;
 	a.sin_addr.s_addr = htonl(0xc0000209); /* 192.0.2.9 */
 	b.sin_addr.s_addr = htonl(0xc6336409); /* 198.51.100.9 */
-	/* 3000 infohashes and ports from one IP: 1024 peers, so at most 1024
-	 * of the 4096 infohashes */
+	/* 3000 infohashes and ports from one IP: it may take the free half of
+	 * the 4096 infohashes and no more */
 	toklen = token_for(d, &k, &a, sizeof(a), now, tok);
 	for (unsigned i = 0; i < 3000; i++) {
 		now += 20;
@@ -370,9 +373,9 @@ static void test_peers_one_source(void **state)
 			toklen = token_for(d, &k, &a, sizeof(a), now, tok);
 	}
 	mt6d_dht_get_stats(d, &st);
-	assert_int_equal(stored, 1024);
-	assert_int_equal(st.peers, 1024);
-	assert_int_equal(st.hashes, 1024);
+	assert_int_equal(stored, 2048);
+	assert_int_equal(st.peers, 2048);
+	assert_int_equal(st.hashes, 2048);
 	/* one infohash, many ports: the same share, no more */
 	randombytes_buf(ih, sizeof(ih));
 	assert_int_equal(announce(d, &k, &a, sizeof(a), now, tok, toklen, ih, 9), -1);

@@ -24,11 +24,11 @@
  *  - the per-network buckets live in a fixed table (SipHash index, four
  *    probes, the least recently used entry recycled), so a flood of
  *    spoofed sources costs no memory;
- *  - a source network may hold at most its share of the items and of the
- *    announced peers; the counts are a count-min sketch (two rows, keyed
- *    SipHash), charged when an entry is made and discharged when it
- *    expires or is evicted, so a count is never below the truth and costs
- *    O(1) whatever the store holds;
+ *  - once the store is half full, a source network may add no more than
+ *    its share of the items and of the announced peers; the counts are a
+ *    count-min sketch (two rows, keyed SipHash), charged when an entry is
+ *    made and discharged when it expires or is evicted, so a count is
+ *    never below the truth and costs O(1) whatever the store holds;
  *  - loopback sources (127/8, ::1) are exempt: no other host can send
  *    from them (the kernel drops them as martians), and the one-process
  *    test swarms share them.
@@ -174,8 +174,13 @@ static bool source_slots(struct mt6d_dht *dht, int kind, const struct mt6d_endpo
 	return true;
 }
 
-/* May net store one more of kind? Charges it when so. */
-static bool source_charge(struct mt6d_dht *dht, int kind, const struct mt6d_endpoint *net)
+/* May net store one more of kind? Charges it when so. A source's share
+ * binds only under pressure (the store at least half full): a lone heavy
+ * publisher, such as a server putting one item per client into a private
+ * swarm of a few nodes, may use the free half, and once it is taken no
+ * source network gets past its share of what is left. */
+static bool source_charge(struct mt6d_dht *dht, int kind, const struct mt6d_endpoint *net,
+                          bool pressure)
 {
 	uint32_t cap, *c[2];
 
@@ -187,7 +192,7 @@ static bool source_charge(struct mt6d_dht *dht, int kind, const struct mt6d_endp
 		                                    : DHT_SRC_PEERS_DEFAULT;
 	if (!source_slots(dht, kind, net, c))
 		return false;
-	if ((*c[0] < *c[1] ? *c[0] : *c[1]) >= cap)
+	if (pressure && (*c[0] < *c[1] ? *c[0] : *c[1]) >= cap)
 		return false;
 	(*c[0])++;
 	(*c[1])++;
@@ -239,7 +244,7 @@ int dht_peer_store(struct mt6d_dht *dht, const uint8_t *ih, const struct mt6d_en
 		}
 	}
 	/* a new entry: its source network pays before anything is made */
-	if (charged && !source_charge(dht, 1, &net))
+	if (charged && !source_charge(dht, 1, &net, dht->nhashes >= cap_hashes / 2))
 		return -ENOSPC;
 	if (!h) {
 		if (dht->nhashes >= cap_hashes)
@@ -343,7 +348,7 @@ struct dht_item *dht_item_slot(struct mt6d_dht *dht, const uint8_t *target,
 		dht->items = ni;
 	}
 	charged = dht_source_net(&net, src);
-	if (charged && !source_charge(dht, 0, &net))
+	if (charged && !source_charge(dht, 0, &net, dht->nitems >= cap / 2))
 		return NULL;
 	it = &dht->items[dht->nitems++];
 	memset(it, 0, sizeof(*it));
