@@ -66,7 +66,7 @@ swarms = [None] * PROCS
 def start_swarm(i):
     """Process i: ports base+50i .. base+50i+49; all but 0 bootstrap from 0."""
     args = [MT6D, "dht", "swarm", "--count", str(PER), "--listen", "127.0.0.1",
-            "--base-port", str(base + PER * i), "--rate-limit", "0"]
+            "--base-port", str(base + PER * i)]  # loopback: no rate limit
     if i:
         args += ["--bootstrap", "127.0.0.1:%d" % base,
                  "--bootstrap", "127.0.0.1:%d" % (base + PER * rnd.randrange(i) + 1)]
