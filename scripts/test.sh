@@ -3,7 +3,7 @@
 # run the unit tests in both and every test (unit, command-line and DHT
 # integration, network namespaces) under ASan+UBSan, then run each libFuzzer
 # target briefly.
-#   FUZZ_SECONDS=N   seconds per fuzz target (default 20; 0 skips fuzzing)
+#   FUZZ_SECONDS=N   seconds per fuzz target (default 10; 0 skips fuzzing)
 #   MT6D_NETNS=0     skip the network-namespace tests (they need root)
 #   MT6D_PKG=0       skip the Debian package test (scripts/pkgtest.sh: build,
 #                    lintian, dpkg -i, a session as the units run it; root)
@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 
 jobs=$(nproc)
-fuzz_seconds=${FUZZ_SECONDS:-20}
+fuzz_seconds=${FUZZ_SECONDS:-10}
 netns=${MT6D_NETNS:-1}
 [ "$(id -u)" -eq 0 ] || netns=0
 label_args=()
