@@ -129,7 +129,8 @@ int web_feed_line(struct web *w, const char *line, size_t len)
 		w->dht_nodes = num(o, "nodes");
 		w->have_dht = w->dht_nodes >= 0;
 	}
-	web_wake_locked(w);
+	if (w->wake_locked)
+		w->wake_locked(w);
 	pthread_mutex_unlock(&w->mu);
 	json_decref(o);
 	return 0;

@@ -48,7 +48,8 @@ static void on_stop_signal(int sig)
 	stop_flag = 1;
 }
 
-void web_wake_locked(struct web *w)
+/* Wake every suspended SSE connection (locked by the caller). */
+static void web_wake_locked(struct web *w)
 {
 	while (w->waiting) {
 		struct web_sse *s = w->waiting;
@@ -323,6 +324,9 @@ int web_serve(struct web *w)
 	}
 	fprintf(stderr, "mt6d web: serving http://%s/ for %s%s\n", w->listen_text, w->socket,
 	        w->have_token ? " (bearer token required)" : "");
+	pthread_mutex_lock(&w->mu);
+	w->wake_locked = web_wake_locked;
+	pthread_mutex_unlock(&w->mu);
 	web_feed_run(w, &stop_flag);
 	pthread_mutex_lock(&w->mu);
 	w->closing = true;

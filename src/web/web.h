@@ -51,6 +51,9 @@ struct web {
 	uint64_t next; /* sequence number of the next event; ring holds [next - n, next) */
 	size_t n;
 	struct web_sse *waiting; /* suspended SSE connections */
+	/* Set by the HTTP side: wakes the waiting connections (called locked
+	 * after each event), so that the feed needs nothing from above it. */
+	void (*wake_locked)(struct web *w);
 	bool closing, connected;
 	uint64_t events_total, sse_dropped, sse_clients, reconnects;
 	struct web_hist pub_hist, lookup_hist;
@@ -68,8 +71,6 @@ void web_free(struct web *w);
 int web_feed_line(struct web *w, const char *line, size_t len);
 /* Follow the event stream until *stop: reconnects every second while the daemon is away. */
 void web_feed_run(struct web *w, volatile int *stop);
-/* Wake every suspended SSE connection (locked by the caller). */
-void web_wake_locked(struct web *w);
 
 /* ---- metrics.c ---- */
 /* The Prometheus text for a status document (len bytes) and the web process's own
