@@ -38,6 +38,7 @@
 #include "daemons.h"
 #include "datapath.h"
 #include "log.h"
+#include "ndp.h"
 #include "privdrop.h"
 #include "dhtrun.h"
 #include "events.h"
@@ -61,7 +62,8 @@ struct clid {
 	int tun_fd, ul_fd; /* ul_fd: the underlay socket (mode = underlay), else -1 */
 	ev_io ul_w;
 	unsigned tun_ifindex, uplink_ifindex, lo_ifindex;
-	bool local_route, tun_addr;
+	bool local_route, tun_addr, ndp_routing;
+	struct ndp *ndp; /* mode = ndp: the NDP responder on the uplink */
 	uint8_t tun_addr_v[16];
 	unsigned tun_plen;
 	ev_io tun_w, sock_w[MT6D_TUN_SLOTS];
@@ -88,6 +90,7 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 	events_slot(&d->ctl, EVENTS_CLIENT_SESSION, s, sl, add);
 	if (d->conf.underlay)
 		return; /* one socket, no MT6D addresses */
+	ndp_slot(d->ndp, sl->local.addr, add);
 	memcpy(it.addr, sl->local.addr, 16);
 	strcpy(it.ifname, d->conf.uplink);
 	if (!add) {
@@ -96,7 +99,7 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 			close(sl->fd);
 			sl->fd = -1;
 		}
-		if (!d->conf.routed) {
+		if (!d->conf.routed && !d->conf.ndp) {
 			ret = nl_addr(d->nl, false, d->uplink_ifindex, sl->local.addr, 128, false);
 			if (ret < 0 && ret != -EADDRNOTAVAIL)
 				log_warn("removing %s: %s",
@@ -107,7 +110,7 @@ static void on_slot(struct mt6d_tun_session *s, struct mt6d_tun_slot *sl, bool a
 		}
 		return;
 	}
-	if (!d->conf.routed) {
+	if (!d->conf.routed && !d->conf.ndp) {
 		ret = state_add(&d->st, &it);
 		sessd_state_note(&d->st, WHO);
 		if (ret < 0 && ret == d->st.err)
@@ -367,7 +370,9 @@ static void status_json(struct clid *d, FILE *out)
 	        mt6d_unix_ms(), d->started_ms, d->first_session_ms,
 	        d->conf.underlay ? "underlay"
 	        : d->conf.routed ? "routed"
+	        : d->conf.ndp    ? "ndp"
 	                         : "bind");
+	ndp_status_json(d->ndp, out);
 	if (!d->conf.underlay) {
 		uint8_t p[16] = {0};
 		memcpy(p, c->cfg.prefix, 8);
@@ -549,6 +554,16 @@ static int setup(struct clid *d, const uint8_t priv[static MT6D_KEY_LEN])
 			return log_error("local route for the /64 on lo: %s", strerror(-ret)), ret;
 		}
 		d->local_route = true;
+	} else if (c->ndp) { /* the /64 is local only as it arrives on the uplink (ndp.h) */
+		ret = ndp_routing(d->nl, &d->st, true, c->uplink, c->prefix);
+		if (ret < 0)
+			return log_error("ndp: rule and route for the /64 from %s: %s", c->uplink,
+			                 strerror(-ret)),
+			       ret;
+		d->ndp_routing = true;
+		d->ndp = ndp_open(d->loop, c->uplink, c->prefix, err, sizeof(err));
+		if (!d->ndp)
+			return log_error("ndp: %s", err), -errno;
 	} else {
 		d->uplink_ifindex = if_nametoindex(c->uplink);
 		if (!d->uplink_ifindex)
@@ -615,8 +630,11 @@ static int setup(struct clid *d, const uint8_t priv[static MT6D_KEY_LEN])
 
 		memcpy(a, c->prefix, 8);
 		log_info("%s up, %s mode, prefix %s/64%s on %s", c->ifname,
-		         c->routed ? "routed" : "bind", sessd_addr(x, sizeof(x), a),
-		         c->prefix_auto ? " (auto)" : "", c->routed ? "lo" : c->uplink);
+		         c->routed ? "routed"
+		         : c->ndp  ? "ndp"
+		                   : "bind",
+		         sessd_addr(x, sizeof(x), a), c->prefix_auto ? " (auto)" : "",
+		         c->routed ? "lo" : c->uplink);
 	}
 	/* The first lookup starts at once: the bootstrap nodes are its seeds
 	 * (mt6d_dht_add_node), as for mt6d lookup. */
@@ -638,6 +656,9 @@ static void teardown(struct clid *d)
 	/* mt6d_cli_close cancelled the client's lookup: the node may go */
 	dhtrun_stop(&d->run);
 	mt6d_cli_free(d->cli);
+	ndp_close(d->ndp);
+	if (d->ndp_routing)
+		ndp_routing(d->nl, &d->st, false, d->conf.uplink, d->conf.prefix);
 	if (d->local_route) {
 		struct state_item it = {.kind = STATE_ROUTE_LOCAL, .plen = 64, .ifname = "lo"};
 
@@ -682,7 +703,7 @@ int clid_main(const char *path)
 		        path);
 		goto out;
 	}
-	if (d->conf.prefix_auto && d->conf.routed) {
+	if (d->conf.prefix_auto && (d->conf.routed || d->conf.ndp)) {
 		log_error("%s: prefix = auto needs mode = bind (the uplink's /64)", path);
 		goto out;
 	}

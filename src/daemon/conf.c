@@ -290,7 +290,7 @@ static int handler(void *user, const char *section, const char *key, const char 
 				return bad(p, "%s is not an IPv6 prefix ADDRESS/64: `%s'", key,
 				           value);
 			c->have_tun_prefix = 1;
-		} else if (!strcmp(key, "interface") || (!c->is_server && !strcmp(key, "uplink"))) {
+		} else if (!strcmp(key, "interface") || !strcmp(key, "uplink")) {
 			if (ifname(key[0] == 'i' ? c->ifname : c->uplink, value) < 0)
 				return bad(p, "%s is not an interface name: `%s'", key, value);
 		} else if (c->is_server && !strcmp(key, "idle_timeout")) {
@@ -308,15 +308,19 @@ static int handler(void *user, const char *section, const char *key, const char 
 		} else if (c->is_server && !strcmp(key, "tproxy_port")) {
 			if (u32(&c->tproxy_port, value, 1, 65535) < 0)
 				return bad(p, "%s is not a port from 1 to 65535: `%s'", key, value);
-		} else if (!c->is_server && !strcmp(key, "mode")) {
-			c->routed = c->underlay = 0;
-			if (!strcmp(value, "routed"))
+		} else if (!strcmp(key, "mode")) {
+			c->routed = c->underlay = c->ndp = 0;
+			if (!strcmp(value, "ndp"))
+				c->ndp = 1;
+			else if (c->is_server && strcmp(value, "routed") != 0)
+				return bad(p, "%s is neither routed nor ndp: `%s'", key, value);
+			else if (!c->is_server && !strcmp(value, "routed"))
 				c->routed = 1;
-			else if (!strcmp(value, "underlay"))
+			else if (!c->is_server && !strcmp(value, "underlay"))
 				c->underlay = 1;
-			else if (strcmp(value, "bind") != 0)
-				return bad(p, "%s is neither bind, routed nor underlay: `%s'", key,
-				           value);
+			else if (!c->is_server && strcmp(value, "bind") != 0)
+				return bad(p, "%s is neither bind, routed, underlay nor ndp: `%s'",
+				           key, value);
 		} else if (c->is_server && !strcmp(key, "underlay")) {
 			struct mt6d_endpoint a;
 			if (mt6d_endpoint_parse(&a, value, MT6D_EP_PORT) < 0)

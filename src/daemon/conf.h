@@ -83,6 +83,7 @@ struct conf {
 	uint32_t tproxy_port;    /* server: port of the TPROXY socket */
 	int routed;              /* client: mode = routed (else bind) */
 	int underlay;            /* client: mode = underlay (docs/rebind.md) */
+	int ndp;                 /* mode = ndp (ndp.h) */
 	int prefix_auto;         /* client: prefix = auto, follow the uplink's /64 */
 	/* server: the static underlay endpoint (IPv4 as ::ffff:a.b.c.d); port 0: none */
 	uint8_t underlay_addr[16];
@@ -90,7 +91,7 @@ struct conf {
 	/* server: rebinding (docs/rebind.md); 0: the library's default */
 	uint32_t rebind_levels, rebind_epoch_s, rebind_window_s;
 	uint32_t reply_rate, reply_burst; /* unrecognized-connection replies per /64 (/24) */
-	char uplink[16];                  /* client: interface of the rotating addresses */
+	char uplink[16];                  /* the rotating addresses' interface */
 	uint32_t lookup_timeout_s;        /* client: one rendezvous attempt */
 	char state_file[CONF_PATH_MAX];   /* what to undo after a crash */
 	char user[64];                    /* run as this user after set-up (privdrop.h) */

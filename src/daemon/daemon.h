@@ -34,6 +34,19 @@ int nl_addr(struct nl *nl, bool add, unsigned ifindex, const uint8_t addr[static
 int nl_prefix64(struct nl *nl, unsigned ifindex, uint8_t out[static 8], const uint8_t *prefer);
 int nl_route(struct nl *nl, bool add, bool local, unsigned ifindex, const uint8_t dst[static 16],
              unsigned plen);
+/* The routing table and the policy rule's priority of mode = ndp (ndp.h). */
+#define NDP_TABLE     27958u
+#define NDP_RULE_PRIO 27958u
+/* A `local` route in table (mode = ndp), as `ip -6 route add local
+ * dst/plen dev ifindex table TABLE`. */
+int nl_route_local_table(struct nl *nl, bool add, unsigned ifindex, const uint8_t dst[static 16],
+                         unsigned plen, uint32_t table);
+/* The addresses of ifindex inside prefix/64 (at most max): their number. */
+int nl_addrs_in64(struct nl *nl, unsigned ifindex, const uint8_t prefix[static 8],
+                  uint8_t (*out)[16], size_t max);
+/* `ip -6 rule add iif IIFNAME to dst/plen lookup TABLE priority PRIO`. */
+int nl_rule_iif(struct nl *nl, bool add, const char *iifname, const uint8_t dst[static 16],
+                unsigned plen, uint32_t table, uint32_t prio);
 
 /* ---- state.c ---- */
 
@@ -43,6 +56,8 @@ int nl_route(struct nl *nl, bool add, bool local, unsigned ifindex, const uint8_
  *   addr IFNAME ADDR/PLEN
  *   route-local IFNAME PREFIX/PLEN
  *   nft-table NAME ::/0            (an nftables table of family ip6)
+ *   ndp-rule IFNAME PREFIX/PLEN    (mode = ndp: iif IFNAME to PREFIX lookup NDP_TABLE)
+ *   ndp-route IFNAME PREFIX/PLEN   (mode = ndp: local PREFIX dev IFNAME table NDP_TABLE)
  * Recovery accepts only what mt6d writes (state.c, docs/security.md).
  * It is rewritten (write to a temporary file, rename) before anything is
  * added and after anything is removed, so after a crash it names at least
@@ -51,7 +66,7 @@ int nl_route(struct nl *nl, bool add, bool local, unsigned ifindex, const uint8_
  * removes everything; err holds the last write's error (0: the file is
  * current).
  */
-enum state_kind { STATE_ADDR, STATE_ROUTE_LOCAL, STATE_NFT_TABLE };
+enum state_kind { STATE_ADDR, STATE_ROUTE_LOCAL, STATE_NFT_TABLE, STATE_NDP_RULE, STATE_NDP_ROUTE };
 struct state_item {
 	enum state_kind kind;
 	char ifname[16];

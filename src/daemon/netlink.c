@@ -14,6 +14,7 @@
 
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
+#include <linux/fib_rules.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
@@ -207,4 +208,93 @@ int nl_prefix64(struct nl *nl, unsigned ifindex, uint8_t out[static 8], const ui
 	if (ret < 0)
 		return ret;
 	return f.found ? 0 : -ENOENT;
+}
+
+int nl_route_local_table(struct nl *nl, bool add, unsigned ifindex, const uint8_t dst[static 16],
+                         unsigned plen, uint32_t table)
+{
+	char buf[256];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtmsg *rtm;
+
+	nlh->nlmsg_type = add ? RTM_NEWROUTE : RTM_DELROUTE;
+	if (add)
+		nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = AF_INET6;
+	rtm->rtm_dst_len = (unsigned char)plen;
+	rtm->rtm_table = RT_TABLE_UNSPEC; /* the table is RTA_TABLE: it may be > 255 */
+	rtm->rtm_protocol = RTPROT_STATIC;
+	rtm->rtm_scope = RT_SCOPE_HOST;
+	rtm->rtm_type = RTN_LOCAL;
+	mnl_attr_put(nlh, RTA_DST, 16, dst);
+	mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
+	mnl_attr_put_u32(nlh, RTA_TABLE, table);
+	return talk(nl, nlh);
+}
+
+int nl_rule_iif(struct nl *nl, bool add, const char *iifname, const uint8_t dst[static 16],
+                unsigned plen, uint32_t table, uint32_t prio)
+{
+	char buf[256];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct fib_rule_hdr *frh;
+
+	nlh->nlmsg_type = add ? RTM_NEWRULE : RTM_DELRULE;
+	if (add)
+		nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
+	frh->family = AF_INET6;
+	frh->dst_len = (unsigned char)plen;
+	frh->table = RT_TABLE_UNSPEC;
+	frh->action = FR_ACT_TO_TBL;
+	mnl_attr_put(nlh, FRA_DST, 16, dst);
+	mnl_attr_put_strz(nlh, FRA_IIFNAME, iifname);
+	mnl_attr_put_u32(nlh, FRA_TABLE, table);
+	mnl_attr_put_u32(nlh, FRA_PRIORITY, prio);
+	return talk(nl, nlh);
+}
+
+struct addrs_find {
+	unsigned ifindex;
+	const uint8_t *prefix;
+	uint8_t (*out)[16];
+	size_t max, n;
+};
+
+static int addrs_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct addrs_find *f = data;
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a;
+
+	if (ifa->ifa_family != AF_INET6 || ifa->ifa_index != f->ifindex)
+		return MNL_CB_OK;
+	mnl_attr_for_each(a, nlh, sizeof(*ifa))
+	{
+		if (mnl_attr_get_type(a) == IFA_ADDRESS && mnl_attr_get_payload_len(a) == 16) {
+			const uint8_t *p = mnl_attr_get_payload(a);
+			if (!memcmp(p, f->prefix, 8) && f->n < f->max)
+				memcpy(f->out[f->n++], p, 16);
+			break;
+		}
+	}
+	return MNL_CB_OK;
+}
+
+int nl_addrs_in64(struct nl *nl, unsigned ifindex, const uint8_t prefix[static 8],
+                  uint8_t (*out)[16], size_t max)
+{
+	char buf[256];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifaddrmsg *ifa;
+	struct addrs_find f = {.ifindex = ifindex, .prefix = prefix, .out = out, .max = max};
+	int ret;
+
+	nlh->nlmsg_type = RTM_GETADDR;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = AF_INET6;
+	ret = exchange(nl, nlh, addrs_cb, &f);
+	return ret < 0 ? ret : (int)f.n;
 }

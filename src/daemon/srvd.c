@@ -39,6 +39,7 @@
 #include "daemons.h"
 #include "datapath.h"
 #include "log.h"
+#include "ndp.h"
 #include "privdrop.h"
 #include "dhtrun.h"
 #include "events.h"
@@ -63,7 +64,8 @@ struct srvd {
 	struct state st;
 	int tun_fd, rx_fd, tx_fd, ul_fd; /* ul_fd: the underlay socket, -1 without */
 	unsigned tun_ifindex, lo_ifindex;
-	bool local_route, nft_table;
+	bool local_route, nft_table, ndp_routing;
+	struct ndp *ndp; /* mode = ndp: the NDP responder on the uplink */
 	char table[16];
 	ev_io tun_w, rx_w, ul_w;
 	ev_timer pub_w, srv_w;
@@ -125,6 +127,7 @@ static void on_slot(struct mt6d_tun_session *t, struct mt6d_tun_slot *sl, bool a
 {
 	struct srvd *d = arg;
 
+	ndp_slot(d->ndp, sl->local.addr, add); /* sessions and introduction endpoints */
 	if (!add && sl->fd >= 0) {
 		close(sl->fd);
 		sl->fd = -1;
@@ -483,6 +486,7 @@ static void status_json(struct srvd *d, FILE *out, bool brief)
 		fprintf(out, ",\"slot_sockets\":%u,\"slot_socket_errors\":%" PRIu64 ",",
 		        d->slot_sockets, d->slot_socket_errors);
 	}
+	ndp_status_json(d->ndp, out);
 	fprintf(out, "\"sessions\":[");
 	for (const struct mt6d_srv_session *s = brief ? NULL : mt6d_srv_first(d->srv); s;
 	     s = s->next) {
@@ -501,9 +505,9 @@ static void status_json(struct srvd *d, FILE *out, bool brief)
 		        ",\"underlay\":%s,\"rebinds\":%" PRIu64 ",\"rebind_ms\":%" PRIu64 ",",
 		        first ? "" : ",", sessd_json(j, sizeof(j), s->name),
 		        sessd_addr(a, sizeof(a), s->client_tun), s->tun.cur,
-		        mt6d_endpoint_format(l, sizeof(l), &le), mt6d_endpoint_format(r, sizeof(r), &re),
-		        s->created_ms, s->last_rx_ms, s->rx_spoofed, s->underlay ? "true" : "false",
-		        s->rebinds, s->rebind_ms);
+		        mt6d_endpoint_format(l, sizeof(l), &le),
+		        mt6d_endpoint_format(r, sizeof(r), &re), s->created_ms, s->last_rx_ms,
+		        s->rx_spoofed, s->underlay ? "true" : "false", s->rebinds, s->rebind_ms);
 		if (s->has_conn)
 			fprintf(out, "\"conn\":%u,", s->conn);
 		json_tun_stats(out, &s->tun.stats);
@@ -524,7 +528,8 @@ static void show_text(struct srvd *d, FILE *out)
 	mt6d_key_to_base64(k, d->pub_key);
 	fprintf(out, "server: %s\n  public key: %s\n", d->conf.ifname, k);
 	memcpy(tun, d->conf.prefix, 8);
-	fprintf(out, "  prefix: %s/64 (routed)\n", sessd_addr(a, sizeof(a), tun));
+	fprintf(out, "  prefix: %s/64 (%s%s)\n", sessd_addr(a, sizeof(a), tun),
+	        d->ndp ? "ndp on " : "routed", d->ndp ? d->conf.uplink : "");
 	memcpy(tun, d->conf.tun_prefix, 8);
 	tun[15] = 1;
 	fprintf(out, "  tunnel address: %s/64\n", sessd_addr(a, sizeof(a), tun));
@@ -650,15 +655,17 @@ static int setup(struct srvd *d, const uint8_t priv[static MT6D_KEY_LEN])
 	struct state_item route = {.kind = STATE_ROUTE_LOCAL, .plen = 64, .ifname = "lo"};
 	struct state_item table = {.kind = STATE_NFT_TABLE, .plen = 0};
 	uint8_t tun[16] = {0};
-	char err[512], script[512];
+	char err[512], script[1536];
 	int ret;
 
 	d->started_ms = mt6d_unix_ms();
 	ret = nl_open(&d->nl);
 	if (ret < 0)
 		return log_error("netlink: %s", strerror(-ret)), ret;
-	ret = sessd_state_open(&d->st, d->nl, c->state_file, &(struct state_allow){.user = c->user},
-	                       WHO);
+	/* mode = ndp: its rule names the uplink (the server has no other) */
+	ret = sessd_state_open(
+	        &d->st, d->nl, c->state_file,
+	        &(struct state_allow){.uplink = c->ndp ? c->uplink : NULL, .user = c->user}, WHO);
 	if (ret < 0)
 		return ret;
 
@@ -678,14 +685,23 @@ static int setup(struct srvd *d, const uint8_t priv[static MT6D_KEY_LEN])
 	/* The routed /64 and the one socket every datagram to it reaches. */
 	d->lo_ifindex = if_nametoindex("lo");
 	memcpy(route.addr, c->prefix, 8);
-	ret = state_add(&d->st, &route);
-	if (ret == 0)
-		ret = nl_route(d->nl, true, true, d->lo_ifindex, route.addr, 64);
-	if (ret < 0) {
-		state_del(&d->st, &route);
-		return log_error("local route for the /64 on lo: %s", strerror(-ret)), ret;
+	if (c->ndp) { /* the /64 is local only as it arrives on the uplink (ndp.h) */
+		ret = ndp_routing(d->nl, &d->st, true, c->uplink, c->prefix);
+		if (ret < 0)
+			return log_error("ndp: rule and route for the /64 from %s: %s", c->uplink,
+			                 strerror(-ret)),
+			       ret;
+		d->ndp_routing = true;
+	} else {
+		ret = state_add(&d->st, &route);
+		if (ret == 0)
+			ret = nl_route(d->nl, true, true, d->lo_ifindex, route.addr, 64);
+		if (ret < 0) {
+			state_del(&d->st, &route);
+			return log_error("local route for the /64 on lo: %s", strerror(-ret)), ret;
+		}
+		d->local_route = true;
 	}
-	d->local_route = true;
 	d->rx_fd = dp_tproxy_socket((uint16_t)c->tproxy_port);
 	if (d->rx_fd < 0)
 		return log_error("TPROXY socket on port %u: %s", c->tproxy_port,
@@ -697,7 +713,21 @@ static int setup(struct srvd *d, const uint8_t priv[static MT6D_KEY_LEN])
 	if (ret < 0)
 		return log_error("state file: %s", strerror(-ret)), ret;
 	d->nft_table = true;
-	dp_tproxy_rules(script, sizeof(script), d->table, c->prefix, (uint16_t)c->tproxy_port);
+	if (c->ndp) {
+		uint8_t own[NDP_EXEMPT_MAX][16];
+		int nown = nl_addrs_in64(d->nl, if_nametoindex(c->uplink), c->prefix, own,
+		                         NDP_EXEMPT_MAX);
+
+		ndp_tproxy_rules(script, sizeof(script), d->table, c->prefix,
+		                 (uint16_t)c->tproxy_port, c->uplink, own,
+		                 nown > 0 ? (size_t)nown : 0);
+		d->ndp = ndp_open(d->loop, c->uplink, c->prefix, err, sizeof(err));
+		if (!d->ndp)
+			return log_error("ndp: %s", err), -errno;
+	} else {
+		dp_tproxy_rules(script, sizeof(script), d->table, c->prefix,
+		                (uint16_t)c->tproxy_port);
+	}
 	ret = nft_run(script);
 	if (ret < 0)
 		return log_error("nftables: cannot add the TPROXY rule (is nft installed, and the "
@@ -792,8 +822,9 @@ static int setup(struct srvd *d, const uint8_t priv[static MT6D_KEY_LEN])
 	ev_signal_start(d->loop, &d->sig_hup);
 	memcpy(tun, c->prefix, 8);
 	memset(tun + 8, 0, 8);
-	log_info("%s up: prefix %s/64 routed to TPROXY port %u, %zu registered clients", c->ifname,
-	         sessd_addr(err, sizeof(err), tun), c->tproxy_port, mt6d_srv_clients(d->srv));
+	log_info("%s up: prefix %s/64 %s%s to TPROXY port %u, %zu registered clients", c->ifname,
+	         sessd_addr(err, sizeof(err), tun), c->ndp ? "answered by NDP on " : "routed",
+	         c->ndp ? c->uplink : "", c->tproxy_port, mt6d_srv_clients(d->srv));
 	if (d->ul_fd >= 0) {
 		struct mt6d_endpoint ul = {.port = c->underlay_port};
 		memcpy(ul.addr, c->underlay_addr, 16);
@@ -814,6 +845,9 @@ static void teardown(struct srvd *d)
 	dhtrun_stop(&d->run); /* before the publisher: completes its operations */
 	mt6d_pub_free(d->pub);
 	mt6d_srv_free(d->srv);
+	ndp_close(d->ndp);
+	if (d->ndp_routing)
+		ndp_routing(d->nl, &d->st, false, d->conf.uplink, d->conf.prefix);
 	if (d->nft_table) {
 		struct state_item it = {.kind = STATE_NFT_TABLE, .plen = 0};
 
@@ -864,6 +898,11 @@ int srvd_main(const char *path)
 	}
 	if (!d->conf.have_tun_prefix || d->conf.nlisten == 0) {
 		log_error("%s: mt6d server needs [server] tunnel_prefix and [dht] listen", path);
+		goto out;
+	}
+	if (d->conf.ndp && !d->conf.uplink[0]) {
+		log_error("%s: mode = ndp needs [server] uplink (the interface of the on-link /64)",
+		          path);
 		goto out;
 	}
 	if (!d->conf.state_file[0])

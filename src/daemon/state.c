@@ -17,7 +17,8 @@
  *    file owned by us or the daemon's user that nobody else may write;
  *  - recovery undoes only what mt6d writes: nftables tables named
  *    mt6dPORT, local /64 routes on lo, /128 addresses on the configured
- *    uplink, global or unique-local addresses only; every other line is
+ *    uplink, mode = ndp's /64 rule for the configured uplink and its /64
+ *    route on lo, global or unique-local addresses only; every other line is
  *    refused, logged with its line number, and left alone.
  */
 #include <arpa/inet.h>
@@ -134,6 +135,8 @@ int state_write(struct state *st)
 		fprintf(f, "%s %s %s/%u\n",
 		        it->kind == STATE_ADDR        ? "addr"
 		        : it->kind == STATE_NFT_TABLE ? "nft-table"
+		        : it->kind == STATE_NDP_RULE  ? "ndp-rule"
+		        : it->kind == STATE_NDP_ROUTE ? "ndp-route"
 		                                      : "route-local",
 		        it->ifname, a, it->plen);
 	}
@@ -229,6 +232,21 @@ static const char *parse_line(char *line, const struct state_allow *allow, struc
 		it->kind = STATE_ROUTE_LOCAL;
 		if (strcmp(ifname, "lo"))
 			return "mt6d adds local routes on lo only";
+		if (plen != 64 || memcmp(it->addr + 8, zero, 8))
+			return "not a /64 prefix";
+		if (!own_scope(it->addr))
+			return "not a global or unique-local prefix";
+		return NULL;
+	}
+	if (!strcmp(kind, "ndp-rule") || !strcmp(kind, "ndp-route")) {
+		static const uint8_t zero[8];
+		bool rule = !strcmp(kind, "ndp-rule");
+		it->kind = rule ? STATE_NDP_RULE : STATE_NDP_ROUTE;
+		if (rule && (!allow || !allow->uplink || !allow->uplink[0] ||
+		             strcmp(ifname, allow->uplink)))
+			return "not a rule for this daemon's uplink";
+		if (!rule && strcmp(ifname, "lo"))
+			return "mt6d adds its ndp routes on lo only";
 		if (plen != 64 || memcmp(it->addr + 8, zero, 8))
 			return "not a /64 prefix";
 		if (!own_scope(it->addr))
@@ -368,6 +386,12 @@ int state_recover(const char *path, struct nl *nl, long *pid, const struct state
 			done++;
 			continue;
 		}
+		if (it->kind == STATE_NDP_RULE) { /* by name: it outlives its interface */
+			nl_rule_iif(nl, false, it->ifname, it->addr, it->plen, NDP_TABLE,
+			            NDP_RULE_PRIO);
+			done++;
+			continue;
+		}
 		ifindex = if_nametoindex(it->ifname);
 		if (!ifindex) {
 			done++; /* the interface is gone, and its addresses with it */
@@ -375,6 +399,8 @@ int state_recover(const char *path, struct nl *nl, long *pid, const struct state
 		}
 		if (it->kind == STATE_ADDR)
 			nl_addr(nl, false, ifindex, it->addr, it->plen, false);
+		else if (it->kind == STATE_NDP_ROUTE)
+			nl_route_local_table(nl, false, ifindex, it->addr, it->plen, NDP_TABLE);
 		else
 			nl_route(nl, false, true, ifindex, it->addr, it->plen);
 		done++;

@@ -164,7 +164,7 @@ static void test_errors_name_the_line(void **state)
 	        {"[server]\n\ntunnel_prefix = 2001:db8::/56\n", "x.conf:3: tunnel_prefix"},
 	        {"[server]\nidle_timeout = 1\n", "x.conf:2: idle_timeout is not"},
 	        {"[server]\ninterface = a-name-much-too-long\n", "x.conf:2: interface"},
-	        {"[server]\nmode = routed\n", "x.conf:2: unknown key `mode'"},
+	        {"[server]\nmode = bind\n", "x.conf:2: mode is neither routed nor ndp: `bind'"},
 	        {"[server]\ntproxy_port = 70000\n", "x.conf:2: tproxy_port"},
 	        {"[client]\nmode = bridged\n", "x.conf:2: mode is neither"},
 	        {"[server]\nunderlay = 203.0.113.1\n", "x.conf:2: underlay"},

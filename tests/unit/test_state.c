@@ -4,7 +4,8 @@
  * 0600 without following a link planted at its path or at PATH.tmp; a
  * symbolic link, a file others may write or that neither we nor the
  * daemon's user own, or an unsafe directory is not read; and recovery accepts only the lines mt6d
- * writes (its own nft tables, local /64 routes on lo, /128 addresses on its uplink): a tampered
+ * writes (its own nft tables, local /64 routes on lo, /128 addresses on its uplink, mode = ndp's
+ * /64 rule for its uplink and /64 route on lo): a tampered
  * `nft-table filter` is refused. Only state_load() is run: state_recover() would act on the host.
  */
 #include <errno.h>
@@ -197,6 +198,69 @@ static void test_tampered_lines_refused(void **state)
 	dir_free(&d);
 }
 
+/* mode = ndp's two kinds (ndp.c): what ndp_routing() writes reads back; a
+ * rule for another interface, a route off lo, not a /64 prefix, or a
+ * link-local one is refused, and without an uplink no rule is accepted. */
+static void test_ndp_lines(void **state)
+{
+	struct dir d;
+	struct state st;
+	struct state_item it = {.kind = STATE_NDP_ROUTE, .ifname = "lo", .plen = 64}, *items;
+	size_t n;
+	unsigned refused;
+	(void)state;
+	dir_make(&d);
+	inet_pton(AF_INET6, "2001:db8:5::", it.addr);
+	assert_int_equal(state_init(&st, d.path), 0);
+	assert_int_equal(state_add(&st, &it), 0);
+	it = (struct state_item){.kind = STATE_NDP_RULE, .ifname = "up0", .plen = 64};
+	inet_pton(AF_INET6, "2001:db8:5::", it.addr);
+	assert_int_equal(state_add(&st, &it), 0);
+	assert_int_equal(load(d.path, "up0", &n, &refused, &items), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(refused, 0);
+	assert_int_equal(items[0].kind, STATE_NDP_ROUTE);
+	assert_string_equal(items[0].ifname, "lo");
+	assert_int_equal(items[0].plen, 64);
+	assert_int_equal(items[1].kind, STATE_NDP_RULE);
+	assert_string_equal(items[1].ifname, "up0");
+	assert_memory_equal(items[1].addr, it.addr, 16);
+	free(items);
+	/* the server in routed mode has no uplink: its rule is not accepted */
+	assert_int_equal(load(d.path, NULL, &n, &refused, &items), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(refused, 1);
+	assert_int_equal(items[0].kind, STATE_NDP_ROUTE);
+	free(items);
+	state_free(&st);
+	write_file(d.path,
+	           "mt6d-state 1 pid 4242\n"
+	           "ndp-rule eth0 2001:db8:5::/64\n"  /* not the uplink */
+	           "ndp-rule up0 2001:db8:5::/48\n"   /* not a /64 */
+	           "ndp-rule up0 2001:db8:5::1/64\n"  /* not a prefix */
+	           "ndp-rule up0 fe80::/64\n"         /* link-local */
+	           "ndp-rule up0 ::/64\n"             /* not global */
+	           "ndp-route eth0 2001:db8:5::/64\n" /* only lo */
+	           "ndp-route up0 2001:db8:5::/64\n"  /* only lo */
+	           "ndp-route lo 2001:db8:5::/0\n"    /* not a /64 */
+	           "ndp-route lo 2001:db8:5::9/64\n"  /* not a prefix */
+	           "ndp-route lo ff02::/64\n"         /* multicast */
+	           "ndp-route lo 2001:db8:5::/64 x\n" /* a fourth field */
+	           "ndp-rules up0 2001:db8:5::/64\n"  /* unknown kind */
+	           "ndp-rule up0 2001:db8:5::/64\n"   /* what mt6d writes */
+	           "ndp-route lo 2001:db8:5::/64\n",
+	           0600);
+	assert_int_equal(load(d.path, "up0", &n, &refused, &items), 0);
+	assert_int_equal(refused, 12);
+	assert_int_equal(n, 2);
+	assert_int_equal(items[0].kind, STATE_NDP_RULE);
+	assert_string_equal(items[0].ifname, "up0");
+	assert_int_equal(items[1].kind, STATE_NDP_ROUTE);
+	assert_string_equal(items[1].ifname, "lo");
+	free(items);
+	dir_free(&d);
+}
+
 static void test_unsafe_file_or_dir(void **state)
 {
 	struct dir d;
@@ -259,6 +323,7 @@ int main(void)
 	        cmocka_unit_test(test_write_mode_and_roundtrip),
 	        cmocka_unit_test(test_symlink_not_followed),
 	        cmocka_unit_test(test_tampered_lines_refused),
+	        cmocka_unit_test(test_ndp_lines),
 	        cmocka_unit_test(test_unsafe_file_or_dir),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
