@@ -80,12 +80,16 @@ static int packet_socket(unsigned ifindex)
 	                          .sll_protocol = htons(ETH_P_IPV6),
 	                          .sll_ifindex = (int)ifindex};
 	struct packet_mreq mr = {.mr_ifindex = (int)ifindex, .mr_type = PACKET_MR_ALLMULTI};
-	int fd, ret;
+	int fd, ret, buf = 4 << 20;
 
 	/* Protocol 0: nothing is queued until the filtered bind. */
 	fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	/* A scan or a router's burst (a rotation of many sessions) while the
+	 * loop is busy; FORCE needs CAP_NET_ADMIN, which the daemon has. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0 ||
 	    bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0 ||
 	    setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0) {
@@ -170,21 +174,34 @@ size_t ndp_count(const struct ndp *n)
 	return n ? addrset_count(n->set) : 0;
 }
 
-void ndp_get_stats(const struct ndp *n, struct ndp_stats *st)
+/* Frames the kernel dropped for want of room in the socket (the kernel
+ * resets its count as it is read). */
+static void count_lost(struct ndp *n)
 {
+	struct tpacket_stats ts;
+	socklen_t len = sizeof(ts);
+
+	if (getsockopt(n->fd, SOL_PACKET, PACKET_STATISTICS, &ts, &len) == 0)
+		n->st.rx_lost += ts.tp_drops;
+}
+
+void ndp_get_stats(struct ndp *n, struct ndp_stats *st)
+{
+	count_lost(n);
 	*st = n->st;
 }
 
-void ndp_status_json(const struct ndp *n, FILE *out)
+void ndp_status_json(struct ndp *n, FILE *out)
 {
 	if (!n)
 		return;
+	count_lost(n);
 	fprintf(out,
 	        "\"ndp\":{\"uplink\":\"%s\",\"addresses\":%zu,\"ns_rx\":%" PRIu64
-	        ",\"na_tx\":%" PRIu64 ",\"not_ours\":%" PRIu64 ",\"tx_errors\":%" PRIu64
-	        ",\"dropped\":{",
+	        ",\"na_tx\":%" PRIu64 ",\"not_ours\":%" PRIu64 ",\"rx_lost\":%" PRIu64
+	        ",\"tx_errors\":%" PRIu64 ",\"dropped\":{",
 	        n->ifname, addrset_count(n->set), n->st.ns_rx, n->st.na_tx, n->st.not_ours,
-	        n->st.tx_errors);
+	        n->st.rx_lost, n->st.tx_errors);
 	for (int i = 1; i < NDP_DROP_KINDS; i++)
 		fprintf(out, "%s\"%s\":%" PRIu64, i > 1 ? "," : "", ndp_drop_name(i),
 		        n->st.dropped[i]);

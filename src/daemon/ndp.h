@@ -96,6 +96,7 @@ struct ndp_stats {
 	uint64_t na_tx;    /* advertisements sent */
 	uint64_t not_ours; /* valid, for an address we do not hold: no answer */
 	uint64_t dropped[NDP_DROP_KINDS];
+	uint64_t rx_lost; /* frames the kernel dropped, the socket being full */
 	uint64_t tx_errors;
 };
 
@@ -110,9 +111,9 @@ void ndp_close(struct ndp *n); /* NULL is a no-op */
  * ignored (an underlay endpoint). */
 void ndp_slot(struct ndp *n, const uint8_t addr[static 16], bool add);
 size_t ndp_count(const struct ndp *n);
-void ndp_get_stats(const struct ndp *n, struct ndp_stats *st);
+void ndp_get_stats(struct ndp *n, struct ndp_stats *st);
 /* "ndp":{...}, for a status document (nothing for NULL). */
-void ndp_status_json(const struct ndp *n, FILE *out);
+void ndp_status_json(struct ndp *n, FILE *out);
 /* Read and answer what is waiting (the loop's callback; exposed for tests). */
 void ndp_input(struct ndp *n);
 
