@@ -186,7 +186,8 @@ for ns in "$S" "$C"; do routing_ok "$ns" || { echo "FAIL: the crash should leave
 	{ echo "FAIL: the crash should leave the nftables table"; exit 1; }
 start_server
 daemon "$C" c1 client -c "$TMP/c1.conf"
-wait_for 5 "client up" grep -q ' up, ndp mode' "$TMP/c1.log"
+client_ups() { [ "$(grep -c ' up, ndp mode' "$TMP/c1.log")" -ge 2 ]; }
+wait_for 5 "client up again" client_ups
 grep 'removed 3 item' "$TMP/server.log" || { echo "FAIL: the server's restart did not clean up"; exit 1; }
 grep 'removed 2 item' "$TMP/c1.log" || { echo "FAIL: the client's restart did not clean up"; exit 1; }
 for ns in "$S" "$C"; do routing_ok "$ns" || { echo "FAIL: routing after the restart in $ns"; exit 1; }; done
