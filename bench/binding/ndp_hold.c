@@ -11,7 +11,6 @@
  * removes its rule and route. Rules this file keeps: everything it adds is
  * in the state file first (a killed run is undone by the next one).
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +19,8 @@
 
 #include <ev.h>
 #include <sodium.h>
+
+#include <mt6d/mt6d.h>
 
 #include "daemon.h"
 #include "ndp.h"
@@ -33,7 +34,8 @@ int main(int argc, char **argv)
 {
 	struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
 	uint8_t prefix[16], a[16];
-	char line[128], err[256], *slash;
+	char line[128], err[256];
+	unsigned plen;
 	struct nl *nl = NULL;
 	struct state st;
 	struct ndp *n;
@@ -47,10 +49,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: ndp_hold UPLINK PREFIX/64 ADDRFILE STATEFILE\n");
 		return 2;
 	}
-	snprintf(line, sizeof(line), "%s", argv[2]);
-	slash = strchr(line, '/');
-	if (!slash || strcmp(slash, "/64") ||
-	    (*slash = '\0', inet_pton(AF_INET6, line, prefix) != 1)) {
+	if (mt6d_prefix_parse(prefix, &plen, argv[2], 64) < 0) {
 		fprintf(stderr, "ndp_hold: not an IPv6 prefix ADDRESS/64: `%s'\n", argv[2]);
 		return 2;
 	}
@@ -77,7 +76,7 @@ int main(int argc, char **argv)
 	}
 	while (fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\r\n")] = '\0';
-		if (inet_pton(AF_INET6, line, a) != 1) {
+		if (mt6d_prefix_parse(a, &plen, line, 0) < 0 || plen != 128) {
 			fprintf(stderr, "ndp_hold: %s: not an IPv6 address: `%s'\n", argv[3], line);
 			fclose(f);
 			goto close;

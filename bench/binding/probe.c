@@ -31,6 +31,8 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 
+#include <mt6d/mt6d.h>
+
 #include "ndp.h"
 
 enum { TODO, NS_SENT, ECHO_SENT, DONE };
@@ -114,6 +116,14 @@ static void send_echo(struct target *t)
 	n_echo++;
 }
 
+/* One IPv6 address, by the project's one text parser. */
+static bool addr6(uint8_t out[static 16], const char *s)
+{
+	unsigned plen;
+
+	return mt6d_prefix_parse(out, &plen, s, 0) == 0 && plen == 128;
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: probe IFNAME SRC ADDRFILE [--via NEXTHOP] [--window N] "
@@ -146,8 +156,7 @@ int main(int argc, char **argv)
 		else
 			return usage();
 	}
-	if (inet_pton(AF_INET6, argv[2], src) != 1 ||
-	    (via && inet_pton(AF_INET6, via, via_addr) != 1) || window == 0 || limit <= 0) {
+	if (!addr6(src, argv[2]) || (via && !addr6(via_addr, via)) || window == 0 || limit <= 0) {
 		fprintf(stderr, "probe: bad address, window or limit\n");
 		return 2;
 	}
@@ -165,7 +174,7 @@ int main(int argc, char **argv)
 				return 1;
 		}
 		memset(&tab[ntab], 0, sizeof(tab[ntab]));
-		if (inet_pton(AF_INET6, line, tab[ntab].addr) != 1) {
+		if (!addr6(tab[ntab].addr, line)) {
 			fprintf(stderr, "probe: %s: not an IPv6 address: `%s'\n", argv[3], line);
 			return 1;
 		}
