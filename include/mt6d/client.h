@@ -89,6 +89,10 @@ struct mt6d_cli_config {
 	uint32_t lookup_timeout_ms;
 	void (*clock)(void *arg, uint64_t *mono_ms, uint64_t *unix_ms);
 	void (*on_lookup)(void *arg, const struct mt6d_lookup_result *res, uint64_t elapsed_ms);
+	/* An authentic keepalive from the server carried its time: offset_ms
+	 * is unix_ms (when it arrived) minus that time, so the one-way delay
+	 * counts as ahead. May be NULL. Feeds struct mt6d_clock_est. */
+	void (*on_server_time)(void *arg, int64_t offset_ms, uint64_t unix_ms);
 	void *arg;
 };
 
@@ -164,8 +168,46 @@ uint64_t mt6d_cli_tick(struct mt6d_cli *c, uint64_t unix_ms);
  */
 void mt6d_cli_set_prefix(struct mt6d_cli *c, const uint8_t prefix[static MT6D_PREFIX_LEN],
                          uint64_t unix_ms);
+/* What made the steps fail is gone (e.g. the clock was set right): in
+ * BACKOFF, end it and look up now; in INTRO, send the request now with all
+ * its tries; the backoff starts over. Elsewhere nothing. */
+void mt6d_cli_retry(struct mt6d_cli *c, uint64_t unix_ms);
 /* Send message 2 if a session is up; the client is CLOSED after. */
 void mt6d_cli_close(struct mt6d_cli *c, uint64_t unix_ms);
+
+/*
+ * How far the client's clock seems from the server's (clock.c,
+ * docs/sessions.md "Clocks"). Samples come from the server's keepalives
+ * (on_server_time); between them, and after the session is gone, the
+ * estimate follows the wall clock (unix_ms) against a clock that does not
+ * step (mono_ms, e.g. CLOCK_BOOTTIME): setting the wall clock N s forward
+ * moves the estimate N s. Positive: the local clock is ahead.
+ */
+struct mt6d_clock_est {
+	bool have;                 /* a sample was taken */
+	int64_t offset_ms;         /* local minus the server's, at the sample */
+	uint64_t unix_ms, mono_ms; /* when it was taken */
+	uint64_t samples;
+	bool off;        /* mt6d_clock_est_news: beyond the tolerance */
+	int64_t said_ms; /* the estimate last reported by it */
+};
+enum mt6d_clock_news {
+	MT6D_CLOCK_NO_NEWS = 0,
+	MT6D_CLOCK_OFF,   /* it went beyond the tolerance */
+	MT6D_CLOCK_MOVED, /* still beyond, by max(tolerance, 1 s) more or less than said */
+	MT6D_CLOCK_BACK,  /* within half the tolerance again */
+};
+/* Half a slot (rot_ms 0: the default): receivers accept one slot either side. */
+uint32_t mt6d_clock_tolerance_ms(uint32_t rot_ms);
+void mt6d_clock_est_sample(struct mt6d_clock_est *e, int64_t offset_ms, uint64_t unix_ms,
+                           uint64_t mono_ms);
+/* false: no sample yet (unknown). */
+bool mt6d_clock_est_get(const struct mt6d_clock_est *e, uint64_t unix_ms, uint64_t mono_ms,
+                        int64_t *offset_ms);
+/* What changed since it was last asked; *offset_ms is set when known. */
+enum mt6d_clock_news mt6d_clock_est_news(struct mt6d_clock_est *e, uint64_t unix_ms,
+                                         uint64_t mono_ms, uint32_t tolerance_ms,
+                                         int64_t *offset_ms);
 
 #ifdef __cplusplus
 }
