@@ -85,7 +85,16 @@ struct world {
 	bool underlay;                  /* clients use the server's underlay */
 	struct mt6d_endpoint nat[NCLI]; /* underlay: client i's public endpoint */
 	uint32_t epoch_ms, window_ms;
+	/* clocks: client i's is now + skew[i]; what its keepalives said */
+	int64_t skew[NCLI];
+	int64_t srv_time_off[NCLI];
+	uint64_t srv_times[NCLI];
 };
+
+static uint64_t cnow(const struct world *w, int i)
+{
+	return (uint64_t)((int64_t)w->now + w->skew[i]);
+}
 
 /* The server's underlay endpoint: 203.0.113.1:7000. */
 static const struct mt6d_endpoint ul_ep = {
@@ -190,6 +199,15 @@ static void on_session(void *arg, struct mt6d_srv_session *s, bool up, enum mt6d
 		w->sessions_down++;
 }
 
+static void on_server_time(void *arg, int64_t offset_ms, uint64_t unix_ms)
+{
+	struct party *pa = arg;
+
+	assert_int_equal(unix_ms, cnow(pa->w, pa->idx));
+	pa->w->srv_time_off[pa->idx] = offset_ms;
+	pa->w->srv_times[pa->idx]++;
+}
+
 static void on_state(void *arg, enum mt6d_cli_state from, enum mt6d_cli_state to)
 {
 	struct party *pa = arg;
@@ -276,6 +294,7 @@ static struct world *world_new_ex(bool underlay, uint32_t epoch_ms, uint32_t win
 		        .send = cli_send,
 		        .deliver = cli_deliver,
 		        .on_state = on_state,
+		        .on_server_time = on_server_time,
 		        .arg = &w->parties[i],
 		};
 		w->parties[i].w = w;
@@ -328,7 +347,7 @@ static void pump(struct world *w)
 				    w->drop_to_client[i])
 					continue;
 				mt6d_cli_input(w->cli[i], &any_ep, &d->from, d->data, d->len,
-				               w->now);
+				               cnow(w, i));
 				continue;
 			}
 			if (memcmp(d->to.addr, w->prefix[i], 8) != 0 || w->drop_to_client[i])
@@ -337,7 +356,7 @@ static void pump(struct world *w)
 				w->drop_responses[i]--;
 				continue;
 			}
-			mt6d_cli_input(w->cli[i], &d->to, &d->from, d->data, d->len, w->now);
+			mt6d_cli_input(w->cli[i], &d->to, &d->from, d->data, d->len, cnow(w, i));
 		}
 	}
 }
@@ -360,7 +379,7 @@ static void fix_lookups(struct world *w)
 			memcpy(cfg.underlay_addr, ul_ep.addr, 16);
 			cfg.underlay_port = ul_ep.port;
 		}
-		mt6d_cli_lookup_done(w->cli[i], w->lookups_fail[i] ? NULL : &cfg, w->now);
+		mt6d_cli_lookup_done(w->cli[i], w->lookups_fail[i] ? NULL : &cfg, cnow(w, i));
 	}
 	pump(w);
 }
@@ -374,7 +393,7 @@ static void run(struct world *w, uint64_t ms)
 		if (w->srv)
 			mt6d_srv_tick(w->srv, w->now);
 		for (int i = 0; i < NCLI; i++)
-			mt6d_cli_tick(w->cli[i], w->now);
+			mt6d_cli_tick(w->cli[i], cnow(w, i));
 		fix_lookups(w);
 		pump(w);
 	}
@@ -383,7 +402,7 @@ static void run(struct world *w, uint64_t ms)
 static void start(struct world *w, int n)
 {
 	for (int i = 0; i < n; i++)
-		mt6d_cli_start(w->cli[i], w->now);
+		mt6d_cli_start(w->cli[i], cnow(w, i));
 	fix_lookups(w);
 	run(w, 500);
 }
@@ -1073,6 +1092,70 @@ static void test_lookup_failure_backoff(void **state)
 	world_free(w);
 }
 
+/*
+ * A client clock 300 ms ahead works, and the server's keepalives tell it
+ * by how much (this network has no delay: exactly). Set 5 s ahead, then
+ * 60 s behind (beyond a slot of 1 s), the session is lost and none is made;
+ * the estimate (clock.c, with the fake clock as the steady one) says how
+ * far off it is. Set right, mt6d_cli_retry ends the backoff and a session
+ * is up at once.
+ */
+static void test_clock_skew(void **state)
+{
+	static const int64_t steps[] = {5000, -60000};
+	struct world *w = world_new();
+	struct mt6d_clock_est e = {0};
+	int64_t off;
+
+	w->skew[0] = 300;
+	start(w, 1);
+	assert_int_equal(w->cli[0]->state, MT6D_CLI_SESSION);
+	run(w, 5000);
+	assert_true(w->srv_times[0] >= 2);
+	assert_int_equal(w->srv_time_off[0], 300);
+	for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+		uint64_t samples, requests, no_session, sessions = w->cli[0]->stats.sessions;
+		struct mt6d_srv_stats st;
+
+		mt6d_clock_est_sample(&e, w->srv_time_off[0], cnow(w, 0), w->now);
+		assert_int_equal(mt6d_clock_est_news(&e, cnow(w, 0), w->now, 500, &off),
+		                 MT6D_CLOCK_NO_NEWS);
+		w->skew[0] = steps[k];
+		assert_int_equal(mt6d_clock_est_news(&e, cnow(w, 0), w->now, 500, &off),
+		                 MT6D_CLOCK_OFF);
+		assert_int_equal(off, steps[k]);
+		samples = w->srv_times[0];
+		mt6d_srv_get_stats(w->srv, &st);
+		requests = st.requests;
+		no_session = st.rx_no_session;
+		run(w, 40000);
+		/* lost, and no new one: nothing authentic came */
+		assert_int_not_equal(w->cli[0]->state, MT6D_CLI_SESSION);
+		assert_int_equal(w->cli[0]->stats.sessions, sessions);
+		assert_true(w->cli[0]->stats.server_silent >= k + 1);
+		assert_true(w->cli[0]->stats.intro_timeouts >= 1);
+		assert_int_equal(w->srv_times[0], samples);
+		/* the server took no request: they went to no endpoint of its */
+		mt6d_srv_get_stats(w->srv, &st);
+		assert_int_equal(st.requests, requests);
+		assert_true(st.rx_no_session > no_session);
+		assert_true(mt6d_clock_est_get(&e, cnow(w, 0), w->now, &off));
+		assert_int_equal(off, steps[k]);
+		/* set right */
+		w->skew[0] = 0;
+		assert_int_equal(mt6d_clock_est_news(&e, cnow(w, 0), w->now, 500, &off),
+		                 MT6D_CLOCK_BACK);
+		mt6d_cli_retry(w->cli[0], cnow(w, 0));
+		fix_lookups(w);
+		run(w, 1500);
+		assert_int_equal(w->cli[0]->state, MT6D_CLI_SESSION);
+		assert_int_equal(w->cli[0]->stats.sessions, sessions + 1);
+		run(w, 5000);
+		assert_int_equal(w->srv_time_off[0], 0);
+	}
+	world_free(w);
+}
+
 /* ---- rebinding (docs/rebind.md) ---- */
 
 #define CLAIM16 MT6D_REBIND_CLAIM_LEN(16)
@@ -1400,6 +1483,7 @@ int main(void)
 	        cmocka_unit_test(test_registry_reload),
 	        cmocka_unit_test(test_malformed),
 	        cmocka_unit_test(test_lookup_failure_backoff),
+	        cmocka_unit_test(test_clock_skew),
 	        cmocka_unit_test(test_rebind_prefix),
 	        cmocka_unit_test(test_rebind_replays),
 	        cmocka_unit_test(test_underlay_nat),

@@ -23,6 +23,10 @@
  *    jitter, and resets once a session is up.
  *  - Only packets from the client's own tunnel address leave through the
  *    session: the TUN device's link-local chatter stays home.
+ *  - Timers run on the caller's wall clock, which may step: a step back
+ *    leaves no deadline further than its own length from now (the tick
+ *    clamps them), so a clock set back a minute does not hold off the
+ *    silence check or the backoff for a minute.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -547,7 +551,13 @@ static bool input_one(struct mt6d_cli *c, uint8_t *dgram, size_t len, uint64_t u
 			c->stats.rx_bad_msg++;
 		}
 		mt6d_rebind_grant_wipe(&g);
-	} else if (m.type != MT6D_MSG_KEEPALIVE) {
+	} else if (m.type == MT6D_MSG_KEEPALIVE) {
+		/* The one authentic time of the server's (clock.c). */
+		if (c->cfg.on_server_time)
+			c->cfg.on_server_time(c->cfg.arg,
+			                      (int64_t)unix_ms - (int64_t)m.u.keepalive.time_ms,
+			                      unix_ms);
+	} else {
 		c->stats.rx_bad_msg++;
 	}
 	/* A response or a grant was opened in place: keys in the caller's
@@ -624,12 +634,51 @@ void mt6d_cli_output(struct mt6d_cli *c, const uint8_t *pkt, size_t len,
 	send_tun(c, pkt, len, off, unix_ms);
 }
 
+/*
+ * The wall clock stepped back: what was set before the step is as far
+ * in the future as it stepped (a minute back would hold off the silence
+ * check, keepalives and the backoff for a minute). No past time is later
+ * than now, and no deadline further than its own length from now.
+ */
+static void clamp_to_now(struct mt6d_cli *c, uint64_t unix_ms)
+{
+	uint64_t b = c->backoff_ms + c->backoff_ms / 4;
+
+	if (c->last_rx_ms > unix_ms)
+		c->last_rx_ms = unix_ms;
+	if (c->last_tx_ms > unix_ms)
+		c->last_tx_ms = unix_ms;
+	if (c->claim_ms > unix_ms)
+		c->claim_ms = unix_ms;
+	switch (c->state) {
+	case MT6D_CLI_SESSION: /* next_ms: the last keepalive sent */
+		if (c->next_ms > unix_ms)
+			c->next_ms = unix_ms;
+		break;
+	case MT6D_CLI_INTRO:
+		if (c->next_ms > unix_ms + c->cfg.request_every_ms)
+			c->next_ms = unix_ms + c->cfg.request_every_ms;
+		break;
+	case MT6D_CLI_BACKOFF:
+		if (c->next_ms > unix_ms + b)
+			c->next_ms = unix_ms + c->backoff_ms;
+		break;
+	case MT6D_CLI_LOOKUP:
+		if (c->lookup_deadline_ms > unix_ms + c->cfg.lookup_timeout_ms)
+			c->lookup_deadline_ms = unix_ms + c->cfg.lookup_timeout_ms;
+		break;
+	case MT6D_CLI_CLOSED:
+		break;
+	}
+}
+
 uint64_t mt6d_cli_tick(struct mt6d_cli *c, uint64_t unix_ms)
 {
 	uint64_t ka = (uint64_t)c->cfg.keepalive_s * 1000, dead = ka * c->cfg.dead_intervals;
 	uint64_t next = unix_ms + 1000, edge;
 
 	mt6d_cli_flush(c);
+	clamp_to_now(c, unix_ms);
 	switch (c->state) {
 	case MT6D_CLI_LOOKUP:
 		if (c->lk && unix_ms >= c->lookup_deadline_ms) {
@@ -724,6 +773,20 @@ void mt6d_cli_set_prefix(struct mt6d_cli *c, const uint8_t prefix[static MT6D_PR
 	loc.port = sl->local.port;
 	c->claim_tries = 0;
 	send_claim(c, &loc, unix_ms);
+}
+
+void mt6d_cli_retry(struct mt6d_cli *c, uint64_t unix_ms)
+{
+	if (c->state == MT6D_CLI_BACKOFF) {
+		c->backoff_ms = 0;
+		enter_lookup(c, unix_ms);
+	} else if (c->state == MT6D_CLI_INTRO) {
+		/* the request again, now, with all its tries */
+		c->backoff_ms = 0;
+		c->tries = 0;
+		rotate(c, unix_ms);
+		send_request(c, unix_ms);
+	}
 }
 
 void mt6d_cli_close(struct mt6d_cli *c, uint64_t unix_ms)
