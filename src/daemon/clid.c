@@ -19,6 +19,13 @@
  *    the result of its own lookup; this file only runs the node.
  *  - Everything added outside the TUN device is in the state file first;
  *    SIGINT and SIGTERM send a teardown (message 2) and remove it all.
+ *  - The clock: the server's keepalives say how far this host's clock is
+ *    from the server's (struct mt6d_clock_est, against CLOCK_BOOTTIME, which
+ *    does not step and counts a suspend); beyond half a slot the daemon
+ *    says so once, again when it moves by a second or more, and when it is
+ *    right again (then it retries at once). MT6D_TEST_CLOCK_FILE, a test
+ *    knob, names a file holding a shift of the wall clock in ms, read at
+ *    start and every second (docs/sessions.md, "Clocks").
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -27,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -53,7 +61,7 @@ struct clid {
 	struct ev_loop *loop;
 	struct conf conf;
 	struct dhtrun run;
-	ev_timer tick_w, prefix_w;
+	ev_timer tick_w, prefix_w, test_clock_w;
 	struct mt6d_cli *cli;
 	struct control ctl;
 	struct events_watch evw;
@@ -73,6 +81,10 @@ struct clid {
 	uint8_t *rbuf; /* virtio_net_hdr + a packet read from the TUN device */
 	uint64_t started_ms, first_session_ms;
 	int fatal;
+	/* the clock against the server's */
+	struct mt6d_clock_est clock;
+	uint32_t clock_rot_ms; /* the rotation last seen: its tolerance */
+	const char *test_clock_file;
 };
 
 /* ---- slots: addresses and sockets ---- */
@@ -210,11 +222,15 @@ static void on_state(void *arg, enum mt6d_cli_state from, enum mt6d_cli_state to
 		         now - d->started_ms);
 		break;
 	case MT6D_CLI_BACKOFF:
-		log_info("%s; back to the rendezvous in %.1f s",
+		log_info("%s; back to the rendezvous in %.1f s%s",
 		         from == MT6D_CLI_SESSION ? "session down"
 		         : from == MT6D_CLI_INTRO ? "no answer from the introduction endpoint"
 		                                  : "rendezvous failed",
-		         (double)(c->next_ms > now ? c->next_ms - now : 0) / 1000.0);
+		         (double)(c->next_ms > now ? c->next_ms - now : 0) / 1000.0,
+		         from == MT6D_CLI_INTRO && !d->clock.have
+		                 ? " (the server is down, or this host's clock is more than a "
+		                   "slot off the server's: is it set right? (NTP))"
+		                 : "");
 		break;
 	case MT6D_CLI_CLOSED:
 		break;
@@ -248,6 +264,104 @@ static void read_clock(void *arg, uint64_t *mono_ms, uint64_t *unix_ms)
 	(void)arg;
 	*mono_ms = mt6d_mono_ms();
 	*unix_ms = mt6d_unix_ms();
+}
+
+/* ---- the clock against the server's ---- */
+
+/* A clock that does not step and goes on during a suspend. */
+static uint64_t boot_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void on_server_time(void *arg, int64_t offset_ms, uint64_t unix_ms)
+{
+	struct clid *d = arg;
+
+	mt6d_clock_est_sample(&d->clock, offset_ms, unix_ms, boot_ms());
+}
+
+/* "5.0 s ahead of", "60.0 s behind", "12 ms ahead of" */
+static const char *clock_words(char *buf, size_t len, int64_t off)
+{
+	uint64_t a = (uint64_t)(off < 0 ? -off : off);
+
+	if (a < 1000)
+		snprintf(buf, len, "%" PRIu64 " ms %s", a, off < 0 ? "behind" : "ahead of");
+	else
+		snprintf(buf, len, "%.1f s %s", (double)a / 1000.0,
+		         off < 0 ? "behind" : "ahead of");
+	return buf;
+}
+
+static void clock_check(struct clid *d, uint64_t now)
+{
+	const struct mt6d_cli *c = d->cli;
+	uint32_t tol;
+	int64_t off = 0;
+	char w[48];
+
+	if (c->have_tun && c->tun.rot_ms)
+		d->clock_rot_ms = c->tun.rot_ms;
+	tol = mt6d_clock_tolerance_ms(d->clock_rot_ms);
+	switch (mt6d_clock_est_news(&d->clock, now, boot_ms(), tol, &off)) {
+	case MT6D_CLOCK_OFF:
+	case MT6D_CLOCK_MOVED:
+		log_warn("clock: this host's clock seems %s the server's (sessions need it within "
+		         "%u ms, half a slot): fix the clock (NTP); until then no session can be "
+		         "made",
+		         clock_words(w, sizeof(w), off), tol);
+		break;
+	case MT6D_CLOCK_BACK:
+		log_info("clock: %s the server's, within %u ms again%s",
+		         clock_words(w, sizeof(w), off), tol,
+		         c->state == MT6D_CLI_BACKOFF || c->state == MT6D_CLI_INTRO
+		                 ? "; trying again now"
+		                 : "");
+		mt6d_cli_retry(d->cli, now);
+		break;
+	case MT6D_CLOCK_NO_NEWS:
+		break;
+	}
+}
+
+/* MT6D_TEST_CLOCK_FILE: a test knob, the wall clock shifted by the number
+ * of ms in the file (tests/netns/test_clock.sh). */
+static void test_clock_read(struct clid *d)
+{
+	char buf[32], *end;
+	long long v;
+	FILE *f = fopen(d->test_clock_file, "r");
+	size_t n;
+
+	if (!f)
+		return;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	errno = 0;
+	v = strtoll(buf, &end, 10);
+	while (*end == ' ' || *end == '\n')
+		end++;
+	if (end == buf || *end || errno || v < -86400000LL || v > 86400000LL) {
+		log_warn("MT6D_TEST_CLOCK_FILE `%s': `%.20s' is not a shift in ms (-86400000 to "
+		         "86400000)",
+		         d->test_clock_file, buf);
+		return;
+	}
+	if (v != mt6d_test_clock_shift_ms) {
+		log_warn("test clock: the wall clock is shifted by %+lld ms (MT6D_TEST_CLOCK_FILE)",
+		         v);
+		mt6d_test_clock_shift_ms = v;
+	}
+}
+
+static void on_test_clock(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	test_clock_read(w->data);
 }
 
 /* ---- data path and timers ---- */
@@ -337,8 +451,10 @@ static void on_tun(struct ev_loop *loop, ev_io *w, int revents)
 static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct clid *d = w->data;
-	uint64_t now = mt6d_unix_ms(), next = mt6d_cli_tick(d->cli, now);
+	uint64_t now = mt6d_unix_ms(), next;
 
+	clock_check(d, now); /* first: it may end a backoff */
+	next = mt6d_cli_tick(d->cli, now);
 	events_poll_client(&d->ctl, &d->evw, d->cli, d->run.dht, now);
 	ev_timer_stop(loop, w);
 	ev_timer_set(w, next > now ? (double)(next - now + 1) / 1000.0 : 0.001, 0.);
@@ -384,6 +500,16 @@ static void status_json(struct clid *d, FILE *out)
 	if (c->have_grant)
 		fprintf(out, "\"conn\":%u,\"grant_epoch\":%" PRIu64 ",", c->grant.conn,
 		        c->grant.epoch);
+	{
+		int64_t off;
+
+		if (mt6d_clock_est_get(&d->clock, mt6d_unix_ms(), boot_ms(), &off))
+			fprintf(out, "\"clock_offset_ms\":%" PRId64 ",", off);
+		else
+			fputs("\"clock_offset_ms\":null,", out);
+		fprintf(out, "\"clock_tolerance_ms\":%u,\"clock_samples\":%" PRIu64 ",",
+		        mt6d_clock_tolerance_ms(d->clock_rot_ms), d->clock.samples);
+	}
 	if (c->state == MT6D_CLI_SESSION)
 		fprintf(out,
 		        "\"tunnel\":\"%s\",\"server_tunnel\":\"%s\",\"session_ms\":%" PRIu64 ",",
@@ -489,6 +615,21 @@ static void show_text(struct clid *d, FILE *out)
 	}
 	fprintf(out, "  sessions so far: %" PRIu64 ", lookups: %" PRIu64 " (%" PRIu64 " failed)\n",
 	        c->stats.sessions, c->stats.lookups, c->stats.lookups_failed);
+	{
+		uint32_t tol = mt6d_clock_tolerance_ms(d->clock_rot_ms);
+		int64_t off;
+		char w[48];
+
+		if (!mt6d_clock_est_get(&d->clock, now, boot_ms(), &off))
+			fputs("  clock: unknown (no keepalive from the server yet)\n", out);
+		else if (off > (int64_t)tol || off < -(int64_t)tol)
+			fprintf(out,
+			        "  clock: %s the server's, beyond %u ms: fix the clock (NTP)\n",
+			        clock_words(w, sizeof(w), off), tol);
+		else
+			fprintf(out, "  clock: %s the server's (within %u ms)\n",
+			        clock_words(w, sizeof(w), off), tol);
+	}
 }
 
 static void on_control(void *arg, const char *req, FILE *out)
@@ -520,6 +661,11 @@ static int setup(struct clid *d, const uint8_t priv[static MT6D_KEY_LEN])
 	char err[512];
 	int ret;
 
+	d->test_clock_file = getenv("MT6D_TEST_CLOCK_FILE");
+	if (d->test_clock_file && !d->test_clock_file[0])
+		d->test_clock_file = NULL;
+	if (d->test_clock_file)
+		test_clock_read(d);
 	d->started_ms = mt6d_unix_ms();
 	ret = nl_open(&d->nl);
 	if (ret < 0)
@@ -596,6 +742,7 @@ static int setup(struct clid *d, const uint8_t priv[static MT6D_KEY_LEN])
 	cc.lookup_timeout_ms = (uint32_t)c->lookup_timeout_s * 1000;
 	cc.clock = read_clock;
 	cc.on_lookup = on_lookup;
+	cc.on_server_time = on_server_time;
 	d->cli = mt6d_cli_new(&cc);
 	sodium_memzero(&cc, sizeof(cc));
 	if (!d->cli)
@@ -611,6 +758,11 @@ static int setup(struct clid *d, const uint8_t priv[static MT6D_KEY_LEN])
 		ev_io_init(&d->ul_w, on_underlay, d->ul_fd, EV_READ);
 		d->ul_w.data = d;
 		ev_io_start(d->loop, &d->ul_w);
+	}
+	if (d->test_clock_file) {
+		ev_timer_init(&d->test_clock_w, on_test_clock, 1., 1.);
+		d->test_clock_w.data = d;
+		ev_timer_start(d->loop, &d->test_clock_w);
 	}
 	if (c->prefix_auto) {
 		ev_timer_init(&d->prefix_w, on_prefix_timer, 1., 1.);

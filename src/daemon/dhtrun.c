@@ -23,11 +23,14 @@ uint64_t mt6d_mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+int64_t mt6d_test_clock_shift_ms;
+
 uint64_t mt6d_unix_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)((int64_t)((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000) +
+	                  mt6d_test_clock_shift_ms);
 }
 
 static int send_cb(void *ctx, const uint8_t *buf, size_t len, const struct sockaddr *to,

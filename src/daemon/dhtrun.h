@@ -30,7 +30,10 @@ struct dhtrun {
 };
 
 uint64_t mt6d_mono_ms(void);
+/* The wall clock in ms, plus mt6d_test_clock_shift_ms: a test knob (0;
+ * only mt6d client sets it, from MT6D_TEST_CLOCK_FILE, see clid.c). */
 uint64_t mt6d_unix_ms(void);
+extern int64_t mt6d_test_clock_shift_ms;
 
 /* Bind listen, create the node with cfg (send callback and families are
  * filled in). 0, or -errno with a message in err. */
