@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -39,8 +40,41 @@ static void usage(FILE *f)
 	fprintf(f, "\nRun '%s <cmd> --help' for a subcommand's options. See mt6d(8).\n", cli_prog);
 }
 
+static const struct cli_command *find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(name, commands[i].name))
+			return &commands[i];
+	return NULL;
+}
+
+/* `mt6d help NAME`: NAME's usage on stdout, exit 0; an unknown NAME (or
+ * more than one) is a usage error. A subcommand prints its usage for
+ * --help, on stderr when it does not take the option (a usage error, 2),
+ * so it runs with stderr on stdout and 2 means its usage was printed. */
+static int help(int argc, char **argv)
+{
+	const struct cli_command *c = find(argv[1]);
+	char opt[] = "--help", *hargv[] = {argv[1], opt, NULL};
+	int ret;
+
+	if (!c || argc != 2) {
+		fprintf(stderr, "%s: help: %s `%s'\n", cli_prog,
+		        c ? "one subcommand at a time, not" : "no subcommand", argv[c ? 2 : 1]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	fflush(stdout);
+	if (dup2(STDOUT_FILENO, STDERR_FILENO) < 0)
+		return 1;
+	ret = c->run(2, hargv);
+	return ret == EXIT_USAGE ? 0 : ret;
+}
+
 int main(int argc, char **argv)
 {
+	const struct cli_command *c;
+
 	if (mt6d_init() < 0) {
 		fprintf(stderr, "%s: libsodium failed to start\n", cli_prog);
 		return 1;
@@ -49,6 +83,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	if (!strcmp(argv[1], "help") && argc > 2)
+		return help(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		usage(stdout);
 		return 0;
@@ -57,9 +93,9 @@ int main(int argc, char **argv)
 		printf("mt6d %s\n", MT6D_VERSION);
 		return 0;
 	}
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (!strcmp(argv[1], commands[i].name))
-			return commands[i].run(argc - 1, argv + 1);
+	c = find(argv[1]);
+	if (c)
+		return c->run(argc - 1, argv + 1);
 	fprintf(stderr, "%s: invalid subcommand `%s'\n", cli_prog, argv[1]);
 	usage(stderr);
 	return EXIT_USAGE;
