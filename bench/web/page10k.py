@@ -2,133 +2,189 @@
 # SPDX-License-Identifier: MIT
 """The dashboard with many sessions (docs/bench.md, "Dashboard"). Run by hand, not in CI.
 
-  bench/web/page10k.py PATH/TO/mt6d [SESSIONS] [SECONDS]
+  bench/web/page10k.py [--hold S] [--idle S] [--sizes 100,10000] [--before OLD_MT6D] MT6D
 
-A stand-in daemon (a Unix socket here, answering `status` with SESSIONS sessions and
-streaming one rotation event per session per second on `events`) behind a real
-`mt6d web`; headless Chromium opens the page. Prints the time from navigation to the
-table holding every session (first render), and the CPU of the mt6d web process while
-the page stays open SECONDS (default 30). Needs no root and no namespace (loopback only).
+For each size (and, with --before, for 10,000 sessions with another mt6d binary: the page
+before a change), one after the other in this run:
+  a stand-in daemon (tests/web/standin.py: SIZE sessions, each rotating every second, so
+  SIZE rotation events a second on `events`, and a status document of SIZE sessions)
+  behind a real `mt6d web` on 127.0.0.1;
+  1. --idle seconds with no page open: the web process's CPU (the feed alone: reading and
+     parsing SIZE events a second into its ring), the anchor for 3;
+  2. headless Chromium opens the page: first render = navigation to the table holding
+     every session, taken in the page (a MutationObserver, performance.now()); the web
+     process's CPU seconds from navigation to that moment;
+  3. --hold seconds with the page open: the web process's CPU (cores), the browser's CPU
+     (every Chromium process), the page's responsiveness (a 100 ms interval timer: its
+     longest gap and the 95th percentile), status documents the page fetched, and
+     whether mt6d web dropped the page's event stream (mt6d_web_sse_dropped_total).
+CPU is utime + stime from /proc, so the figures are CPU time, not wall time of a loaded
+machine; the page's figures are wall time in the browser. Needs no root or namespace.
 """
-import json
+import argparse
 import os
-import random
-import socket
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+import urllib.request
 
-MT6D, N = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 10000
-HOLD = float(sys.argv[3]) if len(sys.argv) > 3 else 30.0
-PORT = 18000 + os.getpid() % 1000
-ROT_MS = 1000
-rnd = random.Random(1)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "tests", "web"))
+from standin import StandIn  # noqa: E402
 
+HZ = os.sysconf("SC_CLK_TCK")
 
-def ep(prefix):
-    return "[%s:%x:%x:%x:%x]:%d" % (prefix, *(rnd.getrandbits(16) for _ in range(4)),
-                                    rnd.randint(1024, 65535))
-
-
-def status(now_ms):
-    slot = now_ms // ROT_MS
-    ss = [{"name": "sim%d" % i, "tunnel": "2001:db8:100::%x" % (i + 2), "slot": slot,
-           "local": ep("2001:db8:5:0"), "remote": ep("2001:db8:c8:0"),
-           "established_ms": now_ms - 60000, "last_rx_ms": now_ms - 500, "rx_spoofed": 0,
-           "underlay": False, "rebinds": 0, "rebind_ms": 0, "rx_packets": 10, "rx_bytes": 1000,
-           "tx_packets": 10, "tx_bytes": 1000, "rotations": 60} for i in range(N)]
-    return {"role": "server", "interface": "mt6d0", "prefix": "2001:db8:5::/64",
-            "now_ms": now_ms, "clients": N, "session_count": N,
-            "publisher": {"window": 1, "period": 900, "rotation_ms": ROT_MS, "round_window": 1,
-                          "done": N, "total": N, "failed": 0},
-            "stats": {"unrecognized": 0}, "sessions": ss}
-
-
-def serve(path):
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(path)
-    srv.listen(64)
-
-    def one(c):
-        req = c.recv(600).split(b"\n")[0]
-        try:
-            if req == b"events":
-                c.sendall(b'{"event":"hello","queue_max":1048576}\n')
-                while True:
-                    now = int(time.time() * 1000)
-                    slot = now // ROT_MS
-                    lines = "".join(json.dumps(
-                        {"event": "rotation", "session": "sim%d" % i, "slot": slot,
-                         "local": ep("2001:db8:5:0"), "remote": ep("2001:db8:c8:0"),
-                         "rotation_ms": ROT_MS}, separators=(",", ":")) + "\n" for i in range(N))
-                    c.sendall(lines.encode())
-                    time.sleep(max(0.0, (slot + 1) * ROT_MS / 1000.0 - time.time()))
-            else:
-                c.sendall(json.dumps(status(int(time.time() * 1000))).encode() + b"\n")
-        except OSError:
-            pass
-        c.close()
-
-    while True:
-        c, _ = srv.accept()
-        threading.Thread(target=one, args=(c,), daemon=True).start()
+# Installed before the page's own script: the first moment every row is in the table,
+# and the gaps of a 100 ms timer (a main thread that is busy delays it).
+PROBE = """
+window.__gaps = [];
+let __last = performance.now();
+setInterval(() => { const t = performance.now(); window.__gaps.push(t - __last); __last = t; }, 100);
+document.addEventListener("DOMContentLoaded", () => {
+  const want = %d, box = document.getElementById("sessions");
+  new MutationObserver(() => {
+    if (!window.__rows && document.querySelectorAll("tr.session").length >= want)
+      window.__rows = performance.now();
+  }).observe(box, { childList: true, subtree: true });
+});
+"""
 
 
 def cpu_s(pid):
     f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
-    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    return (int(f[11]) + int(f[12])) / HZ
 
 
-def main():
+def tree_cpu_s(root):
+    """CPU seconds of root's descendants (Chromium's processes under chromedriver)."""
+    kids = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                f = open("/proc/%s/stat" % d).read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            kids.setdefault(int(f[1]), []).append(int(d))
+    total, todo = 0.0, list(kids.get(root, []))
+    while todo:
+        p = todo.pop()
+        try:
+            total += cpu_s(p)
+        except OSError:
+            continue
+        todo += kids.get(p, [])
+    return total
+
+
+def metric(port, name):
+    body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10).read()
+    m = re.search(r"^%s (\S+)$" % re.escape(name), body.decode(), re.M)
+    return float(m.group(1)) if m else float("nan")
+
+
+def one(mt6d, n, label, idle, hold, port):
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
 
     tmp = tempfile.mkdtemp(prefix="mt6d-page10k.")
-    sock = os.path.join(tmp, "fake.sock")
-    threading.Thread(target=serve, args=(sock,), daemon=True).start()
-    time.sleep(0.3)
-    web = subprocess.Popen([MT6D, "web", "--socket", sock, "--listen", "127.0.0.1:%d" % PORT],
+    os.environ["HOME"] = tmp
+    fake = StandIn(os.path.join(tmp, "fake.sock"), n)
+    web = subprocess.Popen([mt6d, "web", "--socket", fake.path, "--listen",
+                            "127.0.0.1:%d" % port],
                            stderr=open(os.path.join(tmp, "web.log"), "w"))
     o = Options()
     for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-              "--window-size=1500,1000"):
+              "--window-size=1500,1000", "--no-first-run", "--disable-extensions"):
         o.add_argument(a)
     o.binary_location = "/usr/bin/chromium"
     o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     drv = None
+    r = {"label": label, "sessions": n}
     try:
-        time.sleep(0.5)
-        drv = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
-        drv.get("http://127.0.0.1:%d/" % PORT)
-        t_end = time.time() + 120
-        while time.time() < t_end:
-            ms = drv.execute_script(
-                "return document.querySelectorAll('tr.session').length >= arguments[0]"
-                " ? performance.now() : null;", N)
+        time.sleep(2)  # the feed connected and the first slot's events in
+        c0, w0 = cpu_s(web.pid), time.time()
+        time.sleep(idle)
+        r["web_idle_cores"] = (cpu_s(web.pid) - c0) / (time.time() - w0)
+
+        svc = Service("/usr/bin/chromedriver")
+        drv = webdriver.Chrome(service=svc, options=o)
+        drv.set_script_timeout(120)
+        drv.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": PROBE % n})
+        c0 = cpu_s(web.pid)
+        drv.get("http://127.0.0.1:%d/" % port)
+        end = time.time() + 120
+        while time.time() < end:
+            ms = drv.execute_script("return window.__rows || null;")
             if ms is not None:
                 break
-            time.sleep(0.05)
+            time.sleep(0.2)
         else:
-            print("FAIL: the table never held %d sessions" % N)
-            return 1
-        print("RESULT sessions=%d first_render_ms=%.0f (navigation to every row in the table)"
-              % (N, ms))
-        c0, w0 = cpu_s(web.pid), time.time()
-        time.sleep(HOLD)
-        c1, w1 = cpu_s(web.pid), time.time()
-        print("RESULT sessions=%d web_cpu=%.3f cores over %.0f s with the page open "
-              "(%d rotation events/s)" % (N, (c1 - c0) / (w1 - w0), w1 - w0, N))
-        errors = [e for e in drv.get_log("browser") if e.get("level") == "SEVERE"]
-        print("console errors: %d" % len(errors))
+            r["fail"] = "the table never held %d sessions" % n
+            return r
+        r["first_render_ms"] = ms
+        # The web process's CPU from navigation to now (a little after the first render).
+        r["web_render_cpu_s"] = cpu_s(web.pid) - c0
+
+        d0 = metric(port, "mt6d_web_sse_dropped_total")
+        drv.execute_script("window.__gaps = [];")
+        st0 = drv.execute_script(
+            "return performance.getEntriesByType('resource')"
+            ".filter((e) => e.name.endsWith('/api/v1/status')).length")
+        c0, b0, w0 = cpu_s(web.pid), tree_cpu_s(svc.process.pid), time.time()
+        time.sleep(hold)
+        c1, b1, w1 = cpu_s(web.pid), tree_cpu_s(svc.process.pid), time.time()
+        r["web_open_cores"] = (c1 - c0) / (w1 - w0)
+        r["browser_cores"] = (b1 - b0) / (w1 - w0)
+        r["hold_s"] = w1 - w0
+        gaps = sorted(drv.execute_script("return window.__gaps;"))
+        r["gap_max_ms"] = gaps[-1] if gaps else float("nan")
+        r["gap_p95_ms"] = gaps[int(len(gaps) * 0.95)] if gaps else float("nan")
+        r["status_polls"] = drv.execute_script(
+            "return performance.getEntriesByType('resource')"
+            ".filter((e) => e.name.endsWith('/api/v1/status')).length") - st0
+        r["sse_dropped"] = metric(port, "mt6d_web_sse_dropped_total") - d0
+        r["behind_slots"] = fake.slot() - drv.execute_script(
+            "const c = [...document.querySelectorAll('.tl .cell')].pop();"
+            "return c ? +c.dataset.slot : 0;")
+        r["console_errors"] = len([e for e in drv.get_log("browser")
+                                   if e.get("level") == "SEVERE"])
     finally:
         if drv:
             drv.quit()
         web.terminate()
         web.wait(10)
-    return 0
+        fake.srv.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return r
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("mt6d")
+    ap.add_argument("--sizes", default="100,10000")
+    ap.add_argument("--before", help="another mt6d binary, run with the largest size too")
+    ap.add_argument("--hold", type=float, default=30)
+    ap.add_argument("--idle", type=float, default=10)
+    a = ap.parse_args()
+    sizes = [int(s) for s in a.sizes.split(",")]
+    runs = [(a.mt6d, n, "this tree") for n in sizes]
+    if a.before:
+        runs.append((a.before, max(sizes), "before"))
+    port = 18000 + os.getpid() % 1000
+    out = []
+    for mt6d, n, label in runs:
+        print("== %s, %d sessions" % (label, n), flush=True)
+        r = one(mt6d, n, label, a.idle, a.hold, port)
+        print("RESULT " + " ".join("%s=%s" % (k, ("%.3f" % v) if isinstance(v, float) else
+                                              str(v).replace(" ", "_")) for k, v in r.items()),
+              flush=True)
+        out.append(r)
+        port += 1
+    return 1 if any("fail" in r for r in out) else 0
 
 
 if __name__ == "__main__":

@@ -75,5 +75,8 @@ class StandIn:
 
     def _accept(self):
         while True:
-            c, _ = self.srv.accept()
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return  # closed
             threading.Thread(target=self._one, args=(c,), daemon=True).start()
