@@ -179,8 +179,14 @@ def mean(k, p):
     return sum(v) / len(v)
 for k, what in (("mbit", "throughput Mbit/s"), ("us_per_dgram", "server CPU us/datagram")):
     a, b = mean(k, "A"), mean(k, "B")
-    print("SUMMARY %s: A (nobody subscribed) %.3f, B (subscribers) %.3f, B/A %.3f"
-          % (what, a, b, b / a))
+    # each B against the mean of the A runs just before and after it
+    pair = []
+    for i, r in enumerate(rows):
+        if r["run"].startswith("B"):
+            pair.append(float(r[k]) / ((float(rows[i - 1][k]) + float(rows[i + 1][k])) / 2))
+    print("SUMMARY %s: A (nobody subscribed) %.3f, B (subscribers) %.3f, B/A %.3f;"
+          " each B / its neighbouring As: %s" % (what, a, b, b / a,
+                                                 " ".join("%.3f" % x for x in pair)))
 PY
 
 echo "== part 2: the page with 10,000 sessions"
