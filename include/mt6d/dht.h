@@ -69,6 +69,9 @@ struct mt6d_dht_config {
 	 * it may use the free half. */
 	uint32_t max_items_per_source; /* BEP 44 items; 0: 128 */
 	uint32_t max_peers_per_source; /* announced peers; 0: 1024 */
+	/* Nodes a BEP 44 put is stored on (the closest that answered); below
+	 * K (0): K = 8; at most 32. Announces always go to K. */
+	uint32_t put_replicas;
 };
 
 struct mt6d_dht_stats {

@@ -562,16 +562,35 @@ static void test_garbage(void **state)
 
 /* Every put lands on the nodes truly closest to its target: the check
  * that caught lookups stopping in the wrong neighbourhood (docs/dht.md). */
+/* The k (at most 16) nodes of s closest to t, nearest first. */
+static void closest_nodes(struct sim *s, const uint8_t *t, int *out, int k)
+{
+	uint8_t ids[SIM_MAX][20];
+	int n = 0;
+
+	for (int i = 0; i < s->n; i++)
+		mt6d_dht_get_id(s->node[i], ids[i]);
+	for (int i = 0; i < s->n; i++) {
+		int j = n < k ? n++ : k - 1;
+		if (n == k && j == k - 1 && i >= k && dht_xor_cmp(t, ids[i], ids[out[k - 1]]) >= 0)
+			continue;
+		out[j] = i;
+		while (j > 0 && dht_xor_cmp(t, ids[out[j]], ids[out[j - 1]]) < 0) {
+			int tmp = out[j];
+			out[j] = out[j - 1];
+			out[j - 1] = tmp;
+			j--;
+		}
+	}
+}
+
 static void test_placement(void **state)
 {
 	struct sim *s = sim_swarm(200, 60000);
-	uint8_t ids[200][20];
 	(void)state;
-	for (int i = 0; i < 200; i++)
-		mt6d_dht_get_id(s->node[i], ids[i]);
 	for (int k = 0; k < 10; k++) {
 		uint8_t v[16], t[20];
-		int close[8], n = 0, held = 0;
+		int close[8], held = 0;
 		struct done d;
 		snprintf((char *)v, sizeof(v), "4:it%02d", k);
 		mt6d_sha1(t, v, 6);
@@ -579,25 +598,121 @@ static void test_placement(void **state)
 		mt6d_dht_put_immutable(s->node[(k * 37 + 11) % 200], v, 6, on_done, &d, s->now);
 		wait_done(s, &d);
 		assert_int_equal(d.stored_on, 8);
-		/* the 8 closest ids, by selection */
-		for (int i = 0; i < 200; i++) {
-			int j = n < 8 ? n++ : 7;
-			if (n == 8 && j == 7 && i >= 8 &&
-			    dht_xor_cmp(t, ids[i], ids[close[7]]) >= 0)
-				continue;
-			close[j] = i;
-			while (j > 0 && dht_xor_cmp(t, ids[close[j]], ids[close[j - 1]]) < 0) {
-				int tmp = close[j];
-				close[j] = close[j - 1];
-				close[j - 1] = tmp;
-				j--;
-			}
-		}
+		closest_nodes(s, t, close, 8);
 		for (int i = 0; i < 8; i++)
 			held += dht_item_find(s->node[close[i]], t) != NULL;
 		if (held < 7)
 			fail_msg("item %d held by %d of the 8 closest nodes", k, held);
 	}
+	sim_free(s);
+}
+
+/* Churn: an item put while the 8 nodes closest to it were away lives on
+ * the next 8; once the 8 are back (empty, as a restarted node is) a get
+ * that stopped at the 8 closest would find nothing. A get or get_peers
+ * that has found nothing asks the next K closest before it ends. */
+static void test_value_past_k(void **state)
+{
+	struct sim *s = sim_swarm(80, 60000);
+	const uint8_t v[] = "10:past the K";
+	const uint16_t port = 4343;
+	uint8_t t[20], ih[20];
+	int close[16];
+	unsigned stored = 0;
+	struct done d;
+	(void)state;
+
+	mt6d_sha1(t, v, sizeof(v) - 1);
+	closest_nodes(s, t, close, 16);
+	for (int i = 0; i < 8; i++)
+		s->down[close[i]] = true;
+	memset(&d, 0, sizeof(d));
+	/* from a node that is none of the 16 (nor the getter) */
+	for (int i = 0, p = 0; i < s->n; i++) {
+		bool near = false;
+		for (int j = 0; j < 16; j++)
+			near |= close[j] == i;
+		if (near)
+			continue;
+		if (p++ == 0) {
+			mt6d_dht_put_immutable(s->node[i], v, sizeof(v) - 1, on_done, &d, s->now);
+			wait_done(s, &d);
+			assert_true(d.stored_on >= 6);
+			stored = d.stored_on;
+			memcpy(ih, t, 20);
+			memset(&d, 0, sizeof(d));
+			assert_true(mt6d_dht_announce(s->node[i], ih, &port, 1, on_done, &d,
+			                              s->now) > 0);
+			wait_done(s, &d);
+			assert_true(d.stored_on >= 6);
+			continue;
+		}
+		for (int j = 0, held = 0; j < 8; j++) {
+			s->down[close[j]] = false;
+			assert_null(dht_item_find(s->node[close[j]], t));
+			held += dht_item_find(s->node[close[8 + j]], t) != NULL;
+			if (j == 7 && held < 6)
+				fail_msg("%d of the next 8 hold the item (stored on %u)", held,
+				         stored);
+		}
+		sim_run(s, 1000);
+		memset(&d, 0, sizeof(d));
+		assert_true(mt6d_dht_get(s->node[i], t, NULL, NULL, 0, on_done, &d, s->now) > 0);
+		wait_done(s, &d);
+		assert_int_equal(d.status, 0);
+		assert_int_equal(d.vlen, sizeof(v) - 1);
+		assert_memory_equal(d.v, v, sizeof(v) - 1);
+		memset(&d, 0, sizeof(d));
+		assert_true(mt6d_dht_get_peers(s->node[i], ih, on_done, &d, s->now) > 0);
+		wait_done(s, &d);
+		assert_int_equal(d.status, 0);
+		assert_int_equal(d.npeers, 1);
+		assert_int_equal(d.peers[0].port, port);
+		break;
+	}
+	sim_free(s);
+}
+
+/* A node configured with put_replicas 16 (the publisher's) stores a BEP 44
+ * item on 16 nodes: it outlives the death of the 8 closest to it. */
+static void test_put_replicas(void **state)
+{
+	struct sim *s = sim_swarm(80, 30000);
+	struct mt6d_dht_config cfg = {.ipv4 = true, .put_replicas = 16};
+	struct sockaddr_in a0 = sim_addr(SIM_BASE);
+	struct mt6d_dht *pub;
+	uint8_t sk[64], pk[32], seed[32], t[20];
+	int close[8], pi;
+	struct done d;
+	(void)state;
+
+	pi = s->n;
+	pub = sim_add(s, &cfg);
+	mt6d_dht_add_node(pub, (struct sockaddr *)&a0, sizeof(a0), s->now);
+	sim_run(s, 20000);
+	memset(seed, 9, sizeof(seed));
+	crypto_sign_seed_keypair(pk, sk, seed);
+	mt6d_dht_mutable_target(t, pk, NULL, 0);
+	memset(&d, 0, sizeof(d));
+	assert_true(mt6d_dht_put_mutable(pub, sk, NULL, 0, (const uint8_t *)"4:kept", 6, 1, on_done,
+	                                 &d, s->now) > 0);
+	wait_done(s, &d);
+	assert_int_equal(d.stored_on, 16);
+	closest_nodes(s, t, close, 8);
+	for (int i = 0; i < 8; i++)
+		if (close[i] != pi)
+			s->down[close[i]] = true;
+	memset(&d, 0, sizeof(d));
+	for (int g = 0; g < s->n; g++) {
+		if (s->down[g] || g == pi)
+			continue;
+		assert_true(mt6d_dht_get(s->node[g], t, pk, NULL, 0, on_done, &d, s->now) > 0);
+		break;
+	}
+	wait_done(s, &d);
+	assert_int_equal(d.status, 0);
+	assert_int_equal(d.seq, 1);
+	assert_memory_equal(d.v, "4:kept", 6);
 	sim_free(s);
 }
 
@@ -816,7 +931,8 @@ int main(void)
 	        cmocka_unit_test(test_state_file),     cmocka_unit_test(test_garbage),
 	        cmocka_unit_test(test_placement),      cmocka_unit_test(test_bep42_adopt),
 	        cmocka_unit_test(test_api_args),       cmocka_unit_test(test_cancel),
-	        cmocka_unit_test(test_send_queue),
+	        cmocka_unit_test(test_send_queue),     cmocka_unit_test(test_value_past_k),
+	        cmocka_unit_test(test_put_replicas),
 	};
 	if (mt6d_init() < 0)
 		return 1;

@@ -53,7 +53,9 @@
 #define DHT_SRC_SLOTS         4096 /* per-source counters: two rows of this many */
 #define DHT_MAX_SEEDS         16
 #define DHT_MAX_REPLY_VALUES  100
-#define DHT_TXQ_MAX           65536 /* datagrams waiting for the socket */
+#define DHT_TXQ_MAX           65536       /* datagrams waiting for the socket */
+#define DHT_MISS_WIDTH        (2 * DHT_K) /* how far a get that found nothing looks */
+#define DHT_MAX_REPLICAS      32          /* put_replicas at most */
 
 /* 4 or 6: which routing table (BEP 32) an endpoint belongs to. */
 static inline uint8_t dht_ep_fam(const struct mt6d_endpoint *e)
@@ -130,6 +132,8 @@ struct dht_op {
 	uint8_t target[MT6D_DHT_ID_LEN];
 	struct dht_cand c[DHT_OP_CANDS];
 	int nc;
+	uint8_t width; /* the closest live candidates it waits for (K; more for a put
+	                  or for a get that found nothing among the K closest) */
 	unsigned inflight, answered, contacted, queries, store_pending, stored_on;
 	uint64_t start;
 	mt6d_dht_done_fn done;

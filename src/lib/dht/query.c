@@ -11,7 +11,14 @@
  * after DHT_TIMEOUT_MS has failed, and is retried once only when the
  * lookup knows no more than K candidates. The lookup ends when the K
  * closest live candidates have all answered, or at DHT_OP_MAX_MS, or
- * after DHT_OP_MAX_QUERIES queries. Each node's write token is kept from
+ * after DHT_OP_MAX_QUERIES queries. A get or get_peers that has found
+ * nothing by then asks the next K closest too (2K in all) before it ends:
+ * after churn the nodes now closest may be new and empty while the ones
+ * that hold the value are just behind them. A BEP 44 put is stored on the
+ * put_replicas closest (config; K by default, the publisher asks 2K so an
+ * item outlives the loss of most of its nodes): its lookup waits for that
+ * many; an announce (up to 255 datagrams a node for port stuffing) goes to
+ * the K closest. Each node's write token is kept from
  * its answer and reused for every announce or put sent to it.
  * An operation ends with exactly one call of its callback, unless it was
  * cancelled first; the requests still pending then forget it. Callbacks
@@ -249,7 +256,7 @@ static void store_phase(struct mt6d_dht *dht, struct dht_op *op)
 	int sent_to = 0;
 
 	op->storing = true;
-	for (int i = 0; i < op->nc && sent_to < DHT_K; i++) {
+	for (int i = 0; i < op->nc && sent_to < op->width; i++) {
 		struct dht_cand *c = &op->c[i];
 		struct krpc_msg m = {.y = KRPC_QUERY};
 		if (c->state != C_ANSWERED || !c->tokenlen)
@@ -294,7 +301,7 @@ static void op_step(struct mt6d_dht *dht, struct dht_op *op)
 
 	if (op->storing)
 		return;
-	for (int i = 0; i < op->nc && live < DHT_K; i++) {
+	for (int i = 0; i < op->nc && live < op->width; i++) {
 		struct dht_cand *c = &op->c[i];
 		/* a slow node may still answer, but the lookup does not wait for it */
 		if (c->state == C_FAILED || (c->state == C_SENT && c->slow))
@@ -317,6 +324,13 @@ static void op_step(struct mt6d_dht *dht, struct dht_op *op)
 	}
 	if (waiting)
 		return;
+	if (op->width < DHT_MISS_WIDTH && ((op->type == OP_GET && !op->have_value) ||
+	                                   (op->type == OP_GET_PEERS && op->npeers == 0))) {
+		/* nothing found among the K closest: the next K, once */
+		op->width = DHT_MISS_WIDTH;
+		op_step(dht, op);
+		return;
+	}
 	if (op->type == OP_ANNOUNCE || op->type == OP_PUT_IMM || op->type == OP_PUT_MUT)
 		store_phase(dht, op);
 	else
@@ -548,6 +562,7 @@ static struct dht_op *op_new(struct mt6d_dht *dht, uint8_t type, const uint8_t *
 	op->arg = arg;
 	op->start = dht->now;
 	op->seq = -1;
+	op->width = DHT_K;
 	for (uint8_t fam = 4; fam <= 6; fam += 2) {
 		int n = dht_closest(dht, fam, target, best, 2 * DHT_K, true);
 		for (int i = 0; i < n; i++)
@@ -557,6 +572,14 @@ static struct dht_op *op_new(struct mt6d_dht *dht, uint8_t type, const uint8_t *
 		for (int i = 0; i < dht->nseeds; i++)
 			cand_add(dht, op, NULL, &dht->seeds[i], 1);
 	return op;
+}
+
+/* How many nodes a put waits for and stores on. */
+static uint8_t put_width(const struct mt6d_dht *dht)
+{
+	uint32_t n = dht->cfg.put_replicas;
+
+	return (uint8_t)(n < DHT_K ? DHT_K : n > DHT_MAX_REPLICAS ? DHT_MAX_REPLICAS : n);
 }
 
 static int op_start(struct mt6d_dht *dht, struct dht_op *op)
@@ -634,6 +657,7 @@ int mt6d_dht_put_immutable(struct mt6d_dht *dht, const uint8_t *v, size_t vlen,
 		return -ENOMEM;
 	memcpy(op->v, v, vlen);
 	op->vlen = vlen;
+	op->width = put_width(dht);
 	return op_start(dht, op);
 }
 
@@ -667,6 +691,7 @@ int mt6d_dht_put_mutable(struct mt6d_dht *dht, const uint8_t sk[static 64], cons
 	op->vlen = vlen;
 	op->seq = seq;
 	op->is_mutable = true;
+	op->width = put_width(dht);
 	return op_start(dht, op);
 }
 
