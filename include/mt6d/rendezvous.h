@@ -35,6 +35,12 @@ enum {
 	MT6D_RDV_BOTH = 3,
 };
 
+/* The publisher's DHT node stores each BEP 44 item on this many nodes
+ * (mt6d_dht_config.put_replicas, 2K): with 60% of the nodes near an item
+ * gone or restarted empty, all 8 of a K-put die with probability 0.6^8 =
+ * 1.7%, all 16 with 0.6^16 = 0.03% (test_dht_churn). */
+#define MT6D_RDV_PUT_REPLICAS 16
+
 /* "bep44", "stuffing", "both" -> mask; -EINVAL otherwise. */
 int mt6d_rdv_transport_parse(const char *s);
 const char *mt6d_rdv_transport_name(int mask);

@@ -197,7 +197,8 @@ int cmd_publish(int argc, char **argv)
 	};
 	struct publisher *p;
 	struct mt6d_pub_config pc = {0};
-	struct mt6d_dht_config dc = {0};
+	/* each BEP 44 item on 2K nodes: it outlives churn (docs/reliability.md) */
+	struct mt6d_dht_config dc = {.put_replicas = MT6D_RDV_PUT_REPLICAS};
 	const char *path = NULL;
 	char err[512];
 	int c, ret = 1;

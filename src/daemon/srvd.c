@@ -651,7 +651,8 @@ static int setup(struct srvd *d, const uint8_t priv[static MT6D_KEY_LEN])
 	        .arg = d,
 	};
 	struct mt6d_pub_config pc = {0};
-	struct mt6d_dht_config dc = {0};
+	/* each BEP 44 item on 2K nodes: it outlives churn (docs/reliability.md) */
+	struct mt6d_dht_config dc = {.put_replicas = MT6D_RDV_PUT_REPLICAS};
 	struct state_item route = {.kind = STATE_ROUTE_LOCAL, .plen = 64, .ifname = "lo"};
 	struct state_item table = {.kind = STATE_NFT_TABLE, .plen = 0};
 	uint8_t tun[16] = {0};

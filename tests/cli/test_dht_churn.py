@@ -15,9 +15,11 @@ and come back:
      B) are killed while lookups are in flight; after 80, B is restarted.
   4. At least 99% of the 200 lookups must find the client's configuration.
 
-Process 0 is never killed: the lookups and the restarted processes
-bootstrap from it, as a client bootstraps from a well-known router. A
-lookup has 30 s; the test has 110 s (bounded).
+Process 0 is never killed: the restarted processes bootstrap from it, and
+each lookup from one of its nodes and one node of another live process,
+as a client bootstraps from a well-known router. A lookup has 30 s; the
+test has 110 s (bounded). For a lookup that failed, the test asks every
+node whether it holds the item and prints how close the holders are.
 
 Usage: test_dht_churn.py MT6D
 """
@@ -188,8 +190,10 @@ lock = threading.Lock()
 
 def lookup(i):
     with lock:
-        boots = ["127.0.0.1:%d" % (base + PER * j + rnd.randrange(PER))
-                 for j in rnd.sample(sorted(alive), 2)]
+        # a node of process 0 (the stable router) and one of another live one
+        boots = ["127.0.0.1:%d" % (base + rnd.randrange(PER)),
+                 "127.0.0.1:%d" % (base + PER * rnd.choice(sorted(alive - {0}))
+                                   + rnd.randrange(PER))]
     t = time.time()
     rc, out, err = sh("lookup", "--key", path("c%d.key" % i), "--server", spub,
                       "--bootstrap", boots[0], "--bootstrap", boots[1],
@@ -243,6 +247,38 @@ log("lookups: %d/%d found, median %.2f s, max %.2f s" %
     (len(ok), NCLIENTS, times[len(times) // 2], times[-1]))
 for f in fails[:10]:
     log("  " + f)
+
+
+def where(i):
+    """For a miss: which live nodes hold the client's item, and how close."""
+    rc, out, _ = sh("derive", "bep44", "--key", path("c%d.key" % i), "--peer", spub,
+                    "--time", str(res["window"]))
+    target = bytes.fromhex(out.split()[0])
+    k = dhtlib.Krpc()
+    got = {}
+    k.s.settimeout(0.05)
+    for lo in range(base, base + N, 25):
+        for port in range(lo, lo + 25):
+            k.s.sendto(dhtlib.benc({"t": b"%05d" % (port - base), "y": "q", "q": "get",
+                                    "a": {"id": k.id, "target": target}}),
+                       ("127.0.0.1", port))
+        end = time.time() + 0.15
+        while time.time() < end:
+            try:
+                data, src = k.s.recvfrom(4096)
+                r = dhtlib.bdecode(data)[b"r"]
+                d = int.from_bytes(r[b"id"], "big") ^ int.from_bytes(target, "big")
+                got[src[1]] = (d, b"v" in r)
+            except (OSError, ValueError, KeyError):
+                continue
+    order = sorted(got.values())
+    ranks = [n for n, (d, held) in enumerate(order) if held]
+    return "%d nodes answered, holders at ranks %s" % (len(order), ranks)
+
+
+for i, r in enumerate(results):
+    if not r[0]:
+        log("  client %d: %s" % (i, where(i)))
 check(len(ok) >= NCLIENTS * 99 // 100,
       "%d/%d lookups succeeded through the churn (>= 99%%)" % (len(ok), NCLIENTS))
 log("done in %.1f s" % (time.time() - T0))
