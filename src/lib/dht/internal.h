@@ -56,6 +56,8 @@
 #define DHT_TXQ_MAX           65536       /* datagrams waiting for the socket */
 #define DHT_MISS_WIDTH        (2 * DHT_K) /* how far a get that found nothing looks */
 #define DHT_MAX_REPLICAS      32          /* put_replicas at most */
+#define DHT_UNREACH_SLOTS     512         /* addresses remembered as not answering */
+#define DHT_UNREACH_MS        60000       /* ... for this long at most */
 
 /* 4 or 6: which routing table (BEP 32) an endpoint belongs to. */
 static inline uint8_t dht_ep_fam(const struct mt6d_endpoint *e)
@@ -182,6 +184,11 @@ struct dht_rl {
 	uint64_t tokens; /* thousandths of a query */
 };
 
+struct dht_unreach {
+	struct mt6d_endpoint a;
+	uint64_t until; /* 0: free */
+};
+
 struct mt6d_dht {
 	struct mt6d_dht_config cfg;
 	uint8_t id[MT6D_DHT_ID_LEN];
@@ -218,6 +225,7 @@ struct mt6d_dht {
 	/* BEP 42: votes for our external address from the "ip" of replies */
 	struct mt6d_endpoint ext;
 	unsigned ext_votes;
+	struct dht_unreach unreach[DHT_UNREACH_SLOTS];
 	struct mt6d_dht_stats st;
 };
 
@@ -235,6 +243,11 @@ bool dht_req_take(struct mt6d_dht *dht, const struct krpc_msg *m, const struct m
 void dht_req_release(struct mt6d_dht *dht, struct dht_req *r);
 void dht_req_forget_op(struct mt6d_dht *dht, const struct dht_op *op);
 void dht_txq_free(struct mt6d_dht *dht);
+
+/* dht/unreach.c: addresses whose query timed out lately (a leaf) */
+void dht_unreach_note(struct mt6d_dht *dht, const struct mt6d_endpoint *a);
+void dht_unreach_clear(struct mt6d_dht *dht, const struct mt6d_endpoint *a);
+bool dht_unreach_is(struct mt6d_dht *dht, const struct mt6d_endpoint *a);
 
 /* dht/routing.c: the routing table (a leaf: it sends nothing). The
  * functions that may want a node pinged return true and fill *ping; the

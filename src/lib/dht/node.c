@@ -450,6 +450,7 @@ int mt6d_dht_input(struct mt6d_dht *dht, const uint8_t *buf, size_t len,
 		dht->st.dropped_malformed++;
 		goto out;
 	}
+	dht_unreach_clear(dht, &a); /* it is alive (or back) */
 	if (m->y == KRPC_QUERY) {
 		if (dht->cfg.read_only) {
 			dht->st.dropped_unexpected++;
@@ -487,6 +488,7 @@ static uint64_t expire_requests(struct mt6d_dht *dht)
 		if (dht->now - r->sent >= DHT_TIMEOUT_MS) {
 			struct dht_req rc = *r;
 			dht_req_release(dht, r);
+			dht_unreach_note(dht, &rc.a);
 			if (dht_node_failed(dht, &rc.a, &ping))
 				dht_ping(dht, &ping);
 			if (rc.op)

@@ -18,16 +18,17 @@
  * put_replicas closest (config; K by default, the publisher asks 2K so an
  * item outlives the loss of most of its nodes): its lookup waits for that
  * many; an announce (up to 255 datagrams a node for port stuffing) goes to
- * the K closest. Each node's write token is kept from
- * its answer and reused for every announce or put sent to it.
+ * the K closest. An address whose query timed out in the last minute is
+ * not a candidate (unreach.c), except a seed. Each node's write token is
+ * kept from its answer and reused for every announce or put sent to it.
  * An operation ends with exactly one call of its callback, unless it was
  * cancelled first; the requests still pending then forget it. Callbacks
  * never run inside the call that started an operation nor in the middle
  * of this file's work: a finished operation waits in the node's done list
  * until dht_ops_complete(), which the node calls as the last step of
  * mt6d_dht_input() and mt6d_dht_tick(), so a callback may start or cancel
- * any operation. This file calls down only: to the transport (rpc.c) and
- * the routing table.
+ * any operation. This file calls down only: to the transport (rpc.c), the
+ * routing table and the list of unreachable addresses.
  */
 #include <errno.h>
 #include <limits.h>
@@ -82,6 +83,9 @@ static void cand_add(struct mt6d_dht *dht, struct dht_op *op, const uint8_t *id,
 	if (a->port == 0 || (dht_ep_fam(a) == 4 ? !dht->cfg.ipv4 : !dht->cfg.ipv6))
 		return;
 	if (id && !memcmp(id, dht->id, MT6D_DHT_ID_LEN))
+		return;
+	/* timed out lately: not again (unreach.c); a seed is the caller's choice */
+	if (id && dht_unreach_is(dht, a))
 		return;
 	old = cand_find(op, a);
 	if (old) {
