@@ -18,11 +18,12 @@ and come back:
 Process 0 is never killed: the restarted processes bootstrap from it, and
 each lookup from one of its nodes and one node of another live process,
 as a client bootstraps from a well-known router. A lookup has 30 s; the
-test has 110 s (bounded). For a lookup that failed, the test asks every
+test has 115 s (bounded). For a lookup that failed, the test asks every
 node whether it holds the item and prints how close the holders are.
 
 Usage: test_dht_churn.py MT6D
 """
+import base64
 import json
 import os
 import random
@@ -37,6 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dhtlib  # noqa: E402
+import nacl.bindings as nb  # noqa: E402
 from dhtlib import bounded, check, free_ports  # noqa: E402
 
 MT6D = sys.argv[1]
@@ -45,7 +47,7 @@ N = PROCS * PER
 NCLIENTS = 200
 PARALLEL = 10
 T0 = time.time()
-bounded(int(os.environ.get("CHURN_BOUND", "110")))
+bounded(int(os.environ.get("CHURN_BOUND", "115")))
 rnd = random.Random(int(os.environ.get("CHURN_SEED", str(os.getpid()))))
 
 tmp = tempfile.TemporaryDirectory()
@@ -93,11 +95,14 @@ def sh(*args, stdin=None, timeout=60):
 
 
 def genkey(name):
-    rc, out, _ = sh("genkey")
-    with open(path(name), "w") as f:
-        f.write(out)
-    rc, pub, _ = sh("pubkey", stdin=out)
-    return pub.strip()
+    """A key file as `mt6d genkey` writes it; the public key (X25519 base
+    point multiple, by libsodium through PyNaCl: 400 runs of an ASan mt6d
+    took 30 s)."""
+    priv = os.urandom(32)
+    fd = os.open(path(name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.write(fd, base64.b64encode(priv) + b"\n")
+    os.close(fd)
+    return base64.b64encode(nb.crypto_scalarmult_base(priv)).decode()
 
 
 for i in range(PROCS):
@@ -106,8 +111,9 @@ alive = set(range(PROCS))
 log("%d nodes in %d processes on ports %d-%d" % (N, PROCS, base, base + N - 1))
 
 spub = genkey("server.key")
-with ThreadPoolExecutor(4) as ex:
-    cpubs = list(ex.map(lambda i: genkey("c%d.key" % i), range(NCLIENTS)))
+rc, out, _ = sh("pubkey", stdin=open(path("server.key")).read())
+check(rc == 0 and out.strip() == spub, "mt6d pubkey agrees on the server's public key")
+cpubs = [genkey("c%d.key" % i) for i in range(NCLIENTS)]
 with open(path("clients"), "w") as f:
     for i, p in enumerate(cpubs):
         f.write("%s client-%d\n" % (p, i))
