@@ -23,12 +23,20 @@
 # Part 2, the page with 10,000 sessions (bench/web/page10k.py, loopback only): first
 # render and the web process's CPU, 100 sessions as the anchor, PAGE_HOLD (default 30) s
 # with the page open.
+#
+# Part 3, what one open page costs the server: its CPU and wall time per `status`
+# document with SIM_SESSIONS + 1 sessions (20 requests, as the page polls once a
+# second), against its CPU over 10 s without requests. PARTS="1 2 3" (the default)
+# picks the parts; e.g. PARTS=3 bench/web/run.sh build/dev 2000.
+# The server admits 20 introductions a second from one /64 (docs/sessions.md, "Known
+# limits") and the simulated clients share one: N sessions take about N / 20 s to come up.
 set -euo pipefail
 BUILD=$(readlink -f "$1")
 N=${2:-1000}
 SECS=${3:-20}
 ROUNDS=${4:-2}
 PAGE_HOLD=${5:-30}
+PARTS=${PARTS:-1 2 3}
 SIM=$BUILD/bench/sessions/simclients
 [ -x "$SIM" ] || { echo "no $SIM: build the project first" >&2; exit 1; }
 ROT=1000 PERIOD=900 KEEPALIVE=25 IDLE=120
@@ -67,11 +75,11 @@ wait_for 120 "sim0 finds the introduction configuration" lookup_sim0
 get() { sed -n "s/^$1=//p" "$TMP/lookup.out"; }
 ip netns exec "$SIMNS" "$SIM" run "$N" "$(cat "$TMP/server.pub")" 2001:db8:c8::/64 \
 	"$(get seed_address)" "$(get intro_key)" "$(get window)" "$(get rot_ms)" 1000 7400 \
-	$(((SECS + 8) * (2 * ROUNDS + 1) + 120)) >"$TMP/sim.out" 2>&1 &
+	$(((SECS + 8) * (2 * ROUNDS + 1) + 180 + N / 20)) >"$TMP/sim.out" 2>&1 &
 PIDS+=($!)
 start_client 1
 wait_for 60 "client 1 in session" in_session 1
-wait_for 60 "server holds $((N + 1)) sessions" is server "j['session_count']>=$((N + 1))"
+wait_for $((60 + N / 15)) "server holds $((N + 1)) sessions" is server "j['session_count']>=$((N + 1))"
 ip netns exec "$S" iperf3 -s -p 5201 >/dev/null 2>&1 &
 PIDS+=($!)
 sleep 0.5
@@ -160,6 +168,8 @@ with_subscribers() {
 	sleep 2
 }
 
+part() { [[ " $PARTS " == *" $1 "* ]]; }
+if part 1; then
 echo "== part 1: subscribers against the packet path ($((N + 1)) sessions, ${SECS} s runs)"
 for r in $(seq "$ROUNDS"); do
 	echo "-- A$r. nobody subscribed"
@@ -189,6 +199,25 @@ for k, what in (("mbit", "throughput Mbit/s"), ("us_per_dgram", "server CPU us/d
                                                  " ".join("%.3f" % x for x in pair)))
 PY
 
+fi
+
+if part 2; then
 echo "== part 2: the page with 10,000 sessions"
 /usr/bin/python3 "$HERE/../../bench/web/page10k.py" --sizes 100,10000 --hold "$PAGE_HOLD" \
 	${BEFORE:+--before "$BEFORE"} "$MT6D"
+fi
+
+if part 3; then
+echo "== part 3: the server's cost of one status document ($((N + 1)) sessions)"
+for k in 1 2; do
+	c0=$(cpu "$PID_server"); w0=$(date +%s.%N)
+	for i in $(seq 20); do "$MT6D" show --json --socket "$TMP/server.sock" >"$TMP/status.json"; done
+	c1=$(cpu "$PID_server"); w1=$(date +%s.%N)
+	sleep 1
+	i0=$(cpu "$PID_server"); sleep 10; i1=$(cpu "$PID_server")
+	echo "RESULT status sessions=$(json server "j['session_count']") bytes=$(wc -c <"$TMP/status.json")" \
+		"server_cpu_ms_per_status=$(echo "scale=2; ($c1 - $c0) * 1000 / $HZ / 20" | bc)" \
+		"wall_ms_per_status=$(echo "scale=1; ($w1 - $w0) * 1000 / 20" | bc)" \
+		"server_cpu_idle_cores=$(echo "scale=4; ($i1 - $i0) / $HZ / 10" | bc)"
+done
+fi
