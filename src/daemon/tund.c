@@ -286,6 +286,15 @@ static void on_rotate(struct ev_loop *loop, ev_timer *w, int revents)
 	uint64_t ms = now_ms(d), slot = mt6d_slot(ms, d->cfg.rot_ms);
 	int ret;
 
+	/* What reached the socket of a slot that now leaves the window is
+	 * read under the window it arrived in, not closed away with the
+	 * socket: a late wakeup (a loaded host) then loses nothing. */
+	for (int i = 0; i < MT6D_TUN_SLOTS; i++) {
+		const struct mt6d_tun_slot *sl = &d->sess.win[i];
+
+		if (sl->valid && sl->fd >= 0 && sl->slot + 1 < slot)
+			on_udp(loop, &d->sock_w[i], EV_READ);
+	}
 	ret = mt6d_tun_session_rotate(d->table, &d->sess, slot, on_slot, d);
 	if (ret < 0)
 		log_warn("rotating to slot %" PRIu64 ": %s", slot, strerror(-ret));
@@ -319,7 +328,8 @@ static int setup(struct tund *d)
 	/* The one state-file dance of every daemon (sessd.c): refuse a file a
 	 * running mt6d owns, undo what a dead one left, start a new one. */
 	ret = sessd_state_open(&d->st, d->nl, c->state_file,
-	                       &(struct state_allow){.uplink = c->uplink, .user = c->user}, "tunnel");
+	                       &(struct state_allow){.uplink = c->uplink, .user = c->user},
+	                       "tunnel");
 	if (ret < 0)
 		return ret;
 
