@@ -115,6 +115,14 @@ void mt6d_dht_get_stats(const struct mt6d_dht *dht, struct mt6d_dht_stats *st);
  */
 int mt6d_dht_save(const struct mt6d_dht *dht, const char *path);
 int mt6d_dht_load(struct mt6d_dht *dht, const char *path, uint64_t now_ms);
+/*
+ * Carry a routing table over: every node of src that answered src and has
+ * not failed is entered in dst's table as a node that answered (src's
+ * knowledge, taken as dst's), without a datagram. For a caller that moves
+ * its identity (node id, address, port) and keeps what the old one
+ * learned. Returns how many nodes dst took.
+ */
+int mt6d_dht_adopt(struct mt6d_dht *dst, const struct mt6d_dht *src, uint64_t now_ms);
 
 /* ---- client operations ---- */
 

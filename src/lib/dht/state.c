@@ -115,3 +115,29 @@ out:
 	fclose(f);
 	return ret;
 }
+
+static int adopt_table(struct mt6d_dht *dst, const struct dht_table *t)
+{
+	int count = 0;
+
+	for (int b = 0; b < t->nb; b++)
+		for (int i = 0; i < t->b[b].count; i++) {
+			const struct dht_node *n = &t->b[b].n[i];
+			struct mt6d_endpoint ping;
+
+			if (!n->last_reply || n->fails >= DHT_BAD_FAILS)
+				continue;
+			/* replied: no ping is asked for a node entered as answering */
+			(void)dht_node_heard(dst, n->id, &n->a, true, &ping);
+			count++;
+		}
+	return count;
+}
+
+int mt6d_dht_adopt(struct mt6d_dht *dst, const struct mt6d_dht *src, uint64_t now_ms)
+{
+	if (!dst || !src || dst == src)
+		return -EINVAL;
+	dst->now = now_ms;
+	return adopt_table(dst, &src->t4) + adopt_table(dst, &src->t6);
+}
