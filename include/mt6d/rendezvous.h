@@ -82,7 +82,14 @@ struct mt6d_intro {
 };
 
 struct mt6d_pub_config {
-	struct mt6d_dht *dht;              /* the node to publish through */
+	struct mt6d_dht *dht; /* the node to publish through */
+	/* Or, when set, the node for one client's operations of a round, asked
+	 * once per client and attempt (a caller that spreads clients over DHT
+	 * identities, `[dht] listen = auto`); NULL: that attempt fails. The
+	 * node must outlive the operations started on it, or be freed, which
+	 * completes them (-ECANCELED: tried again, on the node picked then). */
+	struct mt6d_dht *(*pick_dht)(void *arg);
+	void *pick_arg;
 	uint8_t server_priv[MT6D_KEY_LEN]; /* copied; wiped by mt6d_pub_free */
 	uint8_t prefix[MT6D_PREFIX_LEN];   /* the server's /64 */
 	uint32_t period;                   /* n, seconds; 0: 900 */

@@ -55,7 +55,8 @@ struct pclient {
 struct op_ctx {
 	struct mt6d_pub *pub;
 	struct op_ctx *prev, *next;
-	int dht_op; /* its id, for mt6d_dht_cancel */
+	int dht_op;           /* its id, for mt6d_dht_cancel */
+	struct mt6d_dht *dht; /* the node it runs on */
 	int transport;
 	int attempt;
 	uint8_t client[MT6D_KEY_LEN]; /* for a retry */
@@ -145,7 +146,7 @@ struct mt6d_pub *mt6d_pub_new(const struct mt6d_pub_config *cfg)
 {
 	struct mt6d_pub *pub;
 
-	if (!cfg || !cfg->dht) {
+	if (!cfg || (!cfg->dht && !cfg->pick_dht)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -181,7 +182,7 @@ static void cancel_ops(struct mt6d_pub *pub)
 	while (pub->ops) {
 		struct op_ctx *o = pub->ops;
 		op_unlink(pub, o);
-		mt6d_dht_cancel(pub->cfg.dht, o->dht_op);
+		mt6d_dht_cancel(o->dht, o->dht_op);
 		free(o);
 	}
 	pub->round.inflight = 0;
@@ -455,9 +456,10 @@ static void op_untrack(struct mt6d_pub *pub, struct op_ctx *o)
 
 /* Start one DHT operation of the round; a refusal counts as a failure. Its
  * callback comes later, from inside the DHT. */
-static void start_op(struct mt6d_pub *pub, const struct pclient *c, int attempt, int transport,
-                     const uint8_t *sk, const uint8_t *v, size_t vlen, int64_t seq,
-                     const uint8_t *d, const uint16_t *ports, size_t nports, uint64_t mono_ms)
+static void start_op(struct mt6d_pub *pub, struct mt6d_dht *dht, const struct pclient *c,
+                     int attempt, int transport, const uint8_t *sk, const uint8_t *v, size_t vlen,
+                     int64_t seq, const uint8_t *d, const uint16_t *ports, size_t nports,
+                     uint64_t mono_ms)
 {
 	unsigned weight = transport == MT6D_RDV_STUFFING ? STUFF_WEIGHT : 1;
 	struct op_ctx *o;
@@ -465,17 +467,17 @@ static void start_op(struct mt6d_pub *pub, const struct pclient *c, int attempt,
 
 	if (attempt == 1)
 		pub->round.total++;
-	ret = op_track(pub, &o, transport, c->pub, attempt);
+	ret = dht ? op_track(pub, &o, transport, c->pub, attempt) : -ENETDOWN;
 	if (ret == 0) {
+		o->dht = dht;
 		pub->round.inflight++;
 		pub->round.budget_used += weight;
 		pub->ops_started++;
 		if (transport == MT6D_RDV_BEP44)
-			ret = mt6d_dht_put_mutable(pub->cfg.dht, sk, NULL, 0, v, vlen, seq, op_done,
-			                           o, mono_ms);
+			ret = mt6d_dht_put_mutable(dht, sk, NULL, 0, v, vlen, seq, op_done, o,
+			                           mono_ms);
 		else
-			ret = mt6d_dht_announce(pub->cfg.dht, d, ports, nports, op_done, o,
-			                        mono_ms);
+			ret = mt6d_dht_announce(dht, d, ports, nports, op_done, o, mono_ms);
 		if (ret > 0) {
 			o->dht_op = ret;
 		} else {
@@ -500,6 +502,9 @@ static void publish_client(struct mt6d_pub *pub, struct pclient *c, const struct
 	                          .underlay_port = pub->cfg.underlay_port};
 	uint8_t m[MT6D_SEALED_MAX];
 	size_t mlen;
+	/* Both transports of one client go through one node. */
+	struct mt6d_dht *dht =
+	        pub->cfg.pick_dht ? pub->cfg.pick_dht(pub->cfg.pick_arg) : pub->cfg.dht;
 
 	memcpy(cfg.seed_addr, in->seed_addr, 16);
 	memcpy(cfg.intro_key, in->key, sizeof(cfg.intro_key));
@@ -519,7 +524,8 @@ static void publish_client(struct mt6d_pub *pub, struct pclient *c, const struct
 		pub->last_seq = seq;
 		mt6d_bep44_keypair(pk, sk, c->s, in->window);
 		vlen = mt6d_bep44_value(v, m, mlen);
-		start_op(pub, c, attempt, MT6D_RDV_BEP44, sk, v, vlen, seq, NULL, NULL, 0, mono_ms);
+		start_op(pub, dht, c, attempt, MT6D_RDV_BEP44, sk, v, vlen, seq, NULL, NULL, 0,
+		         mono_ms);
 		sodium_memzero(sk, sizeof(sk));
 	}
 	if (transports & MT6D_RDV_STUFFING) {
@@ -528,16 +534,18 @@ static void publish_client(struct mt6d_pub *pub, struct pclient *c, const struct
 
 		mt6d_descriptor(d, c->s, in->window);
 		(void)mt6d_stuff_encode(ports, m, mlen); /* cannot fail for 85 or 103 bytes */
-		start_op(pub, c, attempt, MT6D_RDV_STUFFING, NULL, NULL, 0, 0, d, ports, mlen,
+		start_op(pub, dht, c, attempt, MT6D_RDV_STUFFING, NULL, NULL, 0, 0, d, ports, mlen,
 		         mono_ms);
 	}
 }
 
 static void round_start(struct mt6d_pub *pub, uint64_t window, uint32_t min_added, uint64_t mono_ms)
 {
-	struct mt6d_dht_stats st;
+	struct mt6d_dht_stats st = {0};
 
-	mt6d_dht_get_stats(pub->cfg.dht, &st);
+	/* Messages are counted on cfg.dht only (not with pick_dht). */
+	if (pub->cfg.dht)
+		mt6d_dht_get_stats(pub->cfg.dht, &st);
 	free(pub->round.retries);
 	memset(&pub->round, 0, sizeof(pub->round));
 	pub->round.active = 1;
@@ -551,12 +559,13 @@ static void round_start(struct mt6d_pub *pub, uint64_t window, uint32_t min_adde
 
 static void round_finish(struct mt6d_pub *pub, uint64_t mono_ms)
 {
-	struct mt6d_dht_stats st;
+	struct mt6d_dht_stats st = {0};
 
 	/* Only a round whose window was dropped ends with work in flight:
 	 * what it would store has expired. */
 	cancel_ops(pub);
-	mt6d_dht_get_stats(pub->cfg.dht, &st);
+	if (pub->cfg.dht)
+		mt6d_dht_get_stats(pub->cfg.dht, &st);
 	pub->round.active = 0;
 	pub->round.elapsed_ms = mono_ms - pub->round.started_ms;
 	if (!pub->round.elapsed_ms)
