@@ -411,7 +411,17 @@ static int handler(void *user, const char *section, const char *key, const char 
 			return bad(p, "unknown key `%.60s' in [%s]", key, section);
 		}
 	} else if (!strcmp(section, "dht")) {
-		if (!strcmp(key, "listen")) {
+		if (!strcmp(key, "listen") && !strcmp(value, "auto")) {
+			if (!c->is_server)
+				return bad(p, "%s = auto is for mt6d server only: `%s'", key,
+				           value);
+			if (c->nlisten)
+				return bad(p, "%s = auto with an address given too: `%s'", key,
+				           value);
+			c->dht_auto = 1;
+		} else if (!strcmp(key, "listen")) {
+			if (c->dht_auto)
+				return bad(p, "%s given with listen = auto: `%s'", key, value);
 			if (c->nlisten == CONF_MAX_LISTEN)
 				return bad(p,
 				           "%s is given more than twice (one IPv4, one IPv6): `%s'",

@@ -98,6 +98,7 @@ struct conf {
 	/* [dht] */
 	struct mt6d_endpoint listen[CONF_MAX_LISTEN];
 	int nlisten;
+	int dht_auto; /* server: listen = auto (dhtauto.h) */
 	struct mt6d_endpoint bootstrap[CONF_MAX_BOOTSTRAP];
 	int nbootstrap;
 	char dht_state[CONF_PATH_MAX];

@@ -122,6 +122,25 @@ int dhtrun_start(struct dhtrun *r, struct ev_loop *loop, const struct mt6d_endpo
 		close(fd);
 		return ret;
 	}
+	ret = dhtrun_start_fd(r, loop, fd, cfg, err, errlen);
+	if (ret < 0)
+		close(fd);
+	return ret;
+}
+
+int dhtrun_start_fd(struct dhtrun *r, struct ev_loop *loop, int fd, struct mt6d_dht_config *cfg,
+                    char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "DHT socket: %s", strerror(errno));
+		return ret;
+	}
 	r->loop = loop;
 	r->fd = fd;
 	r->family = ss.ss_family;
@@ -133,7 +152,7 @@ int dhtrun_start(struct dhtrun *r, struct ev_loop *loop, const struct mt6d_endpo
 	if (!r->dht) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot create a DHT node: %s", strerror(errno));
-		close(fd);
+		r->fd = -1;
 		return ret;
 	}
 	ev_io_init(&r->io, on_readable, fd, EV_READ);
@@ -145,6 +164,17 @@ int dhtrun_start(struct dhtrun *r, struct ev_loop *loop, const struct mt6d_endpo
 	r->timer.data = r;
 	ev_timer_start(loop, &r->timer);
 	return 0;
+}
+
+void dhtrun_input(struct dhtrun *r, const uint8_t *buf, size_t len,
+                  const struct mt6d_endpoint *from)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = mt6d_endpoint_to_sockaddr(&ss, from);
+	uint64_t now = mt6d_mono_ms();
+
+	(void)mt6d_dht_input(r->dht, buf, len, (struct sockaddr *)&ss, sl, now);
+	rearm(r, mt6d_dht_tick(r->dht, now));
 }
 
 void dhtrun_stop(struct dhtrun *r)

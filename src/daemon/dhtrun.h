@@ -39,6 +39,14 @@ extern int64_t mt6d_test_clock_shift_ms;
  * filled in). 0, or -errno with a message in err. */
 int dhtrun_start(struct dhtrun *r, struct ev_loop *loop, const struct mt6d_endpoint *listen,
                  struct mt6d_dht_config *cfg, char *err, size_t errlen);
+/* The same on a socket the caller opened and bound (it is closed by
+ * dhtrun_stop; on failure the caller closes it). */
+int dhtrun_start_fd(struct dhtrun *r, struct ev_loop *loop, int fd, struct mt6d_dht_config *cfg,
+                    char *err, size_t errlen);
+/* A datagram for this node that reached another socket (the server's
+ * TPROXY socket, for an identity of `listen = auto`). */
+void dhtrun_input(struct dhtrun *r, const uint8_t *buf, size_t len,
+                  const struct mt6d_endpoint *from);
 /* Frees the node (its operations complete with -ECANCELED) and the socket. */
 void dhtrun_stop(struct dhtrun *r);
 /* Ping the bootstrap nodes of the socket's family; returns how many. */

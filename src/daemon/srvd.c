@@ -41,6 +41,7 @@
 #include "log.h"
 #include "ndp.h"
 #include "privdrop.h"
+#include "dhtauto.h"
 #include "dhtrun.h"
 #include "events.h"
 #include "sessd.h"
@@ -55,7 +56,8 @@ struct srvd {
 	struct ev_loop *loop;
 	struct conf conf;
 	uint8_t pub_key[MT6D_KEY_LEN];
-	struct dhtrun run;
+	struct dhtrun run; /* [dht] listen = ADDRESS:PORT */
+	struct dhtauto da; /* [dht] listen = auto: identities under the /64 */
 	struct mt6d_pub *pub;
 	struct mt6d_srv *srv;
 	struct control ctl;
@@ -246,6 +248,9 @@ static void on_rx(struct ev_loop *loop, ev_io *w, int revents)
 
 		if (n == -EAGAIN)
 			break;
+		if (n >= 0 && d->conf.dht_auto &&
+		    dhtauto_input(&d->da, &to, &from, d->ubuf, (size_t)n, gso))
+			continue;
 		if (n >= 0)
 			mt6d_srv_input_batch(d->srv, &to, &from, d->ubuf, (size_t)n, gso,
 			                     mt6d_unix_ms());
@@ -304,7 +309,8 @@ static void on_srv_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	struct srvd *d = w->data;
 	uint64_t now = mt6d_unix_ms(), next = mt6d_srv_tick(d->srv, now);
 
-	events_poll_server(&d->ctl, &d->evw, d->srv, d->pub, d->run.dht, now);
+	events_poll_server(&d->ctl, &d->evw, d->srv, d->pub,
+	                   d->conf.dht_auto ? dhtauto_dht(&d->da) : d->run.dht, now);
 	/* 1 ms past the edge so the clock reads the new slot when it fires. */
 	ev_timer_set(w, next > now ? (double)(next - now + 1) / 1000.0 : 0.001, 0.);
 	ev_timer_start(loop, w);
@@ -316,7 +322,8 @@ static void on_pub_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	uint64_t mono = mt6d_mono_ms(), next;
 
 	/* The first round waits for the routing table (dhtrun_ready). */
-	if (!d->pub_started && !dhtrun_ready(&d->run, d->pub_start_ms, 5000)) {
+	if (!d->pub_started && !(d->conf.dht_auto ? dhtauto_ready(&d->da, d->pub_start_ms, 5000)
+	                                          : dhtrun_ready(&d->run, d->pub_start_ms, 5000))) {
 		ev_timer_stop(loop, w);
 		ev_timer_set(w, 0.2, 0.);
 		ev_timer_start(loop, w);
@@ -324,7 +331,10 @@ static void on_pub_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	d->pub_started = true;
 	next = mt6d_pub_tick(d->pub, mono, mt6d_unix_ms());
-	dhtrun_kick(&d->run);
+	if (d->conf.dht_auto)
+		dhtauto_kick(&d->da);
+	else
+		dhtrun_kick(&d->run);
 	ev_timer_stop(loop, w);
 	ev_timer_set(w, next > mono ? (double)(next - mono) / 1000.0 : 0.0, 0.);
 	ev_timer_start(loop, w);
@@ -617,6 +627,8 @@ static void on_control(void *arg, const char *req, FILE *out)
 			             "100-3600000\"}");
 			return;
 		}
+		if (d->conf.dht_auto)
+			dhtauto_set_period(&d->da, (uint32_t)period);
 		log_info("period set to %lu s, rotation %lu ms", period, rot);
 		ev_feed_event(d->loop, &d->pub_w, EV_TIMER);
 		fprintf(out, "{\"period\":%lu,\"rotation_ms\":%lu}", period, rot);
@@ -766,15 +778,25 @@ static int setup(struct srvd *d, const uint8_t priv[static MT6D_KEY_LEN])
 	sodium_memzero(&sc, sizeof(sc));
 	if (!d->srv)
 		return -errno;
-	if (dhtrun_start(&d->run, d->loop, &c->listen[0], &dc, err, sizeof(err)) < 0)
-		return log_error("%s", err), -EIO;
-	if (c->dht_state[0]) {
-		d->run.state = c->dht_state;
-		(void)mt6d_dht_load(d->run.dht, d->run.state, mt6d_mono_ms());
+	if (c->dht_auto) {
+		/* Identities under the /64; their replies come through rx_fd. */
+		if (dhtauto_start(&d->da, d->loop, c->prefix, c->period, (uint16_t)c->tproxy_port,
+		                  d->ndp, c->bootstrap, c->nbootstrap, c->dht_state, err,
+		                  sizeof(err)) < 0)
+			return log_error("%s", err), -EIO;
+		pc.pick_dht = dhtauto_pick;
+		pc.pick_arg = &d->da;
+	} else {
+		if (dhtrun_start(&d->run, d->loop, &c->listen[0], &dc, err, sizeof(err)) < 0)
+			return log_error("%s", err), -EIO;
+		if (c->dht_state[0]) {
+			d->run.state = c->dht_state;
+			(void)mt6d_dht_load(d->run.dht, d->run.state, mt6d_mono_ms());
+		}
+		if (dhtrun_bootstrap(&d->run, c->bootstrap, c->nbootstrap) == 0 && !c->dht_state[0])
+			log_warn("no bootstrap node of the DHT listen address's family");
+		pc.dht = d->run.dht;
 	}
-	if (dhtrun_bootstrap(&d->run, c->bootstrap, c->nbootstrap) == 0 && !c->dht_state[0])
-		log_warn("no bootstrap node of the DHT listen address's family");
-	pc.dht = d->run.dht;
 	memcpy(pc.server_priv, priv, MT6D_KEY_LEN);
 	memcpy(pc.prefix, c->prefix, 8);
 	pc.period = c->period;
@@ -844,6 +866,7 @@ static void teardown(struct srvd *d)
 		mt6d_srv_close(d->srv, mt6d_unix_ms());
 	control_stop(&d->ctl);
 	dhtrun_stop(&d->run); /* before the publisher: completes its operations */
+	dhtauto_stop(&d->da);
 	mt6d_pub_free(d->pub);
 	mt6d_srv_free(d->srv);
 	ndp_close(d->ndp);
@@ -897,7 +920,7 @@ int srvd_main(const char *path)
 		log_error("%s", d->conf.error);
 		goto out;
 	}
-	if (!d->conf.have_tun_prefix || d->conf.nlisten == 0) {
+	if (!d->conf.have_tun_prefix || (d->conf.nlisten == 0 && !d->conf.dht_auto)) {
 		log_error("%s: mt6d server needs [server] tunnel_prefix and [dht] listen", path);
 		goto out;
 	}
