@@ -423,6 +423,11 @@ static void status_json(struct srvd *d, FILE *out, bool brief)
 	        "\"round_window\":%" PRIu64 ",\"done\":%zu,\"total\":%zu,\"failed\":%zu},",
 	        ps.window, ps.period, ps.rot_ms, ps.round_window, ps.round_done, ps.round_total,
 	        ps.round_failed);
+	if (d->conf.dht_auto)
+		fprintf(out,
+		        "\"dht_auto\":{\"identities_made\":%" PRIu64 ",\"closed\":%" PRIu64
+		        ",\"closed_busy\":%" PRIu64 ",\"live\":%u,\"clients_max\":%d},",
+		        d->da.made, d->da.closed, d->da.cut, d->da.live, DHTAUTO_CLIENTS);
 	fprintf(out, "\"introduction\":[");
 	for (size_t i = 0; i < ni && i < 4; i++)
 		fprintf(out,
