@@ -533,6 +533,44 @@ static void test_state_file(void **state)
 	sim_free(s);
 }
 
+/* mt6d_dht_adopt: a new identity in node 3's place takes node 3's answered
+ * entries without sending anything, and publishes at once. */
+static void test_adopt(void **state)
+{
+	struct sim *s = sim_swarm(30, 20000);
+	struct mt6d_dht_config cfg = {.ipv4 = true, .read_only = true};
+	struct mt6d_dht_stats st, old;
+	struct mt6d_dht *prev;
+	uint8_t sk[64], pk[32];
+	struct done d;
+	int n;
+	(void)state;
+
+	prev = s->node[3];
+	mt6d_dht_get_stats(prev, &old);
+	cfg.send = sim_send;
+	cfg.send_ctx = &s->ep[3];
+	s->node[3] = mt6d_dht_new(&cfg);
+	assert_non_null(s->node[3]);
+	assert_int_equal(mt6d_dht_adopt(s->node[3], s->node[3], s->now), -EINVAL);
+	assert_int_equal(mt6d_dht_adopt(NULL, prev, s->now), -EINVAL);
+	n = mt6d_dht_adopt(s->node[3], prev, s->now);
+	assert_true(n >= 8);
+	assert_true((uint32_t)n <= old.good4);
+	mt6d_dht_free(prev);
+	mt6d_dht_get_stats(s->node[3], &st);
+	assert_true(st.good4 >= 8);
+	assert_int_equal(st.tx, 0); /* no datagram for what it adopted */
+	crypto_sign_keypair(pk, sk);
+	memset(&d, 0, sizeof(d));
+	assert_true(mt6d_dht_put_mutable(s->node[3], sk, NULL, 0, (const uint8_t *)"3:new", 5, 1,
+	                                 on_done, &d, s->now) > 0);
+	wait_done(s, &d);
+	assert_int_equal(d.status, 0);
+	assert_true(d.stored_on >= 6);
+	sim_free(s);
+}
+
 static void test_garbage(void **state)
 {
 	struct sim *s = sim_swarm(12, 20000);
@@ -985,6 +1023,7 @@ int main(void)
 	        cmocka_unit_test(test_api_args),       cmocka_unit_test(test_cancel),
 	        cmocka_unit_test(test_send_queue),     cmocka_unit_test(test_value_past_k),
 	        cmocka_unit_test(test_put_replicas),   cmocka_unit_test(test_unreach),
+	        cmocka_unit_test(test_adopt),
 	};
 	if (mt6d_init() < 0)
 		return 1;
