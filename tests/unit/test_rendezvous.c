@@ -203,6 +203,87 @@ static void test_every_client_finds_its_own(void **state)
 	}
 }
 
+/* pick_dht: the caller spreads clients over nodes (listen = auto); each
+ * client's item is put through the node picked for it, 4 clients a node,
+ * and every client still finds its own. */
+struct picker {
+	struct world *w;
+	int calls;
+	int per_node[NODES];
+};
+
+static struct mt6d_dht *pick4(void *arg)
+{
+	struct picker *p = arg;
+	int node = 2 + (p->calls++ / 4) % (NODES - 2);
+
+	p->per_node[node]++;
+	return p->w->sim->node[node];
+}
+
+static void test_pick_dht(void **state)
+{
+	struct world *w = *state;
+	struct picker pk = {.w = w};
+	struct mt6d_pub_config pc = {
+	        .pick_dht = pick4, .pick_arg = &pk, .period = PERIOD, .max_inflight = 8};
+	struct mt6d_pub_status st;
+	uint64_t T = mt6d_window(unix_now(w) / 1000, PERIOD);
+	const struct mt6d_intro *in;
+
+	memcpy(pc.server_priv, w->spriv, 32);
+	memcpy(pc.prefix, "\x20\x01\x0d\xb8\x00\x05\x00\x00", 8);
+	mt6d_pub_free(w->pub);
+	w->pub = mt6d_pub_new(&pc);
+	assert_non_null(w->pub);
+	assert_int_equal(mt6d_pub_set_clients(w->pub, &w->reg), 0);
+	publish_all(w, w->pub);
+	mt6d_pub_get_status(w->pub, &st);
+	assert_int_equal(st.round_done, CLIENTS);
+	assert_int_equal(st.round_failed, 0);
+	assert_int_equal(pk.calls, CLIENTS); /* no retry needed in a healthy swarm */
+	for (int i = 0; i < NODES; i++)
+		assert_true(pk.per_node[i] <= 4);
+	in = mt6d_pub_intro(w->pub, T);
+	assert_non_null(in);
+	for (int i = 0; i < CLIENTS; i += 5) {
+		struct mt6d_lookup_result r =
+		        lookup(w, w->cpriv[i], w->spub, MT6D_RDV_BEP44, 1 + i % (NODES - 1));
+		if (r.step != MT6D_LOOKUP_OK)
+			fail_msg("client %d: %s", i, mt6d_lookup_step_name(r.step));
+		assert_int_equal(r.window, T);
+		/* this publisher's K, not an earlier test's (higher seq wins) */
+		assert_memory_equal(r.config.intro_key, in->key, 16);
+	}
+}
+
+/* A pick that has no node: that client fails (counted), nothing is started. */
+static struct mt6d_dht *pick_none(void *arg)
+{
+	(*(int *)arg)++;
+	return NULL;
+}
+
+static void test_pick_dht_none(void **state)
+{
+	struct world *w = *state;
+	int calls = 0;
+	struct mt6d_pub_config pc = {.pick_dht = pick_none, .pick_arg = &calls, .period = PERIOD};
+	struct mt6d_pub_status st;
+
+	memcpy(pc.server_priv, w->spriv, 32);
+	memcpy(pc.prefix, "\x20\x01\x0d\xb8\x00\x05\x00\x00", 8);
+	assert_null(mt6d_pub_new(&(struct mt6d_pub_config){.period = PERIOD}));
+	w->pub = mt6d_pub_new(&pc);
+	assert_non_null(w->pub);
+	assert_int_equal(mt6d_pub_set_clients(w->pub, &w->reg), 0);
+	publish_all(w, w->pub);
+	mt6d_pub_get_status(w->pub, &st);
+	assert_int_equal(st.round_done, 0);
+	assert_int_equal(st.round_failed, CLIENTS);
+	assert_int_equal(calls, CLIENTS);
+}
+
 struct got_value {
 	int done;
 	uint8_t v[200];
@@ -746,6 +827,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_registry_errors),
 	        cmocka_unit_test(test_every_client_finds_its_own),
+	        cmocka_unit_test(test_pick_dht),
+	        cmocka_unit_test(test_pick_dht_none),
 	        cmocka_unit_test(test_cannot_open_anothers),
 	        cmocka_unit_test(test_restart_inside_window),
 	        cmocka_unit_test(test_restart_restores),
