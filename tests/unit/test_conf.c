@@ -46,6 +46,15 @@ static void test_server_good(void **state)
 	assert_true(mt6d_endpoint_is_v4(&c.bootstrap[0]));
 	assert_int_equal(c.bootstrap[0].port, 6881);
 	assert_string_equal(c.control_socket, "/run/mt6d/mt6d.sock");
+	assert_false(c.dht_auto);
+	/* listen = auto: identities under the /64, no address */
+	assert_int_equal(conf_load_string(&c,
+	                                  "[server]\nprivate_key = /k\nclients = /c\n"
+	                                  "prefix = 2001:db8:1:2::/64\n[dht]\nlisten = auto\n",
+	                                  "a.conf", 1),
+	                 0);
+	assert_true(c.dht_auto);
+	assert_int_equal(c.nlisten, 0);
 }
 
 static void test_client_periods(void **state)
@@ -175,6 +184,12 @@ static void test_errors_name_the_line(void **state)
 	        {"[client]\nunderlay = 203.0.113.1:7000\n", "x.conf:2: unknown key `underlay'"},
 	        {"[client]\nuplink = eth 0\n", "x.conf:2: uplink"},
 	        {"[client]\nkeepalive = 0\n", "x.conf:2: keepalive"},
+	        {"[client]\n[dht]\nlisten = auto\n",
+	         "x.conf:3: listen = auto is for mt6d server only"},
+	        {"[dht]\nlisten = auto\nlisten = [::1]:1\n",
+	         "x.conf:3: listen given with listen = auto"},
+	        {"[dht]\nlisten = [::1]:1\nlisten = auto\n",
+	         "x.conf:3: listen = auto with an address"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
