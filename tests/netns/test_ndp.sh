@@ -49,7 +49,7 @@ for h in "$S s 2" "$C c 3"; do
 done
 swarm
 keys 1 1
-SERVER_DHT="[2001:db8:5::2]:6881"
+SERVER_DHT=${NDP_SERVER_DHT:-"[2001:db8:5::2]:6881"} # NDP_SERVER_DHT=auto: listen = auto
 SERVER_EXTRA="mode = ndp
 uplink = up0"
 server_config
