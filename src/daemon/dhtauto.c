@@ -79,6 +79,8 @@ static struct dhtid *id_make(struct dhtauto *a, char *err, size_t errlen)
 		return NULL;
 	}
 	id->window = window_now(a);
+	/* Not a datagram past its window, even before the timer closes it. */
+	id->run.until_ms = (id->window + a->period) * 1000;
 	(void)mt6d_dht_adopt(id->run.dht, a->mem, now);
 	if (a->cur)
 		(void)mt6d_dht_adopt(id->run.dht, a->cur->run.dht, now);

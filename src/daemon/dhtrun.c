@@ -38,6 +38,8 @@ static int send_cb(void *ctx, const uint8_t *buf, size_t len, const struct socka
 {
 	struct dhtrun *r = ctx;
 
+	if (r->until_ms && mt6d_unix_ms() >= r->until_ms)
+		return -ETIMEDOUT; /* an identity past its window (dhtauto.c): counted */
 	if (sendto(r->fd, buf, len, 0, to, tolen) < 0)
 		return -errno;
 	return 0;

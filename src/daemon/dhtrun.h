@@ -27,6 +27,7 @@ struct dhtrun {
 	ev_timer timer;
 	const char *state; /* routing table file, saved every 5 min and at stop */
 	uint64_t last_save;
+	uint64_t until_ms; /* unix ms: from then on it sends nothing (0: no end) */
 };
 
 uint64_t mt6d_mono_ms(void);
