@@ -20,6 +20,7 @@
 #include "dhtauto.h"
 #include "log.h"
 #include "ndp.h"
+#include "mt6d/rendezvous.h"
 
 static int mem_send(void *ctx, const uint8_t *buf, size_t len, const struct sockaddr *to,
                     socklen_t tolen)
@@ -49,7 +50,9 @@ static void id_close(struct dhtauto *a, struct dhtid *id)
 
 static struct dhtid *id_make(struct dhtauto *a, char *err, size_t errlen)
 {
-	struct mt6d_dht_config dc = {.have_id = true, .read_only = true};
+	/* each BEP 44 item on 2K nodes, as the static node (srvd.c) */
+	struct mt6d_dht_config dc = {
+	        .have_id = true, .read_only = true, .put_replicas = MT6D_RDV_PUT_REPLICAS};
 	struct dhtid *id = calloc(1, sizeof(*id));
 	uint64_t now = mt6d_mono_ms();
 	int fd;
