@@ -925,10 +925,13 @@ int srvd_main(const char *path)
 		log_error("%s", d->conf.error);
 		goto out;
 	}
-	if (!d->conf.have_tun_prefix || (d->conf.nlisten == 0 && !d->conf.dht_auto)) {
-		log_error("%s: mt6d server needs [server] tunnel_prefix and [dht] listen", path);
+	if (!d->conf.have_tun_prefix) {
+		log_error("%s: mt6d server needs [server] tunnel_prefix", path);
 		goto out;
 	}
+	/* No [dht] listen: identities under the /64 (listen = auto, issue 14). */
+	if (d->conf.nlisten == 0)
+		d->conf.dht_auto = 1;
 	if (d->conf.ndp && !d->conf.uplink[0]) {
 		log_error("%s: mode = ndp needs [server] uplink (the interface of the on-link /64)",
 		          path);

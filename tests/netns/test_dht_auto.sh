@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# `[dht] listen = auto` (issue 14, docs/rendezvous.md): the server's DHT
-# traffic moves with its prefix. A router with a DHT swarm, a server in
+# `[dht] listen = auto`, the server's default (issue 14, docs/rendezvous.md):
+# the server's DHT traffic moves with its prefix. A router with a DHT swarm, a server in
 # routed mode with 10 registered clients (3 of them running), publication
 # period 20 s; tcpdump on the server's link over two publication rounds
 # and the sessions. Checks (tests/netns/dhtauto_check.py on the capture):
@@ -21,6 +21,10 @@ topology 3
 swarm
 keys 10 10
 server_config
+# The default: no listen line at all means listen = auto (test_ndp.sh with
+# NDP_SERVER_DHT=auto runs the key given explicitly, in ndp mode).
+sed -i '/^listen = auto$/d' "$TMP/server.conf"
+! grep -q '^listen' "$TMP/server.conf" || { echo "FAIL: listen still in the config"; exit 1; }
 
 echo "== capture on the server's link"
 ip netns exec "$R" tcpdump -i rs -w "$TMP/server-link.pcap" -U -s 1600 udp \
