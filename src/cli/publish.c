@@ -227,7 +227,9 @@ int cmd_publish(int argc, char **argv)
 		goto out;
 	}
 	if (p->conf.nlisten == 0) {
-		cli_fail("%s: [dht] listen is required", path);
+		cli_fail("%s: [dht] listen = ADDRESS:PORT is required (mt6d publish has no "
+		         "listen = auto; the server's default)",
+		         path);
 		goto out;
 	}
 	if (cli_privkey_file(pc.server_priv, "private_key", p->conf.private_key) < 0)
