@@ -274,6 +274,7 @@ static void test_pick_dht_none(void **state)
 	memcpy(pc.server_priv, w->spriv, 32);
 	memcpy(pc.prefix, "\x20\x01\x0d\xb8\x00\x05\x00\x00", 8);
 	assert_null(mt6d_pub_new(&(struct mt6d_pub_config){.period = PERIOD}));
+	mt6d_pub_free(w->pub); /* test_pick_dht's */
 	w->pub = mt6d_pub_new(&pc);
 	assert_non_null(w->pub);
 	assert_int_equal(mt6d_pub_set_clients(w->pub, &w->reg), 0);
