@@ -701,11 +701,9 @@ static int setup(struct clid *d, const uint8_t priv[static MT6D_KEY_LEN])
 		}
 		d->local_route = true;
 	} else if (c->ndp) { /* the /64 is local only as it arrives on the uplink (ndp.h) */
-		ret = ndp_routing(d->nl, &d->st, true, c->uplink, c->prefix);
+		ret = ndp_routing(d->nl, &d->st, true, c->uplink, c->prefix); /* logs */
 		if (ret < 0)
-			return log_error("ndp: rule and route for the /64 from %s: %s", c->uplink,
-			                 strerror(-ret)),
-			       ret;
+			return ret;
 		d->ndp_routing = true;
 		d->ndp = ndp_open(d->loop, c->uplink, c->prefix, err, sizeof(err));
 		if (!d->ndp)

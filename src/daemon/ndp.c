@@ -38,6 +38,7 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 
+#include "log.h"
 #include "ndp.h"
 
 #define BATCH     64
@@ -261,7 +262,7 @@ int ndp_routing(struct nl *nl, struct state *st, bool add, const char *uplink,
 		ret = nl_route_local_table(nl, true, lo, route.addr, 64, NDP_TABLE);
 	if (ret < 0) {
 		state_del(st, &route);
-		return ret;
+		goto out;
 	}
 	ret = state_add(st, &rule);
 	if (ret == 0)
@@ -271,6 +272,9 @@ int ndp_routing(struct nl *nl, struct state *st, bool add, const char *uplink,
 		nl_route_local_table(nl, false, lo, route.addr, 64, NDP_TABLE);
 		state_del(st, &route);
 	}
+out:
+	if (ret < 0)
+		log_error("ndp: rule and route for the /64 from %s: %s", uplink, strerror(-ret));
 	return ret;
 }
 

@@ -121,7 +121,8 @@ void ndp_input(struct ndp *n);
  * priority NDP_RULE_PRIO` and `ip -6 route add local PREFIX/64 dev lo
  * table NDP_TABLE`, written to the state file first (add) or removed from
  * it after (del). Only what arrives on the uplink is local, so the host's
- * own traffic to its neighbours in the /64 still leaves. 0 or -errno. */
+ * own traffic to its neighbours in the /64 still leaves. 0 or -errno
+ * (an add that fails is logged, naming the uplink). */
 int ndp_routing(struct nl *nl, struct state *st, bool add, const char *uplink,
                 const uint8_t prefix[static 8]);
 

@@ -704,11 +704,9 @@ static int setup(struct srvd *d, const uint8_t priv[static MT6D_KEY_LEN])
 	d->lo_ifindex = if_nametoindex("lo");
 	memcpy(route.addr, c->prefix, 8);
 	if (c->ndp) { /* the /64 is local only as it arrives on the uplink (ndp.h) */
-		ret = ndp_routing(d->nl, &d->st, true, c->uplink, c->prefix);
+		ret = ndp_routing(d->nl, &d->st, true, c->uplink, c->prefix); /* logs */
 		if (ret < 0)
-			return log_error("ndp: rule and route for the /64 from %s: %s", c->uplink,
-			                 strerror(-ret)),
-			       ret;
+			return ret;
 		d->ndp_routing = true;
 	} else {
 		ret = state_add(&d->st, &route);
